@@ -1,0 +1,37 @@
+"""The diffusers classes a spec may name, with the size factor each pipeline requires.
+
+A static list, so that validating a spec never imports diffusers in the web process; a test
+checks that every name here exists in the installed diffusers.
+"""
+
+# Image sides must be a multiple of this (the VAE's scale factor times the latent patch size).
+PIPELINE_SIZE_FACTORS: dict[str, int] = {
+    "StableDiffusionPipeline": 8,
+    "StableDiffusionXLPipeline": 8,
+    "LatentConsistencyModelPipeline": 8,
+    "StableDiffusion3Pipeline": 16,
+    "FluxPipeline": 16,
+    "PixArtSigmaPipeline": 8,
+    "SanaPipeline": 32,
+}
+
+SCHEDULER_CLASSES: frozenset[str] = frozenset(
+    {
+        "DDIMScheduler",
+        "DDPMScheduler",
+        "DPMSolverMultistepScheduler",
+        "DPMSolverSinglestepScheduler",
+        "EulerAncestralDiscreteScheduler",
+        "EulerDiscreteScheduler",
+        "FlowMatchEulerDiscreteScheduler",
+        "HeunDiscreteScheduler",
+        "LCMScheduler",
+        "PNDMScheduler",
+        "TCDScheduler",
+        "UniPCMultistepScheduler",
+    }
+)
+
+COMPONENT_CLASSES: frozenset[str] = frozenset(
+    {"UNet2DConditionModel", "SD3Transformer2DModel", "FluxTransformer2DModel", "AutoencoderKL"}
+)

@@ -1,0 +1,85 @@
+"""Reading prompt files: PartiPrompts TSV and plain text (one prompt a line).
+
+Parsing never writes: it returns the rows taken and the rows refused with the reason, so a
+caller can refuse a whole file and save nothing.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+
+MAX_PROMPT_LENGTH = 2000
+
+
+class PromptFileError(ValueError):
+    """A prompt file that cannot be read at all; the message says where and why."""
+
+
+@dataclass
+class PromptFileReport:
+    taken: list[dict] = field(default_factory=list)
+    refused: list[dict] = field(default_factory=list)  # {"line": n, "reason": "..."}
+
+
+def _decode(raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = raw[: error.start].count(b"\n") + 1
+        raise PromptFileError(f"Line {line}: the file is not UTF-8 text (byte {error.start}). Save it as UTF-8 and try again.") from None
+
+
+def _check_text(text: str, line: int, report: PromptFileReport) -> str | None:
+    text = text.strip()
+    if not text:
+        report.refused.append({"line": line, "reason": "The prompt is empty."})
+        return None
+    if len(text) > MAX_PROMPT_LENGTH:
+        report.refused.append({"line": line, "reason": f"The prompt is longer than {MAX_PROMPT_LENGTH} characters."})
+        return None
+    return text
+
+
+def parse_partiprompts_tsv(raw: bytes) -> PromptFileReport:
+    """PartiPrompts' TSV: a header with ``Prompt``, ``Category``, ``Challenge`` (``Note`` optional)."""
+    text = _decode(raw)
+    reader = csv.reader(io.StringIO(text), delimiter="\t", quoting=csv.QUOTE_NONE)
+    header = next(reader, None)
+    required = ["Prompt", "Category", "Challenge"]
+    if header is None or any(column not in header for column in required):
+        raise PromptFileError(
+            f"Line 1: a PartiPrompts TSV starts with a tab-separated header holding {', '.join(required)}; found {header!r}."
+        )
+    index = {name: header.index(name) for name in required}
+    report = PromptFileReport()
+    for line, row in enumerate(reader, start=2):
+        if not row or all(not cell.strip() for cell in row):
+            continue
+        if len(row) < len(header):
+            report.refused.append({"line": line, "reason": f"Expected {len(header)} tab-separated columns, found {len(row)}."})
+            continue
+        prompt = _check_text(row[index["Prompt"]], line, report)
+        if prompt is None:
+            continue
+        report.taken.append(
+            {
+                "text": prompt,
+                "category": row[index["Category"]].strip(),
+                "challenge": row[index["Challenge"]].strip(),
+                "source_id": str(line - 1),
+            }
+        )
+    return report
+
+
+def parse_plain_text(raw: bytes) -> PromptFileReport:
+    report = PromptFileReport()
+    for line, text in enumerate(_decode(raw).splitlines(), start=1):
+        if not text.strip():
+            continue
+        prompt = _check_text(text, line, report)
+        if prompt is not None:
+            report.taken.append({"text": prompt, "source_id": str(line)})
+    return report

@@ -1,0 +1,118 @@
+"""A spec's generation config: validation and the hash stored on every image.
+
+No torch or diffusers here: specs are validated in the web process.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from pathlib import Path
+
+from django.core.exceptions import ValidationError
+
+from .catalog import COMPONENT_CLASSES, PIPELINE_SIZE_FACTORS, SCHEDULER_CLASSES
+
+# Every setting that shapes an image; the config hash covers exactly these.
+CONFIG_FIELDS = (
+    "weights",
+    "pipeline_class",
+    "scheduler_class",
+    "scheduler_config",
+    "lora",
+    "component_overrides",
+    "dtype",
+    "variant",
+    "steps",
+    "guidance_scale",
+    "height",
+    "width",
+    "timesteps",
+    "extra_call_kwargs",
+)
+
+HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+DTYPES = ("float32", "float16", "bfloat16")
+
+
+def spec_config(spec) -> dict:
+    return {field: getattr(spec, field) for field in CONFIG_FIELDS}
+
+
+def config_hash(config: dict) -> str:
+    canonical = json.dumps({k: config.get(k) for k in CONFIG_FIELDS}, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def is_local_weights(weights: str) -> bool:
+    return not HUB_ID.match(weights) or Path(weights).exists()
+
+
+def validate_config(config: dict) -> None:
+    """Raise ``ValidationError`` naming every field that is wrong; checks need no download."""
+    errors: dict[str, list[str]] = {}
+
+    def fail(field: str, message: str) -> None:
+        errors.setdefault(field, []).append(message)
+
+    weights = (config.get("weights") or "").strip()
+    if not weights:
+        fail("weights", "Give a Hugging Face hub id (org/name) or a local directory.")
+    elif is_local_weights(weights) and not Path(weights).is_dir():
+        fail("weights", f"'{weights}' is not a hub id (org/name) and no such local directory exists.")
+
+    pipeline_class = config.get("pipeline_class") or ""
+    factor = PIPELINE_SIZE_FACTORS.get(pipeline_class)
+    if factor is None:
+        fail("pipeline_class", f"Unknown pipeline class '{pipeline_class}'. Known: {', '.join(sorted(PIPELINE_SIZE_FACTORS))}.")
+
+    scheduler_class = config.get("scheduler_class") or ""
+    if scheduler_class and scheduler_class not in SCHEDULER_CLASSES:
+        fail("scheduler_class", f"Unknown scheduler class '{scheduler_class}'. Known: {', '.join(sorted(SCHEDULER_CLASSES))}.")
+    if not isinstance(config.get("scheduler_config") or {}, dict):
+        fail("scheduler_config", "Must be an object of scheduler config overrides.")
+
+    steps = config.get("steps")
+    if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
+        fail("steps", f"Steps must be a whole number of at least 1, not {steps!r}.")
+    guidance = config.get("guidance_scale")
+    if not isinstance(guidance, (int, float)) or isinstance(guidance, bool) or guidance < 0:
+        fail("guidance_scale", f"Guidance scale must be a number of at least 0, not {guidance!r}.")
+
+    for side in ("height", "width"):
+        value = config.get(side)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            fail(side, f"{side.capitalize()} must be a positive whole number of pixels, not {value!r}.")
+        elif factor and value % factor:
+            fail(side, f"{side.capitalize()} {value} is not a multiple of {factor}, which {pipeline_class} requires.")
+
+    if config.get("dtype") not in DTYPES:
+        fail("dtype", f"dtype must be one of {', '.join(DTYPES)}.")
+
+    timesteps = config.get("timesteps")
+    if timesteps is not None:
+        if not isinstance(timesteps, list) or not timesteps or not all(isinstance(t, int) and 0 <= t < 1000 for t in timesteps):
+            fail("timesteps", "Timesteps must be a non-empty list of whole numbers between 0 and 999.")
+        elif isinstance(steps, int) and len(timesteps) != steps:
+            fail("timesteps", f"{len(timesteps)} timesteps given for {steps} steps: they must match.")
+
+    lora = config.get("lora")
+    if lora is not None:
+        if not isinstance(lora, dict) or not lora.get("weights"):
+            fail("lora", 'A LoRA needs at least {"weights": hub id or path}.')
+        elif is_local_weights(lora["weights"]) and not Path(lora["weights"]).exists():
+            fail("lora", f"LoRA weights '{lora['weights']}' are not a hub id and do not exist locally.")
+
+    overrides = config.get("component_overrides") or {}
+    if not isinstance(overrides, dict):
+        fail("component_overrides", "Must be an object mapping a component name to its replacement.")
+    else:
+        for component, override in overrides.items():
+            if not isinstance(override, dict) or override.get("class") not in COMPONENT_CLASSES or not override.get("weights"):
+                fail("component_overrides", f"'{component}' needs a known \"class\" ({', '.join(sorted(COMPONENT_CLASSES))}) and \"weights\".")
+
+    if not isinstance(config.get("extra_call_kwargs") or {}, dict):
+        fail("extra_call_kwargs", "Must be an object of extra pipeline call arguments.")
+    if errors:
+        raise ValidationError(errors)

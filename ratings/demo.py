@@ -1,0 +1,68 @@
+"""The no-services demo: tiny models, a demo study with its images, and logins."""
+
+from __future__ import annotations
+
+import secrets
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import transaction
+
+from generation import services as generation_services
+
+from . import services
+from .models import Study
+
+DEMO_STUDY_NAME = "Demo study: tiny turbo vs tiny LCM vs tiny baseline"
+
+# Our own prompts in PartiPrompts' style (category, challenge); PartiPrompts itself is not shipped.
+DEMO_PROMPTS = [
+    ("a red bicycle leaning against a brick wall", "Vehicles", "Basic"),
+    ("a bowl of ramen with a soft-boiled egg, top view", "Food & Beverage", "Basic"),
+    ("three blue cubes stacked on a green sphere", "Artifacts", "Quantity"),
+    ("a lighthouse on a cliff at sunset, oil painting", "Outdoor Scenes", "Style & Format"),
+    ("a corgi wearing sunglasses on a skateboard", "Animals", "Imagination"),
+    ("the word 'evalsite' written in neon letters", "Artifacts", "Writing & Symbols"),
+    ("a snowy mountain village seen from above", "Outdoor Scenes", "Perspective"),
+    ("a glass of orange juice next to a croissant", "Food & Beverage", "Properties & Positioning"),
+    ("an astronaut reading a newspaper on the moon", "People", "Imagination"),
+    ("a watercolor of a fox in a birch forest", "Animals", "Style & Format"),
+    ("two cats sitting on a windowsill in the rain", "Animals", "Quantity"),
+    ("a vintage typewriter on a wooden desk", "Artifacts", "Fine-grained Detail"),
+]
+
+
+def demo_prepare(*, rater_username: str = "rater", staff_username: str = "staff") -> dict:
+    """Make the tiny models and the demo study, generate its images, and (re)set two logins."""
+    specs = generation_services.tiny_family_install(directory=settings.EVALSITE_MODELS_DIR / "tiny")
+    study = Study.objects.filter(name=DEMO_STUDY_NAME).first()
+    if study is None:
+        prompt_set = generation_services.prompt_set_create(
+            name="Demo prompts",
+            source="demo",
+            prompts=[{"text": t, "category": c, "challenge": ch} for t, c, ch in DEMO_PROMPTS],
+        )
+        study = services.study_create(
+            name=DEMO_STUDY_NAME,
+            specs=specs,
+            prompt_set=prompt_set,
+            seeds=[0, 1],
+            display_size=256,
+            votes_per_pair=2,
+            quota_per_rater=30,
+        )
+    services.study_start_generation(study=study)
+    services.study_open(study=study)
+    User = get_user_model()
+    passwords = {}
+    with transaction.atomic():
+        for username, is_staff in ((rater_username, False), (staff_username, True)):
+            user, _ = User.objects.get_or_create(username=username)
+            passwords[username] = secrets.token_urlsafe(9)
+            user.set_password(passwords[username])
+            user.is_staff = is_staff
+            user.is_superuser = is_staff
+            user.save()
+        services.rater_invite(study=study, user=User.objects.get(username=rater_username))
+        Study.objects.filter(pk=study.pk).update(owner=User.objects.get(username=staff_username))
+    return {"study": study, "passwords": passwords, "rater": rater_username, "staff": staff_username}
