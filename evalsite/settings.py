@@ -10,6 +10,8 @@ from pathlib import Path
 
 import dj_database_url
 
+from evalsite.queues import DEFAULT_QUEUE, GPU_QUEUE
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -41,6 +43,9 @@ if not SECRET_KEY:
 
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost,[::1],testserver")
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", "")
+# Same-origin referrers only: nothing a rater loads tells another site where it came from, and
+# form posts keep their Origin header (a no-referrer policy sends "null" and fails CSRF).
+SECURE_REFERRER_POLICY = "same-origin"
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -103,6 +108,7 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "/static/"
+STATICFILES_DIRS = [BASE_DIR / "evalsite" / "static"]
 STATIC_ROOT = Path(os.environ.get("EVALSITE_STATIC_ROOT", BASE_DIR / "staticfiles"))
 WHITENOISE_USE_FINDERS = True
 
@@ -147,7 +153,8 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_TASK_DEFAULT_QUEUE = DEFAULT_QUEUE
+CELERY_TASK_ROUTES = {"generation.*": {"queue": GPU_QUEUE}}
 # Longer than the longest batch, so Redis never hands a running batch to a second worker.
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", str(6 * 3600))),

@@ -1,0 +1,43 @@
+# Shared by scripts/demo and scripts/test: a virtual environment in .venv with the project
+# installed, made on first use and refreshed when pyproject.toml changes.
+
+PYTHON_BIN="${PYTHON:-python3.11}"
+VENV=".venv"
+
+ensure_venv() {
+    local extras="$1"  # "" or "test"
+    if ! command -v "$PYTHON_BIN" >/dev/null 2>&1; then
+        echo "evalsite needs Python 3.11 ($PYTHON_BIN was not found on PATH; set PYTHON=/path/to/python3.11)." >&2
+        exit 1
+    fi
+    if [ ! -x "$VENV/bin/python" ]; then
+        echo "==> Creating the virtual environment in $VENV"
+        "$PYTHON_BIN" -m venv "$VENV"
+    fi
+    local stamp="$VENV/.installed-${extras:-base}"
+    local want
+    want="$(sha256sum pyproject.toml | cut -d' ' -f1)"
+    if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+        echo "==> Installing evalsite and its dependencies into $VENV (a few minutes the first time)"
+        "$VENV/bin/python" -m pip install --quiet --upgrade pip
+        # torch first and alone: the pinned release is the CPU wheel the machine holds on disk.
+        "$VENV/bin/python" -m pip install --quiet "torch==2.13.0"
+        if [ -n "$extras" ]; then
+            "$VENV/bin/python" -m pip install --quiet -e ".[$extras]"
+        else
+            "$VENV/bin/python" -m pip install --quiet -e .
+        fi
+        echo "$want" > "$stamp"
+    fi
+}
+
+ensure_chromium() {
+    if [ -x /usr/bin/chromium ]; then
+        return
+    fi
+    echo "==> Installing Chromium from Debian's packages (for the browser tests)"
+    local sudo=""
+    if [ "$(id -u)" != "0" ]; then sudo="sudo"; fi
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null
+}

@@ -1,0 +1,104 @@
+"""Fixtures shared by the whole suite: tiny pipelines built once per session, real Redis and
+Celery worker processes, and factories for the common rows."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from tests.processes import CeleryWorker, RedisServer
+
+ARTIFACTS = Path(os.environ.get("EVALSITE_TEST_ARTIFACTS", Path(__file__).resolve().parent.parent / "test-artifacts"))
+SHARED_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def artifacts_dir() -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS
+
+
+@pytest.fixture(scope="session")
+def tiny_weights() -> dict[str, Path]:
+    """The tiny model family's pipelines, written to disk once per test session."""
+    from generation import tiny
+
+    return tiny.write_tiny_family(settings.EVALSITE_MODELS_DIR / "tiny")
+
+
+@pytest.fixture
+def tiny_specs(db, tiny_weights):
+    from generation.services import tiny_family_install
+
+    return tiny_family_install(directory=settings.EVALSITE_MODELS_DIR / "tiny")
+
+
+@pytest.fixture
+def prompt_set(db):
+    from generation.services import prompt_set_create
+
+    return prompt_set_create(
+        name="Eight prompts",
+        prompts=[{"text": f"test prompt number {i}: a small red cube", "category": "Artifacts", "challenge": "Basic"} for i in range(8)],
+    )
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory):
+    server = RedisServer(tmp_path_factory.mktemp("redis")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def celery_worker(transactional_db, redis_server, artifacts_dir, request):
+    """A real ``celery worker`` process on the test database and a private Redis; the test
+    process sends tasks to that broker instead of running them in-process."""
+    from django.db import connection
+
+    from evalsite.celery import app
+
+    db = connection.settings_dict
+    database_url = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    previous = (app.conf.broker_url, app.conf.task_always_eager)
+    app.conf.broker_url = redis_server.url
+    app.conf.task_always_eager = False
+    reset_broker_connections(app)
+    worker = CeleryWorker(
+        broker_url=redis_server.url,
+        database_url=database_url,
+        data_dir=str(settings.DATA_DIR),
+        log_path=artifacts_dir / "logs" / f"celery-{request.node.name}.log",
+    ).start()
+    yield worker
+    worker.stop()
+    app.conf.broker_url, app.conf.task_always_eager = previous
+    reset_broker_connections(app)
+
+
+def reset_broker_connections(app) -> None:
+    """Drop the app's pooled broker connections so the next send uses ``broker_url`` anew."""
+    if app._pool is not None:
+        app._pool.force_close_all()
+        app._pool = None
+    app.amqp._producer_pool = None
+
+
+@pytest.fixture
+def browser(artifacts_dir):
+    """Chromium from Debian's package, driven by Playwright (its own browser download fails here)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium",
+            args=[
+                "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                "--disable-sync", "--no-first-run", "--disable-quic",
+            ],
+        )
+        yield browser
+        browser.close()

@@ -1,0 +1,66 @@
+"""docker-compose.yml, validated without a Docker engine: its structure, and that every
+service's command names code that exists."""
+
+import importlib
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def load_compose() -> dict:
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+
+
+def command_words(service: dict) -> list[str]:
+    command = service.get("command")
+    if isinstance(command, str):
+        return command.split()
+    words = []
+    for part in command:
+        words.extend(part.split())
+    return words
+
+
+def test_every_service_is_there_and_shares_one_image_built_from_the_dockerfile():
+    services = load_compose()["services"]
+    assert set(services) == {"postgres", "redis", "web", "worker", "gpu-worker", "beat", "flower"}
+    app_services = ["web", "worker", "gpu-worker", "beat", "flower"]
+    assert {services[name]["build"] for name in app_services} == {"."}
+    assert {services[name]["image"] for name in app_services} == {"evalsite:latest"}
+    assert (ROOT / "Dockerfile").exists()
+    for name in app_services:
+        assert services[name]["environment"]["DATABASE_URL"].startswith("postgres://")
+        assert services[name]["environment"]["REDIS_URL"].startswith("redis://redis:")
+
+
+def test_gpu_worker_listens_on_the_gpu_queue_with_a_solo_pool_and_reserves_an_nvidia_device():
+    from evalsite.queues import DEFAULT_QUEUE, GPU_QUEUE
+
+    services = load_compose()["services"]
+    gpu = command_words(services["gpu-worker"])
+    assert gpu[gpu.index("-Q") + 1] == GPU_QUEUE
+    assert "--pool=solo" in gpu
+    devices = services["gpu-worker"]["deploy"]["resources"]["reservations"]["devices"]
+    assert devices[0]["driver"] == "nvidia" and "gpu" in devices[0]["capabilities"]
+    cpu = command_words(services["worker"])
+    assert cpu[cpu.index("-Q") + 1] == DEFAULT_QUEUE
+
+
+def test_every_command_names_code_that_exists():
+    services = load_compose()["services"]
+    for name in ["worker", "gpu-worker", "beat", "flower"]:
+        words = command_words(services[name])
+        assert words[0] == "celery"
+        app_module = words[words.index("-A") + 1]
+        assert hasattr(importlib.import_module(app_module), "celery_app")
+    web = " ".join(command_words(services["web"]))
+    assert "manage.py migrate" in web
+    target = web.split("gunicorn ")[1].split()[0]
+    module, attribute = target.split(":")
+    assert callable(getattr(importlib.import_module(module), attribute))
+    # The Dockerfile copies every package the commands import.
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    for package in ["evalsite", "generation", "ratings", "manage.py"]:
+        assert f"COPY {package}" in dockerfile

@@ -1,0 +1,54 @@
+"""One study end to end on real parts: PostgreSQL, a private Redis, a real Celery worker
+process generating every image with real tiny diffusers pipelines, votes through the rater
+page, and the leaderboard page showing them."""
+
+import pytest
+from django.contrib.auth import get_user_model
+
+from generation.models import Image
+from generation.selectors import job_progress
+from ratings import services
+from ratings.models import Comparison, Vote
+from tests.processes import wait_for
+
+pytestmark = pytest.mark.slow
+
+
+def test_study_from_models_to_leaderboard_with_a_real_worker(celery_worker, tiny_specs, prompt_set, client):
+    study = services.study_create(name="Integration", specs=tiny_specs, prompt_set=prompt_set, seeds=[0, 1], display_size=64)
+    queued = services.study_start_generation(study=study)
+    assert queued > 0
+
+    def all_made():
+        progress = job_progress(job=study.job)
+        return progress["done"] == progress["total"] == 3 * 8 * 2
+
+    wait_for(all_made, timeout=180, what="the worker to generate all 48 images", interval=0.5)
+    assert Image.objects.count() == 48
+    # Every image was made by the worker process, not in this one.
+    assert "generation.generate_batch" in celery_worker.log()
+    assert celery_worker.log().count("succeeded") == queued
+    study.job.refresh_from_db()
+    assert study.job.status == "done"
+
+    services.study_open(study=study)
+    user = get_user_model().objects.create_user("rater", password="pw")
+    services.rater_invite(study=study, user=user)
+    client.force_login(user)
+    for _ in range(5):
+        assert client.get(f"/rate/{study.pk}/").status_code == 200
+        comparison = Comparison.objects.get(study=study, answered_at__isnull=True)
+        left_model = comparison.image_a if comparison.left_is_a else comparison.image_b
+        response = client.post(
+            f"/rate/{study.pk}/vote/",
+            {"token": str(comparison.token), "prompt_adherence": "left", "image_quality": "left", "response_ms": "1500"},
+        )
+        assert response.status_code == 302
+        assert Vote.objects.get(comparison=comparison, criterion="prompt_adherence").choice == ("a" if left_model == comparison.image_a else "b")
+    assert Vote.objects.count() == 10
+
+    staff = get_user_model().objects.create_user("staff", password="pw", is_staff=True)
+    client.force_login(staff)
+    html = client.get(f"/studies/{study.pk}/leaderboard/").content.decode()
+    assert "(prompt_adherence, 5 votes)" in html and "(image_quality, 5 votes)" in html
+    assert "48 of 48 made" in html
