@@ -120,6 +120,13 @@ class VoteArrays:
             _validated=True,
         )
 
+    def only_criterion(self, name: str) -> VoteArrays:
+        """The votes on criterion `name`, as a one-criterion `VoteArrays`."""
+        if name not in self.criterion_names:
+            raise ValueError(f"no criterion {name!r}; the criteria are: {', '.join(self.criterion_names)}")
+        chosen = self.subset(self.criterion == self.criterion_names.index(name))
+        return replace(chosen, criterion=np.zeros(chosen.n_votes, dtype=np.int64), criterion_names=(name,), _validated=True)
+
     def votes_per_model(self) -> np.ndarray:
         """int[n_criteria, n_models]: the votes each model took part in, per criterion."""
         counts = np.zeros((self.n_criteria, self.n_models), dtype=np.int64)
