@@ -121,8 +121,9 @@ def bradley_terry(
     1000 or anchored with anchor=(model, rating); `rounds` (default 1000) bootstrap rounds that
     resample comparisons (or clusters, resample="cluster") with replacement, the same draw for
     every criterion; the interval is the central `level` (95%) percentile interval.
-    The point estimate is the fit on all votes. `converged` is False when some table (the full
-    data or a round) has no finite MLE (a model won or lost all its games).
+    The point estimate is the fit on all votes. `converged` is False when it has no finite MLE
+    (a model won or lost all its games; its rating then stops near 30 natural units from the
+    rest); `unconverged_rounds` counts the bootstrap rounds where that happens.
     """
     rng = np.random.default_rng(seed)
     tables = pair_counts(votes, rounds, rng, resample)
@@ -141,5 +142,6 @@ def bradley_terry(
         votes=votes.votes_per_model(),
         interval_kind=BOOTSTRAP,
         level=level,
-        converged=bool(point_ok.all() and draws_ok.all()),
+        converged=bool(point_ok.all()),
+        unconverged_rounds=int((~draws_ok).any(axis=-1).sum()) if rounds > 0 else 0,
     )

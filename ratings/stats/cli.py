@@ -86,11 +86,15 @@ def run(options: Mapping[str, Any], stderr: TextIO | None = None) -> str:
         )
     except ValueError as error:  # e.g. an anchor model that is not in the file
         raise UsageError(str(error)) from None
-    if not ratings.converged and stderr is not None:
+    if stderr is not None and not ratings.converged:
         stderr.write(
-            "warning: the Bradley-Terry maximum likelihood does not exist for the data or some "
-            "bootstrap rounds (a model won or lost every comparison linking it to the others); "
-            "those ratings are unbounded\n"
+            "warning: the Bradley-Terry maximum likelihood does not exist for these votes (a model "
+            "won or lost every comparison linking it to the others); its rating is unbounded\n"
+        )
+    if stderr is not None and ratings.unconverged_rounds:
+        stderr.write(
+            f"warning: {ratings.unconverged_rounds} of {options['rounds']} bootstrap rounds have no "
+            "finite Bradley-Terry maximum likelihood; the intervals are unreliable\n"
         )
     return render(leaderboard_document(ratings, options["rounds"], options["seed"]), options["output_format"])
 

@@ -57,7 +57,10 @@ class Ratings:
     votes: np.ndarray
     interval_kind: str
     level: float = 0.95
+    #: Bradley-Terry only: whether the fit on all votes has a finite maximum likelihood, and how
+    #: many bootstrap rounds have none (a model won or lost all its games in that round).
     converged: bool = True
+    unconverged_rounds: int = 0
 
     def interval(self) -> tuple[np.ndarray, np.ndarray]:
         """(low, high), float[C, M]: the central `level` percentile interval of the draws."""
