@@ -28,7 +28,7 @@ def binomial_two_sided(successes: np.ndarray, trials: np.ndarray) -> np.ndarray:
     distribution is symmetric, so p = min(1, 2 P(X <= min(k, n - k)))."""
     from scipy.special import bdtr
 
-    successes, trials = np.asarray(successes, dtype=np.float64), np.asarray(trials, dtype=np.float64)
+    successes, trials = np.asarray(successes, dtype=np.int64), np.asarray(trials, dtype=np.int64)
     tail = bdtr(np.minimum(successes, trials - successes), trials, 0.5)
     return np.where(trials > 0, np.minimum(1.0, 2.0 * tail), 1.0)
 
