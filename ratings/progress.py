@@ -13,6 +13,7 @@ from generation.models import Image
 from generation.selectors import job_progress
 
 from .models import Comparison, Study, Vote
+from .rater_stats import real_comparisons
 
 ACTIVE_WINDOW = timedelta(minutes=15)
 RATE_WINDOW = timedelta(hours=1)
@@ -50,7 +51,7 @@ def study_progress(*, study: Study, now=None) -> dict:
     items = job.prompt_set.prompts.count() * len(job.seeds)
     target = items * study.votes_per_pair
 
-    answered = Comparison.objects.filter(study=study, answered_at__isnull=False)
+    answered = real_comparisons(study=study).filter(answered_at__isnull=False)
     counts: dict[tuple[int, int], int] = {}
     for spec_a, spec_b, n in answered.values_list("image_a__spec_id", "image_b__spec_id").annotate(n=Count("pk")):
         key = tuple(sorted((spec_a, spec_b)))
@@ -90,7 +91,7 @@ def study_progress(*, study: Study, now=None) -> dict:
             "target": target * len(pairs),
             "per_pair": pairs,
         },
-        "votes": Vote.objects.filter(comparison__study=study).count(),
+        "votes": Vote.objects.filter(comparison__in=answered).count(),
         "raters_active": active,
         "comparisons_last_hour": comparisons_last_hour,
         "images_last_hour": Image.objects.filter(

@@ -16,19 +16,43 @@ def study_raters(*, study: Study):
     return Rater.objects.filter(Q(studies=study) | Q(comparisons__study=study)).select_related("user").distinct().order_by("pk")
 
 
-def _attention_accuracy(*, study: Study) -> dict[int, float]:
-    """rater id -> share of attention checks passed, when the rater app records them."""
-    from . import models
+def has_field(model, name: str) -> bool:
+    # The rater side adds attention checks, repeats and reports; until it lands these read as absent.
+    return any(f.name == name for f in model._meta.get_fields())
 
-    check_model = getattr(models, "AttentionCheckResult", None)
-    if check_model is None:
+
+def real_comparisons(*, study: Study):
+    """The study's comparisons of two models' images: attention checks and repeats left out."""
+    comparisons = Comparison.objects.filter(study=study)
+    if has_field(Comparison, "attention_check"):
+        comparisons = comparisons.filter(attention_check__isnull=True)
+    if has_field(Comparison, "is_repeat"):
+        comparisons = comparisons.filter(is_repeat=False)
+    return comparisons
+
+
+def _attention_accuracy(*, study: Study) -> dict[int, float]:
+    """rater id -> share of answered attention checks passed."""
+    if not has_field(Comparison, "failed_check"):
         return {}
     passed: Counter = Counter()
     total: Counter = Counter()
-    for rater_id, ok in check_model.objects.filter(study=study).values_list("rater_id", "passed"):
+    checks = Comparison.objects.filter(study=study, failed_check__isnull=False).values_list("rater_id", "failed_check")
+    for rater_id, failed in checks:
         total[rater_id] += 1
-        passed[rater_id] += bool(ok)
+        passed[rater_id] += not failed
     return {rater_id: passed[rater_id] / n for rater_id, n in total.items()}
+
+
+def study_reported_pairs(*, study: Study) -> list[Comparison]:
+    """Pairs raters reported (broken or offensive image...), newest first."""
+    if not has_field(Comparison, "reported_at"):
+        return []
+    return list(
+        Comparison.objects.filter(study=study, reported_at__isnull=False)
+        .select_related("rater__user", "prompt", "image_a__spec", "image_b__spec")
+        .order_by("-reported_at")
+    )
 
 
 def study_rater_table(*, study: Study) -> list[dict]:
@@ -39,7 +63,7 @@ def study_rater_table(*, study: Study) -> list[dict]:
     rater answered with a strict majority, the share that matches that majority (None if none).
     """
     rows = list(
-        Vote.objects.filter(comparison__study=study).values_list(
+        Vote.objects.filter(comparison__in=real_comparisons(study=study)).values_list(
             "comparison__rater_id", "comparison_id", "comparison__image_a_id", "comparison__image_b_id",
             "criterion", "choice", "response_ms", "excluded",
         )
@@ -68,9 +92,7 @@ def study_rater_table(*, study: Study) -> list[dict]:
         response_ms[rater_id][comparison_id] = ms
         votes[rater_id] += 1
         excluded[rater_id] += is_excluded
-    answered = Counter(
-        Comparison.objects.filter(study=study, answered_at__isnull=False).values_list("rater_id", flat=True)
-    )
+    answered = Counter(real_comparisons(study=study).filter(answered_at__isnull=False).values_list("rater_id", flat=True))
     attention = _attention_accuracy(study=study)
     table = []
     for rater in study_raters(study=study):

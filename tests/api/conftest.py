@@ -78,7 +78,18 @@ def external_images_zip(prompt_set, seeds, size=64, colour=(200, 30, 30)):
     return buffer
 
 
-def vote_as(study, rater, n: int, rng: random.Random, response_ms: int = 1500) -> None:
+def without_checks(study) -> None:
+    """No attention checks, repeats or minimum time, where the rater side has them, so counts
+    in these tests are those of plain comparisons."""
+    from ratings.models import Study
+
+    plain = {"attention_check_rate": 0.0, "repeat_share": 0.0, "min_seconds_per_vote": 0.0}
+    fields = {f.name for f in Study._meta.get_fields()}
+    Study.objects.filter(pk=study.pk).update(**{k: v for k, v in plain.items() if k in fields})
+    study.refresh_from_db()
+
+
+def vote_as(study, rater, n: int, rng: random.Random, response_ms: int = 4000) -> None:
     """Answer ``n`` comparisons, always for the left image."""
     for _ in range(n):
         comparison = services.comparison_serve(study=study, rater=rater, rng=rng)
@@ -107,6 +118,7 @@ def rated_study(four_prompts, researcher):
     study = services.study_create(
         name="Versus", specs=specs, prompt_set=four_prompts, seeds=[0], display_size=64, owner=researcher, votes_per_pair=2
     )
+    without_checks(study)
     assert study_services.study_generation_start(study=study) == 0
     study_services.study_rating_open(study=study)
     rng = random.Random(7)

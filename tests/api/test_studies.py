@@ -143,7 +143,7 @@ def test_raters_list_flag_and_exclude(api, other_api, rated_study):
     assert [(r["name"], r["comparisons"], r["votes"], r["flagged"], r["excluded_votes"]) for r in rows] == [
         ("rater-1", 6, 12, False, 0), ("rater-2", 6, 12, False, 0),
     ]
-    assert all(r["median_seconds_per_vote"] == 1.5 for r in rows)
+    assert all(r["median_seconds_per_vote"] == 4.0 for r in rows)
     rater = Rater.objects.get(user__username="rater-1")
     flagged = api.post(f"{url}{rater.pk}/flag/", {}, format="json")
     assert flagged.status_code == 200 and flagged.json()["flagged"] is True
