@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "evalsite.dashboard",
     "generation",
     "ratings",
 ]
