@@ -143,3 +143,13 @@ def researcher_grant(*, user) -> Token:
     user.groups.add(group)
     token, _ = Token.objects.get_or_create(user=user)
     return token
+
+
+def votes_exclude(*, votes, excluded: bool = True) -> int:
+    """Exclude (or include again) chosen votes; returns the number changed. Never deletes."""
+    return Vote.objects.filter(pk__in=[vote.pk for vote in votes]).exclude(excluded=excluded).update(excluded=excluded)
+
+
+def rater_exclude_everywhere(*, rater: Rater, excluded: bool = True) -> int:
+    """Exclude (or include again) every vote of a rater, in every study; returns the votes changed."""
+    return Vote.objects.filter(comparison__rater=rater).exclude(excluded=excluded).update(excluded=excluded)
