@@ -29,15 +29,18 @@ def _splitmix64(state):
 
 @numba.njit(cache=True, inline="always")
 def _below(state, bound):
-    """(state, j): j uniform on 0..bound-1 (bound < 2**32), Lemire's multiply-shift with
-    rejection, so exactly uniform."""
+    """(state, j): j uniform on 0..bound-1 (bound < 2**32) by Lemire's nearly divisionless
+    multiply-shift: the rejection makes it exactly uniform, the modulo runs only rarely."""
     bound = np.uint64(bound)
-    threshold = (np.uint64(2**32) - bound) % bound
-    while True:
-        state, z = _splitmix64(state)
-        product = (z >> np.uint64(32)) * bound
-        if (product & np.uint64(0xFFFFFFFF)) >= threshold:
-            return state, np.int64(product >> np.uint64(32))
+    low_mask = np.uint64(0xFFFFFFFF)
+    state, z = _splitmix64(state)
+    product = (z >> np.uint64(32)) * bound
+    if (product & low_mask) < bound:
+        threshold = (np.uint64(2**32) - bound) % bound
+        while (product & low_mask) < threshold:
+            state, z = _splitmix64(state)
+            product = (z >> np.uint64(32)) * bound
+    return state, np.int64(product >> np.uint64(32))
 
 
 @numba.njit(cache=True, parallel=True)
