@@ -6,24 +6,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.optimize import minimize
 
-from conftest import simulate_votes
+from conftest import simulate_votes, votes_from_counts, with_second_criterion
 from ratings.stats.arrays import VoteArrays
 from ratings.stats.bradley_terry import bradley_terry, fit_bradley_terry
 from ratings.stats.resample import pair_counts
 
 ELO_PER_UNIT = 400 / math.log(10)
-
-
-def votes_from_counts(pairs):
-    """pairs: [(a, b, a_wins, b_wins, ties)] -> VoteArrays over models 0..max."""
-    a, b, outcome = [], [], []
-    for i, j, wins, losses, ties in pairs:
-        for value, count in ((1.0, wins), (0.0, losses), (0.5, ties)):
-            a += [i] * count
-            b += [j] * count
-            outcome += [value] * count
-    m = max(max(a), max(b)) + 1
-    return VoteArrays(np.array(a), np.array(b), np.array(outcome), tuple(f"m{i}" for i in range(m)))
 
 
 def test_two_models_closed_form():
@@ -163,11 +151,7 @@ def test_criteria_of_one_comparison_are_resampled_together():
     rng = np.random.default_rng(8)
     one = simulate_votes([0.0, 0.5, 1.0], 600, rng, tie_rate=0.2)
     # criterion 1 repeats criterion 0's answer on every comparison: identical in every draw
-    twice = VoteArrays(
-        np.repeat(one.model_a, 2), np.repeat(one.model_b, 2), np.repeat(one.outcome, 2), one.model_names,
-        criterion=np.tile([0, 1], one.n_votes), criterion_names=("a", "b"),
-        comparison=np.repeat(np.arange(one.n_votes), 2),
-    )
+    twice = with_second_criterion(one, one.outcome)
     draws = bradley_terry(twice, rounds=100, seed=4).draws
     np.testing.assert_allclose(draws[:, 0], draws[:, 1], atol=1e-9)
     separately = VoteArrays(twice.model_a, twice.model_b, twice.outcome, twice.model_names,
