@@ -65,7 +65,7 @@ def _compact(units: np.ndarray) -> tuple[np.ndarray, int]:
     return inverse.reshape(-1), int(inverse.max()) + 1
 
 
-def _comparison_patterns(units, k, cell, criterion, vote_pair, n_criteria, n_pairs, n_cells):
+def _comparison_patterns(units, k, cell, criterion, vote_pair, n_criteria, n_pairs):
     """Patterns of comparison units, or None when units are not plain comparisons (a unit with
     two pairs, or two votes on one criterion) or there are too many criteria to encode."""
     radix = 4**n_criteria
@@ -141,7 +141,7 @@ def pair_counts(
         patterns = _generic_patterns(units, k, cell, n_cells)
     else:
         units, k = _compact(votes.comparison)
-        patterns = _comparison_patterns(units, k, cell, votes.criterion, vote_pair, n_criteria, n_pairs, n_cells)
+        patterns = _comparison_patterns(units, k, cell, votes.criterion, vote_pair, n_criteria, n_pairs)
         if patterns is None:
             patterns = _generic_patterns(units, k, cell, n_cells)
     entry_pattern, entry_cell, entry_weight, multiplicity = patterns
