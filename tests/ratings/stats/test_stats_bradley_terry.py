@@ -129,12 +129,15 @@ def test_a_model_without_votes_changes_no_other_rating(votes, position):
     names = list(votes.model_names)
     names.insert(position, "silent")
     widened = VoteArrays(votes.model_a + shift[0], votes.model_b + shift[1], votes.outcome, tuple(names))
-    before, after = bradley_terry(votes, rounds=30, seed=5), bradley_terry(widened, rounds=30, seed=5)
     others = [i for i in range(len(names)) if i != position]
+    before, after = bradley_terry(votes, rounds=1, seed=5), bradley_terry(widened, rounds=1, seed=5)
     np.testing.assert_allclose(after.rating[:, others], before.rating, atol=1e-7)
-    np.testing.assert_allclose(np.array(after.interval())[:, :, others], before.interval(), atol=1e-7)
     assert np.isnan(after.rating[0, position])
     assert after.votes[0, position] == 0
+    # Bootstrap rounds may have no finite MLE (a model wins all its resampled games), where the
+    # stopping point is not unique; a weak prior makes every round's optimum unique.
+    before, after = (bradley_terry(v, rounds=30, seed=5, prior=1e-3) for v in (votes, widened))
+    np.testing.assert_allclose(np.array(after.interval())[:, :, others], before.interval(), atol=1e-7)
 
 
 def test_combined_is_the_mean_of_criteria_in_every_draw():
