@@ -229,6 +229,8 @@ def main() -> None:
         "cli_1m_rows_end_to_end_s": round(cli_warm, 2),
         "cli_1m_rows_end_to_end_cold_s": round(cli_cold, 2),
         "peak_mb": round(peak),
+        # timings are wall clock: another workload on the 2 cores inflates them (ratios hold up better)
+        "load_average_1min_at_end": round(os.getloadavg()[0], 2),
         "targets_met": bool(bt["seconds"] < 1 and elo["seconds"] < 2 and cli_warm < 5 and peak < 1024),
     }
     print(json.dumps(results))
