@@ -165,6 +165,12 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", str(6 * 3600))),
 }
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_BEAT_SCHEDULE = {
+    "ratings-leaderboards-refresh": {"task": "ratings.leaderboards_refresh_stale", "schedule": 60.0},
+}
+
+# A study's cached leaderboard is recomputed once this many new votes have come in.
+LEADERBOARD_REFRESH_VOTES = int(os.environ.get("LEADERBOARD_REFRESH_VOTES", "200"))
 
 if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}

@@ -1,4 +1,4 @@
-"""The rater's page, image serving for raters, and the leaderboard page."""
+"""The rater's page and image serving for raters (results pages are in ``ratings.results``)."""
 
 from __future__ import annotations
 
@@ -108,28 +108,3 @@ def image(request: HttpRequest, study_id: int, public_id: str) -> HttpResponse:
     response = FileResponse(default_storage.open(copy.file.name, "rb"), content_type="image/png")
     response["Cache-Control"] = "private, max-age=3600"
     return response
-
-
-@login_required
-def leaderboard(request: HttpRequest, study_id: int) -> HttpResponse:
-    study = get_object_or_404(Study, pk=study_id)
-    if not (request.user.is_staff or study.owner_id == request.user.pk):
-        raise PermissionDenied("Only the study's owner and staff see its leaderboard.")
-    board = selectors.study_win_rates(study=study)
-    criteria = [
-        {
-            "name": criterion,
-            "question": CRITERION_QUESTIONS.get(criterion, criterion),
-            "models": board["criteria"][criterion]["models"],
-            "votes": board["criteria"][criterion]["votes"],
-            "matrix": list(zip(board["specs"], board["criteria"][criterion]["matrix"])),
-        }
-        for criterion in study.criteria
-    ]
-    from generation.selectors import job_progress
-
-    return render(
-        request,
-        "ratings/leaderboard.html",
-        {"study": study, "specs": board["specs"], "criteria": criteria, "progress": job_progress(job=study.job)},
-    )

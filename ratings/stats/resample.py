@@ -65,7 +65,7 @@ def _compact(units: np.ndarray) -> tuple[np.ndarray, int]:
     return inverse.reshape(-1), int(inverse.max()) + 1
 
 
-def _comparison_patterns(units, k, cell, criterion, vote_pair, n_criteria, n_pairs, n_cells):
+def _comparison_patterns(units, k, cell, criterion, vote_pair, n_criteria, n_pairs):
     """Patterns of comparison units, or None when units are not plain comparisons (a unit with
     two pairs, or two votes on one criterion) or there are too many criteria to encode."""
     radix = 4**n_criteria
@@ -100,7 +100,15 @@ def _generic_patterns(units, k, cell, n_cells):
 
 
 def _sum_into_cells(drawn, entry_pattern, entry_cell, entry_weight, n_cells):
-    """float[R, n_cells]: drawn[r, pattern] * weight summed into each entry's cell."""
+    """float[R, n_cells]: drawn[r, pattern] * weight summed into each entry's cell.
+
+    A dense matrix product when the pattern-by-cell table is small and not too sparse (a
+    cluster bootstrap: each prompt touches most cells), else a gather and segment sum."""
+    n_patterns = drawn.shape[1]
+    if n_patterns * n_cells <= _CHUNK_ELEMENTS and n_patterns * n_cells < 16 * entry_pattern.size:
+        table = np.zeros((n_patterns, n_cells))
+        np.add.at(table, (entry_pattern, entry_cell), entry_weight)
+        return drawn @ table
     order = np.argsort(entry_cell, kind="stable")
     entry_pattern, entry_cell, entry_weight = entry_pattern[order], entry_cell[order], entry_weight[order]
     cells, starts = np.unique(entry_cell, return_index=True)
@@ -141,7 +149,7 @@ def pair_counts(
         patterns = _generic_patterns(units, k, cell, n_cells)
     else:
         units, k = _compact(votes.comparison)
-        patterns = _comparison_patterns(units, k, cell, votes.criterion, vote_pair, n_criteria, n_pairs, n_cells)
+        patterns = _comparison_patterns(units, k, cell, votes.criterion, vote_pair, n_criteria, n_pairs)
         if patterns is None:
             patterns = _generic_patterns(units, k, cell, n_cells)
     entry_pattern, entry_cell, entry_weight, multiplicity = patterns

@@ -19,6 +19,7 @@ from __future__ import annotations
 import csv
 import os
 
+from . import numba_cache  # noqa: F401  (before numba: where kernels are cached)
 import numba
 import numpy as np
 

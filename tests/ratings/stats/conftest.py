@@ -39,3 +39,26 @@ def write_csv(tmp_path):
         return str(path)
 
     return write
+
+
+def votes_from_counts(pairs, names=None):
+    """pairs: [(i, j, i_wins, j_wins, ties)] with i shown as model_a -> VoteArrays."""
+    a, b, outcome = [], [], []
+    for i, j, wins, losses, ties in pairs:
+        for value, count in ((1.0, wins), (0.0, losses), (0.5, ties)):
+            a += [i] * count
+            b += [j] * count
+            outcome += [value] * count
+    m = max(max(a), max(b)) + 1
+    return VoteArrays(np.array(a), np.array(b), np.array(outcome), names or tuple(f"m{i}" for i in range(m)))
+
+
+def with_second_criterion(one, second_outcome, names=("a", "b")):
+    """One-criterion votes plus a second criterion answered with `second_outcome` on the same
+    comparisons (vote k of each criterion is comparison k)."""
+    return VoteArrays(
+        np.repeat(one.model_a, 2), np.repeat(one.model_b, 2),
+        np.stack([one.outcome, second_outcome], axis=1).ravel(), one.model_names,
+        criterion=np.tile([0, 1], one.n_votes), criterion_names=names,
+        comparison=np.repeat(np.arange(one.n_votes), 2),
+    )

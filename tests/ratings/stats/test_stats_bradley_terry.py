@@ -6,24 +6,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.optimize import minimize
 
-from conftest import simulate_votes
+from conftest import simulate_votes, votes_from_counts, with_second_criterion
 from ratings.stats.arrays import VoteArrays
 from ratings.stats.bradley_terry import bradley_terry, fit_bradley_terry
 from ratings.stats.resample import pair_counts
 
 ELO_PER_UNIT = 400 / math.log(10)
-
-
-def votes_from_counts(pairs):
-    """pairs: [(a, b, a_wins, b_wins, ties)] -> VoteArrays over models 0..max."""
-    a, b, outcome = [], [], []
-    for i, j, wins, losses, ties in pairs:
-        for value, count in ((1.0, wins), (0.0, losses), (0.5, ties)):
-            a += [i] * count
-            b += [j] * count
-            outcome += [value] * count
-    m = max(max(a), max(b)) + 1
-    return VoteArrays(np.array(a), np.array(b), np.array(outcome), tuple(f"m{i}" for i in range(m)))
 
 
 def test_two_models_closed_form():
@@ -141,12 +129,15 @@ def test_a_model_without_votes_changes_no_other_rating(votes, position):
     names = list(votes.model_names)
     names.insert(position, "silent")
     widened = VoteArrays(votes.model_a + shift[0], votes.model_b + shift[1], votes.outcome, tuple(names))
-    before, after = bradley_terry(votes, rounds=30, seed=5), bradley_terry(widened, rounds=30, seed=5)
     others = [i for i in range(len(names)) if i != position]
+    before, after = bradley_terry(votes, rounds=1, seed=5), bradley_terry(widened, rounds=1, seed=5)
     np.testing.assert_allclose(after.rating[:, others], before.rating, atol=1e-7)
-    np.testing.assert_allclose(np.array(after.interval())[:, :, others], before.interval(), atol=1e-7)
     assert np.isnan(after.rating[0, position])
     assert after.votes[0, position] == 0
+    # Bootstrap rounds may have no finite MLE (a model wins all its resampled games), where the
+    # stopping point is not unique; a weak prior makes every round's optimum unique.
+    before, after = (bradley_terry(v, rounds=30, seed=5, prior=1e-3) for v in (votes, widened))
+    np.testing.assert_allclose(np.array(after.interval())[:, :, others], before.interval(), atol=1e-7)
 
 
 def test_combined_is_the_mean_of_criteria_in_every_draw():
@@ -163,11 +154,7 @@ def test_criteria_of_one_comparison_are_resampled_together():
     rng = np.random.default_rng(8)
     one = simulate_votes([0.0, 0.5, 1.0], 600, rng, tie_rate=0.2)
     # criterion 1 repeats criterion 0's answer on every comparison: identical in every draw
-    twice = VoteArrays(
-        np.repeat(one.model_a, 2), np.repeat(one.model_b, 2), np.repeat(one.outcome, 2), one.model_names,
-        criterion=np.tile([0, 1], one.n_votes), criterion_names=("a", "b"),
-        comparison=np.repeat(np.arange(one.n_votes), 2),
-    )
+    twice = with_second_criterion(one, one.outcome)
     draws = bradley_terry(twice, rounds=100, seed=4).draws
     np.testing.assert_allclose(draws[:, 0], draws[:, 1], atol=1e-9)
     separately = VoteArrays(twice.model_a, twice.model_b, twice.outcome, twice.model_names,

@@ -171,3 +171,24 @@ def test_runs_without_torch_diffusers_or_django(two_criteria):
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120,
                             env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert result.stdout.strip() == "0 []", result.stderr
+
+
+def test_django_command_wraps_main(two_criteria, write_csv):
+    """The management command, run as manage.py would run it, with settings configured ad hoc."""
+    bad = write_csv("model_a,model_b,winner\na,b,tie\na,b,nobody\n", name="bad.csv")
+    code = (
+        "import sys, django; from django.conf import settings; settings.configure(); django.setup()\n"
+        "from ratings.management.commands.leaderboard import Command\n"
+        "Command().run_from_argv(['manage.py', 'leaderboard'] + sys.argv[1:])\n"
+    )
+
+    def manage(*args):
+        return subprocess.run([sys.executable, "-c", code, *args], cwd=ROOT, capture_output=True, text=True,
+                              timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)})
+
+    good = manage("--votes", two_criteria, "--rounds", "30", "--seed", "4")
+    assert good.returncode == 0, good.stderr
+    assert good.stdout == run(["--votes", two_criteria, "--rounds", "30", "--seed", "4"])[1]
+    failed = manage("--votes", bad)
+    assert failed.returncode == 2
+    assert "line 3, column 'winner'" in failed.stderr

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from conftest import simulate_votes
+from conftest import simulate_votes, with_second_criterion
 from ratings.stats.arrays import VoteArrays
 from ratings.stats.elo import online_elo
 
@@ -65,11 +65,7 @@ def test_criteria_share_each_ordering():
     """Criterion 1 repeats criterion 0 on every comparison: every ordering gives both the same."""
     rng = np.random.default_rng(2)
     one = simulate_votes([0.0, 0.5, 1.0], 300, rng)
-    votes = VoteArrays(
-        np.repeat(one.model_a, 2), np.repeat(one.model_b, 2), np.repeat(one.outcome, 2), one.model_names,
-        criterion=np.tile([0, 1], one.n_votes), criterion_names=("a", "b"),
-        comparison=np.repeat(np.arange(one.n_votes), 2),
-    )
+    votes = with_second_criterion(one, one.outcome)
     draws = online_elo(votes, permutations=50, seed=0).draws
     np.testing.assert_allclose(draws[:, 0], draws[:, 1], atol=1e-9)
 

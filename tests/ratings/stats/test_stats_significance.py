@@ -2,18 +2,9 @@ import numpy as np
 import pytest
 from scipy.stats import binomtest
 
+from conftest import votes_from_counts
 from ratings.stats.arrays import VoteArrays
 from ratings.stats.significance import holm, pairwise_binomial_tests
-
-
-def votes_from_counts(pairs, names):
-    a, b, outcome = [], [], []
-    for i, j, wins, losses, ties in pairs:
-        for value, count in ((1.0, wins), (0.0, losses), (0.5, ties)):
-            a += [i] * count
-            b += [j] * count
-            outcome += [value] * count
-    return VoteArrays(np.array(a), np.array(b), np.array(outcome), names)
 
 
 def holm_by_hand(p):

@@ -3,7 +3,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import simulate_votes
+from conftest import simulate_votes, with_second_criterion
 from ratings.stats.arrays import VoteArrays
 from ratings.stats.win_rates import win_rates
 
@@ -67,12 +67,7 @@ def test_opposite_criteria_make_a_flat_combined_rating():
     votes) keeps them together, so each model's mean over criteria is 1/2 in every draw."""
     rng = np.random.default_rng(6)
     one = simulate_votes([0.0, 0.6, 1.0], 500, rng)
-    votes = VoteArrays(
-        np.repeat(one.model_a, 2), np.repeat(one.model_b, 2),
-        np.stack([one.outcome, 1 - one.outcome], axis=1).ravel(), one.model_names,
-        criterion=np.tile([0, 1], one.n_votes), criterion_names=("adherence", "quality"),
-        comparison=np.repeat(np.arange(one.n_votes), 2),
-    )
+    votes = with_second_criterion(one, 1 - one.outcome)
     rating, low, high = win_rates(votes, rounds=200, seed=0).mean.combined()
     np.testing.assert_allclose(rating, 0.5)
     np.testing.assert_allclose(low, 0.5)
