@@ -16,6 +16,7 @@ from django.utils.html import format_html
 from generation.selectors import job_progress
 
 from . import study_services
+from .exports import votes_csv
 from .models import Comparison, Rater, Study, Vote
 
 
@@ -86,8 +87,6 @@ class StudyAdmin(admin.ModelAdmin):
 
     @admin.action(description="Export votes (Arena CSV; a zip for several studies)")
     def export_votes(self, request, queryset):
-        from .exports import votes_csv
-
         studies = list(queryset)
         if len(studies) == 1:
             response = HttpResponse(votes_csv(study=studies[0]), content_type="text/csv")

@@ -16,39 +16,20 @@ MEDIA_CACHE_SECONDS = 60
 
 
 def study_leaderboard_live(*, study: Study) -> dict:
-    """The Bradley-Terry leaderboard (the integrator's ``ratings.leaderboards``), or win rates
-    without intervals where that is not installed; ``{"method", "models": rows, "note"}``."""
-    try:
-        from ratings.leaderboards import study_leaderboard
-    except ImportError:
-        return _win_rate_board(study)
-    try:
-        board = study_leaderboard(study=study, method="bt")
-    except ValueError as error:  # no votes yet
-        return {"method": "bt", "models": [], "note": str(error)}
-    return {**board, "note": ""}
+    """The study's cached Bradley-Terry leaderboard (refreshed every few hundred votes)."""
+    from ratings.leaderboards import study_leaderboard
 
-
-def _win_rate_board(study: Study) -> dict:
-    from ratings.selectors import study_win_rates
-
-    board = study_win_rates(study=study)
-    rows = []
-    for criterion, result in board["criteria"].items():
-        for rank, row in enumerate(result["models"], start=1):
-            rows.append(
-                {"model": row["spec"].slug, "criterion": criterion, "rating": row["win_rate"], "ci_low": None,
-                 "ci_high": None, "rank": rank if row["win_rate"] is not None else None, "votes": row["votes"]}
-            )
-    return {"method": "winrate", "models": rows, "note": "Win rates without intervals: the ratings engine is not installed."}
+    return study_leaderboard(study=study, method="bt")
 
 
 def study_seconds_per_image(*, study: Study) -> dict[str, float]:
-    """Model slug -> median measured seconds per image; uploaded images without a latency are left out."""
+    """Model (named as on the leaderboard) -> median measured seconds per image; uploaded
+    images without a latency are left out."""
+    names = {spec.pk: str(spec) for spec in study.job.specs.all()}
     latencies: dict[str, list[float]] = {}
-    for slug, latency in study_images(study=study).filter(latency_s__gt=0).values_list("spec__slug", "latency_s"):
-        latencies.setdefault(slug, []).append(latency)
-    return {slug: statistics.median(values) for slug, values in latencies.items()}
+    for spec_id, latency in study_images(study=study).filter(latency_s__gt=0).values_list("spec_id", "latency_s"):
+        latencies.setdefault(names[spec_id], []).append(latency)
+    return {name: statistics.median(values) for name, values in latencies.items()}
 
 
 def rating_speed_points(*, board: dict, seconds: dict[str, float]) -> list[dict]:

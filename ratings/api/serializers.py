@@ -183,6 +183,7 @@ class LeaderboardQuerySerializer(serializers.Serializer):
     rounds = serializers.IntegerField(default=1000, min_value=1, max_value=10000)
     seed = serializers.IntegerField(default=0)
     include_flagged = serializers.BooleanField(default=False)
+    recompute = serializers.BooleanField(default=False, help_text="Recompute now instead of reading the cached leaderboard.")
 
 
 class LeaderboardRowSerializer(serializers.Serializer):
@@ -199,4 +200,5 @@ class LeaderboardSerializer(serializers.Serializer):
     method = serializers.CharField()
     rounds = serializers.IntegerField()
     criteria = serializers.ListField(child=serializers.CharField())
-    models = LeaderboardRowSerializer(many=True)
+    models = LeaderboardRowSerializer(many=True, help_text='Rows per model and criterion; criterion "mean" is the combined rating.')
+    provenance = serializers.DictField(help_text="How it was computed: votes, raters, exclusions, code version, time.")

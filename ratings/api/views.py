@@ -18,6 +18,8 @@ from rest_framework.response import Response
 from evalsite.api_access import ResearcherAPIMixin, is_researcher, service_errors
 
 from .. import image_exports, progress, rater_stats, services, study_services
+from ..exports import LEADERBOARD_FORMATS, leaderboard_export, votes_csv
+from ..leaderboards import study_leaderboard
 from ..models import Rater, Study
 from . import serializers
 
@@ -142,28 +144,23 @@ class StudyViewSet(ResearcherAPIMixin, mixins.CreateModelMixin, viewsets.ReadOnl
     def leaderboard(self, request, pk=None):
         """Ratings with confidence intervals per criterion and combined, by method (Bradley-Terry,
         Elo or win rate). Flagged raters and excluded votes are left out unless asked for."""
-        from ..leaderboards import study_leaderboard
-
         study = self.get_object()
         query = serializers.LeaderboardQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        with service_errors():
-            board = study_leaderboard(study=study, **query.validated_data)
+        board = study_leaderboard(study=study, **query.validated_data)
         return Response(board)
 
     @extend_schema(responses={(200, "text/csv"): OpenApiTypes.BINARY}, filters=False)
     @action(detail=True, methods=["get"], url_path="export/votes")
     def export_votes(self, request, pk=None):
         """Every vote as the Chatbot Arena CSV, rater ids pseudonymized."""
-        from ..exports import votes_csv
-
         study = self.get_object()
         return _file_response(votes_csv(study=study), "text/csv", f"study-{study.pk}-votes.csv")
 
     @extend_schema(
         parameters=[
             OpenApiParameter("method", str, enum=["bt", "elo", "winrate"], default="bt"),
-            OpenApiParameter("fmt", str, description="File format, e.g. csv, json, md, tex.", default="csv"),
+            OpenApiParameter("fmt", str, enum=list(LEADERBOARD_FORMATS), default="csv"),
         ],
         responses={(200, "application/octet-stream"): OpenApiTypes.BINARY},
         filters=False,
@@ -171,17 +168,14 @@ class StudyViewSet(ResearcherAPIMixin, mixins.CreateModelMixin, viewsets.ReadOnl
     @action(detail=True, methods=["get"], url_path="export/leaderboard")
     def export_leaderboard(self, request, pk=None):
         """The leaderboard as a file."""
-        from ..exports import leaderboard_export
-
         study = self.get_object()
         method = request.query_params.get("method", "bt")
         if method not in ("bt", "elo", "winrate"):
             raise exceptions.ValidationError({"method": [f"Unknown method '{method}'; use bt, elo or winrate."]})
-        with service_errors():
-            try:
-                content, content_type, filename = leaderboard_export(study=study, method=method, fmt=request.query_params.get("fmt", "csv"))
-            except ValueError as error:
-                raise exceptions.ValidationError({"fmt": [str(error)]}) from None
+        try:
+            content, content_type, filename = leaderboard_export(study=study, method=method, fmt=request.query_params.get("fmt", "csv"))
+        except ValueError as error:
+            raise exceptions.ValidationError({"fmt": [str(error)]}) from None
         return _file_response(content, content_type, filename)
 
     @extend_schema(responses={(200, "application/zip"): OpenApiTypes.BINARY}, filters=False)

@@ -49,11 +49,11 @@ def test_study_page_shows_progress_raters_leaderboard_charts_and_media(staff_cli
     assert raters.count("<tr") == 3 and "rater-1" in raters and "rater-2" in raters
     assert "<td>4.0</td>" in raters  # median seconds per pair
     board = re.search(r'<table id="leaderboard">(.*?)</table>', html, re.S).group(1)
-    for slug in ("midjourney-v6", "dall-e-3", "ideogram-2"):
-        assert slug in board
+    for name in ("Midjourney v6", "DALL-E 3", "Ideogram 2"):
+        assert f"<td>{name}</td><td>mean</td>" in board
     assert html.count("<svg") == 3  # votes per hour, intervals, rating against speed
     assert "No rated model with a measured speed yet." not in html
-    assert "Median seconds per image: dall-e-3 12.000 · ideogram-2 6.000 · midjourney-v6 9.000" in html
+    assert "Median seconds per image: DALL-E 3 12.000 · Ideogram 2 6.000 · Midjourney v6 9.000" in html
     assert re.search(r'id="media">\d+(\.\d)? (bytes|KB)<', html)
     assert 'src="/static/evalsite/dashboard.js"' in html
     assert "No pair reported." in html or '<table id="reported">' in html
