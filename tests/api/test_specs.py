@@ -180,3 +180,19 @@ def test_external_spec_needs_a_size(api, db):
     response = api.post("/api/v1/specs/external/", {"name": "DALL-E 3", "slug": "dall-e-3", "width": 0}, format="json")
     assert response.status_code == 400
     assert set(response.json()) == {"width", "height"}
+
+
+@pytest.mark.parametrize("catalogue", ["dict", "list"])
+def test_presets_lists_installed_specs_of_the_shipped_presets(api, tiny_specs, monkeypatch, catalogue):
+    import sys
+    import types
+
+    # Stand-in for generation.presets (shipped by the generation app): a catalogue keyed by slug.
+    presets = types.ModuleType("generation.presets")
+    slugs = ["tiny-turbo-1step", "tiny-lcm-4step", "not-installed-here"]
+    presets.PRESETS = {slug: {} for slug in slugs} if catalogue == "dict" else [{"slug": slug} for slug in slugs]
+    monkeypatch.setitem(sys.modules, "generation.presets", presets)
+    monkeypatch.setattr("generation.presets", presets, raising=False)
+    listed = api.get("/api/v1/specs/presets/").json()
+    assert sorted(spec["slug"] for spec in listed["results"]) == ["tiny-lcm-4step", "tiny-turbo-1step"]
+    assert api.get("/api/v1/specs/presets/", {"steps": 1}).json()["count"] == 1
