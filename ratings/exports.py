@@ -8,6 +8,7 @@ import csv
 import io
 import json
 import statistics
+import warnings
 
 import numpy as np
 
@@ -161,7 +162,12 @@ def plot_export(*, study: Study, plot: str, fmt: str = "svg", method: str = "bt"
         names = arrays.model_names
         if arrays.n_votes:
             result = win_rates(arrays, 200, 0)
-            matrix = np.nanmean(result.matrix, axis=0) if criterion == "mean" else result.matrix[list(arrays.criterion_names).index(criterion) if criterion in arrays.criterion_names else 0]
+            if criterion in arrays.criterion_names:
+                matrix = result.matrix[arrays.criterion_names.index(criterion)]
+            else:  # "mean": the average over criteria, as ADD reports; pairs never compared stay blank
+                with np.errstate(invalid="ignore"), warnings.catch_warnings():
+                    warnings.simplefilter("ignore", RuntimeWarning)
+                    matrix = np.nanmean(result.matrix, axis=0)
         else:
             matrix = np.full((len(names), len(names)), np.nan)
         if plot == "heatmap":
