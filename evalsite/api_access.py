@@ -57,3 +57,18 @@ def service_errors(*conflicts: type[Exception]):
 
 class ResearcherAPIMixin:
     permission_classes = [IsResearcher]
+
+
+def api_exception_handler(exc, context):
+    """DRF's handler, plus: a value the database cannot hold (a number or date out of range,
+    which filters and fields can receive from any client) is the client's error, a 400 that
+    says so, not a server error."""
+    from django.db import DataError
+    from rest_framework.views import exception_handler
+
+    if isinstance(exc, DataError):
+        reason = str(exc).splitlines()[0] if str(exc) else "out of range"
+        exc = exceptions.ValidationError(
+            {"non_field_errors": [f"A value in this request is outside what can be stored or compared ({reason}). Check numbers and dates."]}
+        )
+    return exception_handler(exc, context)

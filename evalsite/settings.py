@@ -47,6 +47,21 @@ CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", "")
 # form posts keep their Origin header (a no-referrer policy sends "null" and fails CSRF).
 SECURE_REFERRER_POLICY = "same-origin"
 
+# Behind HTTPS in production: secure cookies, HSTS and a redirect from plain HTTP.
+EVALSITE_HTTPS = env_bool("EVALSITE_HTTPS", False)
+if EVALSITE_HTTPS:
+    SECURE_SSL_REDIRECT = True
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = int(os.environ.get("EVALSITE_HSTS_SECONDS", str(365 * 24 * 3600)))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+    # /healthz/ answers the container healthcheck over plain HTTP inside the network.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz/$"]
+SESSION_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
@@ -190,6 +205,7 @@ REST_FRAMEWORK = {
         "rest_framework.filters.OrderingFilter",
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "evalsite.api_access.api_exception_handler",
 }
 
 # The OpenAPI schema at /api/schema/ and Swagger UI at /api/docs/, served from the sidecar's

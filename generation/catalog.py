@@ -35,3 +35,7 @@ SCHEDULER_CLASSES: frozenset[str] = frozenset(
 COMPONENT_CLASSES: frozenset[str] = frozenset(
     {"UNet2DConditionModel", "SD3Transformer2DModel", "FluxTransformer2DModel", "AutoencoderKL"}
 )
+
+# The largest image side a spec or an uploaded image may have (SD3.5 and SDXL top out at
+# about 1536; 4096 leaves room without letting a typo allocate a terabyte).
+MAX_IMAGE_SIDE = 4096

@@ -23,6 +23,7 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import Count
 
+from .catalog import MAX_IMAGE_SIDE
 from .models import DisplayCopy, GenerationJob, Image, ModelSpec, PromptSet
 from .services import SPEC_DEFAULTS, _display_copy, _encode_png
 from .specs import config_hash
@@ -31,6 +32,7 @@ EXTERNAL_PIPELINE = "external"
 # "<prompt position>_<seed>.<ext>", e.g. 0_0.png, 17_3.jpg, in any folder of the zip.
 IMAGE_NAME = re.compile(r"^(?P<position>\d+)_(?P<seed>-?\d+)\.(?P<ext>png|jpe?g|webp)$", re.IGNORECASE)
 MAX_IMAGE_BYTES = 64 * 1024**2
+
 MAX_ERRORS_LISTED = 20
 
 
@@ -38,8 +40,8 @@ def external_spec_create(*, name: str, slug: str, width: int, height: int, sourc
     """A spec for a system whose images are uploaded; its config names only the system and size."""
     errors = {}
     for side, value in (("width", width), ("height", height)):
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            errors[side] = [f"{side.capitalize()} must be a positive whole number of pixels, not {value!r}."]
+        if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_IMAGE_SIDE:
+            errors[side] = [f"{side.capitalize()} must be a whole number of pixels from 1 to {MAX_IMAGE_SIDE}, not {value!r}."]
     if errors:
         raise ValidationError(errors)
     config = {**SPEC_DEFAULTS, "weights": f"external:{slug}", "pipeline_class": EXTERNAL_PIPELINE, "steps": 0, "height": height, "width": width}
