@@ -13,15 +13,17 @@ ROOT = Path(__file__).resolve().parents[2]
 def check_deploy(tmp_path, **overrides) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "EVALSITE_"))}
     env.update(
-        DJANGO_SETTINGS_MODULE="evalsite.settings",
-        EVALSITE_DATA_DIR=str(tmp_path),
-        DATABASE_URL="postgres://postgres@127.0.0.1:5432/evalsite",
-        DJANGO_SECRET_KEY=secrets.token_urlsafe(64),
-        DJANGO_ALLOWED_HOSTS="eval.example.org",
-        DJANGO_CSRF_TRUSTED_ORIGINS="https://eval.example.org",
-        EVALSITE_HTTPS="true",
-        **overrides,
+        {
+        "DJANGO_SETTINGS_MODULE": "evalsite.settings",
+        "EVALSITE_DATA_DIR": str(tmp_path),
+        "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/evalsite",
+        "DJANGO_SECRET_KEY": secrets.token_urlsafe(64),
+        "DJANGO_ALLOWED_HOSTS": "eval.example.org",
+        "DJANGO_CSRF_TRUSTED_ORIGINS": "https://eval.example.org",
+        "EVALSITE_HTTPS": "true",
+        }
     )
+    env.update(overrides)
     return subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
     )
