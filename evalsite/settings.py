@@ -227,7 +227,7 @@ SPECTACULAR_SETTINGS = {
 
 # Upload limits of the API: a zip of external images, and a prompt file.
 EVALSITE_MAX_IMAGE_ZIP_BYTES = int(os.environ.get("EVALSITE_MAX_IMAGE_ZIP_BYTES", str(2 * 1024**3)))
-EVALSITE_MAX_PROMPT_FILE_BYTES = int(os.environ.get("EVALSITE_MAX_PROMPT_FILE_BYTES", str(20 * 1024**2)))
+EVALSITE_MAX_PROMPT_FILE_BYTES = int(os.environ.get("EVALSITE_MAX_PROMPT_FILE_BYTES", str(5 * 1024**2)))
 
 LOGGING = {
     "version": 1,

@@ -15,6 +15,11 @@ from generation.models import ModelSpec, PromptSet
 from . import selectors
 from .models import DEFAULT_CRITERIA, Comparison, Rater, Study, Vote
 
+# Seeds are stored as 64-bit signed integers; torch takes any of them.
+MAX_SEED = 2**63 - 1
+# More seeds than this per prompt is a typo, not a study: each seed multiplies every model's images.
+MAX_SEEDS = 100
+
 # What a rater's page sends for each criterion, mapped to the stored choice given the sides.
 SIDES = ("left", "right", "tie")
 
@@ -37,6 +42,8 @@ def study_create(
         raise ValidationError({"specs": "A study compares at least two models."})
     if not seeds:
         raise ValidationError({"seeds": "Give at least one seed."})
+    if len(seeds) > MAX_SEEDS or len(set(seeds)) != len(seeds) or not all(isinstance(s, int) and 0 <= s <= MAX_SEED for s in seeds):
+        raise ValidationError({"seeds": f"Seeds must be at most {MAX_SEEDS} distinct whole numbers from 0 to {MAX_SEED}."})
     if not criteria or len(set(criteria)) != len(criteria):
         raise ValidationError({"criteria": "Give one or more distinct criteria."})
     with transaction.atomic():

@@ -131,7 +131,7 @@ class PromptSetViewSet(ResearcherAPIMixin, mixins.CreateModelMixin, viewsets.Rea
         upload = form.validated_data["file"]
         if upload.size > settings.EVALSITE_MAX_PROMPT_FILE_BYTES:
             return Response(
-                {"file": [f"The file is {upload.size} bytes; the limit is {settings.EVALSITE_MAX_PROMPT_FILE_BYTES} bytes."]},
+                {"file": [f"The file is {upload.size / 1024**2:.1f} MB ({upload.size} bytes); the limit is {settings.EVALSITE_MAX_PROMPT_FILE_BYTES} bytes (EVALSITE_MAX_PROMPT_FILE_BYTES)."]},
                 status=status.HTTP_400_BAD_REQUEST,
             )
         with service_errors():

@@ -10,6 +10,7 @@ from rest_framework import serializers
 from generation.models import ModelSpec, PromptSet
 
 from ..models import Study, default_criteria
+from ..services import MAX_SEED, MAX_SEEDS
 
 CRITERION = re.compile(r"^[a-z][a-z0-9_]{0,49}$")
 
@@ -53,7 +54,10 @@ class StudyCreateSerializer(serializers.Serializer):
         help_text='Model spec slugs (latest version) or "slug@version", at least two.',
     )
     prompt_set = serializers.PrimaryKeyRelatedField(queryset=PromptSet.objects.all())
-    seeds = serializers.ListField(child=serializers.IntegerField(min_value=0), min_length=1, help_text="Seeds every model gets for every prompt.")
+    seeds = serializers.ListField(
+        child=serializers.IntegerField(min_value=0, max_value=MAX_SEED), min_length=1, max_length=MAX_SEEDS,
+        help_text=f"Seeds every model gets for every prompt: distinct whole numbers from 0 to {MAX_SEED}, at most {MAX_SEEDS}.",
+    )
     criteria = serializers.ListField(
         child=serializers.CharField(max_length=50), min_length=1, default=default_criteria,
         help_text="Questions asked for every pair, e.g. prompt_adherence, image_quality.",
