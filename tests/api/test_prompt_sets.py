@@ -98,7 +98,7 @@ def test_too_large_a_file_is_refused(api, settings):
     settings.EVALSITE_MAX_PROMPT_FILE_BYTES = 10
     response = upload(api, "prompts.txt", "a prompt that is longer than ten bytes\n")
     assert response.status_code == 400
-    assert response.json()["file"] == ["The file is 39 bytes; the limit is 10 bytes."]
+    assert response.json()["file"] == ["The file is 0.0 MB (39 bytes); the limit is 10 bytes (EVALSITE_MAX_PROMPT_FILE_BYTES)."]
     assert PromptSet.objects.count() == 0
 
 
