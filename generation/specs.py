@@ -34,6 +34,8 @@ CONFIG_FIELDS = (
 
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 DTYPES = ("float32", "float16", "bfloat16")
+COMPONENT_OVERRIDE_KEYS = frozenset({"class", "weights", "subfolder", "variant", "weight_name", "config", "config_subfolder"})
+LORA_KEYS = frozenset({"weights", "weight_name", "adapter_name", "scale", "fuse"})
 
 
 def spec_config(spec) -> dict:
@@ -103,6 +105,10 @@ def validate_config(config: dict) -> None:
             fail("lora", 'A LoRA needs at least {"weights": hub id or path}.')
         elif is_local_weights(lora["weights"]) and not Path(lora["weights"]).exists():
             fail("lora", f"LoRA weights '{lora['weights']}' are not a hub id and do not exist locally.")
+        elif set(lora) - LORA_KEYS:
+            fail("lora", f"Unknown LoRA keys {', '.join(sorted(set(lora) - LORA_KEYS))}; known: {', '.join(sorted(LORA_KEYS))}.")
+        elif not isinstance(lora.get("scale", 1.0), (int, float)) or isinstance(lora.get("scale", 1.0), bool):
+            fail("lora", f"LoRA scale must be a number, not {lora.get('scale')!r}.")
 
     overrides = config.get("component_overrides") or {}
     if not isinstance(overrides, dict):
@@ -111,6 +117,15 @@ def validate_config(config: dict) -> None:
         for component, override in overrides.items():
             if not isinstance(override, dict) or override.get("class") not in COMPONENT_CLASSES or not override.get("weights"):
                 fail("component_overrides", f"'{component}' needs a known \"class\" ({', '.join(sorted(COMPONENT_CLASSES))}) and \"weights\".")
+                continue
+            unknown = set(override) - COMPONENT_OVERRIDE_KEYS
+            if unknown:
+                fail("component_overrides", f"'{component}' has unknown keys {', '.join(sorted(unknown))}; known: {', '.join(sorted(COMPONENT_OVERRIDE_KEYS))}.")
+            weight_name = override.get("weight_name")
+            if weight_name and not str(weight_name).endswith((".safetensors", ".bin")):
+                fail("component_overrides", f"'{component}': weight_name '{weight_name}' must be a .safetensors or .bin state-dict file.")
+            if is_local_weights(override["weights"]) and not Path(override["weights"]).exists():
+                fail("component_overrides", f"'{component}': '{override['weights']}' is not a hub id (org/name) and does not exist locally.")
 
     if not isinstance(config.get("extra_call_kwargs") or {}, dict):
         fail("extra_call_kwargs", "Must be an object of extra pipeline call arguments.")
