@@ -96,3 +96,14 @@ def drain() -> None:
         pending = list(_pending)
     for future in pending:
         future.exception()
+
+
+def shutdown() -> None:
+    """Finish every pending write, close the writer thread's database connection and stop it."""
+    global _writer
+    drain()
+    with _lock:
+        writer, _writer = _writer, None
+    if writer is not None:
+        writer.submit(lambda: connection.close()).result()  # looked up in the writer thread: its own connection
+        writer.shutdown(wait=True)

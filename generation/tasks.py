@@ -45,4 +45,4 @@ def _finish_pending_writes(**_):
     # A warm shutdown waits for the images already handed to the writer thread.
     from . import inflight
 
-    inflight.drain()
+    inflight.shutdown()
