@@ -11,22 +11,24 @@ from __future__ import annotations
 
 SDXL_BASE = "stabilityai/stable-diffusion-xl-base-1.0"
 
+SDXL_TURBO = {
+    "weights": "stabilityai/sdxl-turbo",
+    "pipeline_class": "StableDiffusionXLPipeline",
+    "scheduler_class": "EulerAncestralDiscreteScheduler",
+    "scheduler_config": {"timestep_spacing": "trailing"},
+    "dtype": "float16",
+    "variant": "fp16",
+    "steps": 1,
+    "guidance_scale": 0.0,
+    "height": 512,
+    "width": 512,
+}
+
 PRESETS: tuple[dict, ...] = (
     {
         "slug": "sdxl-turbo-1step",
         "name": "SDXL-Turbo (1 step)",
-        "config": {
-            "weights": "stabilityai/sdxl-turbo",
-            "pipeline_class": "StableDiffusionXLPipeline",
-            "scheduler_class": "EulerAncestralDiscreteScheduler",
-            "scheduler_config": {"timestep_spacing": "trailing"},
-            "dtype": "float16",
-            "variant": "fp16",
-            "steps": 1,
-            "guidance_scale": 0.0,
-            "height": 512,
-            "width": 512,
-        },
+        "config": SDXL_TURBO,
         "source": (
             "https://huggingface.co/stabilityai/sdxl-turbo: AutoPipelineForText2Image, torch_dtype float16, variant fp16, "
             "num_inference_steps=1, guidance_scale=0.0 (the model does not use guidance), 512x512 (the size it was trained at). "
@@ -36,18 +38,7 @@ PRESETS: tuple[dict, ...] = (
     {
         "slug": "sdxl-turbo-4step",
         "name": "SDXL-Turbo (4 steps)",
-        "config": {
-            "weights": "stabilityai/sdxl-turbo",
-            "pipeline_class": "StableDiffusionXLPipeline",
-            "scheduler_class": "EulerAncestralDiscreteScheduler",
-            "scheduler_config": {"timestep_spacing": "trailing"},
-            "dtype": "float16",
-            "variant": "fp16",
-            "steps": 4,
-            "guidance_scale": 0.0,
-            "height": 512,
-            "width": 512,
-        },
+        "config": {**SDXL_TURBO, "steps": 4},
         "source": (
             "https://huggingface.co/stabilityai/sdxl-turbo and the ADD paper (arXiv 2311.17042), whose human study runs "
             "SDXL-Turbo at 1 and 4 steps; settings as the 1-step preset (guidance 0.0, Euler ancestral, trailing, 512x512), "

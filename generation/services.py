@@ -400,6 +400,9 @@ def image_display_copy_ensure(*, image: Image, size: int) -> DisplayCopy:
 
 
 def job_refresh_status(*, job_id: int) -> None:
+    """Mark the job done once every image exists."""
+    if GenerationBatch.objects.filter(job_id=job_id, status__in=IN_FLIGHT).exists():
+        return  # the common case while it runs: one cheap query per batch
     job = GenerationJob.objects.get(pk=job_id)
     progress = selectors.job_progress(job=job)
     if progress["done"] >= progress["total"] and job.status != GenerationJob.Status.DONE:

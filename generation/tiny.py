@@ -96,21 +96,24 @@ def _vae(latent_channels: int = 4, **extra):
     )
 
 
+# The UNet shape every tiny pipeline shares: two resolutions, one cross-attention level.
+UNET_SHAPE = dict(
+    block_out_channels=(8, 16),
+    layers_per_block=1,
+    sample_size=8,
+    in_channels=4,
+    out_channels=4,
+    down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+    up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+    norm_num_groups=4,
+)
+
+
 def _sd_unet(time_cond_proj_dim: int | None = None):
     from diffusers import UNet2DConditionModel
 
     return UNet2DConditionModel(
-        block_out_channels=(8, 16),
-        layers_per_block=1,
-        sample_size=8,
-        in_channels=4,
-        out_channels=4,
-        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
-        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
-        cross_attention_dim=TEXT_HIDDEN_SIZE,
-        attention_head_dim=4,
-        norm_num_groups=4,
-        time_cond_proj_dim=time_cond_proj_dim,
+        **UNET_SHAPE, cross_attention_dim=TEXT_HIDDEN_SIZE, attention_head_dim=4, time_cond_proj_dim=time_cond_proj_dim
     )
 
 
@@ -205,13 +208,7 @@ def _sdxl_unet(time_cond_proj_dim: int | None = None):
 
     addition_time_embed_dim = 8
     return UNet2DConditionModel(
-        block_out_channels=(8, 16),
-        layers_per_block=1,
-        sample_size=8,
-        in_channels=4,
-        out_channels=4,
-        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
-        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        **UNET_SHAPE,
         attention_head_dim=(2, 4),
         use_linear_projection=True,
         addition_embed_type="text_time",
@@ -219,7 +216,6 @@ def _sdxl_unet(time_cond_proj_dim: int | None = None):
         # six size/crop numbers, each embedded, plus the second encoder's pooled projection
         projection_class_embeddings_input_dim=6 * addition_time_embed_dim + TEXT_HIDDEN_SIZE,
         cross_attention_dim=2 * TEXT_HIDDEN_SIZE,
-        norm_num_groups=4,
         time_cond_proj_dim=time_cond_proj_dim,
     )
 

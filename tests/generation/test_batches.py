@@ -16,6 +16,14 @@ def job_for(specs, prompt_set, seeds=(0, 1)):
     return services.job_create(specs=specs, prompt_set=prompt_set, seeds=list(seeds), display_size=32)
 
 
+def queued_single_batch(spec, prompt_set, capture_on_commit):
+    """A job of one spec x the 8 prompts x seed 0, queued as one batch (its task not sent)."""
+    job = job_for([spec], prompt_set, seeds=[0])
+    with capture_on_commit():
+        services.job_enqueue(job=job, batch_size=8)
+    return job, GenerationBatch.objects.get(job=job)
+
+
 @pytest.mark.django_db
 def test_enqueue_queues_every_spec_with_the_same_seeds_in_spec_order_once(tiny_specs, prompt_set, django_capture_on_commit_callbacks):
     job = job_for(tiny_specs, prompt_set)
@@ -111,10 +119,7 @@ def test_a_single_image_that_does_not_fit_raises(monkeypatch):
 def test_a_transient_fault_releases_the_batch_and_retries_the_task(tiny_specs, prompt_set, monkeypatch, django_capture_on_commit_callbacks):
     from generation import tasks
 
-    job = job_for(tiny_specs[:1], prompt_set, seeds=[0])
-    with django_capture_on_commit_callbacks():
-        services.job_enqueue(job=job, batch_size=8)
-    batch = GenerationBatch.objects.get(job=job)
+    job, batch = queued_single_batch(tiny_specs[0], prompt_set, django_capture_on_commit_callbacks)
     real_run = services.batch_run
     calls = []
 
@@ -162,10 +167,7 @@ def test_reconciliation_requeues_only_what_is_missing_and_not_in_flight(tiny_spe
 @pytest.mark.django_db
 def test_reconciliation_gives_up_after_the_attempt_limit(tiny_specs, prompt_set, django_capture_on_commit_callbacks, settings):
     settings.EVALSITE_BATCH_MAX_ATTEMPTS = 2
-    job = job_for(tiny_specs[:1], prompt_set, seeds=[0])
-    with django_capture_on_commit_callbacks():
-        services.job_enqueue(job=job, batch_size=8)
-    batch = GenerationBatch.objects.get(job=job)
+    job, batch = queued_single_batch(tiny_specs[0], prompt_set, django_capture_on_commit_callbacks)
     services.batch_fail(batch_id=batch.pk, error="ValueError: broken weights")
     with django_capture_on_commit_callbacks():
         assert services.jobs_reconcile() == 1

@@ -8,7 +8,7 @@ from django.conf import settings
 from generation import services
 from generation.models import GenerationBatch, Image
 from generation.selectors import job_progress
-from tests.conftest import reset_broker_connections
+from tests.conftest import tasks_sent_to, worker_database_url
 from tests.processes import CeleryWorker, kill_when, wait_for
 
 pytestmark = pytest.mark.slow
@@ -23,26 +23,18 @@ FAST_RECOVERY = {
 
 
 @pytest.fixture
-def worker_factory(transactional_db, redis_server, artifacts_dir, tmp_path, request):
+def worker_factory(transactional_db, redis_server, artifacts_dir, request):
     """Starts real workers on the test database and the private Redis; stops them all after."""
-    from django.db import connection
+    import redis
 
-    from evalsite.celery import app
-
-    db = connection.settings_dict
-    database_url = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
-    previous = (app.conf.broker_url, app.conf.task_always_eager)
-    app.conf.broker_url = redis_server.url
-    app.conf.task_always_eager = False
-    reset_broker_connections(app)
-    redis_server_client = __import__("redis").Redis.from_url(redis_server.url)
-    redis_server_client.flushdb()  # no message of an earlier test's job
+    broker = redis.Redis.from_url(redis_server.url)
+    broker.flushdb()  # no message left from an earlier test
     started = []
 
     def start(name: str, extra_args: tuple[str, ...] = ()) -> CeleryWorker:
         worker = CeleryWorker(
             broker_url=redis_server.url,
-            database_url=database_url,
+            database_url=worker_database_url(),
             data_dir=str(settings.DATA_DIR),
             log_path=artifacts_dir / "logs" / f"celery-{request.node.name}-{name}.log",
             extra_env=FAST_RECOVERY,
@@ -51,11 +43,11 @@ def worker_factory(transactional_db, redis_server, artifacts_dir, tmp_path, requ
         started.append(worker)
         return worker
 
-    yield start
-    for worker in started:
-        worker.stop()
-    app.conf.broker_url, app.conf.task_always_eager = previous
-    reset_broker_connections(app)
+    with tasks_sent_to(redis_server.url):
+        yield start
+        for worker in started:
+            worker.stop()
+    broker.flushdb()  # nor to a later test: beat's reconciliation messages, the killed batch's message
 
 
 def test_sigkill_mid_batch_then_a_new_worker_makes_every_image_exactly_once(worker_factory, tiny_specs, prompt_set, tmp_path):
