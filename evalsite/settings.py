@@ -158,6 +158,15 @@ EVALSITE_MODELS_DIR = Path(os.environ.get("EVALSITE_MODELS_DIR", DATA_DIR / "mod
 EVALSITE_DEVICE = os.environ.get("EVALSITE_DEVICE", "auto")
 # Images per generation task (one task = one spec x a batch of prompt/seed pairs).
 EVALSITE_BATCH_SIZE = int(os.environ.get("EVALSITE_BATCH_SIZE", "4"))
+# A worker refreshes a running batch's heartbeat this often; a batch whose heartbeat is older
+# than the lease belongs to a dead worker and is re-queued by reconciliation.
+EVALSITE_BATCH_HEARTBEAT_S = float(os.environ.get("EVALSITE_BATCH_HEARTBEAT_S", "10"))
+EVALSITE_BATCH_LEASE_S = float(os.environ.get("EVALSITE_BATCH_LEASE_S", "60"))
+EVALSITE_BATCH_MAX_ATTEMPTS = int(os.environ.get("EVALSITE_BATCH_MAX_ATTEMPTS", "3"))
+# Workers encode and write images on a background thread while the next batch samples.
+EVALSITE_WRITE_BEHIND = env_bool("EVALSITE_WRITE_BEHIND", True)
+# zlib level of stored PNGs (lossless at any level; 1 encodes several times faster than 6).
+EVALSITE_PNG_COMPRESS_LEVEL = int(os.environ.get("EVALSITE_PNG_COMPRESS_LEVEL", "1"))
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
@@ -174,15 +183,25 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = DEFAULT_QUEUE
-CELERY_TASK_ROUTES = {"generation.*": {"queue": GPU_QUEUE}}
+CELERY_TASK_ROUTES = {"generation.generate_batch": {"queue": GPU_QUEUE}, "generation.reconcile_jobs": {"queue": DEFAULT_QUEUE}}
+# Re-queues the missing images of generation batches whose worker died (see generation.services.job_reconcile).
+CELERY_BEAT_SCHEDULE = {
+    "generation-reconcile-jobs": {
+        "task": "generation.reconcile_jobs",
+        "schedule": float(os.environ.get("EVALSITE_RECONCILE_INTERVAL_S", "60")),
+        "options": {"queue": DEFAULT_QUEUE},
+    },
+    "ratings-leaderboards-refresh": {
+        "task": "ratings.leaderboards_refresh_stale",
+        "schedule": 60.0,
+        "options": {"queue": DEFAULT_QUEUE},
+    },
+}
 # Longer than the longest batch, so Redis never hands a running batch to a second worker.
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", str(6 * 3600))),
 }
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
-CELERY_BEAT_SCHEDULE = {
-    "ratings-leaderboards-refresh": {"task": "ratings.leaderboards_refresh_stale", "schedule": 60.0},
-}
 
 # A study's cached leaderboard is recomputed once this many new votes have come in.
 LEADERBOARD_REFRESH_VOTES = int(os.environ.get("LEADERBOARD_REFRESH_VOTES", "200"))

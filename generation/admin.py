@@ -1,28 +1,75 @@
 """The admin of the generation app: every model with useful columns, filters and search.
-A spec that has images is shown read-only: its settings shaped images already made."""
+Specs are created and edited through the services: a spec with images is never edited in place,
+an edit makes a new version."""
 
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
 from django.db.models import Count
+from django.core.exceptions import ValidationError
 
-from .models import DisplayCopy, GenerationJob, Image, ModelSpec, Prompt, PromptSet
+from . import services
+from .models import DisplayCopy, GenerationBatch, GenerationJob, Image, ModelSpec, Prompt, PromptSet, SpeedMeasurement
 from .selectors import job_progress
-from .specs import CONFIG_FIELDS
+from .services import SPEC_DEFAULTS
+from .specs import CONFIG_FIELDS, validate_config
+
+
+class ModelSpecForm(forms.ModelForm):
+    """Runs the same validation as the API and the command line (``validate_config``)."""
+
+    class Meta:
+        model = ModelSpec
+        fields = ["name", "slug", "source", *CONFIG_FIELDS]
+
+    def clean(self):
+        cleaned = super().clean()
+        config = {**SPEC_DEFAULTS, **{field: cleaned.get(field) for field in CONFIG_FIELDS if field in cleaned}}
+        for field in ("scheduler_class", "variant"):
+            config[field] = config[field] or ""
+        for field in ("scheduler_config", "component_overrides", "extra_call_kwargs"):
+            config[field] = config[field] if config[field] is not None else {}
+        try:
+            validate_config(config)
+        except ValidationError as error:
+            for field, messages in error.message_dict.items():
+                self.add_error(field if field in self.fields else None, messages)
+        return cleaned
+
+    def validate_unique(self):
+        # The service numbers versions: a slug that exists gets its next version, not an error.
+        pass
 
 
 @admin.register(ModelSpec)
 class ModelSpecAdmin(admin.ModelAdmin):
+    form = ModelSpecForm
     list_display = ("slug", "version", "name", "is_external", "pipeline_class", "scheduler_class", "steps", "guidance_scale", "size", "dtype", "image_count", "created_at")
     list_filter = ("is_external", "pipeline_class", "scheduler_class", "dtype", "steps")
     search_fields = ("slug", "name", "weights", "source", "config_hash")
-    readonly_fields = ("config_hash", "created_at")
+    readonly_fields = ("version", "config_hash", "created_at")
+
+    def save_model(self, request, obj, form, change):
+        # Through the services: a spec with images is never edited in place, a change makes a new version.
+        values = {field: form.cleaned_data[field] for field in form.Meta.fields if field in form.cleaned_data}
+        values["scheduler_config"] = values.get("scheduler_config") or {}
+        values["component_overrides"] = values.get("component_overrides") or {}
+        values["extra_call_kwargs"] = values.get("extra_call_kwargs") or {}
+        if not change:
+            saved = services.model_spec_create(**values)
+        else:
+            original = ModelSpec.objects.get(pk=obj.pk)
+            saved = services.model_spec_update(spec=original, **{k: v for k, v in values.items() if k != "slug"})
+            if saved.pk != original.pk:
+                messages.info(request, f"{original} has images, so it was left unchanged and the edit was saved as version {saved.version}.")
+        obj.pk, obj.version, obj.config_hash = saved.pk, saved.version, saved.config_hash
+        obj.refresh_from_db()
+
+    def get_readonly_fields(self, request, obj=None):
+        # The slug names a line of versions; changing it would orphan them.
+        return (*self.readonly_fields, "slug") if obj is not None else self.readonly_fields
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(image_count=Count("images"))
-
-    def get_readonly_fields(self, request, obj=None):
-        if obj is not None and obj.images.exists():
-            return ("name", "slug", "version", "is_external", *CONFIG_FIELDS, "source", "config_hash", "created_at")
-        return self.readonly_fields
 
     @admin.display(description="size")
     def size(self, spec):
@@ -90,3 +137,15 @@ class DisplayCopyAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+@admin.register(GenerationBatch)
+class GenerationBatchAdmin(admin.ModelAdmin):
+    list_display = ("pk", "job", "spec", "status", "attempt", "queued_at", "heartbeat_at", "worker")
+    list_filter = ("status",)
+    readonly_fields = [f.name for f in GenerationBatch._meta.fields]
+
+
+@admin.register(SpeedMeasurement)
+class SpeedMeasurementAdmin(admin.ModelAdmin):
+    list_display = ("spec", "median_s", "p10_s", "p90_s", "runs", "device", "gpu_name", "measured_at")
+    readonly_fields = [f.name for f in SpeedMeasurement._meta.fields]

@@ -39,3 +39,6 @@ COMPONENT_CLASSES: frozenset[str] = frozenset(
 # The largest image side a spec or an uploaded image may have (SD3.5 and SDXL top out at
 # about 1536; 4096 leaves room without letting a typo allocate a terabyte).
 MAX_IMAGE_SIDE = 4096
+
+# More sampling steps than any scheduler's training schedule has (1000) is a mistake.
+MAX_STEPS = 1000

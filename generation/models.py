@@ -137,3 +137,64 @@ class DisplayCopy(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["image", "size"], name="displaycopy_unique_size")]
+
+
+class GenerationBatch(models.Model):
+    """One queued generation task (one spec x prompt/seed pairs), tracked in the database.
+
+    The row, not the broker, says whether a batch is in flight: a worker claims it
+    (``running``), refreshes ``heartbeat_at`` while it samples and writes, and marks it ``done``
+    once its images are committed. A ``running`` row whose heartbeat is older than the lease
+    belongs to a dead worker, so reconciliation re-queues its missing images at once instead of
+    waiting for the broker's visibility timeout.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+        SUPERSEDED = "superseded", "Superseded by a re-queued batch"
+        ABANDONED = "abandoned", "Abandoned after too many attempts"
+
+    job = models.ForeignKey(GenerationJob, on_delete=models.CASCADE, related_name="batches")
+    spec = models.ForeignKey(ModelSpec, on_delete=models.PROTECT, related_name="batches")
+    items = models.JSONField(help_text="[[prompt id, seed], ...] in sampling order.")
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED)
+    attempt = models.PositiveIntegerField(default=1)
+    queued_at = models.DateTimeField(auto_now_add=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    worker = models.CharField(max_length=200, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["job", "status"], name="batch_job_status")]
+
+    def __str__(self) -> str:
+        return f"Batch {self.pk} of job {self.job_id} ({self.status}, {len(self.items)} images)"
+
+
+class SpeedMeasurement(models.Model):
+    """Batch-1 latency of one spec on one device: warm-up excluded, median and spread of N runs."""
+
+    spec = models.ForeignKey(ModelSpec, on_delete=models.CASCADE, related_name="speed_measurements")
+    device = models.CharField(max_length=50)
+    gpu_name = models.CharField(max_length=200, blank=True)
+    runs = models.PositiveIntegerField()
+    warmup_runs = models.PositiveIntegerField()
+    median_s = models.FloatField()
+    p10_s = models.FloatField()
+    p90_s = models.FloatField()
+    height = models.PositiveIntegerField()
+    width = models.PositiveIntegerField()
+    torch_version = models.CharField(max_length=50)
+    diffusers_version = models.CharField(max_length=50)
+    measured_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-measured_at"]
+
+    def __str__(self) -> str:
+        return f"{self.spec}: {self.median_s:.3f} s/image on {self.gpu_name or self.device}"

@@ -46,7 +46,9 @@ def resolve_device(setting: str = "auto") -> str:
 
 
 def load_pipeline(config: dict, device: str):
-    """Build the pipeline a spec describes, through ``from_pretrained`` as for hub weights."""
+    """Build the pipeline a spec describes, the way the model cards do: ``from_pretrained`` on
+    the base weights, components from other repositories passed in, then the scheduler swap
+    and the LoRA."""
     import diffusers
     import torch
 
@@ -57,13 +59,12 @@ def load_pipeline(config: dict, device: str):
     if config.get("variant"):
         load_kwargs["variant"] = config["variant"]
     for component, override in (config.get("component_overrides") or {}).items():
-        load_kwargs[component] = _load_component(override, dtype)
+        load_kwargs[component] = load_component(component, override, dtype, base_weights=config["weights"])
     pipe = pipeline_cls.from_pretrained(config["weights"], **load_kwargs)
-    if config.get("scheduler_class"):
-        scheduler_cls = getattr(diffusers, config["scheduler_class"])
+    scheduler_cls = getattr(diffusers, config["scheduler_class"]) if config.get("scheduler_class") else type(pipe.scheduler)
+    if config.get("scheduler_class") or config.get("scheduler_config"):
+        # Overrides apply on top of the base repository's own scheduler config, as every card does.
         pipe.scheduler = scheduler_cls.from_config(pipe.scheduler.config, **(config.get("scheduler_config") or {}))
-    elif config.get("scheduler_config"):
-        pipe.scheduler = type(pipe.scheduler).from_config(pipe.scheduler.config, **config["scheduler_config"])
     lora = config.get("lora")
     if lora:
         adapter = lora.get("adapter_name") or "lora"
@@ -81,28 +82,55 @@ def load_pipeline(config: dict, device: str):
     return pipe
 
 
-def _load_component(override: dict, dtype):
-    """A component from another repository, e.g. a distilled UNet replacing the base one."""
+def weights_file(weights: str, weight_name: str) -> str:
+    """A single weights file: inside a local directory, or downloaded (or found in the cache)."""
+    from pathlib import Path
+
+    from .specs import is_local_weights
+
+    if is_local_weights(weights):
+        path = Path(weights)
+        return str(path / weight_name if path.is_dir() else path)
+    from huggingface_hub import hf_hub_download
+
+    return hf_hub_download(weights, weight_name)
+
+
+def load_component(name: str, override: dict, dtype, *, base_weights: str):
+    """A component from another repository replacing the base pipeline's, e.g. a distilled UNet.
+
+    Two shapes, as the model cards load them:
+    - a diffusers-format folder (``weights`` [+ ``subfolder``, ``variant``]): ``from_pretrained``,
+      as LCM-SDXL ships its UNet;
+    - a single state-dict file (``weight_name``, ``.safetensors`` or a torch ``.bin``): the
+      architecture from a config (``config``, default the base weights, in ``config_subfolder``,
+      default the component's name) and the file's tensors loaded into it, as SDXL-Lightning
+      (``load_file``) and DMD2 (``torch.load``) document.
+    """
     import diffusers
+    import torch
 
     component_cls = getattr(diffusers, override["class"])
-    if override.get("single_file"):
-        from huggingface_hub import hf_hub_download
-
-        path = override["weights"]
-        if override.get("weight_name"):
-            path = hf_hub_download(override["weights"], override["weight_name"])
-        config = override.get("config")
-        if config:
-            component = component_cls.from_config(component_cls.load_config(config, subfolder=override.get("config_subfolder")))
+    weight_name = override.get("weight_name")
+    if weight_name:
+        config_source = override.get("config") or base_weights
+        component = component_cls.from_config(
+            component_cls.load_config(config_source, subfolder=override.get("config_subfolder", name))
+        )
+        path = weights_file(override["weights"], weight_name)
+        if path.endswith(".safetensors"):
             from safetensors.torch import load_file
 
-            component.load_state_dict(load_file(path))
-            return component.to(dtype)
-        return component_cls.from_single_file(path, torch_dtype=dtype)
-    kwargs = {"torch_dtype": dtype}
+            state_dict = load_file(path)
+        else:
+            state_dict = torch.load(path, map_location="cpu", weights_only=True)
+        component.load_state_dict(state_dict)
+        return component.to(dtype)
+    kwargs: dict[str, Any] = {"torch_dtype": dtype}
     if override.get("subfolder"):
         kwargs["subfolder"] = override["subfolder"]
+    if override.get("variant"):
+        kwargs["variant"] = override["variant"]
     return component_cls.from_pretrained(override["weights"], **kwargs)
 
 
@@ -169,3 +197,30 @@ def sample(pipe, config: dict, prompts: list[str], seeds: list[int], device: str
         torch_version=torch.__version__,
         diffusers_version=diffusers.__version__,
     )
+
+
+def is_out_of_memory(error: BaseException) -> bool:
+    import torch
+
+    return isinstance(error, torch.cuda.OutOfMemoryError) or (
+        isinstance(error, RuntimeError) and "out of memory" in str(error).lower()
+    )
+
+
+def sample_halving_on_oom(pipe, config: dict, prompts: list[str], seeds: list[int], device: str) -> list[tuple[int, SampledBatch]]:
+    """Sample a batch; on out-of-memory split it in halves and sample each, recursively.
+
+    Returns (offset of the sub-batch in the request, its images) pairs in order. A single image
+    that does not fit raises the error.
+    """
+    try:
+        return [(0, sample(pipe, config, prompts, seeds, device))]
+    except Exception as error:
+        if not is_out_of_memory(error) or len(prompts) == 1:
+            raise
+        logger.warning("out of memory on a batch of %d; retrying as two batches of %d and %d", len(prompts), len(prompts) // 2, len(prompts) - len(prompts) // 2)
+    _free_accelerator_memory()
+    half = len(prompts) // 2
+    first = sample_halving_on_oom(pipe, config, prompts[:half], seeds[:half], device)
+    second = sample_halving_on_oom(pipe, config, prompts[half:], seeds[half:], device)
+    return first + [(offset + half, batch) for offset, batch in second]

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Iterator
 
 from django.db.models import Count
 
-from .models import GenerationJob, Image
+from .models import GenerationBatch, GenerationJob, Image, ModelSpec, SpeedMeasurement
 
 
 def job_progress(*, job: GenerationJob) -> dict:
@@ -19,21 +20,84 @@ def job_progress(*, job: GenerationJob) -> dict:
         .annotate(n=Count("pk"))
         .values_list("spec_id", "n")
     )
+    batches = job_batch_counts(job=job)
     per_spec = [
-        {"spec_id": spec.pk, "spec": str(spec), "done": counts.get(spec.pk, 0), "total": per_spec_total}
+        {
+            "spec_id": spec.pk,
+            "spec": str(spec),
+            "done": counts.get(spec.pk, 0),
+            "total": per_spec_total,
+            "batches_queued": batches.get(spec.pk, {}).get(GenerationBatch.Status.QUEUED, 0),
+            "batches_running": batches.get(spec.pk, {}).get(GenerationBatch.Status.RUNNING, 0),
+        }
         for spec in job.specs.order_by("pk")
     ]
     done = sum(row["done"] for row in per_spec)
     return {"done": done, "total": per_spec_total * len(per_spec), "per_spec": per_spec}
 
 
-def job_missing_batches(*, job: GenerationJob, batch_size: int) -> Iterator[tuple[int, list[tuple[int, int]]]]:
-    """(spec id, [(prompt id, seed), ...]) batches of the images the job still lacks, spec by spec."""
+def job_existing_images(*, job: GenerationJob) -> set[tuple[int, int, int]]:
+    """(spec id, prompt id, seed) of every image of the job that exists."""
+    prompt_ids = list(job.prompt_set.prompts.values_list("pk", flat=True))
+    return set(
+        Image.objects.filter(spec__in=job.specs.all(), prompt_id__in=prompt_ids, seed__in=job.seeds).values_list("spec_id", "prompt_id", "seed")
+    )
+
+
+def _covered_items(job: GenerationJob, statuses) -> set[tuple[int, int, int]]:
+    covered = set()
+    for spec_id, items in GenerationBatch.objects.filter(job=job, status__in=statuses).values_list("spec_id", "items"):
+        covered.update((spec_id, int(p), int(s)) for p, s in items)
+    return covered
+
+
+def job_items_in_flight(*, job: GenerationJob) -> set[tuple[int, int, int]]:
+    """(spec id, prompt id, seed) that a queued or running batch of the job is making."""
+    return _covered_items(job, [GenerationBatch.Status.QUEUED, GenerationBatch.Status.RUNNING])
+
+
+def job_missing_batches(
+    *, job: GenerationJob, batch_size: int, skip_in_flight: bool = False, skip_abandoned: bool = False
+) -> Iterator[tuple[int, list[tuple[int, int]]]]:
+    """(spec id, [(prompt id, seed), ...]) batches of the images the job still lacks, spec by spec.
+
+    ``skip_in_flight`` leaves out images a queued or running batch is making; ``skip_abandoned``
+    those whose batch was given up after too many attempts.
+    """
     prompt_ids = list(job.prompt_set.prompts.order_by("position").values_list("pk", flat=True))
+    existing = job_existing_images(job=job)
+    statuses = []
+    if skip_in_flight:
+        statuses += [GenerationBatch.Status.QUEUED, GenerationBatch.Status.RUNNING]
+    if skip_abandoned:
+        statuses += [GenerationBatch.Status.ABANDONED, GenerationBatch.Status.FAILED]
+    skipped = _covered_items(job, statuses) if statuses else set()
     for spec in job.specs.order_by("pk"):
-        existing = set(
-            Image.objects.filter(spec=spec, prompt_id__in=prompt_ids, seed__in=job.seeds).values_list("prompt_id", "seed")
-        )
-        missing = [(p, s) for s in job.seeds for p in prompt_ids if (p, s) not in existing]
+        missing = [
+            (p, s) for s in job.seeds for p in prompt_ids if (spec.pk, p, s) not in existing and (spec.pk, p, s) not in skipped
+        ]
         for start in range(0, len(missing), batch_size):
             yield spec.pk, missing[start : start + batch_size]
+
+
+def job_batch_counts(*, job: GenerationJob) -> dict[int, dict[str, int]]:
+    """spec id -> {status: number of batches}: what is queued, running, done or failed."""
+    counts: dict[int, dict[str, int]] = {}
+    for spec_id, status, n in GenerationBatch.objects.filter(job=job).values_list("spec_id", "status").annotate(n=Count("pk")).values_list("spec_id", "status", "n"):
+        counts.setdefault(spec_id, {})[status] = n
+    return counts
+
+
+def spec_seconds_per_image(spec: ModelSpec) -> tuple[float, str] | None:
+    """(seconds per image, the device it was measured on) for the speed-vs-rating plot.
+
+    The latest batch-1 speed measurement (``measure_speed``) when there is one, as ADD's Fig. 7
+    uses; otherwise the median per-image latency of the spec's generated images, labelled as an
+    in-batch estimate; None when neither exists (uploaded images without a latency)."""
+    measurement = SpeedMeasurement.objects.filter(spec=spec).order_by("-measured_at", "-pk").first()
+    if measurement is not None:
+        return measurement.median_s, measurement.gpu_name or measurement.device.upper()
+    rows = list(Image.objects.filter(spec=spec, latency_s__gt=0).values_list("latency_s", "device", "gpu_name"))
+    if not rows:
+        return None
+    return statistics.median(row[0] for row in rows), f"{rows[0][2] or rows[0][1].upper()}, in-batch estimate"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from django.core.exceptions import ValidationError
 
-from .catalog import COMPONENT_CLASSES, PIPELINE_SIZE_FACTORS, SCHEDULER_CLASSES
+from .catalog import COMPONENT_CLASSES, MAX_IMAGE_SIDE, MAX_STEPS, PIPELINE_SIZE_FACTORS, SCHEDULER_CLASSES
 
 # Every setting that shapes an image; the config hash covers exactly these.
 CONFIG_FIELDS = (
@@ -34,6 +34,8 @@ CONFIG_FIELDS = (
 
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 DTYPES = ("float32", "float16", "bfloat16")
+COMPONENT_OVERRIDE_KEYS = frozenset({"class", "weights", "subfolder", "variant", "weight_name", "config", "config_subfolder"})
+LORA_KEYS = frozenset({"weights", "weight_name", "adapter_name", "scale", "fuse"})
 
 
 def spec_config(spec) -> dict:
@@ -46,7 +48,17 @@ def config_hash(config: dict) -> str:
 
 
 def is_local_weights(weights: str) -> bool:
-    return not HUB_ID.match(weights) or Path(weights).exists()
+    return not HUB_ID.match(weights) or local_path_exists(weights)
+
+
+def local_path_exists(value: str, *, directory: bool = False) -> bool:
+    """Whether a local path exists; a name the filesystem cannot even look up (too long, a NUL
+    byte) does not, rather than raising."""
+    try:
+        path = Path(value)
+        return path.is_dir() if directory else path.exists()
+    except (OSError, ValueError):
+        return False
 
 
 def validate_config(config: dict) -> None:
@@ -59,7 +71,7 @@ def validate_config(config: dict) -> None:
     weights = (config.get("weights") or "").strip()
     if not weights:
         fail("weights", "Give a Hugging Face hub id (org/name) or a local directory.")
-    elif is_local_weights(weights) and not Path(weights).is_dir():
+    elif is_local_weights(weights) and not local_path_exists(weights, directory=True):
         fail("weights", f"'{weights}' is not a hub id (org/name) and no such local directory exists.")
 
     pipeline_class = config.get("pipeline_class") or ""
@@ -74,8 +86,8 @@ def validate_config(config: dict) -> None:
         fail("scheduler_config", "Must be an object of scheduler config overrides.")
 
     steps = config.get("steps")
-    if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
-        fail("steps", f"Steps must be a whole number of at least 1, not {steps!r}.")
+    if not isinstance(steps, int) or isinstance(steps, bool) or not 1 <= steps <= MAX_STEPS:
+        fail("steps", f"Steps must be a whole number from 1 to {MAX_STEPS}, not {steps!r}.")
     guidance = config.get("guidance_scale")
     if not isinstance(guidance, (int, float)) or isinstance(guidance, bool) or guidance < 0:
         fail("guidance_scale", f"Guidance scale must be a number of at least 0, not {guidance!r}.")
@@ -84,6 +96,8 @@ def validate_config(config: dict) -> None:
         value = config.get(side)
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             fail(side, f"{side.capitalize()} must be a positive whole number of pixels, not {value!r}.")
+        elif value > MAX_IMAGE_SIDE:
+            fail(side, f"{side.capitalize()} {value} is larger than the largest supported side, {MAX_IMAGE_SIDE} pixels.")
         elif factor and value % factor:
             fail(side, f"{side.capitalize()} {value} is not a multiple of {factor}, which {pipeline_class} requires.")
 
@@ -101,8 +115,12 @@ def validate_config(config: dict) -> None:
     if lora is not None:
         if not isinstance(lora, dict) or not lora.get("weights"):
             fail("lora", 'A LoRA needs at least {"weights": hub id or path}.')
-        elif is_local_weights(lora["weights"]) and not Path(lora["weights"]).exists():
+        elif is_local_weights(lora["weights"]) and not local_path_exists(lora["weights"]):
             fail("lora", f"LoRA weights '{lora['weights']}' are not a hub id and do not exist locally.")
+        elif set(lora) - LORA_KEYS:
+            fail("lora", f"Unknown LoRA keys {', '.join(sorted(set(lora) - LORA_KEYS))}; known: {', '.join(sorted(LORA_KEYS))}.")
+        elif not isinstance(lora.get("scale", 1.0), (int, float)) or isinstance(lora.get("scale", 1.0), bool):
+            fail("lora", f"LoRA scale must be a number, not {lora.get('scale')!r}.")
 
     overrides = config.get("component_overrides") or {}
     if not isinstance(overrides, dict):
@@ -111,6 +129,15 @@ def validate_config(config: dict) -> None:
         for component, override in overrides.items():
             if not isinstance(override, dict) or override.get("class") not in COMPONENT_CLASSES or not override.get("weights"):
                 fail("component_overrides", f"'{component}' needs a known \"class\" ({', '.join(sorted(COMPONENT_CLASSES))}) and \"weights\".")
+                continue
+            unknown = set(override) - COMPONENT_OVERRIDE_KEYS
+            if unknown:
+                fail("component_overrides", f"'{component}' has unknown keys {', '.join(sorted(unknown))}; known: {', '.join(sorted(COMPONENT_OVERRIDE_KEYS))}.")
+            weight_name = override.get("weight_name")
+            if weight_name and not str(weight_name).endswith((".safetensors", ".bin")):
+                fail("component_overrides", f"'{component}': weight_name '{weight_name}' must be a .safetensors or .bin state-dict file.")
+            if is_local_weights(override["weights"]) and not local_path_exists(override["weights"]):
+                fail("component_overrides", f"'{component}': '{override['weights']}' is not a hub id (org/name) and does not exist locally.")
 
     if not isinstance(config.get("extra_call_kwargs") or {}, dict):
         fail("extra_call_kwargs", "Must be an object of extra pipeline call arguments.")

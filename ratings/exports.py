@@ -7,12 +7,11 @@ from __future__ import annotations
 import csv
 import io
 import json
-import statistics
 import warnings
 
 import numpy as np
 
-from generation.models import Image
+from generation.selectors import spec_seconds_per_image
 
 from . import leaderboards
 from .models import Study
@@ -21,18 +20,6 @@ LEADERBOARD_FORMATS = {"json": "application/json", "csv": "text/csv", "md": "tex
 PLOT_FORMATS = {"png": "image/png", "svg": "image/svg+xml"}
 PLOTS = ("ratings", "heatmap", "win-bars", "speed")
 ARENA_WINNER = {"a": "model_a", "b": "model_b", "tie": "tie"}
-
-
-def spec_seconds_per_image(spec) -> tuple[float, str] | None:
-    """Seconds per image and the device it was measured on: the median per-image latency of the
-    spec's images (load and warm-up excluded), labelled with the device and batch size."""
-    rows = list(Image.objects.filter(spec=spec).values_list("latency_s", "device", "gpu_name", "batch_size"))
-    if not rows:
-        return None
-    median = statistics.median(row[0] for row in rows)
-    device = rows[0][2] or rows[0][1]
-    batches = sorted({row[3] for row in rows})
-    return median, f"{device}, batch {'/'.join(map(str, batches))}"
 
 
 def _provenance_lines(document: dict) -> list[str]:

@@ -3,6 +3,7 @@ Celery worker processes, and factories for the common rows."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -57,37 +58,50 @@ def redis_server(tmp_path_factory):
 def celery_worker(transactional_db, redis_server, artifacts_dir, request):
     """A real ``celery worker`` process on the test database and a private Redis; the test
     process sends tasks to that broker instead of running them in-process."""
+    with tasks_sent_to(redis_server.url):
+        worker = CeleryWorker(
+            broker_url=redis_server.url,
+            database_url=worker_database_url(),
+            data_dir=str(settings.DATA_DIR),
+            log_path=artifacts_dir / "logs" / f"celery-{request.node.name}.log",
+        ).start()
+        yield worker
+        worker.stop()
+
+
+def worker_database_url() -> str:
+    """The URL of the test database, for processes the tests start."""
     from django.db import connection
 
+    db = connection.settings_dict
+    return f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+
+
+@contextlib.contextmanager
+def tasks_sent_to(broker_url: str):
+    """Within the block, this process sends tasks to ``broker_url`` instead of running them."""
     from evalsite.celery import app
 
-    db = connection.settings_dict
-    database_url = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
     previous = (app.conf.broker_url, app.conf.task_always_eager)
-    app.conf.broker_url = redis_server.url
+    app.conf.broker_url = broker_url
     app.conf.task_always_eager = False
     reset_broker_connections(app)
-    worker = CeleryWorker(
-        broker_url=redis_server.url,
-        database_url=database_url,
-        data_dir=str(settings.DATA_DIR),
-        log_path=artifacts_dir / "logs" / f"celery-{request.node.name}.log",
-    ).start()
-    yield worker
-    worker.stop()
-    app.conf.broker_url, app.conf.task_always_eager = previous
-    reset_broker_connections(app)
+    try:
+        yield
+    finally:
+        app.conf.broker_url, app.conf.task_always_eager = previous
+        reset_broker_connections(app)
 
 
 def reset_broker_connections(app) -> None:
     """Drop the app's pooled broker connections so the next send uses ``broker_url`` anew."""
-    import kombu.pools
+    from kombu import pools
 
-    if app._pool is not None:
-        app._pool.force_close_all()
-        app._pool = None
+    app._pool = None
     app.amqp._producer_pool = None
-    kombu.pools.reset()  # kombu keeps its own registry of pools per connection URL
+    # The app's pool lives in kombu's registry, keyed by URL: closing it without clearing the
+    # registry left a closed pool that every later send to that URL (eager ones too) hit.
+    pools.reset()
 
 
 @pytest.fixture

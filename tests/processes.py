@@ -72,12 +72,24 @@ class RedisServer:
 class CeleryWorker:
     """``celery -A evalsite worker`` as a subprocess, on the test database and a given broker."""
 
-    def __init__(self, *, broker_url: str, database_url: str, data_dir: str, queues: str = "gpu,default", log_path: Path):
+    def __init__(
+        self,
+        *,
+        broker_url: str,
+        database_url: str,
+        data_dir: str,
+        queues: str = "gpu,default",
+        log_path: Path,
+        extra_env: dict[str, str] | None = None,
+        extra_args: tuple[str, ...] = (),
+    ):
         self.broker_url = broker_url
         self.database_url = database_url
         self.data_dir = data_dir
         self.queues = queues
         self.log_path = log_path
+        self.extra_env = dict(extra_env or {})
+        self.extra_args = tuple(extra_args)
         self.process: subprocess.Popen | None = None
 
     def start(self, timeout: float = 60) -> "CeleryWorker":
@@ -88,6 +100,7 @@ class CeleryWorker:
             "REDIS_URL": self.broker_url,
             "EVALSITE_DATA_DIR": self.data_dir,
             "TRANSFORMERS_VERBOSITY": "error",
+            **self.extra_env,
         }
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = open(self.log_path, "wb")
@@ -97,6 +110,7 @@ class CeleryWorker:
                 "-Q", self.queues, "--pool=solo", "--concurrency=1",
                 "--without-gossip", "--without-mingle", "--without-heartbeat",
                 "--loglevel=INFO", "-n", f"test-{os.getpid()}-{time.monotonic_ns()}@%h",
+                *self.extra_args,
             ],
             cwd=ROOT,
             env=env,
@@ -129,3 +143,15 @@ class CeleryWorker:
                 self.kill()
         if getattr(self, "_log", None):
             self._log.close()
+
+
+def kill_when(worker: CeleryWorker, predicate, *, timeout: float, what: str, delay: float = 0.0) -> None:
+    """SIGKILL ``worker`` as soon as ``predicate()`` holds (plus ``delay`` seconds): a crash at a
+    chosen moment, e.g. while a generation batch is running. Fails if the moment never comes or
+    the worker already exited."""
+    wait_for(predicate, timeout, what, interval=0.02)
+    if delay:
+        time.sleep(delay)
+    if worker.process is None or worker.process.poll() is not None:
+        raise RuntimeError(f"The worker exited before it could be killed {what}; see {worker.log_path}.")
+    worker.kill()

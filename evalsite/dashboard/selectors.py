@@ -3,12 +3,11 @@ the media a study uses. Slow ones are cached briefly, since the page refreshes i
 
 from __future__ import annotations
 
-import statistics
-
 from django.core.cache import cache
 from django.core.files.storage import default_storage
 
 from generation.models import DisplayCopy
+from generation.selectors import spec_seconds_per_image
 from ratings.image_exports import study_images
 from ratings.models import Study
 
@@ -23,13 +22,10 @@ def study_leaderboard_live(*, study: Study) -> dict:
 
 
 def study_seconds_per_image(*, study: Study) -> dict[str, float]:
-    """Model (named as on the leaderboard) -> median measured seconds per image; uploaded
-    images without a latency are left out."""
-    names = {spec.pk: str(spec) for spec in study.job.specs.all()}
-    latencies: dict[str, list[float]] = {}
-    for spec_id, latency in study_images(study=study).filter(latency_s__gt=0).values_list("spec_id", "latency_s"):
-        latencies.setdefault(names[spec_id], []).append(latency)
-    return {name: statistics.median(values) for name, values in latencies.items()}
+    """Model (named as on the leaderboard) -> seconds per image, as the exports and plots use
+    (``generation.selectors.spec_seconds_per_image``); models without a figure are left out."""
+    speeds = {str(spec): spec_seconds_per_image(spec) for spec in study.job.specs.all()}
+    return {name: speed[0] for name, speed in speeds.items() if speed is not None}
 
 
 def rating_speed_points(*, board: dict, seconds: dict[str, float]) -> list[dict]:

@@ -59,3 +59,12 @@ def test_env_example_documents_every_variable_the_settings_read():
     lines = example.splitlines()
     for name, line_number in documented.items():
         assert lines[line_number - 2].startswith("# ") and len(lines[line_number - 2]) > 10, f"{name} has no explanation"
+
+
+def test_beat_runs_generation_reconciliation_and_leaderboard_refresh():
+    from django.conf import settings
+
+    tasks = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+    assert {"generation.reconcile_jobs", "ratings.leaderboards_refresh_stale"} <= tasks
+    source = (ROOT / "evalsite" / "settings.py").read_text()
+    assert source.count("CELERY_BEAT_SCHEDULE = ") == 1, "a second assignment silently replaces the first"

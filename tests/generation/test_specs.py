@@ -16,7 +16,10 @@ VALID = dict(weights="stabilityai/sdxl-turbo", pipeline_class="StableDiffusionXL
     [
         ({"pipeline_class": "StableDiffusionXLPipelin"}, "pipeline_class", "Unknown pipeline class"),
         ({"scheduler_class": "EulerMagicScheduler"}, "scheduler_class", "Unknown scheduler class"),
-        ({"steps": 0}, "steps", "at least 1"),
+        ({"steps": 0}, "steps", "from 1 to 1000"),
+        ({"steps": 10**12}, "steps", "from 1 to 1000"),
+        ({"width": 10**6}, "width", "larger than the largest supported side"),
+        ({"weights": "0" * 5000}, "weights", "no such local directory"),
         ({"guidance_scale": -1.0}, "guidance_scale", "at least 0"),
         ({"height": 500}, "height", "not a multiple of 8"),
         ({"pipeline_class": "StableDiffusion3Pipeline", "width": 1000}, "width", "not a multiple of 16"),

@@ -76,3 +76,27 @@ def test_same_seed_gives_the_same_image_alone_and_in_a_batch(tiny_specs):
     batched = pipelines.sample(pipe, config, ["a blue ball", "a red cube"], [5, 3], "cpu").images[1]
     difference = np.abs(np.asarray(alone, dtype=int) - np.asarray(batched, dtype=int))
     assert difference.max() <= 1
+
+
+@pytest.mark.parametrize(
+    "repo_id, pipeline_class",
+    [
+        ("stabilityai/sd-turbo", "StableDiffusionPipeline"),
+        ("stabilityai/sdxl-turbo", "StableDiffusionXLPipeline"),
+        ("stabilityai/stable-diffusion-3.5-large-turbo", "StableDiffusion3Pipeline"),
+    ],
+)
+def test_tiny_sd_sdxl_and_sd3_pipelines_load_from_disk_as_their_own_class(repo_id, pipeline_class, fake_hub):
+    import torch
+    from diffusers import AutoPipelineForText2Image
+
+    pipe = AutoPipelineForText2Image.from_pretrained(repo_id, torch_dtype=torch.float32)
+    assert type(pipe).__name__ == pipeline_class
+    if pipeline_class == "StableDiffusionXLPipeline":
+        assert pipe.tokenizer_2.pad_token == "!" and pipe.text_encoder_2.config.projection_dim > 0
+    if pipeline_class == "StableDiffusion3Pipeline":
+        assert pipe.text_encoder_3 is not None and pipe.transformer.config.pos_embed_max_size * 16 >= 64
+    generators = [torch.Generator().manual_seed(seed) for seed in (0, 1)]
+    images = pipe(["a red cube", "a blue ball"], num_inference_steps=2, guidance_scale=3.0, height=64, width=64, generator=generators).images
+    assert [im.size for im in images] == [(64, 64)] * 2
+    assert not np.array_equal(np.asarray(images[0]), np.asarray(images[1]))
