@@ -32,7 +32,7 @@ LANGUAGE plpgsql AS $fn$
 DECLARE
   st ratings_study%ROWTYPE;
   part ratings_participation%ROWTYPE;
-  v_now timestamptz := now();
+  v_now timestamptz := clock_timestamp();  -- not now(): tests run many calls in one transaction
   v_hold interval;
   n_open integer;
   v_served boolean;
@@ -143,7 +143,7 @@ DECLARE
   st ratings_study%ROWTYPE;
   part ratings_participation%ROWTYPE;
   c ratings_comparison%ROWTYPE;
-  v_now timestamptz := now();
+  v_now timestamptz := clock_timestamp();  -- not now(): tests run many calls in one transaction
   v_missing text;
   v_bad text;
   v_failed boolean := NULL;
