@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import random
+import time
 import uuid
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -413,6 +414,7 @@ def _serve_python(*, study_id: int, rater_id: int, rng: random.Random) -> dict:
         _open_pairs(study_id, rater_id).filter(expires_at__gte=now).update(expires_at=now + hold)
         reservations_release_lapsed(study_id=study_id, now=now)
         n_open = _open_pairs(study_id, rater_id).count()
+        retries = 0
         while (
             n_open < scheduler_sql.OPEN_PAIRS
             and participation.answered + n_open < study.quota_per_rater
@@ -423,8 +425,13 @@ def _serve_python(*, study_id: int, rater_id: int, rng: random.Random) -> dict:
             if not (
                 _serve_attention_check(study, rater_id, rng, fields)
                 or _serve_repeat(study, rater_id, rng, fields)
-                or _serve_slot(study, rater_id, rng, fields)
+                or _serve_slot(study, rater_id, rng, fields, wait_if_locked=n_open == 0)
             ):
+                if n_open == 0 and retries < 3:
+                    # Another rater may be giving lapsed pairs back right now: look again shortly.
+                    retries += 1
+                    time.sleep(0.02)
+                    continue
                 break
             n_open += 1
         return _serve_result(study, participation)
@@ -466,15 +473,17 @@ def _serve_repeat(study: Study, rater_id: int, rng: random.Random, fields: dict)
     return True
 
 
-def _serve_slot(study: Study, rater_id: int, rng: random.Random, fields: dict) -> bool:
+def _serve_slot(study: Study, rater_id: int, rng: random.Random, fields: dict, wait_if_locked: bool) -> bool:
     seen = Comparison.objects.filter(rater_id=rater_id, slot_id=OuterRef("pk"))
-    slot = (
-        PairSlot.objects.select_for_update(skip_locked=True)
-        .filter(study=study, retired=False, filled__lt=study.votes_per_pair)
+    candidates = (
+        PairSlot.objects.filter(study=study, retired=False, filled__lt=study.votes_per_pair)
         .exclude(Exists(seen))
         .order_by("filled", "random_key")
-        .first()
     )
+    slot = candidates.select_for_update(skip_locked=True).first()
+    if slot is None and wait_if_locked:
+        # All candidates locked by raters being served now: wait rather than end the session.
+        slot = candidates.select_for_update().first()
     if slot is None:
         return False
     PairSlot.objects.filter(pk=slot.pk).update(filled=F("filled") + 1, random_key=rng.random())
