@@ -115,21 +115,13 @@ BEGIN
         AND NOT EXISTS (SELECT 1 FROM ratings_comparison c WHERE c.rater_id = p_rater AND c.slot_id = s.id)
       ORDER BY s.filled, s.random_key LIMIT 1
       FOR UPDATE SKIP LOCKED;
-      IF NOT FOUND AND n_open = 0 THEN
-        -- Every candidate is locked by raters being served right now: wait for them rather
-        -- than end this rater's session; the lock is re-checked, so a slot they filled is passed.
-        SELECT s.* INTO v_slot FROM ratings_pairslot s
-        WHERE s.study_id = p_study AND s.retired = false AND s.filled < st.votes_per_pair
-          AND NOT EXISTS (SELECT 1 FROM ratings_comparison c WHERE c.rater_id = p_rater AND c.slot_id = s.id)
-        ORDER BY s.filled, s.random_key LIMIT 1
-        FOR UPDATE;
-        IF NOT FOUND AND v_retries < 3 THEN
-          -- Another rater may be giving lapsed pairs back right now: look again shortly
-          -- (each statement sees what has been committed since).
-          v_retries := v_retries + 1;
-          PERFORM pg_sleep(0.02);
-          CONTINUE;
-        END IF;
+      IF NOT FOUND AND n_open = 0 AND v_retries < 4 THEN
+        -- The rest may be locked by raters being served, or being given back, right now: look
+        -- again shortly (each statement sees what was committed since) rather than end this
+        -- rater's session. Never a blocking lock wait, so raters cannot deadlock here.
+        v_retries := v_retries + 1;
+        PERFORM pg_sleep(0.02);
+        CONTINUE;
       END IF;
       EXIT WHEN NOT FOUND;
       UPDATE ratings_pairslot SET filled = filled + 1, random_key = random() WHERE id = v_slot.id;

@@ -425,10 +425,11 @@ def _serve_python(*, study_id: int, rater_id: int, rng: random.Random) -> dict:
             if not (
                 _serve_attention_check(study, rater_id, rng, fields)
                 or _serve_repeat(study, rater_id, rng, fields)
-                or _serve_slot(study, rater_id, rng, fields, wait_if_locked=n_open == 0)
+                or _serve_slot(study, rater_id, rng, fields)
             ):
-                if n_open == 0 and retries < 3:
-                    # Another rater may be giving lapsed pairs back right now: look again shortly.
+                if n_open == 0 and retries < 4:
+                    # The rest may be locked by raters being served, or given back, right now:
+                    # look again shortly rather than end this rater's session.
                     retries += 1
                     time.sleep(0.02)
                     continue
@@ -473,17 +474,15 @@ def _serve_repeat(study: Study, rater_id: int, rng: random.Random, fields: dict)
     return True
 
 
-def _serve_slot(study: Study, rater_id: int, rng: random.Random, fields: dict, wait_if_locked: bool) -> bool:
+def _serve_slot(study: Study, rater_id: int, rng: random.Random, fields: dict) -> bool:
     seen = Comparison.objects.filter(rater_id=rater_id, slot_id=OuterRef("pk"))
-    candidates = (
-        PairSlot.objects.filter(study=study, retired=False, filled__lt=study.votes_per_pair)
+    slot = (
+        PairSlot.objects.select_for_update(skip_locked=True)
+        .filter(study=study, retired=False, filled__lt=study.votes_per_pair)
         .exclude(Exists(seen))
         .order_by("filled", "random_key")
+        .first()
     )
-    slot = candidates.select_for_update(skip_locked=True).first()
-    if slot is None and wait_if_locked:
-        # All candidates locked by raters being served now: wait rather than end the session.
-        slot = candidates.select_for_update().first()
     if slot is None:
         return False
     PairSlot.objects.filter(pk=slot.pk).update(filled=F("filled") + 1, random_key=rng.random())
