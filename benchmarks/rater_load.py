@@ -97,15 +97,27 @@ function done(summary, latency, requests)
   tokens:close()
   local e = summary.errors
   local f = io.open(out_file, "w")
-  f:write(string.format('{"requests": %d, "duration_us": %d, "socket_errors": %d, "http_errors": %d, "bad": %d, "acked": %d, "p50_us": %d, "p99_us": %d, "max_us": %d}',
+  f:write(string.format('{"requests": %d, "duration_us": %d, "socket_errors": %d, "http_errors": %d, "bad": %d, "acked": %d, "p50_us": %d, "p90_us": %d, "p99_us": %d, "max_us": %d}',
     summary.requests, summary.duration, e.connect + e.read + e.write + e.timeout, e.status, bad_total, acked_total,
-    latency:percentile(50), latency:percentile(99), latency.max))
+    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max))
   f:close()
 end
 """
 
 PAUSE_LUA = r"""
+-- A crowd: raters arrive over a few seconds (thread by thread), send their first submit as
+-- soon as they are connected, as a browser does, then pause 2-5 s before each next one.
+local started = false
+local arrive = init
+function init(args)
+  arrive(args)
+  os.execute("sleep 0.006")
+end
 function delay()
+  if not started then
+    started = true
+    return 0
+  end
   return math.random(pause_min, pause_max)
 end
 """
@@ -193,12 +205,18 @@ def run_wrk(*, url: str, script: Path, connections: int, seconds: int, args: lis
     return json.loads(out.read_text())
 
 
-def start_gunicorn(port: int, env: dict, log_path: Path) -> subprocess.Popen:
+WORKER_ARGS = {
+    "sync": ["--worker-class", "sync"],
+    "gthread": ["--worker-class", "gthread", "--threads", "8", "--keep-alive", "30"],
+}
+
+
+def start_gunicorn(port: int, env: dict, log_path: Path, worker_args: list[str]) -> subprocess.Popen:
     log = open(log_path, "ab")
     process = subprocess.Popen(
         [
             sys.executable, "-m", "gunicorn", "evalsite.wsgi:application", "--bind", f"127.0.0.1:{port}",
-            "--workers", "2", "--worker-class", "gthread", "--threads", "8", "--keep-alive", "30",
+            "--workers", "2", *worker_args,
             "--backlog", "2048", "--log-level", "warning",
         ],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
@@ -223,6 +241,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=10, help="length of the capacity and baseline parts (default 10)")
     parser.add_argument("--max-votes", type=int, default=2000, help="cap on submits per rater in the capacity part (default 2000)")
     parser.add_argument("--crowd", type=int, default=500, help="raters in the crowd part (default 500)")
+    parser.add_argument("--worker-class", choices=sorted(WORKER_ARGS), default="gthread", help="gunicorn worker class (default gthread)")
     parser.add_argument("--crowd-seconds", type=int, default=20, help="length of the crowd part (default 20)")
     options = parser.parse_args()
 
@@ -255,7 +274,7 @@ def main() -> None:
 
     port = free_port()
     env = {**os.environ, "DJANGO_DEBUG": "0", "EVALSITE_LOG_LEVEL": "WARNING"}
-    server = start_gunicorn(port, env, work / "gunicorn.log")
+    server = start_gunicorn(port, env, work / "gunicorn.log", WORKER_ARGS[options.worker_class])
     url = f"http://127.0.0.1:{port}"
     vote_path = f"/rate/{study.pk}/vote/"
     try:
@@ -300,8 +319,8 @@ def main() -> None:
         "crowd_raters": options.crowd,
         "crowd_votes": crowd["acked"],
         "requests_per_submit": 1,
-        "client": "wrk (one thread and keep-alive connection per rater)",
-        "server": "gunicorn 2 workers x 8 threads (gthread)",
+        "client": "wrk with a Lua script (one thread and connection per rater)",
+        "server": f"gunicorn, 2 {options.worker_class} workers",
         "synchronous_commit": synchronous_commit,
     }
     print(json.dumps(result))

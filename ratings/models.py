@@ -178,12 +178,14 @@ class AttentionCheck(models.Model):
 class Comparison(models.Model):
     """One pair shown to one rater: the same prompt and seed through two models."""
 
-    study = models.ForeignKey(Study, on_delete=models.PROTECT, related_name="comparisons")
+    # Fewer indexes, less written per vote: study lookups use the (study, rater, answered_at)
+    # index; prompt and images are never searched by from this table on the rater's path.
+    study = models.ForeignKey(Study, on_delete=models.PROTECT, related_name="comparisons", db_index=False)
     rater = models.ForeignKey(Rater, on_delete=models.PROTECT, related_name="comparisons")
-    prompt = models.ForeignKey(Prompt, on_delete=models.PROTECT, related_name="+")
+    prompt = models.ForeignKey(Prompt, on_delete=models.PROTECT, related_name="+", db_index=False)
     seed = models.BigIntegerField()
-    image_a = models.ForeignKey(Image, on_delete=models.PROTECT, related_name="+")
-    image_b = models.ForeignKey(Image, on_delete=models.PROTECT, related_name="+")
+    image_a = models.ForeignKey(Image, on_delete=models.PROTECT, related_name="+", db_index=False)
+    image_b = models.ForeignKey(Image, on_delete=models.PROTECT, related_name="+", db_index=False)
     left_is_a = models.BooleanField(help_text="Randomized per comparison: which image the rater saw on the left.")
     token = models.UUIDField(default=uuid.uuid4, unique=True, editable=False, help_text="Opaque id the rater's page submits.")
     served_at = models.DateTimeField(auto_now_add=True)
@@ -208,6 +210,10 @@ class Comparison(models.Model):
             models.Index(fields=["study", "rater", "answered_at"]),
             models.Index(fields=["rater", "slot"], name="comparison_rater_slot"),
             models.Index(
+                fields=["rater", "study"], condition=models.Q(answered_at__isnull=True, released_at__isnull=True),
+                name="comparison_rater_open",
+            ),
+            models.Index(
                 fields=["study", "expires_at"], condition=models.Q(answered_at__isnull=True, released_at__isnull=True),
                 name="comparison_live_reservation",
             ),
@@ -222,7 +228,8 @@ class Vote(models.Model):
         B = "b", "Image B"
         TIE = "tie", "Tie"
 
-    comparison = models.ForeignKey(Comparison, on_delete=models.PROTECT, related_name="votes")
+    # Indexed by the (comparison, criterion) unique constraint.
+    comparison = models.ForeignKey(Comparison, on_delete=models.PROTECT, related_name="votes", db_index=False)
     criterion = models.CharField(max_length=50)
     choice = models.CharField(max_length=3, choices=Choice.choices)
     response_ms = models.PositiveIntegerField(help_text="Milliseconds from the pair being shown to the submit.")

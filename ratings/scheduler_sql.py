@@ -49,11 +49,13 @@ BEGIN
   END IF;
   v_hold := make_interval(secs => st.reservation_seconds);
 
-  -- The rater is active: keep their open pairs reserved.
+  -- The rater is active: keep their open pairs reserved (rewritten only past half their
+  -- hold, so most votes do not write these rows again).
   UPDATE ratings_comparison c SET expires_at = v_now + v_hold
   WHERE c.id IN (
     SELECT id FROM ratings_comparison
-    WHERE study_id = p_study AND rater_id = p_rater AND answered_at IS NULL AND released_at IS NULL AND expires_at >= v_now
+    WHERE study_id = p_study AND rater_id = p_rater AND answered_at IS NULL AND released_at IS NULL
+      AND expires_at >= v_now AND expires_at < v_now + v_hold / 2
     FOR UPDATE SKIP LOCKED);
 
   -- Abandoned tabs free their pairs: give back a bounded batch of lapsed reservations.

@@ -411,7 +411,7 @@ def _serve_python(*, study_id: int, rater_id: int, rng: random.Random) -> dict:
         if study is None or participation is None:
             return {"status": "forbidden"}
         hold = timedelta(seconds=study.reservation_seconds)
-        _open_pairs(study_id, rater_id).filter(expires_at__gte=now).update(expires_at=now + hold)
+        _open_pairs(study_id, rater_id).filter(expires_at__gte=now, expires_at__lt=now + hold / 2).update(expires_at=now + hold)
         reservations_release_lapsed(study_id=study_id, now=now)
         n_open = _open_pairs(study_id, rater_id).count()
         retries = 0
