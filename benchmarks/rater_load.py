@@ -11,7 +11,7 @@ client, wrk with a Lua script, for every part:
     rater page sends: one JSON POST per submit carrying both answers, whose response carries
     the next pair (so 1 HTTP request per submit; the page also loads the pair's two images,
     not counted here);
-(b) the same client and connections against ``/healthz/``, a bare Django JSON view in the same
+(b) the same client and connections against ``/livez/``, a bare Django JSON view (no database) in the same
     server: the ceiling;
 (c) a crowd of 500 raters pausing 2-5 s between submits.
 
@@ -63,7 +63,7 @@ end
 function request()
   sent = sent + 1
   if mode == "baseline" then
-    return wrk.format("GET", "/healthz/", {["Cookie"] = cookie})
+    return wrk.format("GET", "/livez/", {["Cookie"] = cookie})
   end
   local body = '{"token": "' .. token .. '", "answers": {"prompt_adherence": "left", "image_quality": "right"}, "response_ms": 1500}'
   return wrk.format("POST", vote_path, {["Content-Type"] = "application/json", ["Cookie"] = cookie, ["X-CSRFToken"] = csrf}, body)
@@ -227,7 +227,7 @@ def start_gunicorn(port: int, env: dict, log_path: Path, worker_args: list[str])
             raise RuntimeError(f"gunicorn exited with {process.returncode}; see {log_path}")
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
-                sock.sendall(b"GET /healthz/ HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+                sock.sendall(b"GET /livez/ HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
                 if b"200 OK" in sock.recv(1024):
                     return process
         except OSError:

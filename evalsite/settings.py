@@ -55,6 +55,11 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "rest_framework.authtoken",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "evalsite.dashboard",
     "generation",
     "ratings",
 ]
@@ -160,6 +165,12 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", str(6 * 3600))),
 }
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_BEAT_SCHEDULE = {
+    "ratings-leaderboards-refresh": {"task": "ratings.leaderboards_refresh_stale", "schedule": 60.0},
+}
+
+# A study's cached leaderboard is recomputed once this many new votes have come in.
+LEADERBOARD_REFRESH_VOTES = int(os.environ.get("LEADERBOARD_REFRESH_VOTES", "200"))
 
 if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
@@ -172,7 +183,35 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PAGINATION_CLASS": "evalsite.api_access.PageNumberPagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_FILTER_BACKENDS": [
+        "django_filters.rest_framework.DjangoFilterBackend",
+        "rest_framework.filters.OrderingFilter",
+    ],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
+
+# The OpenAPI schema at /api/schema/ and Swagger UI at /api/docs/, served from the sidecar's
+# static files so the docs work offline.
+SPECTACULAR_SETTINGS = {
+    "TITLE": "evalsite API",
+    "DESCRIPTION": (
+        "Queue pairwise human-preference studies of text-to-image models, follow their progress, "
+        "and download leaderboards, votes and images. Authenticate with `Authorization: Token <key>`."
+    ),
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+}
+
+# Upload limits of the API: a zip of external images, and a prompt file.
+EVALSITE_MAX_IMAGE_ZIP_BYTES = int(os.environ.get("EVALSITE_MAX_IMAGE_ZIP_BYTES", str(2 * 1024**3)))
+EVALSITE_MAX_PROMPT_FILE_BYTES = int(os.environ.get("EVALSITE_MAX_PROMPT_FILE_BYTES", str(20 * 1024**2)))
 
 LOGGING = {
     "version": 1,

@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from evalsite.health import healthz
 from ratings import views as ratings_views
 
 urlpatterns = [
@@ -9,5 +10,8 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
+    path("", include("evalsite.api")),
+    path("dashboard/", include("evalsite.dashboard.urls")),
+    path("healthz/", healthz, name="healthz"),
     path("", include("ratings.urls")),
 ]

@@ -38,6 +38,9 @@ class ModelSpec(models.Model):
     timesteps = models.JSONField(null=True, blank=True, help_text="Explicit timesteps, e.g. [999, 749, 499, 249].")
     extra_call_kwargs = models.JSONField(default=dict, blank=True, help_text="Extra keyword arguments for the pipeline call.")
     source = models.TextField(blank=True, help_text="Where these settings come from (model card, paper).")
+    is_external = models.BooleanField(
+        default=False, help_text="A system whose images are uploaded (e.g. Midjourney, DALL-E 3), never generated here."
+    )
     config_hash = models.CharField(max_length=64, editable=False, help_text="SHA-256 of every setting that shapes an image.")
     created_at = models.DateTimeField(auto_now_add=True)
 

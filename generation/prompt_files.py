@@ -83,3 +83,55 @@ def parse_plain_text(raw: bytes) -> PromptFileReport:
         if prompt is not None:
             report.taken.append({"text": prompt, "source_id": str(line)})
     return report
+
+
+def parse_drawbench_csv(raw: bytes) -> PromptFileReport:
+    """DrawBench's CSV: a header with ``Prompts`` and ``Category``, quoted as CSV quotes."""
+    reader = csv.reader(io.StringIO(_decode(raw)))
+    header = [cell.strip() for cell in next(reader, None) or []]
+    required = ["Prompts", "Category"]
+    if any(column not in header for column in required):
+        raise PromptFileError(f"Line 1: a DrawBench CSV starts with a header holding {', '.join(required)}; found {header!r}.")
+    index = {name: header.index(name) for name in required}
+    report = PromptFileReport()
+    try:
+        for row in reader:
+            line = reader.line_num
+            if not row or all(not cell.strip() for cell in row):
+                continue
+            if len(row) <= max(index.values()):
+                report.refused.append({"line": line, "reason": f"Expected {len(header)} comma-separated columns, found {len(row)}."})
+                continue
+            prompt = _check_text(row[index["Prompts"]], line, report)
+            if prompt is not None:
+                report.taken.append({"text": prompt, "category": row[index["Category"]].strip(), "source_id": str(line - 1)})
+    except csv.Error as error:
+        raise PromptFileError(f"Line {reader.line_num}: not valid CSV ({error}).") from None
+    return report
+
+
+def parse_json_lines(raw: bytes) -> PromptFileReport:
+    """JSON lines: one object per line, ``{"text": ..., "category": ...}`` (``challenge``, ``id`` optional)."""
+    import json
+
+    report = PromptFileReport()
+    for line, source in enumerate(_decode(raw).splitlines(), start=1):
+        if not source.strip():
+            continue
+        try:
+            row = json.loads(source)
+        except json.JSONDecodeError as error:
+            report.refused.append({"line": line, "reason": f"Not valid JSON ({error.msg} at column {error.colno})."})
+            continue
+        if not isinstance(row, dict) or not isinstance(row.get("text"), str):
+            report.refused.append({"line": line, "reason": 'Each line must be an object with a "text" string.'})
+            continue
+        prompt = _check_text(row["text"], line, report)
+        if prompt is None:
+            continue
+        extra = {key: row[key] for key in ("category", "challenge") if key in row}
+        if any(not isinstance(value, str) for value in extra.values()):
+            report.refused.append({"line": line, "reason": '"category" and "challenge" must be strings.'})
+            continue
+        report.taken.append({"text": prompt, **extra, "source_id": str(row.get("id", line))})
+    return report

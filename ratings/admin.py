@@ -1,19 +1,171 @@
-from django.contrib import admin
+"""The admin of the ratings app: studies (with actions to start generation, open, pause,
+resume, close and export), raters (flag, exclude), and the append-only comparisons and votes."""
 
+from __future__ import annotations
+
+import io
+import zipfile
+
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.db.models import Count, Q
+from django.http import HttpResponse
+from django.urls import reverse
+from django.utils.html import format_html
+
+from generation.selectors import job_progress
+
+from . import study_services
+from .exports import votes_csv
 from .models import AttentionCheck, Comparison, PairSlot, Participation, Rater, Study, Vote
+
+
+def _each_study(modeladmin, request, queryset, step, done: str):
+    """Run one study service per selected study, reporting each success and refusal."""
+    for study in queryset:
+        try:
+            step(study=study)
+        except (study_services.StudyStateError, ValidationError) as error:
+            text = " ".join(error.messages) if isinstance(error, ValidationError) else str(error)
+            modeladmin.message_user(request, f"{study}: {text}", messages.ERROR)
+        else:
+            modeladmin.message_user(request, f"{study}: {done}.", messages.SUCCESS)
 
 
 @admin.register(Study)
 class StudyAdmin(admin.ModelAdmin):
-    list_display = ("name", "status", "owner", "allow_ties", "votes_per_pair", "created_at")
-    list_filter = ("status",)
-    search_fields = ("name",)
+    list_display = ("name", "status", "owner", "model_count", "images_made", "answered", "allow_ties", "votes_per_pair", "created_at", "dashboard")
+    list_filter = ("status", "allow_ties", "owner")
+    search_fields = ("name", "owner__username")
+    filter_horizontal = ("shared_with", "raters")
+    readonly_fields = ("job", "created_at")
+    list_select_related = ("owner", "job")
+    actions = ["start_generation", "open_for_rating", "pause", "resume", "close", "export_votes", "export_images"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(
+            model_count=Count("job__specs", distinct=True),
+            answered=Count("comparisons", filter=Q(comparisons__answered_at__isnull=False), distinct=True),
+        )
+
+    @admin.display(description="models", ordering="model_count")
+    def model_count(self, study):
+        return study.model_count
+
+    @admin.display(description="images made")
+    def images_made(self, study):
+        progress = job_progress(job=study.job)
+        return f"{progress['done']} / {progress['total']}"
+
+    @admin.display(description="comparisons answered", ordering="answered")
+    def answered(self, study):
+        return study.answered
+
+    @admin.display(description="dashboard")
+    def dashboard(self, study):
+        return format_html('<a href="{}">open</a>', reverse("dashboard:study", args=[study.pk]))
+
+    @admin.action(description="Start generating the images of the selected studies")
+    def start_generation(self, request, queryset):
+        _each_study(self, request, queryset, study_services.study_generation_start, "generation queued")
+
+    @admin.action(description="Open the selected studies for rating")
+    def open_for_rating(self, request, queryset):
+        _each_study(self, request, queryset, study_services.study_rating_open, "open for rating")
+
+    @admin.action(description="Pause the selected studies")
+    def pause(self, request, queryset):
+        _each_study(self, request, queryset, study_services.study_pause, "paused")
+
+    @admin.action(description="Resume the selected studies")
+    def resume(self, request, queryset):
+        _each_study(self, request, queryset, study_services.study_resume, "resumed")
+
+    @admin.action(description="Close the selected studies")
+    def close(self, request, queryset):
+        _each_study(self, request, queryset, study_services.study_close, "closed")
+
+    @admin.action(description="Export votes (Arena CSV; a zip for several studies)")
+    def export_votes(self, request, queryset):
+        studies = list(queryset)
+        if len(studies) == 1:
+            response = HttpResponse(votes_csv(study=studies[0]), content_type="text/csv")
+            response["Content-Disposition"] = f'attachment; filename="study-{studies[0].pk}-votes.csv"'
+            return response
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as zipped:
+            for study in studies:
+                zipped.writestr(f"study-{study.pk}-votes.csv", votes_csv(study=study))
+        response = HttpResponse(buffer.getvalue(), content_type="application/zip")
+        response["Content-Disposition"] = 'attachment; filename="votes.zip"'
+        return response
+
+    @admin.action(description="Export images with their metadata (one study)")
+    def export_images(self, request, queryset):
+        from django.http import FileResponse
+
+        from .image_exports import study_images_zip
+
+        if queryset.count() != 1:
+            self.message_user(request, "Select exactly one study to export its images.", messages.ERROR)
+            return None
+        study = queryset.get()
+        return FileResponse(study_images_zip(study=study), as_attachment=True, filename=f"study-{study.pk}-images.zip", content_type="application/zip")
 
 
 @admin.register(Rater)
 class RaterAdmin(admin.ModelAdmin):
-    list_display = ("__str__", "source", "flagged", "withdrawn_at", "created_at")
-    list_filter = ("source", "flagged")
+    list_display = ("__str__", "source", "external_id", "flagged", "withdrawn_at", "answered", "excluded_votes", "created_at")
+    list_filter = ("source", "flagged", "studies")
+    search_fields = ("user__username", "external_id")
+    list_select_related = ("user",)
+    actions = ["flag", "unflag", "exclude_votes", "include_votes"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(
+            answered=Count("comparisons", filter=Q(comparisons__answered_at__isnull=False), distinct=True),
+            excluded_votes=Count("comparisons__votes", filter=Q(comparisons__votes__excluded=True)),
+        )
+
+    @admin.display(description="comparisons answered", ordering="answered")
+    def answered(self, rater):
+        return rater.answered
+
+    @admin.display(description="excluded votes", ordering="excluded_votes")
+    def excluded_votes(self, rater):
+        return rater.excluded_votes
+
+    @admin.action(description="Flag the selected raters (left out of leaderboards)")
+    def flag(self, request, queryset):
+        for rater in queryset:
+            study_services.rater_flag(rater=rater, flagged=True)
+        self.message_user(request, f"{queryset.count()} raters flagged.", messages.SUCCESS)
+
+    @admin.action(description="Clear the flag of the selected raters")
+    def unflag(self, request, queryset):
+        for rater in queryset:
+            study_services.rater_flag(rater=rater, flagged=False)
+        self.message_user(request, f"{queryset.count()} raters no longer flagged.", messages.SUCCESS)
+
+    @admin.action(description="Exclude every vote of the selected raters")
+    def exclude_votes(self, request, queryset):
+        changed = sum(study_services.rater_exclude_everywhere(rater=rater) for rater in queryset)
+        self.message_user(request, f"{changed} votes excluded (kept, never deleted).", messages.SUCCESS)
+
+    @admin.action(description="Count the votes of the selected raters again")
+    def include_votes(self, request, queryset):
+        changed = sum(study_services.rater_exclude_everywhere(rater=rater, excluded=False) for rater in queryset)
+        self.message_user(request, f"{changed} votes counted again.", messages.SUCCESS)
+
+
+class AppendOnlyAdmin(admin.ModelAdmin):
+    """Comparisons and votes are never added or deleted by hand."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(Participation)
@@ -35,12 +187,43 @@ class AttentionCheckAdmin(admin.ModelAdmin):
 
 
 @admin.register(Comparison)
-class ComparisonAdmin(admin.ModelAdmin):
-    list_display = ("pk", "study", "rater", "prompt", "seed", "served_at", "answered_at", "is_repeat", "failed_check", "report_reason")
-    list_filter = ("study", "is_repeat", "failed_check", "report_reason")
+class ComparisonAdmin(AppendOnlyAdmin):
+    list_display = ("pk", "study", "rater", "prompt", "seed", "models", "left_is_a", "served_at", "answered_at", "is_repeat", "failed_check", "report_reason")
+    list_filter = ("study", ("answered_at", admin.EmptyFieldListFilter), "is_repeat", "failed_check", "report_reason")
+    search_fields = ("prompt__text", "rater__user__username", "rater__external_id", "=token")
+    list_select_related = ("study", "rater__user", "prompt", "image_a__spec", "image_b__spec")
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in Comparison._meta.fields]
+
+    @admin.display(description="models (A vs B)")
+    def models(self, comparison):
+        return f"{comparison.image_a.spec.slug} vs {comparison.image_b.spec.slug}"
 
 
 @admin.register(Vote)
-class VoteAdmin(admin.ModelAdmin):
-    list_display = ("pk", "comparison", "criterion", "choice", "response_ms", "excluded", "created_at")
-    list_filter = ("criterion", "choice", "excluded")
+class VoteAdmin(AppendOnlyAdmin):
+    list_display = ("pk", "study", "rater", "criterion", "choice", "response_ms", "excluded", "created_at")
+    list_filter = ("excluded", "criterion", "choice", "comparison__study")
+    search_fields = ("comparison__rater__user__username", "comparison__rater__external_id", "criterion")
+    list_select_related = ("comparison__study", "comparison__rater__user")
+    readonly_fields = ("comparison", "criterion", "choice", "response_ms", "excluded", "created_at")
+    actions = ["exclude_selected", "include_selected"]
+
+    @admin.display(description="study", ordering="comparison__study")
+    def study(self, vote):
+        return vote.comparison.study
+
+    @admin.display(description="rater")
+    def rater(self, vote):
+        return vote.comparison.rater
+
+    @admin.action(description="Exclude the selected votes")
+    def exclude_selected(self, request, queryset):
+        changed = study_services.votes_exclude(votes=queryset, excluded=True)
+        self.message_user(request, f"{changed} votes excluded (kept, never deleted).", messages.SUCCESS)
+
+    @admin.action(description="Count the selected votes again")
+    def include_selected(self, request, queryset):
+        changed = study_services.votes_exclude(votes=queryset, excluded=False)
+        self.message_user(request, f"{changed} votes counted again.", messages.SUCCESS)

@@ -54,6 +54,7 @@ class Study(models.Model):
         DRAFT = "draft", "Draft"
         GENERATING = "generating", "Generating images"
         RATING = "rating", "Open for rating"
+        PAUSED = "paused", "Paused"
         CLOSED = "closed", "Closed"
 
     name = models.CharField(max_length=200)
@@ -63,6 +64,10 @@ class Study(models.Model):
     allow_ties = models.BooleanField(default=False, help_text="Offer a tie answer; off means forced choice, as in ADD.")
     votes_per_pair = models.PositiveIntegerField(default=3, help_text="Target number of answered comparisons per model pair, prompt and seed.")
     quota_per_rater = models.PositiveIntegerField(default=50, help_text="Comparisons one rater is asked to answer.")
+    shared_with = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, blank=True, related_name="shared_studies",
+        help_text="Researchers who see and run this study besides its owner.",
+    )
     raters = models.ManyToManyField("Rater", blank=True, related_name="studies", help_text="Rater accounts invited to this study.")
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.DRAFT)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -1,11 +1,11 @@
 from django.urls import path
 
-from . import views
+from . import results, views
 
 app_name = "ratings"
 
 urlpatterns = [
-    path("healthz/", views.healthz, name="healthz"),
+    path("livez/", views.livez, name="livez"),
     path("rate/<int:study_id>/", views.rate, name="rate"),
     path("rate/<int:study_id>/join/<str:signature>/", views.join, name="join"),
     path("rate/<int:study_id>/consent/", views.consent, name="consent"),
@@ -16,5 +16,8 @@ urlpatterns = [
     path("rate/<int:study_id>/example/<str:kind>/", views.example_image, name="example_image"),
     path("rate/<int:study_id>/finish/", views.finish, name="finish"),
     path("rate/<int:study_id>/withdraw/", views.withdraw, name="withdraw"),
-    path("studies/<int:study_id>/leaderboard/", views.leaderboard, name="leaderboard"),
+    path("studies/<int:study_id>/leaderboard/", results.leaderboard, name="leaderboard"),
+    path("studies/<int:study_id>/leaderboard.<str:fmt>", results.leaderboard_download, name="leaderboard-download"),
+    path("studies/<int:study_id>/votes.csv", results.votes_download, name="votes-download"),
+    path("studies/<int:study_id>/plots/<str:plot>.<str:fmt>", results.plot_download, name="plot"),
 ]

@@ -1,5 +1,5 @@
 """The rater's pages (consent, instructions, the voting page, finish, withdraw), the JSON vote
-and report endpoints, image serving for raters, and the leaderboard page.
+and report endpoints, and image serving for raters (results pages are in ``ratings.results``).
 
 A rater is known by a signed cookie per study (``rater_<study id>``), set when they arrive
 through a signed study link or open the study while logged in as an invited account; the
@@ -33,8 +33,9 @@ PARTICIPANT_ID = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
 HTTP_STATUS = {"recorded": 200, "duplicate": 200, "ok": 200, "reported": 200, "forbidden": 403, "invalid": 400, "too_fast": 429, "expired": 409}
 
 
-def healthz(request: HttpRequest) -> JsonResponse:
-    """Liveness for load balancers and the load benchmark's baseline: no database work."""
+def livez(request: HttpRequest) -> JsonResponse:
+    """Liveness: the web process answers, with no database work (``/healthz/`` also checks the
+    database); the load benchmark's bare-view baseline."""
     return JsonResponse({"status": "ok"})
 
 
@@ -369,28 +370,3 @@ def home(request: HttpRequest) -> HttpResponse:
     rating = list(rater.studies.filter(status=Study.Status.RATING)) if rater else []
     managed = Study.objects.all() if request.user.is_staff else Study.objects.filter(owner=request.user)
     return render(request, "ratings/home.html", {"rating_studies": rating, "managed_studies": managed})
-
-
-@login_required
-def leaderboard(request: HttpRequest, study_id: int) -> HttpResponse:
-    study = get_object_or_404(Study, pk=study_id)
-    if not (request.user.is_staff or study.owner_id == request.user.pk):
-        raise PermissionDenied("Only the study's owner and staff see its leaderboard.")
-    board = selectors.study_win_rates(study=study)
-    criteria = [
-        {
-            "name": criterion,
-            "question": CRITERION_QUESTIONS.get(criterion, criterion),
-            "models": board["criteria"][criterion]["models"],
-            "votes": board["criteria"][criterion]["votes"],
-            "matrix": list(zip(board["specs"], board["criteria"][criterion]["matrix"])),
-        }
-        for criterion in study.criteria
-    ]
-    from generation.selectors import job_progress
-
-    return render(
-        request,
-        "ratings/leaderboard.html",
-        {"study": study, "specs": board["specs"], "criteria": criteria, "progress": job_progress(job=study.job)},
-    )

@@ -81,10 +81,13 @@ def celery_worker(transactional_db, redis_server, artifacts_dir, request):
 
 def reset_broker_connections(app) -> None:
     """Drop the app's pooled broker connections so the next send uses ``broker_url`` anew."""
+    import kombu.pools
+
     if app._pool is not None:
         app._pool.force_close_all()
         app._pool = None
     app.amqp._producer_pool = None
+    kombu.pools.reset()  # kombu keeps its own registry of pools per connection URL
 
 
 @pytest.fixture

@@ -90,7 +90,7 @@ class CeleryWorker:
             "TRANSFORMERS_VERBOSITY": "error",
         }
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        self._log = open(self.log_path, "ab")
+        self._log = open(self.log_path, "wb")
         self.process = subprocess.Popen(
             [
                 sys.executable, "-m", "celery", "-A", "evalsite", "worker",
@@ -106,14 +106,14 @@ class CeleryWorker:
 
         def ready():
             if self.process.poll() is not None:
-                raise RuntimeError(f"The Celery worker exited with {self.process.returncode}; see {self.log_path}:\n{self.log()}")
+                raise RuntimeError(f"The Celery worker exited with {self.process.returncode}; see {self.log_path}:\n{self.log()[-5000:]}")
             return b"ready." in self.log_path.read_bytes()
 
         wait_for(ready, timeout, f"the Celery worker (log: {self.log_path})", interval=0.2)
         return self
 
     def log(self) -> str:
-        return self.log_path.read_text(errors="replace")[-5000:]
+        return self.log_path.read_text(errors="replace")
 
     def kill(self) -> None:
         if self.process and self.process.poll() is None:

@@ -52,7 +52,7 @@ print('ok', sorted(m for m in sys.modules if m.split('.')[0] in {'torch', 'diffu
     assert "ok []" in result.stdout
 
 
-@pytest.mark.parametrize("command", [["check"], ["migrate", "--noinput"], ["generate", "--help"], ["demo", "--help"], ["make_tiny_models", "--help"]])
+@pytest.mark.parametrize("command", [["check"], ["migrate", "--noinput"], ["generate", "--help"], ["demo", "--help"], ["make_tiny_models", "--help"], ["leaderboard", "--help"]])
 def test_management_commands_that_make_no_images_start_without_torch(command, tmp_path):
     result = run_blocked(
         f"from django.core.management import execute_from_command_line\nexecute_from_command_line(['manage.py', *{command!r}])",

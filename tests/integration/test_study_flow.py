@@ -2,6 +2,8 @@
 process generating every image with real tiny diffusers pipelines, votes through the rater
 page, and the leaderboard page showing them."""
 
+import re
+
 import pytest
 from django.contrib.auth import get_user_model
 
@@ -57,6 +59,11 @@ def test_study_from_models_to_leaderboard_with_a_real_worker(celery_worker, tiny
 
     staff = get_user_model().objects.create_user("staff", password="pw", is_staff=True)
     client.force_login(staff)
-    html = client.get(f"/studies/{study.pk}/leaderboard/").content.decode()
-    assert "(prompt_adherence, 5 votes)" in html and "(image_quality, 5 votes)" in html
-    assert "48 of 48 made" in html
+    html = client.get(f"/studies/{study.pk}/leaderboard/?method=winrate").content.decode()
+    assert "Images: 48 of 48 made" in html
+    assert "Counted: 10 votes in 5 comparisons by 1 rater." in html
+    # Five comparisons, two models each: every vote shows up in some model's row per criterion.
+    for criterion in ("prompt_adherence", "image_quality"):
+        rows = html.split(f'data-criterion="{criterion}"')[1].split("</table>")[0]
+        counts = [int(n) for n in re.findall(r'<td class="votes">(\d+)</td>', rows)]
+        assert sum(counts) == 10, rows

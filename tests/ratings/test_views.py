@@ -228,8 +228,8 @@ def test_declining_consent_keeps_nothing_that_identifies_the_participant(study):
     assert not Rater.objects.filter(external_id="decliner").exists()
 
 
-def test_healthz_answers_json(client, db):
-    assert client.get("/healthz/").json() == {"status": "ok"}
+def test_livez_answers_json_without_the_database(client, db):
+    assert client.get("/livez/").json() == {"status": "ok"}
 
 
 def test_leaderboard_is_for_staff_and_owner_only(client, study):

@@ -1,0 +1,108 @@
+"""Small server-side SVG charts for the dashboard: no chart library and nothing from a CDN.
+
+Each function returns SVG markup; every label is escaped."""
+
+from __future__ import annotations
+
+import math
+from html import escape
+
+WIDTH = 640
+ROW = 22
+LEFT = 170
+COLOURS = ["#2b6cb0", "#c05621", "#2f855a", "#6b46c1", "#b83280", "#975a16", "#2c7a7b", "#4a5568"]
+
+
+def _scale(lo: float, hi: float, start: float, end: float):
+    span = (hi - lo) or 1.0
+    return lambda value: start + (value - lo) / span * (end - start)
+
+
+def _svg(height: float, body: list[str], title: str) -> str:
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-label="{escape(title)}" '
+        f'viewBox="0 0 {WIDTH} {height:.0f}" width="100%" class="chart">'
+        f"<title>{escape(title)}</title>{''.join(body)}</svg>"
+    )
+
+
+def interval_chart(rows: list[dict], *, title: str = "Ratings with 95% intervals") -> str:
+    """One line per model and criterion from ``ci_low`` to ``ci_high`` with a dot at ``rating``;
+    criteria are stacked, models in rank order."""
+    rows = [row for row in rows if row.get("rating") is not None]
+    if not rows:
+        return _svg(30, ['<text x="10" y="20">No votes yet.</text>'], title)
+    values = [v for row in rows for v in (row["rating"], row.get("ci_low"), row.get("ci_high")) if v is not None]
+    lo, hi = min(values), max(values)
+    pad = (hi - lo) * 0.05 or 1.0
+    x = _scale(lo - pad, hi + pad, LEFT, WIDTH - 20)
+    body, y = [], 10
+    criteria = list(dict.fromkeys(row["criterion"] for row in rows))
+    for criterion in criteria:
+        y += ROW
+        body.append(f'<text x="4" y="{y - 6}" font-weight="bold" font-size="12">{escape(criterion)}</text>')
+        for index, row in enumerate(r for r in rows if r["criterion"] == criterion):
+            colour = COLOURS[index % len(COLOURS)]
+            cy = y + ROW / 2
+            body.append(f'<text x="{LEFT - 8}" y="{cy + 4}" text-anchor="end" font-size="12">{escape(str(row["model"]))}</text>')
+            if row.get("ci_low") is not None and row.get("ci_high") is not None:
+                body.append(
+                    f'<line x1="{x(row["ci_low"]):.1f}" x2="{x(row["ci_high"]):.1f}" y1="{cy}" y2="{cy}" '
+                    f'stroke="{colour}" stroke-width="3"><title>{row["ci_low"]:.3g} to {row["ci_high"]:.3g}</title></line>'
+                )
+            body.append(f'<circle cx="{x(row["rating"]):.1f}" cy="{cy}" r="4.5" fill="{colour}"><title>{row["rating"]:.4g}</title></circle>')
+            y += ROW
+    y += 6
+    for tick in (lo, (lo + hi) / 2, hi):
+        body.append(f'<text x="{x(tick):.1f}" y="{y + 12}" text-anchor="middle" font-size="11" fill="#555">{tick:.3g}</text>')
+    return _svg(y + 18, body, title)
+
+
+def speed_chart(points: list[dict], *, title: str = "Rating against seconds per image") -> str:
+    """Models as points: seconds per image (log scale) across, rating up."""
+    points = [p for p in points if p.get("rating") is not None and p.get("seconds") and p["seconds"] > 0]
+    if not points:
+        return _svg(30, ['<text x="10" y="20">No rated model with a measured speed yet.</text>'], title)
+    height, bottom, top = 300, 260, 20
+    logs = [math.log10(p["seconds"]) for p in points]
+    ratings = [p["rating"] for p in points]
+    x = _scale(min(logs) - 0.2, max(logs) + 0.2, 60, WIDTH - 120)
+    rating_pad = (max(ratings) - min(ratings)) * 0.1 or 1.0
+    y = _scale(min(ratings) - rating_pad, max(ratings) + rating_pad, bottom, top)
+    body = [
+        f'<line x1="60" y1="{bottom}" x2="{WIDTH - 20}" y2="{bottom}" stroke="#999"/>',
+        f'<line x1="60" y1="{top}" x2="60" y2="{bottom}" stroke="#999"/>',
+        f'<text x="{WIDTH / 2}" y="{height - 8}" text-anchor="middle" font-size="12">seconds per image (log scale)</text>',
+        f'<text x="14" y="{(top + bottom) / 2}" font-size="12" transform="rotate(-90 14 {(top + bottom) / 2})" text-anchor="middle">rating</text>',
+    ]
+    for tick in range(math.floor(min(logs) - 0.2), math.ceil(max(logs) + 0.2) + 1):
+        if 60 <= x(tick) <= WIDTH - 20:
+            body.append(f'<text x="{x(tick):.1f}" y="{bottom + 16}" text-anchor="middle" font-size="11" fill="#555">{10.0**tick:g}</text>')
+    for index, (point, log) in enumerate(zip(points, logs)):
+        colour = COLOURS[index % len(COLOURS)]
+        px, py = x(log), y(point["rating"])
+        body.append(
+            f'<circle cx="{px:.1f}" cy="{py:.1f}" r="5" fill="{colour}"><title>{escape(point["model"])}: '
+            f'{point["seconds"]:.3g} s, {point["rating"]:.4g}</title></circle>'
+        )
+        body.append(f'<text x="{px + 8:.1f}" y="{py + 4:.1f}" font-size="12">{escape(point["model"])}</text>')
+    return _svg(height, body, title)
+
+
+def bar_chart(values: list[int], labels: list[str], *, title: str) -> str:
+    """Vertical bars, e.g. comparisons answered per hour; every sixth label is written."""
+    height, bottom = 140, 110
+    top_value = max(values + [1])
+    step = (WIDTH - 40) / max(len(values), 1)
+    body = [f'<line x1="20" y1="{bottom}" x2="{WIDTH - 20}" y2="{bottom}" stroke="#999"/>']
+    for index, (value, label) in enumerate(zip(values, labels)):
+        bar = (bottom - 10) * value / top_value
+        bx = 20 + index * step
+        body.append(
+            f'<rect x="{bx + 1:.1f}" y="{bottom - bar:.1f}" width="{max(step - 2, 1):.1f}" height="{bar:.1f}" fill="#2b6cb0">'
+            f"<title>{escape(label)}: {value}</title></rect>"
+        )
+        if index % 6 == 0:
+            body.append(f'<text x="{bx:.1f}" y="{bottom + 14}" font-size="10" fill="#555">{escape(label)}</text>')
+    body.append(f'<text x="{WIDTH - 20}" y="12" text-anchor="end" font-size="11" fill="#555">max {top_value}</text>')
+    return _svg(height + 10, body, title)

@@ -1,0 +1,63 @@
+"""Reads the staff dashboard needs beyond the API's: the live leaderboard, speed per model and
+the media a study uses. Slow ones are cached briefly, since the page refreshes itself."""
+
+from __future__ import annotations
+
+import statistics
+
+from django.core.cache import cache
+from django.core.files.storage import default_storage
+
+from generation.models import DisplayCopy
+from ratings.image_exports import study_images
+from ratings.models import Study
+
+MEDIA_CACHE_SECONDS = 60
+
+
+def study_leaderboard_live(*, study: Study) -> dict:
+    """The study's cached Bradley-Terry leaderboard (refreshed every few hundred votes)."""
+    from ratings.leaderboards import study_leaderboard
+
+    return study_leaderboard(study=study, method="bt")
+
+
+def study_seconds_per_image(*, study: Study) -> dict[str, float]:
+    """Model (named as on the leaderboard) -> median measured seconds per image; uploaded
+    images without a latency are left out."""
+    names = {spec.pk: str(spec) for spec in study.job.specs.all()}
+    latencies: dict[str, list[float]] = {}
+    for spec_id, latency in study_images(study=study).filter(latency_s__gt=0).values_list("spec_id", "latency_s"):
+        latencies.setdefault(names[spec_id], []).append(latency)
+    return {name: statistics.median(values) for name, values in latencies.items()}
+
+
+def rating_speed_points(*, board: dict, seconds: dict[str, float]) -> list[dict]:
+    """One point per model: its combined rating (or its first criterion's) and its speed."""
+    rows = board.get("models", [])
+    criteria = [row["criterion"] for row in rows]
+    criterion = "mean" if "mean" in criteria else (criteria[0] if criteria else None)
+    return [
+        {"model": row["model"], "rating": row["rating"], "seconds": seconds.get(row["model"])}
+        for row in rows
+        if row["criterion"] == criterion
+    ]
+
+
+def study_media_bytes(*, study: Study) -> int:
+    """Bytes the study's images and display copies take in storage (cached for a minute)."""
+    images = study_images(study=study)
+    key = f"dashboard:media:{study.pk}:{images.count()}"
+    cached = cache.get(key)
+    if cached is not None:
+        return cached
+    names = list(images.values_list("file", flat=True))
+    names += list(DisplayCopy.objects.filter(image__in=images).values_list("file", flat=True))
+    total = 0
+    for name in names:
+        try:
+            total += default_storage.size(name)
+        except (OSError, NotImplementedError):
+            continue
+    cache.set(key, total, MEDIA_CACHE_SECONDS)
+    return total

@@ -1,0 +1,159 @@
+"""The generation API: model specs, presets, external images and prompt sets."""
+
+from __future__ import annotations
+
+import django_filters
+from django.conf import settings
+from django.db.models import Count
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.response import Response
+
+from evalsite.api_access import ResearcherAPIMixin, service_errors
+
+from .. import services, uploads
+from ..models import ModelSpec, PromptSet
+from ..prompt_imports import prompt_set_import
+from . import serializers
+
+
+class ModelSpecFilter(django_filters.FilterSet):
+    name = django_filters.CharFilter(lookup_expr="icontains")
+
+    class Meta:
+        model = ModelSpec
+        fields = ["slug", "name", "pipeline_class", "is_external", "dtype", "steps"]
+
+
+def installed_presets():
+    """Specs installed from the shipped presets (``python manage.py install_presets``)."""
+    try:
+        from .. import presets
+    except ImportError:
+        return ModelSpec.objects.none()
+    names = presets_slugs(presets)
+    return ModelSpec.objects.filter(slug__in=names, is_external=False)
+
+
+def presets_slugs(presets_module) -> list[str]:
+    catalogue = getattr(presets_module, "PRESETS", {})
+    if isinstance(catalogue, dict):
+        return list(catalogue)
+    return [entry["slug"] if isinstance(entry, dict) else entry.slug for entry in catalogue]
+
+
+class ModelSpecViewSet(ResearcherAPIMixin, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+    """Model specs: the systems a study compares."""
+
+    serializer_class = serializers.ModelSpecSerializer
+    filterset_class = ModelSpecFilter
+    ordering_fields = ["slug", "version", "created_at", "steps"]
+    ordering = ["slug", "version"]
+
+    def get_queryset(self):
+        return ModelSpec.objects.annotate(image_count=Count("images")).order_by("slug", "version")
+
+    @extend_schema(request=serializers.ModelSpecCreateSerializer, responses={201: serializers.ModelSpecSerializer})
+    def create(self, request, *args, **kwargs):
+        """Create a generated system's spec (the next version if the slug exists)."""
+        form = serializers.ModelSpecCreateSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        with service_errors():
+            spec = services.model_spec_create(**form.validated_data)
+        return self._created(spec)
+
+    @extend_schema(request=serializers.ExternalSpecCreateSerializer, responses={201: serializers.ModelSpecSerializer})
+    @action(detail=False, methods=["post"])
+    def external(self, request):
+        """Create the spec of an external system whose images you upload (Midjourney, DALL-E 3...)."""
+        form = serializers.ExternalSpecCreateSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        with service_errors():
+            spec = uploads.external_spec_create(**form.validated_data)
+        return self._created(spec)
+
+    def _created(self, spec):
+        spec = self.get_queryset().get(pk=spec.pk)
+        return Response(serializers.ModelSpecSerializer(spec).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses=serializers.ModelSpecSerializer(many=True))
+    @action(detail=False, methods=["get"])
+    def presets(self, request):
+        """Specs of the real systems shipped as presets and installed on this server."""
+        queryset = self.filter_queryset(installed_presets().annotate(image_count=Count("images")))
+        page = self.paginate_queryset(queryset)
+        return self.get_paginated_response(serializers.ModelSpecSerializer(page, many=True).data)
+
+    @extend_schema(request=serializers.ExternalImagesUploadSerializer, responses={201: serializers.ExternalImagesReportSerializer})
+    @action(detail=True, methods=["post"], parser_classes=[MultiPartParser, FormParser])
+    def images(self, request, pk=None):
+        """Upload an external system's images: a zip with one image per prompt x seed, named
+        ``<prompt position>_<seed>.png``, each at the spec's size. All or nothing."""
+        spec = self.get_object()
+        form = serializers.ExternalImagesUploadSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        data = form.validated_data
+        with service_errors():
+            result = uploads.external_images_import(
+                spec=spec, prompt_set=data["prompt_set"], seeds=data["seeds"], archive=data["file"], latency_s=data["latency_s"]
+            )
+        report = {"spec": spec.pk, "prompt_set": data["prompt_set"].pk, "seeds": result.seeds, "images": len(result.images)}
+        return Response(report, status=status.HTTP_201_CREATED)
+
+
+class PromptSetFilter(django_filters.FilterSet):
+    name = django_filters.CharFilter(lookup_expr="icontains")
+
+    class Meta:
+        model = PromptSet
+        fields = ["name", "source"]
+
+
+class PromptSetViewSet(ResearcherAPIMixin, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+    """Prompt sets, uploaded from PartiPrompts, DrawBench, plain text or JSON lines."""
+
+    serializer_class = serializers.PromptSetSerializer
+    filterset_class = PromptSetFilter
+    ordering_fields = ["name", "created_at"]
+    ordering = ["-created_at"]
+    parser_classes = [MultiPartParser, FormParser, JSONParser]
+
+    def get_queryset(self):
+        return PromptSet.objects.annotate(prompt_count=Count("prompts")).order_by("-created_at")
+
+    @extend_schema(request={"multipart/form-data": serializers.PromptSetUploadSerializer}, responses={201: serializers.PromptSetReportSerializer})
+    def create(self, request, *args, **kwargs):
+        """Upload a prompt file; the answer reports the rows taken and the rows refused and why."""
+        form = serializers.PromptSetUploadSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        upload = form.validated_data["file"]
+        if upload.size > settings.EVALSITE_MAX_PROMPT_FILE_BYTES:
+            return Response(
+                {"file": [f"The file is {upload.size} bytes; the limit is {settings.EVALSITE_MAX_PROMPT_FILE_BYTES} bytes."]},
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        with service_errors():
+            result = prompt_set_import(
+                name=form.validated_data["name"],
+                filename=upload.name,
+                raw=upload.read(),
+                format=form.validated_data.get("format", ""),
+                strict=form.validated_data["strict"],
+            )
+        report = {
+            "prompt_set": serializers.PromptSetSerializer(self.get_queryset().get(pk=result.prompt_set.pk)).data,
+            "format": result.format,
+            "taken": result.taken,
+            "refused": result.refused,
+        }
+        return Response(report, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses=serializers.PromptSerializer(many=True), filters=False)
+    @action(detail=True, methods=["get"])
+    def prompts(self, request, pk=None):
+        """The set's prompts in order; ``position`` is what external image names refer to."""
+        prompt_set = self.get_object()
+        page = self.paginate_queryset(prompt_set.prompts.order_by("position"))
+        return self.get_paginated_response(serializers.PromptSerializer(page, many=True).data)

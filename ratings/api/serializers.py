@@ -1,0 +1,204 @@
+"""Serializers of the studies API: studies, their progress, raters and moderation."""
+
+from __future__ import annotations
+
+import re
+
+from django.contrib.auth import get_user_model
+from rest_framework import serializers
+
+from generation.models import ModelSpec, PromptSet
+
+from ..models import Study, default_criteria
+
+CRITERION = re.compile(r"^[a-z][a-z0-9_]{0,49}$")
+
+
+class SpecBriefSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ModelSpec
+        fields = ["id", "slug", "version", "name", "is_external"]
+
+
+class StudySerializer(serializers.ModelSerializer):
+    owner = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    shared_with = serializers.SlugRelatedField(slug_field="username", many=True, read_only=True)
+    models = SpecBriefSerializer(source="job.specs", many=True, read_only=True)
+    prompt_set = serializers.IntegerField(source="job.prompt_set_id", read_only=True)
+    seeds = serializers.ListField(source="job.seeds", child=serializers.IntegerField(), read_only=True)
+    display_size = serializers.IntegerField(source="job.display_size", read_only=True)
+
+    class Meta:
+        model = Study
+        fields = [
+            "id", "name", "status", "owner", "shared_with", "models", "prompt_set", "seeds", "criteria",
+            "allow_ties", "display_size", "votes_per_pair", "quota_per_rater", "created_at",
+        ]
+        read_only_fields = fields
+
+
+def resolve_spec(reference: str) -> ModelSpec | None:
+    """``slug`` (its latest version) or ``slug@version``."""
+    slug, _, version = reference.partition("@")
+    specs = ModelSpec.objects.filter(slug=slug)
+    if version:
+        return specs.filter(version=int(version)).first() if version.isdigit() else None
+    return specs.order_by("-version").first()
+
+
+class StudyCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    models = serializers.ListField(
+        child=serializers.CharField(max_length=210), min_length=2,
+        help_text='Model spec slugs (latest version) or "slug@version", at least two.',
+    )
+    prompt_set = serializers.PrimaryKeyRelatedField(queryset=PromptSet.objects.all())
+    seeds = serializers.ListField(child=serializers.IntegerField(min_value=0), min_length=1, help_text="Seeds every model gets for every prompt.")
+    criteria = serializers.ListField(
+        child=serializers.CharField(max_length=50), min_length=1, default=default_criteria,
+        help_text="Questions asked for every pair, e.g. prompt_adherence, image_quality.",
+    )
+    allow_ties = serializers.BooleanField(default=False)
+    display_size = serializers.IntegerField(default=512, min_value=64, max_value=2048, help_text="Width in pixels every image is shown at.")
+    votes_per_pair = serializers.IntegerField(default=3, min_value=1, max_value=100)
+    quota_per_rater = serializers.IntegerField(default=50, min_value=1, max_value=10000)
+    start = serializers.BooleanField(default=False, help_text="Start generating images right away.")
+
+    def validate_models(self, references: list[str]) -> list[ModelSpec]:
+        specs, errors = [], []
+        for reference in references:
+            spec = resolve_spec(reference)
+            if spec is None:
+                errors.append(f"Unknown model spec '{reference}'. List them with GET /api/v1/specs/.")
+            elif spec in specs:
+                errors.append(f"'{reference}' is listed twice.")
+            else:
+                specs.append(spec)
+        if errors:
+            raise serializers.ValidationError(errors)
+        return specs
+
+    def validate_seeds(self, seeds: list[int]) -> list[int]:
+        if len(set(seeds)) != len(seeds):
+            raise serializers.ValidationError("Seeds must be distinct.")
+        return seeds
+
+    def validate_criteria(self, criteria: list[str]) -> list[str]:
+        bad = [c for c in criteria if not CRITERION.match(c)]
+        if bad:
+            raise serializers.ValidationError(f"Criteria are lower-case words joined by _, e.g. image_quality; not {', '.join(bad)}.")
+        return criteria
+
+
+class ShareSerializer(serializers.Serializer):
+    usernames = serializers.ListField(child=serializers.CharField(), min_length=1)
+    remove = serializers.BooleanField(default=False, help_text="Stop sharing with these researchers instead.")
+
+    def validate_usernames(self, usernames):
+        users = list(get_user_model().objects.filter(username__in=usernames))
+        unknown = sorted(set(usernames) - {user.username for user in users})
+        if unknown:
+            raise serializers.ValidationError([f"No user named '{name}'." for name in unknown])
+        return users
+
+
+class StartSerializer(serializers.Serializer):
+    status = serializers.CharField()
+    batches_queued = serializers.IntegerField(help_text="Generation tasks queued on the gpu queue.")
+
+
+class StatusSerializer(serializers.Serializer):
+    status = serializers.CharField()
+
+
+class ModelImagesSerializer(serializers.Serializer):
+    spec_id = serializers.IntegerField()
+    model = serializers.CharField()
+    spec = serializers.CharField()
+    done = serializers.IntegerField()
+    total = serializers.IntegerField()
+
+
+class PairProgressSerializer(serializers.Serializer):
+    model_a = serializers.CharField()
+    model_b = serializers.CharField()
+    comparisons = serializers.IntegerField(help_text="Answered comparisons (one vote per criterion each).")
+    target = serializers.IntegerField()
+
+
+class ImagesProgressSerializer(serializers.Serializer):
+    done = serializers.IntegerField()
+    total = serializers.IntegerField()
+    per_model = ModelImagesSerializer(many=True)
+
+
+class ComparisonsProgressSerializer(serializers.Serializer):
+    done = serializers.IntegerField()
+    target = serializers.IntegerField()
+    per_pair = PairProgressSerializer(many=True)
+
+
+class SecondsLeftSerializer(serializers.Serializer):
+    generation = serializers.FloatField(allow_null=True)
+    rating = serializers.FloatField(allow_null=True)
+    total = serializers.FloatField(allow_null=True, help_text="None until there is a rate to estimate from.")
+
+
+class ProgressSerializer(serializers.Serializer):
+    study = serializers.IntegerField()
+    status = serializers.CharField()
+    images = ImagesProgressSerializer()
+    comparisons = ComparisonsProgressSerializer()
+    votes = serializers.IntegerField()
+    raters_active = serializers.IntegerField(help_text="Raters served or answering in the last 15 minutes.")
+    comparisons_last_hour = serializers.IntegerField()
+    images_last_hour = serializers.IntegerField()
+    seconds_left = SecondsLeftSerializer()
+    complete = serializers.BooleanField(help_text="Every image made and every pair at its vote target.")
+
+
+class RaterRowSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    source = serializers.CharField()
+    comparisons = serializers.IntegerField()
+    votes = serializers.IntegerField()
+    median_seconds_per_vote = serializers.FloatField(allow_null=True)
+    attention_accuracy = serializers.FloatField(allow_null=True)
+    agreement = serializers.FloatField(allow_null=True, help_text="Share of votes matching the other raters' majority.")
+    flagged = serializers.BooleanField()
+    excluded_votes = serializers.IntegerField()
+
+
+class FlagSerializer(serializers.Serializer):
+    flagged = serializers.BooleanField(default=True)
+
+
+class ExcludeSerializer(serializers.Serializer):
+    excluded = serializers.BooleanField(default=True)
+
+
+class LeaderboardQuerySerializer(serializers.Serializer):
+    method = serializers.ChoiceField(choices=["bt", "elo", "winrate"], default="bt")
+    rounds = serializers.IntegerField(default=1000, min_value=1, max_value=10000)
+    seed = serializers.IntegerField(default=0)
+    include_flagged = serializers.BooleanField(default=False)
+    recompute = serializers.BooleanField(default=False, help_text="Recompute now instead of reading the cached leaderboard.")
+
+
+class LeaderboardRowSerializer(serializers.Serializer):
+    model = serializers.CharField()
+    criterion = serializers.CharField()
+    rating = serializers.FloatField(allow_null=True)
+    ci_low = serializers.FloatField(allow_null=True)
+    ci_high = serializers.FloatField(allow_null=True)
+    rank = serializers.IntegerField(allow_null=True)
+    votes = serializers.IntegerField()
+
+
+class LeaderboardSerializer(serializers.Serializer):
+    method = serializers.CharField()
+    rounds = serializers.IntegerField()
+    criteria = serializers.ListField(child=serializers.CharField())
+    models = LeaderboardRowSerializer(many=True, help_text='Rows per model and criterion; criterion "mean" is the combined rating.')
+    provenance = serializers.DictField(help_text="How it was computed: votes, raters, exclusions, code version, time.")

@@ -1,0 +1,242 @@
+"""The studies API: create and run studies, follow their progress, read leaderboards,
+download exports, and moderate raters. A researcher reaches only the studies they own or that
+are shared with them (others answer 404); staff reach all."""
+
+from __future__ import annotations
+
+import django_filters
+from django.db import transaction
+from django.http import FileResponse, HttpResponse
+from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import exceptions, mixins, status, viewsets
+from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from evalsite.api_access import ResearcherAPIMixin, is_researcher, service_errors
+
+from .. import image_exports, progress, rater_stats, services, study_services
+from ..exports import LEADERBOARD_FORMATS, leaderboard_export, votes_csv
+from ..leaderboards import study_leaderboard
+from ..models import Rater, Study
+from . import serializers
+
+CONFLICT = OpenApiResponse(description="The study's status does not allow this step; the message says why.")
+
+
+class StudyFilter(django_filters.FilterSet):
+    name = django_filters.CharFilter(lookup_expr="icontains")
+    owner = django_filters.CharFilter(field_name="owner__username")
+    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+
+    class Meta:
+        model = Study
+        fields = ["status", "name", "owner", "created_after"]
+
+
+def _file_response(content: bytes, content_type: str, filename: str) -> HttpResponse:
+    response = HttpResponse(content, content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+class StudyViewSet(ResearcherAPIMixin, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+    """Studies: models x prompt set x seeds x criteria, from generation to leaderboard."""
+
+    serializer_class = serializers.StudySerializer
+    filterset_class = StudyFilter
+    ordering_fields = ["created_at", "name", "status"]
+    ordering = ["-created_at"]
+
+    queryset = Study.objects.none()  # for the schema; requests use get_queryset
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Study.objects.none()
+        return progress.studies_visible_to(user=self.request.user).prefetch_related("job__specs", "shared_with").order_by("-created_at")
+
+    def _transition(self, step, **kwargs):
+        study = self.get_object()
+        with service_errors(study_services.StudyStateError):
+            step(study=study, **kwargs)
+        study.refresh_from_db()
+        return Response({"status": study.status})
+
+    @extend_schema(request=serializers.StudyCreateSerializer, responses={201: serializers.StudySerializer})
+    def create(self, request, *args, **kwargs):
+        """Create a study, owned by you; with ``start: true`` its images start generating at once."""
+        form = serializers.StudyCreateSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        data = dict(form.validated_data)
+        start = data.pop("start")
+        specs = data.pop("models")
+        with service_errors(study_services.StudyStateError), transaction.atomic():
+            study = services.study_create(specs=specs, owner=request.user, **data)
+            if start:
+                study_services.study_generation_start(study=study)
+        return Response(serializers.StudySerializer(self.get_queryset().get(pk=study.pk)).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses={202: serializers.StartSerializer, 409: CONFLICT})
+    @action(detail=True, methods=["post"])
+    def start(self, request, pk=None):
+        """Queue the generation of every missing image. A study starts once; a second start is 409."""
+        study = self.get_object()
+        with service_errors(study_services.StudyStateError):
+            batches = study_services.study_generation_start(study=study)
+        study.refresh_from_db()
+        return Response({"status": study.status, "batches_queued": batches}, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(request=None, responses={200: serializers.StatusSerializer, 409: CONFLICT})
+    @action(detail=True, methods=["post"])
+    def open(self, request, pk=None):
+        """Open the study to raters, once every image exists."""
+        return self._transition(study_services.study_rating_open)
+
+    @extend_schema(request=None, responses={200: serializers.StatusSerializer, 409: CONFLICT})
+    @action(detail=True, methods=["post"])
+    def pause(self, request, pk=None):
+        """Stop serving pairs to raters (generation already queued still runs)."""
+        return self._transition(study_services.study_pause)
+
+    @extend_schema(request=None, responses={200: serializers.StatusSerializer, 409: CONFLICT})
+    @action(detail=True, methods=["post"])
+    def resume(self, request, pk=None):
+        """Back to rating if every image exists, else back to generating."""
+        return self._transition(study_services.study_resume)
+
+    @extend_schema(request=None, responses={200: serializers.StatusSerializer, 409: CONFLICT})
+    @action(detail=True, methods=["post"])
+    def close(self, request, pk=None):
+        """Close the study for good; its votes, leaderboards and exports stay."""
+        return self._transition(study_services.study_close)
+
+    @extend_schema(request=serializers.ShareSerializer, responses={200: serializers.StudySerializer})
+    @action(detail=True, methods=["post"])
+    def share(self, request, pk=None):
+        """Share the study with other researchers (or stop, with ``remove: true``); owner and staff only."""
+        study = self.get_object()
+        if not (request.user.is_staff or study.owner_id == request.user.pk):
+            raise exceptions.PermissionDenied("Only the study's owner and staff can change whom it is shared with.")
+        form = serializers.ShareSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        with service_errors():
+            if form.validated_data["remove"]:
+                study_services.study_unshare(study=study, users=form.validated_data["usernames"])
+            else:
+                study_services.study_share(study=study, users=form.validated_data["usernames"])
+        return Response(serializers.StudySerializer(self.get_queryset().get(pk=study.pk)).data)
+
+    @extend_schema(responses=serializers.ProgressSerializer, filters=False)
+    @action(detail=True, methods=["get"])
+    def progress(self, request, pk=None):
+        """Images made of total per model, comparisons per model pair against the target,
+        raters active and the estimated time to finish."""
+        return Response(progress.study_progress(study=self.get_object()))
+
+    @extend_schema(
+        parameters=[serializers.LeaderboardQuerySerializer],
+        responses=serializers.LeaderboardSerializer,
+        filters=False,
+    )
+    @action(detail=True, methods=["get"])
+    def leaderboard(self, request, pk=None):
+        """Ratings with confidence intervals per criterion and combined, by method (Bradley-Terry,
+        Elo or win rate). Flagged raters and excluded votes are left out unless asked for."""
+        study = self.get_object()
+        query = serializers.LeaderboardQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        board = study_leaderboard(study=study, **query.validated_data)
+        return Response(board)
+
+    @extend_schema(responses={(200, "text/csv"): OpenApiTypes.BINARY}, filters=False)
+    @action(detail=True, methods=["get"], url_path="export/votes")
+    def export_votes(self, request, pk=None):
+        """Every vote as the Chatbot Arena CSV, rater ids pseudonymized."""
+        study = self.get_object()
+        return _file_response(votes_csv(study=study), "text/csv", f"study-{study.pk}-votes.csv")
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("method", str, enum=["bt", "elo", "winrate"], default="bt"),
+            OpenApiParameter("fmt", str, enum=list(LEADERBOARD_FORMATS), default="csv"),
+        ],
+        responses={(200, "application/octet-stream"): OpenApiTypes.BINARY},
+        filters=False,
+    )
+    @action(detail=True, methods=["get"], url_path="export/leaderboard")
+    def export_leaderboard(self, request, pk=None):
+        """The leaderboard as a file."""
+        study = self.get_object()
+        method = request.query_params.get("method", "bt")
+        if method not in ("bt", "elo", "winrate"):
+            raise exceptions.ValidationError({"method": [f"Unknown method '{method}'; use bt, elo or winrate."]})
+        try:
+            content, content_type, filename = leaderboard_export(study=study, method=method, fmt=request.query_params.get("fmt", "csv"))
+        except ValueError as error:
+            raise exceptions.ValidationError({"fmt": [str(error)]}) from None
+        return _file_response(content, content_type, filename)
+
+    @extend_schema(responses={(200, "application/zip"): OpenApiTypes.BINARY}, filters=False)
+    @action(detail=True, methods=["get"], url_path="export/images")
+    def export_images(self, request, pk=None):
+        """Every image of the study in a zip, ``<model>/<prompt position>_<seed>.png``, with
+        ``metadata.jsonl`` saying how each was made."""
+        study = self.get_object()
+        return FileResponse(
+            image_exports.study_images_zip(study=study), as_attachment=True,
+            filename=f"study-{study.pk}-images.zip", content_type="application/zip",
+        )
+
+    @extend_schema(responses=serializers.RaterRowSerializer(many=True), filters=False)
+    @action(detail=True, methods=["get"])
+    def raters(self, request, pk=None):
+        """The study's raters with their statistics."""
+        table = rater_stats.study_rater_table(study=self.get_object())
+        page = self.paginate_queryset(table)
+        return self.get_paginated_response(serializers.RaterRowSerializer(page, many=True).data)
+
+    def _study_rater(self, rater_id) -> tuple[Study, Rater]:
+        study = self.get_object()
+        rater = get_object_or_404(rater_stats.study_raters(study=study), pk=rater_id)
+        return study, rater
+
+    @extend_schema(request=serializers.FlagSerializer, responses=serializers.RaterRowSerializer)
+    @action(detail=True, methods=["post"], url_path=r"raters/(?P<rater_id>[0-9]+)/flag")
+    def flag_rater(self, request, pk=None, rater_id=None):
+        """Flag a rater (``flagged: false`` clears it); flagged raters are left out of leaderboards."""
+        study, rater = self._study_rater(rater_id)
+        form = serializers.FlagSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        study_services.rater_flag(rater=rater, flagged=form.validated_data["flagged"])
+        return Response(self._rater_row(study, rater))
+
+    @extend_schema(request=serializers.ExcludeSerializer, responses=serializers.RaterRowSerializer)
+    @action(detail=True, methods=["post"], url_path=r"raters/(?P<rater_id>[0-9]+)/exclude")
+    def exclude_rater(self, request, pk=None, rater_id=None):
+        """Exclude every vote of a rater in this study (``excluded: false`` counts them again)."""
+        study, rater = self._study_rater(rater_id)
+        form = serializers.ExcludeSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        study_services.rater_exclude(study=study, rater=rater, excluded=form.validated_data["excluded"])
+        return Response(self._rater_row(study, rater))
+
+    def _rater_row(self, study, rater) -> dict:
+        row = next(row for row in rater_stats.study_rater_table(study=study) if row["id"] == rater.pk)
+        return serializers.RaterRowSerializer(row).data
+
+
+class ResearcherTokenView(ObtainAuthToken):
+    """Trade a researcher's username and password for their API token."""
+
+    def post(self, request, *args, **kwargs):
+        form = self.serializer_class(data=request.data, context={"request": request})
+        form.is_valid(raise_exception=True)
+        user = form.validated_data["user"]
+        if not is_researcher(user):
+            raise exceptions.PermissionDenied("The API is for researchers and staff; rater accounts get no token.")
+        from rest_framework.authtoken.models import Token
+
+        token, _ = Token.objects.get_or_create(user=user)
+        return Response({"token": token.key})

@@ -1,0 +1,39 @@
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+from ratings import exports, leaderboards
+from ratings.models import Study
+
+
+class Command(BaseCommand):
+    help = (
+        "Export a study's results to a file: the leaderboard (json, csv, md, latex), all votes as an Arena CSV, "
+        "or a plot (png, svg). Every export says how it was made."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--study", type=int, required=True, help="Id of the study.")
+        parser.add_argument("what", choices=["leaderboard", "votes", *exports.PLOTS], help="What to export.")
+        parser.add_argument("--format", dest="fmt", default=None, help="leaderboard: json|csv|md|latex (default json); plots: png|svg (default svg).")
+        parser.add_argument("--method", default="bt", choices=leaderboards.METHODS, help="Rating method (default bt).")
+        parser.add_argument("--rounds", type=int, default=1000, help="Bootstrap rounds, or orderings for elo (default 1000).")
+        parser.add_argument("--seed", type=int, default=0, help="Random seed (default 0).")
+        parser.add_argument("--out", type=Path, default=None, help="Output file (default: a descriptive name in the current directory).")
+
+    def handle(self, *args, what, fmt, method, rounds, seed, out, **options):
+        study = Study.objects.filter(pk=options["study"]).first()
+        if study is None:
+            raise CommandError(f"There is no study with id {options['study']}.", returncode=2)
+        try:
+            if what == "leaderboard":
+                content, _, filename = exports.leaderboard_export(study=study, method=method, fmt=fmt or "json", rounds=rounds, seed=seed)
+            elif what == "votes":
+                content, filename = exports.votes_csv(study=study), f"study-{study.pk}-votes.csv"
+            else:
+                content, _, filename = exports.plot_export(study=study, plot=what, fmt=fmt or "svg", method=method)
+        except ValueError as error:
+            raise CommandError(str(error), returncode=2) from None
+        path = out or Path(filename)
+        path.write_bytes(content)
+        self.stdout.write(f"Wrote {path} ({len(content)} bytes).")

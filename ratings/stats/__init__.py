@@ -1,0 +1,49 @@
+"""evalsite's statistics engine: pure NumPy/SciPy (numba for the Elo loop and the CSV reader),
+no Django. Votes come in as `VoteArrays`; every estimator is a pure function of them.
+
+Estimators (each docstring names the protocol it reproduces and its defaults):
+    bradley_terry(votes, rounds=1000, seed=0, *, resample, scale, base, center, anchor) -> Ratings
+    online_elo(votes, permutations=1000, seed=0, *, k=1, base=10, scale=400, initial=1000) -> Ratings
+    win_rates(votes, rounds=1000, seed=0, *, ties="half", resample) -> WinRates
+    pairwise_binomial_tests(votes, *, criterion=0, alpha=0.05) -> BinomialTests
+    krippendorff_alpha(unit, value) -> float;  rater_agreement(votes, item) -> {criterion: alpha}
+    attention_accuracy(votes, expected) -> AttentionAccuracy
+Leaderboards:
+    leaderboard(votes, method="bt", rounds=1000, seed=0, **options) -> list of row dicts
+    breakdown(votes, group, estimator=leaderboard, **options) -> {group: result}
+Files and output:
+    read_vote_file(path) -> VoteArrays (raises VoteFileError(line, column, message))
+    render(document, "json" | "csv" | "md" | "latex"), render_latex(rows, extra_columns=...)
+    cli.main(argv, stdout, stderr) -> exit status
+
+`online_elo` is loaded on first use, so that `import ratings.stats` does not import numba.
+"""
+
+from .agreement import AttentionAccuracy, attention_accuracy, krippendorff_alpha, rater_agreement
+from .arrays import VoteArrays, from_labels
+from .bradley_terry import bradley_terry, fit_bradley_terry
+from .formats import leaderboard_document, render, render_latex
+from .leaderboard import breakdown, estimate, leaderboard, leaderboard_rows
+from .ratings import Ratings
+from .significance import BinomialTests, pairwise_binomial_tests
+from .win_rates import WinRates, win_rates
+
+__all__ = [
+    "AttentionAccuracy", "BinomialTests", "Ratings", "VoteArrays", "VoteFileError", "WinRates",
+    "attention_accuracy", "bradley_terry", "breakdown", "estimate", "fit_bradley_terry",
+    "from_labels", "krippendorff_alpha", "leaderboard", "leaderboard_document", "leaderboard_rows",
+    "online_elo", "pairwise_binomial_tests", "rater_agreement", "read_vote_file", "render",
+    "render_latex", "win_rates",
+]
+
+
+def __getattr__(name):
+    if name == "online_elo":
+        from .elo import online_elo
+
+        return online_elo
+    if name in ("read_vote_file", "VoteFileError"):
+        from . import vote_file
+
+        return getattr(vote_file, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

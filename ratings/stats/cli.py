@@ -1,0 +1,122 @@
+"""The `leaderboard` command without Django: `python -m ratings.stats.cli --votes FILE.csv`.
+
+`main(argv, stdout, stderr) -> exit status` is the whole command; the Django management command
+`ratings/management/commands/leaderboard.py` shares `add_arguments` and `run`. Nothing here
+imports torch, diffusers or Django.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any, Mapping, TextIO
+
+from .formats import FORMATS, leaderboard_document, render
+from .leaderboard import METHODS, estimate
+from .vote_file import VoteFileError, read_vote_file
+
+DESCRIPTION = (
+    "Rate models from a vote CSV (columns model_a, model_b, winner = model_a | model_b | tie | "
+    "tie (bothbad); optional criterion, prompt_id, rater_id, tstamp) and print a leaderboard."
+)
+RESAMPLE_CHOICES = {"comparison": "comparison", "prompt": "cluster"}
+
+
+class UsageError(ValueError):
+    """A bad option value; like a bad file it exits with status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def _anchor(text: str) -> tuple[str, float]:
+    model, sep, rating = text.rpartition("=")
+    try:
+        if not sep or not model:
+            raise ValueError
+        return model, float(rating)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected MODEL=RATING, got {text!r}") from None
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The command's options, on the plain parser of `main` or on Django's `CommandParser`."""
+    parser.add_argument("--votes", required=True, metavar="FILE.csv", help="the vote file")
+    parser.add_argument("--method", choices=METHODS, default="bt",
+                        help="bt: Bradley-Terry with bootstrap (default); elo: online Elo over "
+                             "random orderings (ADD); winrate: mean win rate with bootstrap")
+    parser.add_argument("--rounds", type=int, default=1000,
+                        help="bootstrap rounds, or orderings for elo (default 1000)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--criterion", metavar="NAME", help="rate this criterion only")
+    parser.add_argument("--format", choices=FORMATS, default="json", dest="output_format",
+                        help="output format (default json)")
+    parser.add_argument("--ties", choices=("half", "exclude"), default="half",
+                        help="winrate: a tie counts half a win, or is left out (default half)")
+    parser.add_argument("--resample", choices=tuple(RESAMPLE_CHOICES), default="comparison",
+                        help="bootstrap unit: comparisons (default) or prompts (needs prompt_id)")
+    parser.add_argument("--anchor", type=_anchor, metavar="MODEL=RATING",
+                        help="bt: pin MODEL at RATING instead of centring the mean at 1000")
+
+
+def run(options: Mapping[str, Any], stderr: TextIO | None = None) -> str:
+    """The rendered leaderboard for parsed options (as `add_arguments` names them).
+    Raises VoteFileError for a bad file and UsageError for an impossible request."""
+    if options["rounds"] < 1:
+        raise UsageError(f"--rounds must be at least 1, got {options['rounds']}")
+    resample = RESAMPLE_CHOICES[options.get("resample") or "comparison"]
+    votes = read_vote_file(options["votes"], require_prompt=resample == "cluster")
+    if options.get("criterion"):
+        name = options["criterion"]
+        if name not in votes.criterion_names:
+            found = ", ".join(votes.criterion_names)
+            raise UsageError(f"--criterion {name!r} is not in {options['votes']}; it has: {found}")
+        votes = votes.only_criterion(name)
+    try:
+        ratings = estimate(
+            votes,
+            options["method"],
+            options["rounds"],
+            options["seed"],
+            anchor=options.get("anchor"),
+            ties=options.get("ties") or "half",
+            resample=resample,
+        )
+    except ValueError as error:  # e.g. an anchor model that is not in the file
+        raise UsageError(str(error)) from None
+    if stderr is not None and not ratings.converged:
+        stderr.write(
+            "warning: the Bradley-Terry maximum likelihood does not exist for these votes (a model "
+            "won or lost every comparison linking it to the others); its rating is unbounded\n"
+        )
+    if stderr is not None and ratings.unconverged_rounds:
+        stderr.write(
+            f"warning: {ratings.unconverged_rounds} of {options['rounds']} bootstrap rounds have no "
+            "finite Bradley-Terry maximum likelihood; the intervals are unreliable\n"
+        )
+    return render(leaderboard_document(ratings, options["rounds"], options["seed"]), options["output_format"])
+
+
+def main(argv: list[str] | None = None, stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
+    """Run the command; returns the exit status: 0, or 2 for a bad file or bad options (the
+    message, naming line and column for a bad file, goes to stderr)."""
+    stdout = stdout if stdout is not None else sys.stdout
+    stderr = stderr if stderr is not None else sys.stderr
+    parser = _Parser(prog="leaderboard", description=DESCRIPTION)
+    add_arguments(parser)
+    try:
+        options = vars(parser.parse_args(argv))
+        stdout.write(run(options, stderr))
+    except VoteFileError as error:
+        stderr.write(f"{options['votes']}: {error}\n")
+        return 2
+    except UsageError as error:
+        stderr.write(f"{error}\n")
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,155 @@
+"""Writes that run a study from the API, the dashboard and the admin: start generation,
+open, pause, resume, close, share, and moderating its raters.
+
+A transition that the study's status does not allow raises ``StudyStateError`` (the API
+answers 409) and writes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from rest_framework.authtoken.models import Token
+
+from evalsite.api_access import RESEARCHERS_GROUP
+from generation import uploads
+from generation.selectors import job_progress
+
+from . import services
+from .models import Rater, Study, Vote
+
+
+class StudyStateError(Exception):
+    """The study's status does not allow this step; the message says why and what to do."""
+
+
+def _locked(study: Study) -> Study:
+    return Study.objects.select_for_update().select_related("job").get(pk=study.pk)
+
+
+def study_generation_start(*, study: Study) -> int:
+    """Queue the study's missing images once; returns the number of batches queued.
+
+    External systems are never generated: all their images must have been uploaded first.
+    """
+    with transaction.atomic():
+        study = _locked(study)
+        if study.status != Study.Status.DRAFT:
+            raise StudyStateError(
+                f"Generation of study '{study.name}' was already started (status: {study.get_status_display()}); "
+                "it can be started only once."
+            )
+        missing = uploads.job_external_missing(job=study.job)
+        if missing:
+            raise ValidationError(
+                {
+                    "specs": [
+                        f"{spec}: {count} of the study's prompt x seed images are not uploaded yet "
+                        f"(POST /api/v1/specs/{spec.pk}/images/)."
+                        for spec, count in missing
+                    ]
+                }
+            )
+        uploads.job_display_copies_ensure(job=study.job)
+        return services.study_start_generation(study=study)
+
+
+def study_rating_open(*, study: Study) -> None:
+    """Open the study to raters once every image exists."""
+    with transaction.atomic():
+        study = _locked(study)
+        if study.status not in (Study.Status.GENERATING, Study.Status.DRAFT):
+            raise StudyStateError(
+                f"Study '{study.name}' is {study.get_status_display().lower()}; only a study that is generating "
+                "(or a draft whose images all exist) can be opened for rating."
+            )
+        progress = job_progress(job=study.job)
+        if progress["done"] < progress["total"]:
+            raise StudyStateError(
+                f"Only {progress['done']} of {progress['total']} images are made; open the study for rating when all exist."
+            )
+        uploads.job_display_copies_ensure(job=study.job)
+        services.study_open(study=study)
+
+
+def study_pause(*, study: Study) -> None:
+    """Stop serving pairs to raters. Generation tasks already queued still run."""
+    with transaction.atomic():
+        study = _locked(study)
+        if study.status not in (Study.Status.GENERATING, Study.Status.RATING):
+            raise StudyStateError(
+                f"Study '{study.name}' is {study.get_status_display().lower()}; only a generating or rating study can be paused."
+            )
+        Study.objects.filter(pk=study.pk).update(status=Study.Status.PAUSED)
+
+
+def study_resume(*, study: Study) -> str:
+    """Back to rating when every image exists, else back to generating; returns the new status."""
+    with transaction.atomic():
+        study = _locked(study)
+        if study.status != Study.Status.PAUSED:
+            raise StudyStateError(f"Study '{study.name}' is {study.get_status_display().lower()}, not paused; nothing to resume.")
+        progress = job_progress(job=study.job)
+        status = Study.Status.RATING if progress["done"] >= progress["total"] else Study.Status.GENERATING
+        if status == Study.Status.RATING:
+            uploads.job_display_copies_ensure(job=study.job)
+        Study.objects.filter(pk=study.pk).update(status=status)
+        return status
+
+
+def study_close(*, study: Study) -> None:
+    """Close for good: raters are no longer served; votes and leaderboards stay."""
+    with transaction.atomic():
+        study = _locked(study)
+        if study.status == Study.Status.CLOSED:
+            raise StudyStateError(f"Study '{study.name}' is already closed.")
+        Study.objects.filter(pk=study.pk).update(status=Study.Status.CLOSED)
+
+
+def study_share(*, study: Study, users: Iterable) -> None:
+    """Let other researchers see and run the study."""
+    users = list(users)
+    from evalsite.api_access import is_researcher
+
+    refused = [user.get_username() for user in users if not is_researcher(user)]
+    if refused:
+        raise ValidationError({"users": [f"'{name}' is not a researcher; share studies only with researchers." for name in refused]})
+    study.shared_with.add(*users)
+
+
+def study_unshare(*, study: Study, users: Iterable) -> None:
+    study.shared_with.remove(*list(users))
+
+
+def rater_flag(*, rater: Rater, flagged: bool = True) -> None:
+    """Flag (or clear) a rater: flagged raters are left out of every leaderboard by default."""
+    Rater.objects.filter(pk=rater.pk).update(flagged=flagged)
+
+
+def rater_exclude(*, study: Study, rater: Rater, excluded: bool = True) -> int:
+    """Exclude (or include again) every vote of a rater in one study; returns the votes changed.
+
+    Votes are never deleted: excluding is a flag, so any leaderboard can be recomputed."""
+    return Vote.objects.filter(comparison__study=study, comparison__rater=rater).exclude(excluded=excluded).update(excluded=excluded)
+
+
+def researcher_grant(*, user) -> Token:
+    """Give a user API access (the researchers group) and return their API token."""
+    from django.contrib.auth.models import Group
+
+    group, _ = Group.objects.get_or_create(name=RESEARCHERS_GROUP)
+    user.groups.add(group)
+    token, _ = Token.objects.get_or_create(user=user)
+    return token
+
+
+def votes_exclude(*, votes, excluded: bool = True) -> int:
+    """Exclude (or include again) chosen votes; returns the number changed. Never deletes."""
+    return Vote.objects.filter(pk__in=[vote.pk for vote in votes]).exclude(excluded=excluded).update(excluded=excluded)
+
+
+def rater_exclude_everywhere(*, rater: Rater, excluded: bool = True) -> int:
+    """Exclude (or include again) every vote of a rater, in every study; returns the votes changed."""
+    return Vote.objects.filter(comparison__rater=rater).exclude(excluded=excluded).update(excluded=excluded)

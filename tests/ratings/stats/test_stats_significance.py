@@ -1,0 +1,57 @@
+import numpy as np
+import pytest
+from scipy.stats import binomtest
+
+from conftest import votes_from_counts
+from ratings.stats.arrays import VoteArrays
+from ratings.stats.significance import holm, pairwise_binomial_tests
+
+
+def holm_by_hand(p):
+    """Holm (1979) step by step: the k-th smallest p times (m - k), running maximum, cap 1."""
+    m = len(p)
+    order = sorted(range(m), key=lambda i: p[i])
+    adjusted, running = [0.0] * m, 0.0
+    for k, i in enumerate(order):
+        running = max(running, min(1.0, (m - k) * p[i]))
+        adjusted[i] = running
+    return adjusted
+
+
+def test_against_scipy_binomtest_and_holm():
+    # (i, j, i wins, j wins, ties); the C-B pair is shown as (2, 1), so C is model_a
+    pairs = [(0, 1, 18, 6, 3), (0, 2, 9, 11, 0), (2, 1, 4, 20, 5), (0, 3, 7, 7, 2), (1, 3, 13, 2, 0), (2, 3, 0, 0, 4)]
+    tests = pairwise_binomial_tests(votes_from_counts(pairs, ("A", "B", "C", "D")))
+    rows = {(r["model_i"], r["model_j"]): r for r in tests.rows()}
+    expected = {
+        ("A", "B"): (18, 6), ("A", "C"): (9, 11), ("B", "C"): (20, 4), ("A", "D"): (7, 7), ("B", "D"): (13, 2),
+        ("C", "D"): (0, 0),
+    }
+    assert set(rows) == set(expected)
+    p = []
+    for key, (wins_i, wins_j) in expected.items():
+        row = rows[key]
+        assert (row["wins_i"], row["wins_j"]) == (wins_i, wins_j)
+        reference = binomtest(wins_i, wins_i + wins_j, 0.5).pvalue if wins_i + wins_j else 1.0
+        assert row["p_value"] == pytest.approx(reference, rel=1e-12)
+        p.append(row["p_value"])
+    for key, adjusted in zip(expected, holm_by_hand(p)):
+        assert rows[key]["p_holm"] == pytest.approx(adjusted, rel=1e-12)
+    assert rows[("B", "D")]["ties"] == 0 and rows[("C", "D")]["ties"] == 4
+    assert rows[("B", "C")]["significant"] and not rows[("A", "D")]["significant"]
+
+
+def test_holm_keeps_order_and_caps_at_one():
+    p = np.array([0.01, 0.04, 0.03, 0.5])
+    np.testing.assert_allclose(holm(p), [0.04, 0.09, 0.09, 0.5])
+    np.testing.assert_allclose(holm(np.array([0.6, 0.7])), [1.0, 1.0])
+
+
+def test_criterion_by_name():
+    votes = VoteArrays(
+        np.array([0, 0, 0]), np.array([1, 1, 1]), np.array([1.0, 0.0, 1.0]), ("A", "B"),
+        criterion=np.array([0, 1, 1]), criterion_names=("adherence", "quality"),
+    )
+    tests = pairwise_binomial_tests(votes, criterion="quality")
+    assert tests.criterion == "quality"
+    assert (tests.wins_i[0], tests.wins_j[0]) == (1, 1)
