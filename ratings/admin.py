@@ -17,7 +17,7 @@ from generation.selectors import job_progress
 
 from . import study_services
 from .exports import votes_csv
-from .models import Comparison, Rater, Study, Vote
+from .models import AttentionCheck, Comparison, PairSlot, Participation, Rater, Study, Vote
 
 
 def _each_study(modeladmin, request, queryset, step, done: str):
@@ -115,7 +115,7 @@ class StudyAdmin(admin.ModelAdmin):
 
 @admin.register(Rater)
 class RaterAdmin(admin.ModelAdmin):
-    list_display = ("__str__", "source", "external_id", "flagged", "answered", "excluded_votes", "created_at")
+    list_display = ("__str__", "source", "external_id", "flagged", "withdrawn_at", "answered", "excluded_votes", "created_at")
     list_filter = ("source", "flagged", "studies")
     search_fields = ("user__username", "external_id")
     list_select_related = ("user",)
@@ -168,10 +168,28 @@ class AppendOnlyAdmin(admin.ModelAdmin):
         return False
 
 
+@admin.register(Participation)
+class ParticipationAdmin(admin.ModelAdmin):
+    list_display = ("pk", "study", "rater", "answered", "failed_checks", "consented_at", "finished_at")
+    list_filter = ("study",)
+
+
+@admin.register(PairSlot)
+class PairSlotAdmin(admin.ModelAdmin):
+    list_display = ("pk", "study", "prompt", "seed", "filled", "retired")
+    list_filter = ("study", "retired")
+
+
+@admin.register(AttentionCheck)
+class AttentionCheckAdmin(admin.ModelAdmin):
+    list_display = ("pk", "study", "kind", "prompt", "seed", "criteria")
+    list_filter = ("study", "kind")
+
+
 @admin.register(Comparison)
 class ComparisonAdmin(AppendOnlyAdmin):
-    list_display = ("pk", "study", "rater", "prompt", "seed", "models", "left_is_a", "served_at", "answered_at")
-    list_filter = ("study", ("answered_at", admin.EmptyFieldListFilter))
+    list_display = ("pk", "study", "rater", "prompt", "seed", "models", "left_is_a", "served_at", "answered_at", "is_repeat", "failed_check", "report_reason")
+    list_filter = ("study", ("answered_at", admin.EmptyFieldListFilter), "is_repeat", "failed_check", "report_reason")
     search_fields = ("prompt__text", "rater__user__username", "rater__external_id", "=token")
     list_select_related = ("study", "rater__user", "prompt", "image_a__spec", "image_b__spec")
 

@@ -16,6 +16,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
+from . import selectors
 from .models import Rater, Study, Vote
 
 METHODS = ("bt", "elo", "winrate")
@@ -59,7 +60,8 @@ def study_votes(*, study: Study, include_flagged: bool = False) -> StudyVotes:
     index = {spec.pk: i for i, spec in enumerate(specs)}
     excluded = excluded_raters(study=study, include_flagged=include_flagged)
     rows = list(
-        Vote.objects.filter(comparison__study=study, excluded=False)
+        # Attention checks, deliberate repeats and withdrawn raters never count (rater side).
+        selectors.counted_votes(study=study, include_flagged=True)
         .exclude(comparison__rater_id__in=list(excluded))
         .order_by("pk")
         .values_list(
@@ -153,9 +155,7 @@ def attention_check_failures(*, study: Study) -> int | None:
     """Failed attention checks in the study, when the study records them (None otherwise)."""
     from .models import Comparison
 
-    if not any(field.name == "is_attention_check" for field in Comparison._meta.get_fields()):
-        return None
-    return Comparison.objects.filter(study=study, is_attention_check=True, attention_check_passed=False).count()
+    return Comparison.objects.filter(study=study, attention_check__isnull=False, failed_check=True).count()
 
 
 def _cache_key(study_id: int, method: str, rounds: int, seed: int, include_flagged: bool) -> str:

@@ -1,6 +1,7 @@
 """Studies, raters, and their votes. Comparisons and votes are append-only: excluding a rater
 or a vote is a flag, never a delete, so every leaderboard can be recomputed from raw votes."""
 
+import secrets
 import uuid
 
 from django.conf import settings
@@ -17,8 +18,35 @@ CRITERION_QUESTIONS = {
 }
 
 
+# Why a rater skipped a pair; reported pairs show on the staff side.
+REPORT_REASONS = [
+    ("broken", "An image is broken or does not load"),
+    ("offensive", "An image is offensive"),
+    ("other", "Something else is wrong"),
+]
+
+
 def default_criteria() -> list[str]:
     return list(DEFAULT_CRITERIA)
+
+
+DEFAULT_CONSENT_TEXT = (
+    "You are invited to take part in a research study on how people judge images made by computer "
+    "programs from a text description. You will see a text prompt and two images, and answer which "
+    "image follows the prompt better and which has higher quality. It takes about 10 minutes. We "
+    "record your answers and how long each took; we do not record your name. Your participation is "
+    "voluntary: you may stop at any time, and you may withdraw, which removes your answers from the "
+    "results and deletes your participant id. Some images may be strange or of poor quality; you can "
+    "report any image that is broken or offensive."
+)
+
+
+def new_completion_code() -> str:
+    return secrets.token_hex(4).upper()
+
+
+def new_link_key() -> str:
+    return secrets.token_urlsafe(12)
 
 
 class Study(models.Model):
@@ -43,6 +71,21 @@ class Study(models.Model):
     raters = models.ManyToManyField("Rater", blank=True, related_name="studies", help_text="Rater accounts invited to this study.")
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.DRAFT)
     created_at = models.DateTimeField(auto_now_add=True)
+    # What raters see and how a session runs (the rater side: ratings/views.py, services.py).
+    consent_text = models.TextField(default=DEFAULT_CONSENT_TEXT, help_text="Shown before anything else; the rater must agree to continue.")
+    completion_url = models.CharField(
+        max_length=500, blank=True,
+        help_text="Where a rater goes on finishing, e.g. https://app.prolific.com/submissions/complete?cc={code}; "
+        "{code} and {assignment_id} are filled in. Empty: show the completion code on the page.",
+    )
+    completion_code = models.CharField(max_length=40, default=new_completion_code, help_text="Code a rater gets on finishing (Prolific's completion code).")
+    link_key = models.CharField(max_length=40, default=new_link_key, help_text="Part of the signed study link; change it to revoke every link handed out.")
+    max_participants = models.PositiveIntegerField(null=True, blank=True, help_text="Cap on the number of raters; empty means no cap.")
+    attention_check_rate = models.FloatField(default=0.1, help_text="Share of served pairs that are attention checks (gold pairs with a known answer).")
+    min_seconds_per_vote = models.FloatField(default=3.0, help_text="A faster vote is refused with a message.")
+    flag_after_failed_checks = models.PositiveIntegerField(default=2, help_text="Failed attention checks after which a rater is flagged.")
+    reservation_seconds = models.PositiveIntegerField(default=600, help_text="How long a served pair stays reserved for its rater without activity.")
+    repeat_share = models.FloatField(default=0.05, help_text="Share of served pairs that repeat one the rater already answered (self-consistency).")
 
     class Meta:
         verbose_name_plural = "studies"
@@ -66,27 +109,120 @@ class Rater(models.Model):
     external_id = models.CharField(max_length=200, blank=True, help_text="Participant id from a crowd platform.")
     flagged = models.BooleanField(default=False, help_text="Left out of leaderboards by default.")
     created_at = models.DateTimeField(auto_now_add=True)
+    withdrawn_at = models.DateTimeField(null=True, blank=True, help_text="The rater withdrew: votes excluded, identifying data removed.")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["source", "external_id"], condition=~models.Q(external_id=""), name="rater_unique_external_id"),
+        ]
 
     def __str__(self) -> str:
+        if self.withdrawn_at:
+            return f"withdrawn rater {self.pk}"
         return self.user.get_username() if self.user else f"{self.source}:{self.external_id}"
+
+
+class Participation(models.Model):
+    """One rater in one study: consent, progress, attention-check failures, and the crowd
+    platform's session ids. One per rater and study, so a participant id gets one quota."""
+
+    study = models.ForeignKey(Study, on_delete=models.PROTECT, related_name="participations")
+    rater = models.ForeignKey(Rater, on_delete=models.PROTECT, related_name="participations")
+    started_at = models.DateTimeField(auto_now_add=True)
+    consented_at = models.DateTimeField(null=True, blank=True)
+    instructed_at = models.DateTimeField(null=True, blank=True, help_text="When the rater finished reading the instructions.")
+    finished_at = models.DateTimeField(null=True, blank=True)
+    answered = models.PositiveIntegerField(default=0, help_text="Answered comparisons, attention checks and repeats included.")
+    last_answered_at = models.DateTimeField(null=True, blank=True)
+    failed_checks = models.PositiveIntegerField(default=0)
+    crowd_study_id = models.CharField(max_length=200, blank=True, help_text="Prolific STUDY_ID or MTurk hitId.")
+    crowd_session_id = models.CharField(max_length=200, blank=True, help_text="Prolific SESSION_ID or MTurk assignmentId.")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["study", "rater"], name="participation_unique_rater")]
+
+
+class PairSlot(models.Model):
+    """One (prompt, seed, model A, model B) of a study whose two images exist, with its vote
+    counter: the scheduler picks the least-filled slot with a row lock (SKIP LOCKED)."""
+
+    study = models.ForeignKey(Study, on_delete=models.PROTECT, related_name="pair_slots")
+    prompt = models.ForeignKey(Prompt, on_delete=models.PROTECT, related_name="+")
+    seed = models.BigIntegerField()
+    image_a = models.ForeignKey(Image, on_delete=models.PROTECT, related_name="+")
+    image_b = models.ForeignKey(Image, on_delete=models.PROTECT, related_name="+")
+    filled = models.PositiveIntegerField(default=0, help_text="Answered comparisons plus live reservations.")
+    random_key = models.FloatField(help_text="Random order among equally filled slots; redrawn on every reservation.")
+    retired = models.BooleanField(default=False, help_text="Reported by raters; no longer served.")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["study", "image_a", "image_b"], name="pairslot_unique_images")]
+        indexes = [
+            models.Index(fields=["study", "filled", "random_key"], condition=models.Q(retired=False), name="pairslot_least_filled"),
+        ]
+
+
+class AttentionCheck(models.Model):
+    """A gold pair with a known answer: the real image (A) against a clearly worse one (B)."""
+
+    class Kind(models.TextChoices):
+        DEGRADED = "degraded", "A heavily blurred and noised copy"
+        UNRELATED_PROMPT = "unrelated_prompt", "An image made for an unrelated prompt"
+
+    study = models.ForeignKey(Study, on_delete=models.PROTECT, related_name="attention_checks")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    prompt = models.ForeignKey(Prompt, on_delete=models.PROTECT, related_name="+")
+    seed = models.BigIntegerField()
+    image = models.ForeignKey(Image, on_delete=models.PROTECT, related_name="+", help_text="The right answer.")
+    decoy_image = models.ForeignKey(Image, null=True, blank=True, on_delete=models.PROTECT, related_name="+", help_text="Unrelated-prompt image.")
+    decoy_file = models.FileField(max_length=300, blank=True, help_text="Degraded display copy (PNG at the study's display size).")
+    criteria = models.JSONField(help_text="Criteria whose answer is known (the real image wins).")
+    created_at = models.DateTimeField(auto_now_add=True)
 
 
 class Comparison(models.Model):
     """One pair shown to one rater: the same prompt and seed through two models."""
 
-    study = models.ForeignKey(Study, on_delete=models.PROTECT, related_name="comparisons")
+    # Fewer indexes, less written per vote: study lookups use the (study, rater, answered_at)
+    # index; prompt and images are never searched by from this table on the rater's path.
+    study = models.ForeignKey(Study, on_delete=models.PROTECT, related_name="comparisons", db_index=False)
     rater = models.ForeignKey(Rater, on_delete=models.PROTECT, related_name="comparisons")
-    prompt = models.ForeignKey(Prompt, on_delete=models.PROTECT, related_name="+")
+    prompt = models.ForeignKey(Prompt, on_delete=models.PROTECT, related_name="+", db_index=False)
     seed = models.BigIntegerField()
-    image_a = models.ForeignKey(Image, on_delete=models.PROTECT, related_name="+")
-    image_b = models.ForeignKey(Image, on_delete=models.PROTECT, related_name="+")
+    image_a = models.ForeignKey(Image, on_delete=models.PROTECT, related_name="+", db_index=False)
+    image_b = models.ForeignKey(Image, on_delete=models.PROTECT, related_name="+", db_index=False)
     left_is_a = models.BooleanField(help_text="Randomized per comparison: which image the rater saw on the left.")
     token = models.UUIDField(default=uuid.uuid4, unique=True, editable=False, help_text="Opaque id the rater's page submits.")
     served_at = models.DateTimeField(auto_now_add=True)
     answered_at = models.DateTimeField(null=True, blank=True)
+    # A served pair is a reservation of its slot until answered, released, or expired.
+    slot = models.ForeignKey(PairSlot, null=True, blank=True, on_delete=models.PROTECT, related_name="comparisons")
+    expires_at = models.DateTimeField(null=True, blank=True, help_text="The reservation lapses after this unless the rater is active.")
+    released_at = models.DateTimeField(null=True, blank=True, help_text="Reservation given back (expired or reported) without a vote.")
+    attention_check = models.ForeignKey(
+        AttentionCheck, null=True, blank=True, on_delete=models.PROTECT, related_name="comparisons",
+        help_text="Set for a gold pair: A is the right answer; for a degraded check B is shown as the degraded copy.",
+    )
+    failed_check = models.BooleanField(null=True, blank=True, help_text="For an answered attention check: whether the rater got it wrong.")
+    is_repeat = models.BooleanField(default=False, help_text="A deliberate repeat of an answered pair, for self-consistency.")
+    repeat_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="repeats")
+    report_reason = models.CharField(max_length=20, blank=True, choices=REPORT_REASONS)
+    report_note = models.CharField(max_length=500, blank=True)
+    reported_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        indexes = [models.Index(fields=["study", "rater", "answered_at"])]
+        indexes = [
+            models.Index(fields=["study", "rater", "answered_at"]),
+            models.Index(fields=["rater", "slot"], name="comparison_rater_slot"),
+            models.Index(
+                fields=["rater", "study"], condition=models.Q(answered_at__isnull=True, released_at__isnull=True),
+                name="comparison_rater_open",
+            ),
+            models.Index(
+                fields=["study", "expires_at"], condition=models.Q(answered_at__isnull=True, released_at__isnull=True),
+                name="comparison_live_reservation",
+            ),
+        ]
 
 
 class Vote(models.Model):
@@ -97,7 +233,8 @@ class Vote(models.Model):
         B = "b", "Image B"
         TIE = "tie", "Tie"
 
-    comparison = models.ForeignKey(Comparison, on_delete=models.PROTECT, related_name="votes")
+    # Indexed by the (comparison, criterion) unique constraint.
+    comparison = models.ForeignKey(Comparison, on_delete=models.PROTECT, related_name="votes", db_index=False)
     criterion = models.CharField(max_length=50)
     choice = models.CharField(max_length=3, choices=Choice.choices)
     response_ms = models.PositiveIntegerField(help_text="Milliseconds from the pair being shown to the submit.")

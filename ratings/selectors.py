@@ -3,73 +3,162 @@
 from __future__ import annotations
 
 import itertools
-import random
 from collections import Counter, defaultdict
-from dataclasses import dataclass
 
+from django.core import signing
 from django.db.models import Q
+from django.utils.crypto import constant_time_compare
 
-from generation.models import Image
+from generation.models import DisplayCopy, Image
 
-from .models import Comparison, Rater, Study, Vote
-
-
-@dataclass(frozen=True)
-class PairCandidate:
-    prompt_id: int
-    seed: int
-    image_a_id: int
-    image_b_id: int
+from .models import AttentionCheck, Comparison, PairSlot, Participation, Rater, Study, Vote
 
 
 def open_comparison(*, study: Study, rater: Rater) -> Comparison | None:
-    return Comparison.objects.filter(study=study, rater=rater, answered_at__isnull=True).order_by("served_at").first()
+    """The pair on the rater's screen: their oldest open reservation."""
+    return (
+        Comparison.objects.filter(study=study, rater=rater, answered_at__isnull=True, released_at__isnull=True)
+        .order_by("pk")
+        .first()
+    )
 
 
 def rater_answered_count(*, study: Study, rater: Rater) -> int:
     return Comparison.objects.filter(study=study, rater=rater, answered_at__isnull=False).count()
 
 
-def next_pair_for_rater(*, study: Study, rater: Rater, rng: random.Random | None = None) -> PairCandidate | None:
-    """A (prompt, seed, model A, model B) whose two images exist, that this rater has not seen,
-    among those with the fewest comparisons so far and under the study's target; random among ties."""
-    rng = rng or random.SystemRandom()
-    if rater_answered_count(study=study, rater=rater) >= study.quota_per_rater:
-        return None
+def study_items(*, study: Study) -> dict[tuple[int, int], dict[int, int]]:
+    """{(prompt id, seed): {spec id: image id}} for every image of the study that exists."""
     job = study.job
-    spec_ids = sorted(job.specs.values_list("pk", flat=True))
+    spec_ids = list(job.specs.values_list("pk", flat=True))
     images = Image.objects.filter(spec_id__in=spec_ids, prompt__prompt_set=job.prompt_set, seed__in=job.seeds)
     by_item: dict[tuple[int, int], dict[int, int]] = defaultdict(dict)
     for image_id, spec_id, prompt_id, seed in images.values_list("pk", "spec_id", "prompt_id", "seed"):
         by_item[(prompt_id, seed)][spec_id] = image_id
-    shown_counts: Counter = Counter()
-    seen_by_rater: set = set()
-    for a, b, r in Comparison.objects.filter(study=study).values_list("image_a_id", "image_b_id", "rater_id"):
-        key = frozenset((a, b))
-        shown_counts[key] += 1
-        if r == rater.pk:
-            seen_by_rater.add(key)
-    best: list[PairCandidate] = []
-    best_count = None
-    for (prompt_id, seed), spec_images in by_item.items():
+    return dict(by_item)
+
+
+def study_image_pairs(*, study: Study) -> list[tuple[int, int, int, int]]:
+    """(prompt, seed, image of model A, image of model B) for every pair of models whose two
+    images exist; A is the model with the lower id."""
+    pairs = []
+    for (prompt_id, seed), spec_images in sorted(study_items(study=study).items()):
         for spec_a, spec_b in itertools.combinations(sorted(spec_images), 2):
-            a, b = spec_images[spec_a], spec_images[spec_b]
-            key = frozenset((a, b))
-            count = shown_counts[key]
-            if key in seen_by_rater or count >= study.votes_per_pair:
-                continue
-            if best_count is None or count < best_count:
-                best, best_count = [], count
-            if count == best_count:
-                best.append(PairCandidate(prompt_id, seed, a, b))
-    return rng.choice(best) if best else None
+            pairs.append((prompt_id, seed, spec_images[spec_a], spec_images[spec_b]))
+    return pairs
+
+
+def participation_for(*, study_id: int, rater_id: int) -> Participation | None:
+    return Participation.objects.select_related("study", "rater").filter(study_id=study_id, rater_id=rater_id).first()
+
+
+def comparison_image_file(*, study_id: int, rater_id: int, token, side: str) -> str | None:
+    """Storage name of the display copy shown on ``side`` of a pair served to this rater, or
+    None; for a degraded attention check, image B is its degraded copy."""
+    comparison = (
+        Comparison.objects.select_related("study__job", "attention_check")
+        .filter(token=token, study_id=study_id, rater_id=rater_id)
+        .first()
+    )
+    if comparison is None or side not in ("left", "right"):
+        return None
+    shows_a = (side == "left") == comparison.left_is_a
+    check = comparison.attention_check
+    if not shows_a and check is not None and check.kind == AttentionCheck.Kind.DEGRADED:
+        return check.decoy_file.name
+    image_id = comparison.image_a_id if shows_a else comparison.image_b_id
+    copy = DisplayCopy.objects.filter(image_id=image_id, size=comparison.study.display_size).first()
+    return copy.file.name if copy else None
+
+
+def example_pair(*, study: Study) -> dict | None:
+    """The instructions' example: one image of the study (display copy), and an image of the
+    same model made for another prompt; None before two prompts have images."""
+    items = study_items(study=study)
+    for (prompt_id, seed), spec_images in sorted(items.items()):
+        spec_id = min(spec_images)
+        others = [images[spec_id] for (p, s), images in sorted(items.items()) if p != prompt_id and spec_id in images]
+        if not others:
+            continue
+        copies = dict(
+            DisplayCopy.objects.filter(image_id__in=[spec_images[spec_id], others[0]], size=study.display_size).values_list("image_id", "file")
+        )
+        if len(copies) < 2:
+            continue
+        prompts = dict(Image.objects.filter(pk__in=[spec_images[spec_id], others[0]]).values_list("pk", "prompt__text"))
+        return {
+            "prompt": prompts[spec_images[spec_id]],
+            "other_prompt": prompts[others[0]],
+            "clear_file": copies[spec_images[spec_id]],
+            "unrelated_file": copies[others[0]],
+        }
+    return None
+
+
+def study_link_signature(*, study: Study) -> str:
+    """What makes a study link valid: an HMAC of the study and its link key (change the key to
+    revoke every link handed out)."""
+    return signing.Signer(salt="ratings.study-link").signature(f"{study.pk}:{study.link_key}")
+
+
+def study_link_valid(*, study: Study, signature: str) -> bool:
+    return constant_time_compare(study_link_signature(study=study), signature or "")
+
+
+def study_links(*, study: Study) -> dict[str, str]:
+    """The links to hand to crowd platforms, with the placeholders each platform fills in."""
+    base = f"/rate/{study.pk}/join/{study_link_signature(study=study)}/"
+    return {
+        "prolific": base + "?PROLIFIC_PID={{%PROLIFIC_PID%}}&STUDY_ID={{%STUDY_ID%}}&SESSION_ID={{%SESSION_ID%}}",
+        "mturk": base + "?workerId=WORKER_ID&assignmentId=ASSIGNMENT_ID&hitId=HIT_ID",
+    }
+
+
+def study_reports(*, study: Study) -> list[Comparison]:
+    """Pairs raters skipped, newest first, with the images and why (for the staff side)."""
+    return list(
+        Comparison.objects.filter(study=study, reported_at__isnull=False)
+        .select_related("image_a__spec", "image_b__spec", "prompt", "attention_check")
+        .order_by("-reported_at")
+    )
+
+
+def study_rating_progress(*, study: Study) -> dict:
+    """Slots, their fill against the target, participants, flagged and withdrawn raters."""
+    slots = PairSlot.objects.filter(study=study)
+    answered = Comparison.objects.filter(study=study, answered_at__isnull=False, attention_check__isnull=True, is_repeat=False)
+    participations = Participation.objects.filter(study=study)
+    return {
+        "slots": slots.count(),
+        "target_votes": slots.filter(retired=False).count() * study.votes_per_pair,
+        "answered_pairs": answered.count(),
+        "live_reservations": Comparison.objects.filter(study=study, answered_at__isnull=True, released_at__isnull=True).count(),
+        "participants": participations.count(),
+        "finished": participations.filter(finished_at__isnull=False).count(),
+        "flagged": participations.filter(rater__flagged=True).count(),
+        "withdrawn": participations.filter(rater__withdrawn_at__isnull=False).count(),
+        "reports": Comparison.objects.filter(study=study, reported_at__isnull=False).count(),
+    }
+
+
+def counted_votes(*, study: Study, include_flagged: bool = False):
+    """The votes a leaderboard counts: not excluded, not of a withdrawn rater, not on an
+    attention check or a deliberate repeat, and (by default) not of a flagged rater."""
+    votes = Vote.objects.filter(
+        comparison__study=study,
+        excluded=False,
+        comparison__attention_check__isnull=True,
+        comparison__is_repeat=False,
+        comparison__rater__withdrawn_at__isnull=True,
+    )
+    if not include_flagged:
+        votes = votes.filter(~Q(comparison__rater__flagged=True))
+    return votes
 
 
 def study_vote_rows(*, study: Study, include_flagged: bool = False) -> list[tuple[int, int, str, str]]:
     """(spec of A, spec of B, criterion, choice) for every counted vote, in one query."""
-    votes = Vote.objects.filter(comparison__study=study, excluded=False)
-    if not include_flagged:
-        votes = votes.filter(~Q(comparison__rater__flagged=True))
+    votes = counted_votes(study=study, include_flagged=include_flagged)
     return list(votes.values_list("comparison__image_a__spec_id", "comparison__image_b__spec_id", "criterion", "choice"))
 
 

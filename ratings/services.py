@@ -1,19 +1,45 @@
-"""Writes of the ratings app: studies, raters, comparisons and votes."""
+"""Writes of the ratings app: studies, raters, their sessions, the pair scheduler and votes.
+
+The rater's hot path (record a vote, serve the next pairs) runs as one PL/pgSQL call on
+PostgreSQL (``scheduler_sql.py``) and as the ORM code below elsewhere (SQLite, the demo); the
+two are kept equal by tests that run both on PostgreSQL.
+"""
 
 from __future__ import annotations
 
+import json
 import random
+import time
+import uuid
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import timedelta
 
+from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import IntegrityError, OperationalError, connection, transaction
+from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
 from generation import services as generation_services
-from generation.models import ModelSpec, PromptSet
+from generation.models import DisplayCopy, ModelSpec, PromptSet
 
-from . import selectors
-from .models import DEFAULT_CRITERIA, Comparison, Rater, Study, Vote
+from . import images, scheduler_sql, selectors
+from .models import (
+    DEFAULT_CONSENT_TEXT,
+    DEFAULT_CRITERIA,
+    REPORT_REASONS,
+    AttentionCheck,
+    Comparison,
+    PairSlot,
+    Participation,
+    Rater,
+    Study,
+    Vote,
+)
 
 # Seeds are stored as 64-bit signed integers; torch takes any of them.
 MAX_SEED = 2**63 - 1
@@ -22,6 +48,13 @@ MAX_SEEDS = 100
 
 # What a rater's page sends for each criterion, mapped to the stored choice given the sides.
 SIDES = ("left", "right", "tie")
+
+# A pair reported this many times is no longer served to anyone.
+REPORTS_TO_RETIRE = 2
+
+
+class StudyFull(Exception):
+    """The study reached its cap on participants."""
 
 
 def study_create(
@@ -36,16 +69,36 @@ def study_create(
     votes_per_pair: int = 3,
     quota_per_rater: int = 50,
     owner=None,
+    consent_text: str = DEFAULT_CONSENT_TEXT,
+    completion_url: str = "",
+    max_participants: int | None = None,
+    attention_check_rate: float = 0.1,
+    min_seconds_per_vote: float = 3.0,
+    flag_after_failed_checks: int = 2,
+    reservation_seconds: int = 600,
+    repeat_share: float = 0.05,
 ) -> Study:
     specs = list(specs)
+    errors = {}
     if len(specs) < 2:
-        raise ValidationError({"specs": "A study compares at least two models."})
+        errors["specs"] = "A study compares at least two models."
     if not seeds:
-        raise ValidationError({"seeds": "Give at least one seed."})
-    if len(seeds) > MAX_SEEDS or len(set(seeds)) != len(seeds) or not all(isinstance(s, int) and 0 <= s <= MAX_SEED for s in seeds):
-        raise ValidationError({"seeds": f"Seeds must be at most {MAX_SEEDS} distinct whole numbers from 0 to {MAX_SEED}."})
+        errors["seeds"] = "Give at least one seed."
+    elif len(seeds) > MAX_SEEDS or len(set(seeds)) != len(seeds) or not all(isinstance(s, int) and 0 <= s <= MAX_SEED for s in seeds):
+        errors["seeds"] = f"Seeds must be at most {MAX_SEEDS} distinct whole numbers from 0 to {MAX_SEED}."
     if not criteria or len(set(criteria)) != len(criteria):
-        raise ValidationError({"criteria": "Give one or more distinct criteria."})
+        errors["criteria"] = "Give one or more distinct criteria."
+    for field, value in (("attention_check_rate", attention_check_rate), ("repeat_share", repeat_share)):
+        if not 0 <= value <= 1:
+            errors[field] = "Give a share between 0 and 1."
+    if min_seconds_per_vote < 0:
+        errors["min_seconds_per_vote"] = "Give zero or more seconds."
+    if reservation_seconds < 10:
+        errors["reservation_seconds"] = "Reserve a pair for at least 10 seconds."
+    if completion_url and not completion_url.startswith(("https://", "http://")):
+        errors["completion_url"] = "Give a full http(s) address, or leave it empty to show the code on the page."
+    if errors:
+        raise ValidationError(errors)
     with transaction.atomic():
         job = generation_services.job_create(specs=specs, prompt_set=prompt_set, seeds=seeds, display_size=display_size)
         return Study.objects.create(
@@ -56,6 +109,14 @@ def study_create(
             allow_ties=allow_ties,
             votes_per_pair=votes_per_pair,
             quota_per_rater=quota_per_rater,
+            consent_text=consent_text,
+            completion_url=completion_url,
+            max_participants=max_participants,
+            attention_check_rate=attention_check_rate,
+            min_seconds_per_vote=min_seconds_per_vote,
+            flag_after_failed_checks=flag_after_failed_checks,
+            reservation_seconds=reservation_seconds,
+            repeat_share=repeat_share,
         )
 
 
@@ -66,8 +127,64 @@ def study_start_generation(*, study: Study) -> int:
         return generation_services.job_enqueue(job=study.job)
 
 
-def study_open(*, study: Study) -> None:
+def study_open(*, study: Study, rng: random.Random | None = None) -> None:
+    """Open for rating: one pair slot per (prompt, seed, model pair) whose images exist, and
+    the attention checks, made once."""
+    pair_slots_sync(study=study, rng=rng)
+    if not study.attention_checks.exists():
+        attention_checks_create(study=study, rng=rng)
     Study.objects.filter(pk=study.pk).update(status=Study.Status.RATING)
+
+
+def pair_slots_sync(*, study: Study, rng: random.Random | None = None) -> int:
+    """Add the slots of image pairs that exist now (idempotent); returns how many were added."""
+    rng = rng or random.SystemRandom()
+    before = PairSlot.objects.filter(study=study).count()
+    slots = [
+        PairSlot(study=study, prompt_id=prompt_id, seed=seed, image_a_id=a, image_b_id=b, random_key=rng.random())
+        for prompt_id, seed, a, b in selectors.study_image_pairs(study=study)
+    ]
+    PairSlot.objects.bulk_create(slots, ignore_conflicts=True, batch_size=2000)
+    return PairSlot.objects.filter(study=study).count() - before
+
+
+def attention_checks_create(*, study: Study, count: int | None = None, rng: random.Random | None = None) -> list[AttentionCheck]:
+    """Gold pairs with a known answer, alternating two kinds: a real image against a degraded
+    copy of itself (known answer: image quality), and against the same model's image for an
+    unrelated prompt (known answer: prompt adherence)."""
+    rng = rng or random.SystemRandom()
+    items = selectors.study_items(study=study)
+    keys = sorted(items)
+    rng.shuffle(keys)
+    count = min(len(keys), 12 if count is None else count)
+    criteria = list(study.criteria)
+
+    def known(preferred: str) -> list[str]:
+        return [preferred] if preferred in criteria else criteria
+
+    made = []
+    for index, (prompt_id, seed) in enumerate(keys[:count]):
+        spec_id = rng.choice(sorted(items[(prompt_id, seed)]))
+        image_id = items[(prompt_id, seed)][spec_id]
+        decoys = [images[spec_id] for (p, s), images in items.items() if p != prompt_id and spec_id in images]
+        if index % 2 == 1 and decoys:
+            made.append(AttentionCheck.objects.create(
+                study=study, kind=AttentionCheck.Kind.UNRELATED_PROMPT, prompt_id=prompt_id, seed=seed,
+                image_id=image_id, decoy_image_id=rng.choice(decoys), criteria=known("prompt_adherence"),
+            ))
+            continue
+        copy = DisplayCopy.objects.filter(image_id=image_id, size=study.display_size).first()
+        if copy is None:
+            continue
+        with default_storage.open(copy.file.name, "rb") as handle:
+            degraded = images.degrade_png(handle.read(), seed=rng.randrange(2**32))
+        # Saved beside the real display copies, with the same kind of opaque name.
+        name = default_storage.save(f"display/{uuid.uuid4().hex}.png", ContentFile(degraded))
+        made.append(AttentionCheck.objects.create(
+            study=study, kind=AttentionCheck.Kind.DEGRADED, prompt_id=prompt_id, seed=seed,
+            image_id=image_id, decoy_file=name, criteria=known("image_quality"),
+        ))
+    return made
 
 
 def rater_invite(*, study: Study, user) -> Rater:
@@ -76,56 +193,374 @@ def rater_invite(*, study: Study, user) -> Rater:
     return rater
 
 
-def comparison_serve(*, study: Study, rater: Rater, rng: random.Random | None = None) -> Comparison | None:
-    """The rater's open comparison, or a new one from the scheduler; None when nothing is left."""
-    open_comparison = selectors.open_comparison(study=study, rater=rater)
-    if open_comparison is not None:
-        return open_comparison
-    candidate = selectors.next_pair_for_rater(study=study, rater=rater, rng=rng)
-    if candidate is None:
-        return None
-    rng = rng or random.SystemRandom()
-    return Comparison.objects.create(
-        study=study,
-        rater=rater,
-        prompt_id=candidate.prompt_id,
-        seed=candidate.seed,
-        image_a_id=candidate.image_a_id,
-        image_b_id=candidate.image_b_id,
-        left_is_a=rng.random() < 0.5,
+def participation_start(*, study: Study, rater: Rater, crowd_study_id: str = "", crowd_session_id: str = "") -> Participation:
+    """The rater's place in the study: resumed if it exists, else started unless the study is
+    full (raises ``StudyFull``)."""
+    existing = Participation.objects.filter(study=study, rater=rater).first()
+    if existing is not None:
+        return existing
+    with transaction.atomic():
+        # The study row lock makes the participant cap exact under concurrent joins.
+        locked = Study.objects.select_for_update().get(pk=study.pk)
+        existing = Participation.objects.filter(study=study, rater=rater).first()
+        if existing is not None:
+            return existing
+        if locked.max_participants is not None and Participation.objects.filter(study=study).count() >= locked.max_participants:
+            raise StudyFull(f"{study.name} has all the participants it needs.")
+        return Participation.objects.create(
+            study=study, rater=rater, crowd_study_id=crowd_study_id[:200], crowd_session_id=crowd_session_id[:200]
+        )
+
+
+def rater_join(
+    *, study: Study, source: str, external_id: str, crowd_study_id: str = "", crowd_session_id: str = ""
+) -> tuple[Rater, Participation]:
+    """A crowd participant arriving through a study link: one rater per platform id, one
+    participation (one quota) per study; a second session resumes the first."""
+    if source not in (Rater.Source.PROLIFIC, Rater.Source.MTURK) or not external_id:
+        raise ValidationError("A crowd participant needs a platform and a participant id.")
+    with transaction.atomic():
+        rater = Rater.objects.filter(source=source, external_id=external_id).first()
+        if rater is None:
+            try:
+                with transaction.atomic():
+                    rater = Rater.objects.create(source=source, external_id=external_id)
+            except IntegrityError:  # a concurrent first visit made it
+                rater = Rater.objects.get(source=source, external_id=external_id)
+    participation = participation_start(
+        study=study, rater=rater, crowd_study_id=crowd_study_id, crowd_session_id=crowd_session_id
     )
+    return rater, participation
 
 
-def vote_record(*, token: str, rater: Rater, answers: Mapping[str, str], response_ms: int) -> Comparison:
+def participation_consent(*, participation: Participation) -> None:
+    Participation.objects.filter(pk=participation.pk, consented_at__isnull=True).update(consented_at=timezone.now())
+
+
+def participation_instructed(*, participation: Participation) -> None:
+    Participation.objects.filter(pk=participation.pk, instructed_at__isnull=True).update(instructed_at=timezone.now())
+
+
+def participation_finish(*, participation: Participation) -> None:
+    """No more pairs for this rater: their open reservations go back to the pool."""
+    with transaction.atomic():
+        _reservations_release(
+            Comparison.objects.filter(study_id=participation.study_id, rater_id=participation.rater_id),
+            now=timezone.now(),
+        )
+        Participation.objects.filter(pk=participation.pk, finished_at__isnull=True).update(finished_at=timezone.now())
+
+
+def rater_withdraw(*, rater: Rater) -> None:
+    """The rater leaves: every vote of theirs is excluded from every leaderboard (kept, as the
+    data is append-only), open reservations are given back, and what identifies them (platform
+    ids, account name and e-mail) is removed."""
+    now = timezone.now()
+    with transaction.atomic():
+        Vote.objects.filter(comparison__rater=rater).update(excluded=True)
+        _reservations_release(Comparison.objects.filter(rater=rater), now=now)
+        Participation.objects.filter(rater=rater).update(crowd_study_id="", crowd_session_id="")
+        Participation.objects.filter(rater=rater, finished_at__isnull=True).update(finished_at=now)
+        Rater.objects.filter(pk=rater.pk).update(external_id="", withdrawn_at=now)
+        if rater.user_id is not None:
+            user = get_user_model().objects.get(pk=rater.user_id)
+            if not (user.is_staff or user.is_superuser):
+                user.username = f"withdrawn-{rater.pk}-{uuid.uuid4().hex[:8]}"
+                user.email = ""
+                user.first_name = user.last_name = ""
+                user.is_active = False
+                user.set_unusable_password()
+                user.save()
+
+
+def _reservations_release(comparisons, *, now) -> int:
+    """Give back open reservations among ``comparisons`` (rows locked, slots in id order)."""
+    lapsed = list(
+        comparisons.select_for_update()
+        .filter(answered_at__isnull=True, released_at__isnull=True)
+        .order_by("pk")
+        .values_list("pk", "slot_id", "is_repeat")
+    )
+    return _release_rows(lapsed, now=now)
+
+
+def _release_rows(rows, *, now) -> int:
+    if not rows:
+        return 0
+    Comparison.objects.filter(pk__in=[pk for pk, _, _ in rows]).update(released_at=now)
+    per_slot = Counter(slot_id for _, slot_id, is_repeat in rows if slot_id is not None and not is_repeat)
+    for slot_id in sorted(per_slot):
+        PairSlot.objects.filter(pk=slot_id).update(filled=F("filled") - per_slot[slot_id])
+    return len(rows)
+
+
+def reservations_release_lapsed(*, study_id: int, now=None, limit: int = 200) -> int:
+    """Free the pairs of abandoned tabs: reservations past their expiry go back to the pool."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        rows = list(
+            Comparison.objects.select_for_update(skip_locked=True)
+            .filter(study_id=study_id, answered_at__isnull=True, released_at__isnull=True, expires_at__lt=now)
+            .order_by("expires_at")
+            .values_list("pk", "slot_id", "is_repeat")[:limit]
+        )
+        return _release_rows(rows, now=now)
+
+
+def _sql_hot_path() -> bool:
+    return connection.vendor == "postgresql" and getattr(settings, "RATINGS_SQL_HOT_PATH", True)
+
+
+def _call_sql(function: str, args: list) -> dict:
+    placeholders = ", ".join(["%s"] * len(args))
+    for attempt in range(2):
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(f"SELECT {function}({placeholders})", args)
+                result = cursor.fetchone()[0]
+            return result if isinstance(result, dict) else json.loads(result)
+        except OperationalError as error:
+            # Lock order makes deadlocks impossible by design; retry once if one happens anyway.
+            if attempt or "deadlock" not in str(error):
+                raise
+    raise AssertionError("unreachable")
+
+
+def session_serve(*, study_id: int, rater_id: int, rng: random.Random | None = None) -> dict:
+    """The rater's open pairs (current first), serving new ones up to two; see ``scheduler_sql``."""
+    if _sql_hot_path():
+        return _call_sql("ratings_serve", [study_id, rater_id])
+    return _serve_python(study_id=study_id, rater_id=rater_id, rng=rng or random.SystemRandom())
+
+
+def vote_submit(*, study_id: int, rater_id: int, token, answers: Mapping[str, str], response_ms: int, rng: random.Random | None = None) -> dict:
+    """Record the answers to one served pair and serve the next; one statement on PostgreSQL.
+
+    Returns ``{"status": recorded | duplicate | forbidden | invalid | too_fast | expired |
+    reported, "message"?, "answered", "quota", "pairs"}``; only ``recorded`` wrote votes.
+    """
+    answers = {str(k): str(v) for k, v in answers.items()}
+    response_ms = max(0, min(int(response_ms), 2_000_000_000))
+    if _sql_hot_path():
+        return _call_sql("ratings_vote", [study_id, rater_id, str(token), json.dumps(answers), response_ms])
+    return _vote_python(study_id=study_id, rater_id=rater_id, token=token, answers=answers, response_ms=response_ms, rng=rng or random.SystemRandom())
+
+
+def comparison_serve(*, study: Study, rater: Rater, rng: random.Random | None = None) -> Comparison | None:
+    """The rater's current comparison, serving one if needed; None when nothing is left."""
+    participation_start(study=study, rater=rater)
+    result = session_serve(study_id=study.pk, rater_id=rater.pk, rng=rng)
+    if not result.get("pairs"):
+        return None
+    return Comparison.objects.select_related("image_a", "image_b", "prompt").get(token=result["pairs"][0]["token"])
+
+
+def vote_record(*, token, rater: Rater, answers: Mapping[str, str], response_ms: int) -> Comparison:
     """Record one answer per criterion for a comparison served to this rater.
 
     A second submit of the same comparison counts once; a comparison served to someone else
-    raises ``PermissionDenied`` and writes nothing.
+    raises ``PermissionDenied`` and writes nothing; a refused vote raises ``ValidationError``.
     """
+    comparison = Comparison.objects.filter(token=token).only("study_id", "rater_id").first()
+    if comparison is None or comparison.rater_id != rater.pk:
+        raise PermissionDenied("This pair was not given to you to rate.")
+    result = vote_submit(study_id=comparison.study_id, rater_id=rater.pk, token=token, answers=answers, response_ms=response_ms)
+    if result["status"] == "forbidden":
+        raise PermissionDenied("This pair was not given to you to rate.")
+    if result["status"] not in ("recorded", "duplicate"):
+        raise ValidationError(result["message"])
+    return Comparison.objects.get(token=token)
+
+
+def comparison_report(*, study_id: int, rater_id: int, token, reason: str, note: str = "") -> dict:
+    """Skip a pair and say why (a broken or offensive image); its reservation goes back, a pair
+    reported twice is served no more, and another pair is served."""
+    if reason not in dict(REPORT_REASONS):
+        raise ValidationError("Choose why you skip this pair: " + ", ".join(dict(REPORT_REASONS)) + ".")
+    now = timezone.now()
     with transaction.atomic():
-        comparison = (
-            Comparison.objects.select_for_update().select_related("study").filter(token=token).first()
-        )
-        if comparison is None or comparison.rater_id != rater.pk:
+        participation = Participation.objects.select_for_update().filter(study_id=study_id, rater_id=rater_id).first()
+        comparison = Comparison.objects.select_for_update().filter(token=token).first()
+        if participation is None or comparison is None or comparison.rater_id != rater_id or comparison.study_id != study_id:
             raise PermissionDenied("This pair was not given to you to rate.")
+        if comparison.answered_at is None and comparison.reported_at is None:
+            if comparison.released_at is None:
+                _release_rows([(comparison.pk, comparison.slot_id, comparison.is_repeat)], now=now)
+            Comparison.objects.filter(pk=comparison.pk).update(
+                reported_at=now, report_reason=reason, report_note=note[:500], released_at=now
+            )
+            if comparison.slot_id is not None and (
+                Comparison.objects.filter(slot_id=comparison.slot_id, reported_at__isnull=False).count() >= REPORTS_TO_RETIRE
+            ):
+                PairSlot.objects.filter(pk=comparison.slot_id).update(retired=True)
+    return session_serve(study_id=study_id, rater_id=rater_id)
+
+
+# The ORM path: the same steps as scheduler_sql's functions, for SQLite (the demo).
+
+def _open_pairs(study_id: int, rater_id: int):
+    return Comparison.objects.filter(study_id=study_id, rater_id=rater_id, answered_at__isnull=True, released_at__isnull=True)
+
+
+def _serve_result(study: Study, participation: Participation) -> dict:
+    pairs = [
+        {"token": str(token), "prompt": prompt}
+        for token, prompt in _open_pairs(study.pk, participation.rater_id).order_by("pk").values_list("token", "prompt__text")
+    ]
+    return {"status": "ok", "answered": participation.answered, "quota": study.quota_per_rater, "pairs": pairs}
+
+
+def _serve_python(*, study_id: int, rater_id: int, rng: random.Random) -> dict:
+    now = timezone.now()
+    with transaction.atomic():
+        study = Study.objects.filter(pk=study_id).first()
+        participation = Participation.objects.select_for_update().filter(study_id=study_id, rater_id=rater_id).first()
+        if study is None or participation is None:
+            return {"status": "forbidden"}
+        hold = timedelta(seconds=study.reservation_seconds)
+        _open_pairs(study_id, rater_id).filter(expires_at__gte=now, expires_at__lt=now + hold / 2).update(expires_at=now + hold)
+        reservations_release_lapsed(study_id=study_id, now=now)
+        n_open = _open_pairs(study_id, rater_id).count()
+        retries = 0
+        while (
+            n_open < scheduler_sql.OPEN_PAIRS
+            and participation.answered + n_open < study.quota_per_rater
+            and study.status == Study.Status.RATING
+            and participation.finished_at is None
+        ):
+            fields = dict(study_id=study_id, rater_id=rater_id, served_at=now, expires_at=now + hold)
+            if not (
+                _serve_attention_check(study, rater_id, rng, fields)
+                or _serve_repeat(study, rater_id, rng, fields)
+                or _serve_slot(study, rater_id, rng, fields)
+            ):
+                if n_open == 0 and retries < 4:
+                    # The rest may be locked by raters being served, or given back, right now:
+                    # look again shortly rather than end this rater's session.
+                    retries += 1
+                    time.sleep(0.02)
+                    continue
+                break
+            n_open += 1
+        return _serve_result(study, participation)
+
+
+def _serve_attention_check(study: Study, rater_id: int, rng: random.Random, fields: dict) -> bool:
+    if not (study.attention_check_rate > 0 and rng.random() < study.attention_check_rate):
+        return False
+    shown = Comparison.objects.filter(rater_id=rater_id, attention_check_id=OuterRef("pk"))
+    checks = list(AttentionCheck.objects.filter(study=study).exclude(Exists(shown)))
+    if not checks:
+        return False
+    check = rng.choice(checks)
+    Comparison.objects.create(
+        prompt_id=check.prompt_id, seed=check.seed, image_a_id=check.image_id,
+        image_b_id=check.decoy_image_id or check.image_id, left_is_a=rng.random() < 0.5, attention_check=check, **fields,
+    )
+    return True
+
+
+def _serve_repeat(study: Study, rater_id: int, rng: random.Random, fields: dict) -> bool:
+    if not (study.repeat_share > 0 and rng.random() < study.repeat_share):
+        return False
+    recent = list(Comparison.objects.filter(study=study, rater_id=rater_id).order_by("-pk").values_list("pk", flat=True)[:3])
+    if not recent:
+        return False
+    candidates = list(
+        Comparison.objects.filter(
+            study=study, rater_id=rater_id, answered_at__isnull=False, slot__isnull=False, is_repeat=False, pk__lt=min(recent)
+        ).exclude(Exists(Comparison.objects.filter(repeat_of_id=OuterRef("pk"))))
+    )
+    if not candidates:
+        return False
+    original = rng.choice(candidates)
+    Comparison.objects.create(
+        prompt_id=original.prompt_id, seed=original.seed, image_a_id=original.image_a_id, image_b_id=original.image_b_id,
+        left_is_a=rng.random() < 0.5, slot_id=original.slot_id, is_repeat=True, repeat_of=original, **fields,
+    )
+    return True
+
+
+def _serve_slot(study: Study, rater_id: int, rng: random.Random, fields: dict) -> bool:
+    seen = Comparison.objects.filter(rater_id=rater_id, slot_id=OuterRef("pk"))
+    slot = (
+        PairSlot.objects.select_for_update(skip_locked=True)
+        .filter(study=study, retired=False, filled__lt=study.votes_per_pair)
+        .exclude(Exists(seen))
+        .order_by("filled", "random_key")
+        .first()
+    )
+    if slot is None:
+        return False
+    PairSlot.objects.filter(pk=slot.pk).update(filled=F("filled") + 1, random_key=rng.random())
+    Comparison.objects.create(
+        prompt_id=slot.prompt_id, seed=slot.seed, image_a_id=slot.image_a_id, image_b_id=slot.image_b_id,
+        left_is_a=rng.random() < 0.5, slot=slot, **fields,
+    )
+    return True
+
+
+def _answers_problem(study: Study, answers: Mapping[str, str]) -> str | None:
+    missing = [c for c in study.criteria if not answers.get(c)]
+    if missing:
+        return scheduler_sql.MISSING_ANSWERS.format(missing=", ".join(missing))
+    allowed = SIDES if study.allow_ties else SIDES[:2]
+    for criterion in study.criteria:
+        if answers[criterion] not in allowed:
+            return scheduler_sql.BAD_ANSWER.format(
+                criterion=criterion, allowed="left, right or tie" if study.allow_ties else "left or right"
+            )
+    return None
+
+
+def _vote_python(*, study_id: int, rater_id: int, token, answers: Mapping[str, str], response_ms: int, rng: random.Random) -> dict:
+    now = timezone.now()
+
+    def serve_with(status: str, message: str | None = None) -> dict:
+        result = _serve_python(study_id=study_id, rater_id=rater_id, rng=rng)
+        return {**result, "status": status, **({"message": message} if message else {})}
+
+    with transaction.atomic():
+        participation = Participation.objects.select_for_update().filter(study_id=study_id, rater_id=rater_id).first()
+        comparison = Comparison.objects.select_for_update().filter(token=token).first()
+        if participation is None or comparison is None or comparison.rater_id != rater_id or comparison.study_id != study_id:
+            return {"status": "forbidden"}
         if comparison.answered_at is not None:
-            return comparison
-        study = comparison.study
-        missing = [c for c in study.criteria if c not in answers]
-        if missing:
-            raise ValidationError(f"Answer every question before submitting (missing: {', '.join(missing)}).")
-        votes = []
-        for criterion in study.criteria:
-            side = answers[criterion]
-            if side not in SIDES or (side == "tie" and not study.allow_ties):
-                allowed = "left, right or tie" if study.allow_ties else "left or right"
-                raise ValidationError(f"The answer to '{criterion}' must be {allowed}.")
+            return serve_with("duplicate")
+        if comparison.reported_at is not None:
+            return serve_with("reported", scheduler_sql.REPORTED)
+        study = Study.objects.get(pk=study_id)
+        problem = _answers_problem(study, answers)
+        if problem:
+            return {"status": "invalid", "message": problem}
+        started = max(comparison.served_at, participation.last_answered_at or comparison.served_at)
+        if (now - started).total_seconds() < study.min_seconds_per_vote:
+            return serve_with("too_fast", scheduler_sql.TOO_FAST.format(seconds=f"{study.min_seconds_per_vote:g}"))
+        if comparison.released_at is not None and comparison.slot_id is not None and not comparison.is_repeat:
+            retaken = PairSlot.objects.filter(
+                pk=comparison.slot_id, filled__lt=study.votes_per_pair, retired=False
+            ).update(filled=F("filled") + 1)
+            if not retaken:
+                return serve_with("expired", scheduler_sql.EXPIRED)
+
+        def choice(side: str) -> str:
             if side == "tie":
-                choice = Vote.Choice.TIE
-            else:
-                choice = Vote.Choice.A if (side == "left") == comparison.left_is_a else Vote.Choice.B
-            votes.append(Vote(comparison=comparison, criterion=criterion, choice=choice, response_ms=max(0, int(response_ms))))
-        Vote.objects.bulk_create(votes)
-        comparison.answered_at = timezone.now()
-        comparison.save(update_fields=["answered_at"])
-    return comparison
+                return Vote.Choice.TIE
+            return Vote.Choice.A if (side == "left") == comparison.left_is_a else Vote.Choice.B
+
+        Vote.objects.bulk_create(
+            Vote(comparison=comparison, criterion=c, choice=choice(answers[c]), response_ms=response_ms, created_at=now)
+            for c in study.criteria
+        )
+        failed = None
+        if comparison.attention_check_id is not None:
+            known = [c for c in comparison.attention_check.criteria if c in study.criteria]
+            failed = any(choice(answers[c]) != Vote.Choice.A for c in known)
+        Comparison.objects.filter(pk=comparison.pk).update(answered_at=now, released_at=None, failed_check=failed)
+        Participation.objects.filter(pk=participation.pk).update(
+            answered=F("answered") + 1, last_answered_at=now, failed_checks=F("failed_checks") + (1 if failed else 0)
+        )
+        participation.refresh_from_db(fields=["failed_checks"])
+        if failed and participation.failed_checks >= study.flag_after_failed_checks:
+            Rater.objects.filter(pk=rater_id).update(flagged=True)
+        return serve_with("recorded")

@@ -5,9 +5,17 @@ from . import results, views
 app_name = "ratings"
 
 urlpatterns = [
+    path("livez/", views.livez, name="livez"),
     path("rate/<int:study_id>/", views.rate, name="rate"),
+    path("rate/<int:study_id>/join/<str:signature>/", views.join, name="join"),
+    path("rate/<int:study_id>/consent/", views.consent, name="consent"),
+    path("rate/<int:study_id>/instructions/", views.instructions, name="instructions"),
     path("rate/<int:study_id>/vote/", views.vote, name="vote"),
-    path("rate/<int:study_id>/image/<uuid:public_id>/", views.image, name="image"),
+    path("rate/<int:study_id>/report/", views.report, name="report"),
+    path("rate/<int:study_id>/image/<uuid:token>/<str:side>/", views.image, name="image"),
+    path("rate/<int:study_id>/example/<str:kind>/", views.example_image, name="example_image"),
+    path("rate/<int:study_id>/finish/", views.finish, name="finish"),
+    path("rate/<int:study_id>/withdraw/", views.withdraw, name="withdraw"),
     path("studies/<int:study_id>/leaderboard/", results.leaderboard, name="leaderboard"),
     path("studies/<int:study_id>/leaderboard.<str:fmt>", results.leaderboard_download, name="leaderboard-download"),
     path("studies/<int:study_id>/votes.csv", results.votes_download, name="votes-download"),

@@ -1,28 +1,367 @@
-"""The rater's page and image serving for raters (results pages are in ``ratings.results``)."""
+"""The rater's pages (consent, instructions, the voting page, finish, withdraw), the JSON vote
+and report endpoints, and image serving for raters (results pages are in ``ratings.results``).
+
+A rater is known by a signed cookie per study (``rater_<study id>``), set when they arrive
+through a signed study link or open the study while logged in as an invited account; the
+vote endpoint reads only that cookie, so a vote costs no session or user query.
+"""
 
 from __future__ import annotations
 
+import json
+import re
+import uuid
+
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
+from django.core import signing
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.storage import default_storage
-from django.db.models import Q
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import timezone
-from django.views.decorators.http import require_POST
+from django.utils.crypto import salted_hmac
+from django.views.decorators.http import require_GET, require_POST
 
-from generation.models import DisplayCopy
+from . import images, selectors, services
+from .models import CRITERION_QUESTIONS, REPORT_REASONS, Participation, Rater, Study
 
-from . import selectors, services
-from .models import CRITERION_QUESTIONS, Comparison, Rater, Study
+COOKIE_MAX_AGE = 30 * 24 * 3600
+PREVIEW_ASSIGNMENT = "ASSIGNMENT_ID_NOT_AVAILABLE"
+PARTICIPANT_ID = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
+HTTP_STATUS = {"recorded": 200, "duplicate": 200, "ok": 200, "reported": 200, "forbidden": 403, "invalid": 400, "too_fast": 429, "expired": 409}
 
 
-def _study_rater(request: HttpRequest, study_id: int) -> tuple[Study, Rater]:
-    study = get_object_or_404(Study.objects.select_related("job"), pk=study_id)
+def livez(request: HttpRequest) -> JsonResponse:
+    """Liveness: the web process answers, with no database work (``/healthz/`` also checks the
+    database); the load benchmark's bare-view baseline."""
+    return JsonResponse({"status": "ok"})
+
+
+# Who is rating: the signed per-study cookie.
+
+def _cookie_name(study_id: int) -> str:
+    return f"rater_{study_id}"
+
+
+def _session_binding(request: HttpRequest) -> str:
+    # An account rater's cookie is tied to their login session, so logging out ends it.
+    key = request.COOKIES.get(settings.SESSION_COOKIE_NAME, "")
+    return salted_hmac("ratings.rater-session", key).hexdigest()[:16] if key else ""
+
+
+def rater_cookie_value(*, study_id: int, rater_id: int, session_binding: str = "") -> str:
+    """The signed value of a rater's cookie for one study (also used by the load benchmark)."""
+    return signing.Signer(salt=f"ratings.rater.{study_id}").sign(f"{rater_id}.{session_binding}")
+
+
+def _rater_cookie_value(request: HttpRequest, study_id: int, rater: Rater) -> str:
+    binding = _session_binding(request) if rater.source == Rater.Source.ACCOUNT else ""
+    return rater_cookie_value(study_id=study_id, rater_id=rater.pk, session_binding=binding)
+
+
+def _set_rater_cookie(response: HttpResponse, request: HttpRequest, study_id: int, rater: Rater) -> None:
+    response.set_cookie(
+        _cookie_name(study_id), _rater_cookie_value(request, study_id, rater), max_age=COOKIE_MAX_AGE,
+        path=f"/rate/{study_id}/", httponly=True, samesite="Lax", secure=request.is_secure(),
+    )
+
+
+def _cookie_rater_id(request: HttpRequest, study_id: int) -> int | None:
+    value = request.COOKIES.get(_cookie_name(study_id))
+    if not value:
+        return None
+    try:
+        rater_id, binding = signing.Signer(salt=f"ratings.rater.{study_id}").unsign(value).split(".", 1)
+    except (signing.BadSignature, ValueError):
+        return None
+    if binding and binding != _session_binding(request):
+        return None
+    return int(rater_id)
+
+
+def _participation(request: HttpRequest, study: Study) -> tuple[Participation | None, bool]:
+    """(the rater's participation, whether the cookie must be (re)set); raises PermissionDenied
+    for a logged-in account that is not invited."""
+    rater_id = _cookie_rater_id(request, study.pk)
+    if rater_id is not None:
+        participation = Participation.objects.select_related("rater").filter(study=study, rater_id=rater_id).first()
+        if participation is not None:
+            return participation, False
+    if not request.user.is_authenticated:
+        return None, False
     rater = Rater.objects.filter(user=request.user).first()
     if rater is None or not study.raters.filter(pk=rater.pk).exists():
         raise PermissionDenied("You are not invited to rate this study.")
-    return study, rater
+    return services.participation_start(study=study, rater=rater), True
+
+
+def _gate(request: HttpRequest, study_id: int):
+    """The study and participation for a rater page, or the response to send instead."""
+    study = get_object_or_404(Study.objects.select_related("job"), pk=study_id)
+    try:
+        participation, set_cookie = _participation(request, study)
+    except services.StudyFull as full:
+        return study, None, render(request, "ratings/full.html", {"study": study, "message": str(full)}, status=409)
+    if participation is None:
+        return study, None, redirect_to_login(request.get_full_path())
+    if participation.rater.withdrawn_at is not None:
+        return study, None, render(request, "ratings/withdrawn.html", {"study": study})
+    return study, (participation, set_cookie), None
+
+
+def _with_cookie(response: HttpResponse, request, study: Study, session) -> HttpResponse:
+    participation, set_cookie = session
+    if set_cookie:
+        _set_rater_cookie(response, request, study.pk, participation.rater)
+    return response
+
+
+def _questions(study: Study) -> list[dict]:
+    per_question = 3 if study.allow_ties else 2
+    questions = []
+    for i, criterion in enumerate(study.criteria):
+        first = i * per_question + 1
+        keys = {"left": str(first), "right": str(first + 1)}
+        if study.allow_ties:
+            keys["tie"] = str(first + 2)
+        questions.append({
+            "criterion": criterion,
+            "text": CRITERION_QUESTIONS.get(criterion, criterion.replace("_", " ").capitalize() + "?"),
+            "keys": keys,
+        })
+    return questions
+
+
+def _pairs_payload(study_id: int, pairs: list[dict]) -> list[dict]:
+    return [
+        {
+            "token": pair["token"],
+            "prompt": pair["prompt"],
+            "left": f"/rate/{study_id}/image/{pair['token']}/left/",
+            "right": f"/rate/{study_id}/image/{pair['token']}/right/",
+        }
+        for pair in pairs
+    ]
+
+
+def _session_payload(study_id: int, result: dict) -> dict:
+    payload = {
+        "status": result["status"],
+        "answered": result.get("answered", 0),
+        "quota": result.get("quota", 0),
+        "pairs": _pairs_payload(study_id, result.get("pairs", [])),
+    }
+    if "message" in result:
+        payload["message"] = result["message"]
+    if not payload["pairs"] and result["status"] not in ("forbidden", "invalid"):
+        payload["finish_url"] = f"/rate/{study_id}/finish/"
+    return payload
+
+
+@require_GET
+def join(request: HttpRequest, study_id: int, signature: str) -> HttpResponse:
+    """A study link for a crowd platform: Prolific (PROLIFIC_PID, STUDY_ID, SESSION_ID) or
+    MTurk (workerId, assignmentId, hitId; a preview while the HIT is not accepted)."""
+    study = Study.objects.filter(pk=study_id).first()
+    if study is None or not selectors.study_link_valid(study=study, signature=signature):
+        return render(request, "ratings/bad_link.html", status=403)
+    params = request.GET
+    if "PROLIFIC_PID" in params:
+        source, external_id = Rater.Source.PROLIFIC, params.get("PROLIFIC_PID", "")
+        crowd_study_id, crowd_session_id = params.get("STUDY_ID", ""), params.get("SESSION_ID", "")
+    elif "workerId" in params or params.get("assignmentId") == PREVIEW_ASSIGNMENT:
+        if params.get("assignmentId") == PREVIEW_ASSIGNMENT:
+            return render(request, "ratings/instructions.html", {"study": study, "preview": True, **_instructions_context(study)})
+        source, external_id = Rater.Source.MTURK, params.get("workerId", "")
+        crowd_study_id, crowd_session_id = params.get("hitId", ""), params.get("assignmentId", "")
+    else:
+        return render(request, "ratings/bad_link.html", {"missing_id": True}, status=400)
+    if not PARTICIPANT_ID.match(external_id):
+        return render(request, "ratings/bad_link.html", {"missing_id": True}, status=400)
+    if study.status != Study.Status.RATING:
+        return render(request, "ratings/closed.html", {"study": study}, status=409)
+    try:
+        rater, _ = services.rater_join(
+            study=study, source=source, external_id=external_id, crowd_study_id=crowd_study_id, crowd_session_id=crowd_session_id
+        )
+    except services.StudyFull as full:
+        return render(request, "ratings/full.html", {"study": study, "message": str(full)}, status=409)
+    response = redirect("ratings:rate", study_id=study.pk)
+    _set_rater_cookie(response, request, study.pk, rater)
+    return response
+
+
+def rate(request: HttpRequest, study_id: int) -> HttpResponse:
+    study, session, stop = _gate(request, study_id)
+    if stop:
+        return stop
+    participation = session[0]
+    if participation.consented_at is None:
+        response = render(request, "ratings/consent.html", {"study": study})
+    elif participation.instructed_at is None:
+        response = render(request, "ratings/instructions.html", {"study": study, **_instructions_context(study)})
+    elif participation.finished_at is not None:
+        response = redirect("ratings:finish", study_id=study.pk)
+    elif study.status != Study.Status.RATING:
+        response = render(request, "ratings/closed.html", {"study": study}, status=409)
+    else:
+        result = services.session_serve(study_id=study.pk, rater_id=participation.rater_id)
+        if not result.get("pairs"):
+            response = redirect("ratings:finish", study_id=study.pk)
+        else:
+            state = _session_payload(study.pk, result)
+            response = render(request, "ratings/rate.html", {
+                "study": study,
+                "state": state,
+                "current": state["pairs"][0],
+                "questions": _questions(study),
+                "display_size": study.display_size,
+                "report_reasons": REPORT_REASONS,
+                "csrf_token_value": get_token(request),
+                "error": request.session.pop("vote_error", None) if hasattr(request, "session") else None,
+            })
+    return _with_cookie(response, request, study, session)
+
+
+def _instructions_context(study: Study) -> dict:
+    return {"questions": _questions(study), "example": selectors.example_pair(study=study)}
+
+
+@require_POST
+def consent(request: HttpRequest, study_id: int) -> HttpResponse:
+    study, session, stop = _gate(request, study_id)
+    if stop:
+        return stop
+    participation = session[0]
+    if request.POST.get("answer") == "agree":
+        services.participation_consent(participation=participation)
+        return _with_cookie(redirect("ratings:rate", study_id=study.pk), request, study, session)
+    services.rater_withdraw(rater=participation.rater)
+    response = render(request, "ratings/withdrawn.html", {"study": study, "declined": True})
+    response.delete_cookie(_cookie_name(study.pk), path=f"/rate/{study.pk}/")
+    return response
+
+
+@require_POST
+def instructions(request: HttpRequest, study_id: int) -> HttpResponse:
+    study, session, stop = _gate(request, study_id)
+    if stop:
+        return stop
+    services.participation_instructed(participation=session[0])
+    return _with_cookie(redirect("ratings:rate", study_id=study.pk), request, study, session)
+
+
+@require_POST
+def vote(request: HttpRequest, study_id: int) -> HttpResponse:
+    """One submit: both answers in, the next pairs out. JSON from the page's script; a plain
+    form post (no JavaScript) records the same way and redirects back to the page."""
+    rater_id = _cookie_rater_id(request, study_id)
+    is_json = request.content_type == "application/json"
+    try:
+        body = json.loads(request.body) if is_json else request.POST
+        token = uuid.UUID(str(body.get("token", "")))
+        answers = body.get("answers") if is_json else {key: body.get(key) for key in body if key not in ("token", "response_ms", "csrfmiddlewaretoken")}
+        if not isinstance(answers, dict):
+            raise ValueError
+        response_ms = int(body.get("response_ms") or 0)
+    except (ValueError, TypeError, AttributeError):
+        if rater_id is None:
+            return JsonResponse({"status": "forbidden", "message": "This pair was not given to you to rate."}, status=403)
+        return JsonResponse({"status": "invalid", "message": "The vote could not be read; please reload the page."}, status=400)
+    if rater_id is None:
+        return JsonResponse({"status": "forbidden", "message": "This pair was not given to you to rate."}, status=403)
+    result = services.vote_submit(study_id=study_id, rater_id=rater_id, token=token, answers=answers, response_ms=response_ms)
+    if result["status"] == "forbidden":
+        if is_json:
+            return JsonResponse({"status": "forbidden", "message": "This pair was not given to you to rate."}, status=403)
+        raise PermissionDenied("This pair was not given to you to rate.")
+    if not is_json:
+        if "message" in result:
+            request.session["vote_error"] = result["message"]
+        return redirect("ratings:rate", study_id=study_id)
+    return JsonResponse(_session_payload(study_id, result), status=HTTP_STATUS.get(result["status"], 200))
+
+
+@require_POST
+def report(request: HttpRequest, study_id: int) -> JsonResponse:
+    """Skip / report a pair (broken or offensive image): recorded, another pair served."""
+    rater_id = _cookie_rater_id(request, study_id)
+    if rater_id is None:
+        raise PermissionDenied("This pair was not given to you to rate.")
+    try:
+        body = json.loads(request.body)
+        token = uuid.UUID(str(body.get("token", "")))
+        result = services.comparison_report(
+            study_id=study_id, rater_id=rater_id, token=token, reason=str(body.get("reason", "")), note=str(body.get("note", ""))
+        )
+    except (ValueError, TypeError, AttributeError):
+        return JsonResponse({"status": "invalid", "message": "The report could not be read; please reload the page."}, status=400)
+    except ValidationError as error:
+        return JsonResponse({"status": "invalid", "message": " ".join(error.messages)}, status=400)
+    return JsonResponse(_session_payload(study_id, {**result, "status": "reported"}))
+
+
+@require_GET
+def image(request: HttpRequest, study_id: int, token: uuid.UUID, side: str) -> HttpResponse:
+    """The left or right image of a pair served to this rater: PNG bytes at the study's display
+    size, with no file name, date or validator that could tell two models apart."""
+    rater_id = _cookie_rater_id(request, study_id)
+    name = selectors.comparison_image_file(study_id=study_id, rater_id=rater_id, token=token, side=side) if rater_id else None
+    if name is None:
+        raise Http404("No such image.")
+    with default_storage.open(name, "rb") as handle:
+        response = HttpResponse(handle.read(), content_type="image/png")
+    response["Cache-Control"] = "private, max-age=3600"
+    return response
+
+
+@require_GET
+def example_image(request: HttpRequest, study_id: int, kind: str) -> HttpResponse:
+    """The instructions' example pairs: a clear image, a degraded copy of it, and an image made
+    for another prompt."""
+    study = get_object_or_404(Study.objects.select_related("job"), pk=study_id, status=Study.Status.RATING)
+    example = selectors.example_pair(study=study)
+    if example is None or kind not in ("clear", "degraded", "unrelated"):
+        raise Http404("No such example.")
+    name = example["unrelated_file"] if kind == "unrelated" else example["clear_file"]
+    with default_storage.open(name, "rb") as handle:
+        content = handle.read()
+    if kind == "degraded":
+        content = images.degrade_png(content, seed=study.pk)
+    response = HttpResponse(content, content_type="image/png")
+    response["Cache-Control"] = "private, max-age=3600"
+    return response
+
+
+def finish(request: HttpRequest, study_id: int) -> HttpResponse:
+    study, session, stop = _gate(request, study_id)
+    if stop:
+        return stop
+    participation = session[0]
+    if participation.finished_at is None:
+        if services.session_serve(study_id=study.pk, rater_id=participation.rater_id).get("pairs"):
+            return redirect("ratings:rate", study_id=study.pk)
+        services.participation_finish(participation=participation)
+    if study.completion_url:
+        url = study.completion_url.replace("{code}", study.completion_code).replace("{assignment_id}", participation.crowd_session_id)
+        return HttpResponseRedirect(url)
+    participation.refresh_from_db()
+    return render(request, "ratings/finished.html", {"study": study, "participation": participation})
+
+
+def withdraw(request: HttpRequest, study_id: int) -> HttpResponse:
+    """Ask, then withdraw: the rater's votes leave every leaderboard and their ids are removed."""
+    study, session, stop = _gate(request, study_id)
+    if stop:
+        return stop
+    if request.method != "POST":
+        return render(request, "ratings/withdraw.html", {"study": study})
+    services.rater_withdraw(rater=session[0].rater)
+    response = render(request, "ratings/withdrawn.html", {"study": study})
+    response.delete_cookie(_cookie_name(study.pk), path=f"/rate/{study.pk}/")
+    return response
 
 
 @login_required
@@ -31,80 +370,3 @@ def home(request: HttpRequest) -> HttpResponse:
     rating = list(rater.studies.filter(status=Study.Status.RATING)) if rater else []
     managed = Study.objects.all() if request.user.is_staff else Study.objects.filter(owner=request.user)
     return render(request, "ratings/home.html", {"rating_studies": rating, "managed_studies": managed})
-
-
-@login_required
-def rate(request: HttpRequest, study_id: int) -> HttpResponse:
-    study, rater = _study_rater(request, study_id)
-    if study.status != Study.Status.RATING:
-        return render(request, "ratings/closed.html", {"study": study}, status=409)
-    comparison = services.comparison_serve(study=study, rater=rater)
-    answered = selectors.rater_answered_count(study=study, rater=rater)
-    if comparison is None:
-        return render(request, "ratings/finished.html", {"study": study, "answered": answered})
-    left, right = (comparison.image_a, comparison.image_b) if comparison.left_is_a else (comparison.image_b, comparison.image_a)
-    questions = [
-        {
-            "criterion": criterion,
-            "text": CRITERION_QUESTIONS.get(criterion, criterion.replace("_", " ").capitalize() + "?"),
-            "keys": (str(2 * i + 1), str(2 * i + 2)),
-        }
-        for i, criterion in enumerate(study.criteria)
-    ]
-    context = {
-        "study": study,
-        "comparison": comparison,
-        "prompt_text": comparison.prompt.text,
-        "left_url": f"/rate/{study.pk}/image/{left.public_id}/",
-        "right_url": f"/rate/{study.pk}/image/{right.public_id}/",
-        "questions": questions,
-        "answered": answered,
-        "quota": study.quota_per_rater,
-        "display_size": study.display_size,
-        "error": request.session.pop("vote_error", None),
-    }
-    return render(request, "ratings/rate.html", context)
-
-
-@login_required
-@require_POST
-def vote(request: HttpRequest, study_id: int) -> HttpResponse:
-    study, rater = _study_rater(request, study_id)
-    answers = {criterion: request.POST.get(criterion, "") for criterion in study.criteria if request.POST.get(criterion)}
-    comparison = Comparison.objects.filter(token=request.POST.get("token", "")).first() if _is_uuid(request.POST.get("token")) else None
-    if comparison is None or comparison.rater_id != rater.pk or comparison.study_id != study.pk:
-        raise PermissionDenied("This pair was not given to you to rate.")
-    try:
-        response_ms = int(request.POST.get("response_ms", ""))
-    except ValueError:
-        response_ms = int((timezone.now() - comparison.served_at).total_seconds() * 1000)
-    try:
-        services.vote_record(token=comparison.token, rater=rater, answers=answers, response_ms=response_ms)
-    except ValidationError as error:
-        request.session["vote_error"] = " ".join(error.messages)
-    return redirect("ratings:rate", study_id=study.pk)
-
-
-def _is_uuid(value: str | None) -> bool:
-    import uuid
-
-    try:
-        uuid.UUID(str(value))
-    except ValueError:
-        return False
-    return True
-
-
-@login_required
-def image(request: HttpRequest, study_id: int, public_id: str) -> HttpResponse:
-    """A display copy, only for a rater who was served a comparison holding it."""
-    study, rater = _study_rater(request, study_id)
-    shown = Comparison.objects.filter(study=study, rater=rater).filter(
-        Q(image_a__public_id=public_id) | Q(image_b__public_id=public_id)
-    )
-    copy = DisplayCopy.objects.filter(image__public_id=public_id, size=study.display_size).first() if shown.exists() else None
-    if copy is None:
-        raise Http404("No such image.")
-    response = FileResponse(default_storage.open(copy.file.name, "rb"), content_type="image/png")
-    response["Cache-Control"] = "private, max-age=3600"
-    return response

@@ -165,7 +165,8 @@ def test_agreement_is_the_share_of_votes_matching_the_others_majority(rated_stud
     # Both raters always picked the left image; where they saw the same pair, they agree
     # exactly when their left images were the same one.
     table = {row["name"]: row for row in rater_stats.study_rater_table(study=rated_study)}
-    comparisons = list(Comparison.objects.filter(study=rated_study).select_related("rater__user"))
+    # Answered ones only: the rater side keeps the next pair reserved (unanswered) for each rater.
+    comparisons = list(Comparison.objects.filter(study=rated_study, answered_at__isnull=False).select_related("rater__user"))
     shared = {}
     for c in comparisons:
         shared.setdefault(frozenset((c.image_a_id, c.image_b_id)), []).append(c)

@@ -11,7 +11,10 @@ pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 @pytest.fixture
 def open_study(tiny_specs, prompt_set, django_capture_on_commit_callbacks):
-    study = services.study_create(name="Browser", specs=tiny_specs, prompt_set=prompt_set, seeds=[0], display_size=128)
+    study = services.study_create(
+        name="Browser", specs=tiny_specs, prompt_set=prompt_set, seeds=[0], display_size=128,
+        attention_check_rate=0, repeat_share=0, min_seconds_per_vote=0,
+    )
     with django_capture_on_commit_callbacks(execute=True):
         services.study_start_generation(study=study)
     services.study_open(study=study)
@@ -28,18 +31,23 @@ def test_rater_logs_in_and_votes_on_three_pairs(live_server, browser, open_study
     page.fill("input[name=password]", "a-rater-password")
     page.click("button[type=submit]")
     page.wait_for_url(f"{live_server.url}/rate/{open_study.pk}/")
+    with page.expect_navigation():
+        page.click("#agree")
+    with page.expect_navigation():
+        page.click("#start")
     for n in range(3):
         page.wait_for_selector("#vote-form")
-        assert page.locator("#progress").inner_text() == f"Pair {n + 1} of {open_study.quota_per_rater}"
+        page.wait_for_function(f"document.getElementById('progress').textContent === 'Pair {n + 1} of {open_study.quota_per_rater}'")
         # Both images actually loaded in the browser.
         widths = page.eval_on_selector_all(".pair img", "imgs => imgs.map(i => i.naturalWidth)")
         assert widths == [128, 128]
         if n == 0:
             page.screenshot(path=str(artifacts_dir / "rate-page-desktop.png"))
+        token = page.input_value("#token")
         page.check("input[name=prompt_adherence][value=left]")
         page.keyboard.press("4")  # keyboard shortcut: image quality -> right
-        with page.expect_navigation():
-            page.click("#submit")
+        page.click("#submit")  # the next pair comes without a page load
+        page.wait_for_function(f"document.getElementById('token').value !== '{token}'")
     answered = Comparison.objects.filter(study=open_study, answered_at__isnull=False)
     assert answered.count() == 3
     for comparison in answered:

@@ -17,7 +17,11 @@ pytestmark = pytest.mark.slow
 
 
 def test_study_from_models_to_leaderboard_with_a_real_worker(celery_worker, tiny_specs, prompt_set, client):
-    study = services.study_create(name="Integration", specs=tiny_specs, prompt_set=prompt_set, seeds=[0, 1], display_size=64)
+    # No attention checks or repeats, and no minimum time: five quick votes that all count.
+    study = services.study_create(
+        name="Integration", specs=tiny_specs, prompt_set=prompt_set, seeds=[0, 1], display_size=64,
+        attention_check_rate=0, repeat_share=0, min_seconds_per_vote=0,
+    )
     queued = services.study_start_generation(study=study)
     assert queued > 0
 
@@ -37,9 +41,13 @@ def test_study_from_models_to_leaderboard_with_a_real_worker(celery_worker, tiny
     user = get_user_model().objects.create_user("rater", password="pw")
     services.rater_invite(study=study, user=user)
     client.force_login(user)
+    client.get(f"/rate/{study.pk}/")
+    client.post(f"/rate/{study.pk}/consent/", {"answer": "agree"})
+    client.post(f"/rate/{study.pk}/instructions/")
     for _ in range(5):
         assert client.get(f"/rate/{study.pk}/").status_code == 200
-        comparison = Comparison.objects.get(study=study, answered_at__isnull=True)
+        # The pair on screen is the oldest open one; the next is already reserved for preloading.
+        comparison = Comparison.objects.filter(study=study, answered_at__isnull=True).order_by("pk").first()
         left_model = comparison.image_a if comparison.left_is_a else comparison.image_b
         response = client.post(
             f"/rate/{study.pk}/vote/",

@@ -16,7 +16,11 @@ from ratings.stats import read_vote_file
 def voted_study(tiny_specs, prompt_set, django_capture_on_commit_callbacks):
     """Every pair of the study answered once by each of two raters: turbo always wins on
     adherence and always loses on quality; a third, flagged rater always votes the other way."""
-    study = services.study_create(name="Voted", specs=tiny_specs, prompt_set=prompt_set, seeds=[0], display_size=64, votes_per_pair=3)
+    # Plain comparisons only: no attention checks, repeats or minimum time (rater-side defaults).
+    study = services.study_create(
+        name="Voted", specs=tiny_specs, prompt_set=prompt_set, seeds=[0], display_size=64, votes_per_pair=3,
+        attention_check_rate=0, repeat_share=0, min_seconds_per_vote=0,
+    )
     with django_capture_on_commit_callbacks(execute=True):
         services.study_start_generation(study=study)
     services.study_open(study=study)

@@ -12,7 +12,10 @@ from ratings.models import Comparison, Vote
 
 @pytest.fixture
 def study(tiny_specs, prompt_set, django_capture_on_commit_callbacks):
-    study = services.study_create(name="s", specs=tiny_specs, prompt_set=prompt_set, seeds=[0, 1], display_size=64, votes_per_pair=1)
+    study = services.study_create(
+        name="s", specs=tiny_specs, prompt_set=prompt_set, seeds=[0, 1], display_size=64, votes_per_pair=1,
+        attention_check_rate=0, repeat_share=0, min_seconds_per_vote=0,
+    )
     with django_capture_on_commit_callbacks(execute=True):
         services.study_start_generation(study=study)
     services.study_open(study=study)

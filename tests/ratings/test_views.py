@@ -1,19 +1,25 @@
-"""The rater page and the leaderboard page through Django's test client."""
+"""The rater's pages and endpoints through Django's test client, on PostgreSQL: access by
+invited account and by signed study link, consent, instructions, JSON votes, reports, finish,
+withdrawal, and the leaderboard page."""
+
+import json
+import re
+from urllib.parse import parse_qs, urlparse
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.test import Client
 
 from ratings import services
-from ratings.models import Comparison, Vote
+from ratings.models import Comparison, Participation, Rater, Vote
+from tests.ratings.rater_client import RaterSession, RecordingClient, study_link
+
+pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def open_study(tiny_specs, prompt_set, django_capture_on_commit_callbacks):
-    study = services.study_create(name="s", specs=tiny_specs, prompt_set=prompt_set, seeds=[0], display_size=64)
-    with django_capture_on_commit_callbacks(execute=True):
-        services.study_start_generation(study=study)
-    services.study_open(study=study)
-    return study
+def study(make_study):
+    return make_study(attention_check_rate=0, repeat_share=0, quota_per_rater=4)
 
 
 def login_rater(client, study, name="rater"):
@@ -23,78 +29,216 @@ def login_rater(client, study, name="rater"):
     return rater
 
 
-@pytest.mark.django_db(transaction=True)
-def test_rate_page_shows_the_prompt_two_images_and_both_questions(client, open_study):
-    login_rater(client, open_study)
-    response = client.get(f"/rate/{open_study.pk}/")
-    html = response.content.decode()
-    comparison = Comparison.objects.get()
-    assert response.status_code == 200
+def test_anonymous_visitor_is_sent_to_log_in(client, study):
+    response = client.get(f"/rate/{study.pk}/")
+    assert response.status_code == 302 and response["Location"].startswith("/login/")
+
+
+def test_invited_account_consents_reads_instructions_then_sees_the_pair_and_both_questions(study):
+    session = RaterSession(RecordingClient(), study)
+    login_rater(session.client, study)
+    consent = session.open()
+    assert "Before you start" in consent.content.decode() and study.consent_text[:60] in consent.content.decode()
+    session.post_form(f"/rate/{study.pk}/consent/", {"answer": "agree"})
+    instructions = session.open().content.decode()
+    assert "How to rate" in instructions and "Example 1" in instructions
+    examples = [r for r in session.client.received if "/example/" in r.url]
+    assert len(examples) == 4 and all(r.status == 200 and r.headers["Content-Type"] == "image/png" for r in examples)
+    session.post_form(f"/rate/{study.pk}/instructions/")
+    html = session.open().content.decode()
+    comparison = Comparison.objects.filter(answered_at__isnull=True).order_by("pk").first()
     assert comparison.prompt.text in html
     assert "Which image follows the prompt better?" in html and "Which image has higher quality?" in html
-    assert html.count(f"/rate/{open_study.pk}/image/") == 2
-    for spec in open_study.job.specs.all():
-        assert spec.slug not in html and spec.name not in html
-    image_url = f"/rate/{open_study.pk}/image/{comparison.image_a.public_id}/"
-    image = client.get(image_url)
-    assert image.status_code == 200 and image["Content-Type"] == "image/png"
+    assert "Pair 1 of 4" in html and "<kbd>1</kbd>" in html and "<kbd>4</kbd>" in html and "Skip / report this pair" in html
+    images = [r for r in session.client.received if "/image/" in r.url]
+    assert images and all(r.status == 200 and r.headers["Content-Type"] == "image/png" for r in images)
 
 
-@pytest.mark.django_db(transaction=True)
-def test_vote_form_records_both_answers_and_serves_the_next_pair(client, open_study):
-    login_rater(client, open_study)
-    client.get(f"/rate/{open_study.pk}/")
-    comparison = Comparison.objects.get()
-    response = client.post(
-        f"/rate/{open_study.pk}/vote/",
-        {"token": str(comparison.token), "prompt_adherence": "left", "image_quality": "right", "response_ms": "2300"},
-    )
+def test_one_json_submit_records_both_answers_and_returns_the_next_pair(study):
+    session = RaterSession(RecordingClient(), study)
+    login_rater(session.client, study)
+    session.start()
+    first = session.token
+    before = len(session.client.received)
+    response = session.vote({"prompt_adherence": "left", "image_quality": "right"}, response_ms=2300)
+    assert len([r for r in session.client.received[before:] if "/vote/" in r.url]) == 1
+    payload = response.json()
+    assert response.status_code == 200 and payload["status"] == "recorded" and payload["answered"] == 1
+    assert payload["pairs"][0]["token"] != first and len(payload["pairs"]) == 2
+    comparison = Comparison.objects.get(token=first)
+    left, right = ("a", "b") if comparison.left_is_a else ("b", "a")
+    assert {v.criterion: (v.choice, v.response_ms) for v in comparison.votes.all()} == {
+        "prompt_adherence": (left, 2300), "image_quality": (right, 2300)}
+
+
+def test_plain_form_post_without_javascript_records_the_vote_too(client, study):
+    login_rater(client, study)
+    session = RaterSession(client, study)
+    session.start()
+    response = client.post(f"/rate/{study.pk}/vote/", {"token": session.token, "prompt_adherence": "left", "image_quality": "right", "response_ms": "2300"})
     assert response.status_code == 302
-    assert Vote.objects.filter(comparison=comparison).count() == 2
-    assert Vote.objects.first().response_ms == 2300
-    client.get(f"/rate/{open_study.pk}/")
-    assert Comparison.objects.count() == 2
+    assert Vote.objects.filter(comparison__token=session.token).count() == 2
 
 
-@pytest.mark.django_db(transaction=True)
-def test_rater_gets_403_for_a_pair_served_to_someone_else_and_for_an_uninvited_study(client, open_study):
-    other = get_user_model().objects.create_user("other", password="pw")
-    other_rater = services.rater_invite(study=open_study, user=other)
-    comparison = services.comparison_serve(study=open_study, rater=other_rater)
-    login_rater(client, open_study)
-    response = client.post(f"/rate/{open_study.pk}/vote/", {"token": str(comparison.token), "prompt_adherence": "left", "image_quality": "left"})
-    assert response.status_code == 403
-    assert client.get(f"/rate/{open_study.pk}/image/{comparison.image_a.public_id}/").status_code == 404
+def test_another_raters_pair_gets_403_and_its_images_404_and_an_uninvited_account_403(client, study):
+    other = login_rater(Client(), study, "other")
+    theirs = services.comparison_serve(study=study, rater=other)
+    login_rater(client, study)
+    session = RaterSession(client, study)
+    session.start()
+    response = client.post(f"/rate/{study.pk}/vote/", json.dumps({"token": str(theirs.token), "answers": {"prompt_adherence": "left", "image_quality": "left"}}),
+                           content_type="application/json")
+    assert response.status_code == 403 and response.json()["message"] == "This pair was not given to you to rate."
+    assert client.get(f"/rate/{study.pk}/image/{theirs.token}/left/").status_code == 404
     assert Vote.objects.count() == 0
     client.force_login(get_user_model().objects.create_user("stranger", password="pw"))
-    assert client.get(f"/rate/{open_study.pk}/").status_code == 403
+    assert client.get(f"/rate/{study.pk}/").status_code == 403
 
 
-@pytest.mark.django_db(transaction=True)
-def test_vote_without_csrf_token_is_refused(open_study):
-    from django.test import Client
-
+def test_a_vote_without_the_csrf_token_is_refused(study):
     client = Client(enforce_csrf_checks=True)
-    login_rater(client, open_study)
-    client.get(f"/rate/{open_study.pk}/")
-    comparison = Comparison.objects.get()
-    response = client.post(f"/rate/{open_study.pk}/vote/", {"token": str(comparison.token), "prompt_adherence": "left", "image_quality": "left"})
-    assert response.status_code == 403
+    login_rater(client, study)
+    session = RaterSession(client, study)
+    session.start()
+    body = json.dumps({"token": session.token, "answers": {"prompt_adherence": "left", "image_quality": "left"}})
+    assert client.post(f"/rate/{study.pk}/vote/", body, content_type="application/json").status_code == 403
+    assert Vote.objects.count() == 0
+    assert client.post(f"/rate/{study.pk}/vote/", body, content_type="application/json", HTTP_X_CSRFTOKEN=session.csrf()).status_code == 200
+
+
+def test_too_fast_votes_are_refused_with_a_message(make_study):
+    study = make_study(attention_check_rate=0, repeat_share=0, min_seconds_per_vote=30)
+    session = RaterSession(RecordingClient(), study)
+    session.join_prolific("fastclicker")
+    session.start()
+    response = session.vote()
+    assert response.status_code == 429
+    assert response.json()["message"] == "Please take at least 30 seconds to look at both images before answering."
     assert Vote.objects.count() == 0
 
 
-@pytest.mark.django_db(transaction=True)
-def test_leaderboard_is_for_staff_and_owner_only(client, open_study):
-    login_rater(client, open_study)
-    assert client.get(f"/studies/{open_study.pk}/leaderboard/").status_code == 403
+def test_prolific_link_joins_and_a_second_session_with_the_same_id_resumes(study):
+    first = RaterSession(RecordingClient(), study)
+    response = first.join_prolific("60a1b2c3d4e5f60718293a4b", "PSTUDY", "PSESSION")
+    assert response.status_code == 302 and response["Location"] == f"/rate/{study.pk}/"
+    first.start()
+    first.vote()
+    token_on_screen = first.token
+    # The tab is closed; the same participant comes back in a fresh browser through the link.
+    second = RaterSession(RecordingClient(), study)
+    second.join_prolific("60a1b2c3d4e5f60718293a4b", "PSTUDY", "PSESSION2")
+    second.open()
+    assert second.token == token_on_screen and second.state["answered"] == 1
+    assert Rater.objects.filter(external_id="60a1b2c3d4e5f60718293a4b").count() == 1
+    participation = Participation.objects.get()
+    assert (participation.crowd_study_id, participation.crowd_session_id, participation.answered) == ("PSTUDY", "PSESSION", 1)
+
+
+def test_a_made_up_or_altered_study_link_is_refused_and_creates_nothing(study, client):
+    good = study_link(study, PROLIFIC_PID="abc")
+    signature = good.split("/")[4]
+    forged = good.replace(signature, signature[:-2] + ("AA" if signature[-2:] != "AA" else "BB"))
+    for url in (forged, f"/rate/{study.pk}/join/made-up/?PROLIFIC_PID=abc", good.replace(f"/rate/{study.pk}/", f"/rate/{study.pk + 1}/")):
+        response = client.get(url)
+        assert response.status_code in (403, 404)
+        if response.status_code == 403:
+            assert "This study link is not valid" in response.content.decode()
+    assert not Rater.objects.exists()
+    assert client.get(study_link(study, PROLIFIC_PID="bad id!")).status_code == 400
+    assert client.get(study_link(study)).status_code == 400
+
+
+def test_mturk_preview_creates_nothing_and_an_accepted_assignment_joins(study, client):
+    preview = client.get(study_link(study, "mturk", assignmentId="ASSIGNMENT_ID_NOT_AVAILABLE", hitId="H1"))
+    assert preview.status_code == 200 and "This is a preview" in preview.content.decode()
+    assert not Rater.objects.exists()
+    accepted = client.get(study_link(study, "mturk", workerId="A1WORKER", assignmentId="ASSIGN1", hitId="H1"))
+    assert accepted.status_code == 302
+    assert Rater.objects.get().source == "mturk" and Participation.objects.get().crowd_session_id == "ASSIGN1"
+
+
+def test_participant_cap_refuses_new_participants_but_lets_joined_ones_resume(make_study):
+    study = make_study(max_participants=1, attention_check_rate=0, repeat_share=0)
+    assert RaterSession(RecordingClient(), study).join_prolific("first").status_code == 302
+    full = RaterSession(RecordingClient(), study).join_prolific("second")
+    assert full.status_code == 409 and "This study is full" in full.content.decode()
+    assert RaterSession(RecordingClient(), study).join_prolific("first").status_code == 302
+    assert Participation.objects.count() == 1
+
+
+def test_finishing_redirects_to_the_completion_url_with_the_code(make_study):
+    study = make_study(attention_check_rate=0, repeat_share=0, quota_per_rater=2,
+                       completion_url="https://app.prolific.com/submissions/complete?cc={code}")
+    session = RaterSession(RecordingClient(), study)
+    session.join_prolific("finisher")
+    session.start()
+    session.vote()
+    payload = session.vote().json()
+    assert payload["pairs"] == [] and payload["finish_url"] == f"/rate/{study.pk}/finish/"
+    response = session.finish()
+    assert response.status_code == 302
+    assert parse_qs(urlparse(response["Location"]).query) == {"cc": [study.completion_code]}
+    assert Participation.objects.get().finished_at is not None
+    # Reopening the study link later goes straight to the completion URL.
+    assert session.client.get(f"/rate/{study.pk}/").status_code == 302
+
+
+def test_without_a_completion_url_the_finish_page_shows_the_code(make_study):
+    study = make_study(attention_check_rate=0, repeat_share=0, quota_per_rater=1)
+    session = RaterSession(RecordingClient(), study)
+    session.join_prolific("finisher")
+    session.start()
+    session.vote()
+    html = session.finish().content.decode()
+    assert study.completion_code in html and "You have rated 1 pair" in html
+
+
+def test_reporting_through_the_page_serves_another_pair(study):
+    session = RaterSession(RecordingClient(), study)
+    session.join_prolific("reporter")
+    session.start()
+    reported = session.token
+    payload = session.report("offensive", "not for work").json()
+    assert payload["status"] == "reported" and reported not in [p["token"] for p in payload["pairs"]]
+    assert Comparison.objects.get(token=reported).report_reason == "offensive"
+    bad = session.client.post(f"/rate/{study.pk}/report/", json.dumps({"token": session.token, "reason": "meh"}),
+                              content_type="application/json", HTTP_X_CSRFTOKEN=session.csrf())
+    assert bad.status_code == 400 and "Choose why" in bad.json()["message"]
+
+
+def test_withdrawing_from_the_page_removes_the_id_and_ends_the_session(study):
+    session = RaterSession(RecordingClient(), study)
+    session.join_prolific("leaver123")
+    session.start()
+    session.vote()
+    assert "Withdraw and remove my answers" in session.client.get(f"/rate/{study.pk}/withdraw/").content.decode()
+    response = session.post_form(f"/rate/{study.pk}/withdraw/")
+    assert "You have withdrawn" in response.content.decode()
+    assert not Rater.objects.filter(external_id="leaver123").exists()
+    assert Vote.objects.filter(excluded=False).count() == 0
+    assert session.client.get(f"/rate/{study.pk}/").status_code == 302  # cookie gone: back to log in
+
+
+def test_declining_consent_keeps_nothing_that_identifies_the_participant(study):
+    session = RaterSession(RecordingClient(), study)
+    session.join_prolific("decliner")
+    session.open()
+    response = session.post_form(f"/rate/{study.pk}/consent/", {"answer": "decline"})
+    assert "You chose not to take part" in response.content.decode()
+    assert not Rater.objects.filter(external_id="decliner").exists()
+
+
+def test_livez_answers_json_without_the_database(client, db):
+    assert client.get("/livez/").json() == {"status": "ok"}
+
+
+def test_leaderboard_is_for_staff_and_owner_only(client, study):
+    login_rater(client, study)
+    assert client.get(f"/studies/{study.pk}/leaderboard/").status_code == 403
     staff = get_user_model().objects.create_user("staff", password="pw", is_staff=True)
     client.force_login(staff)
-    html = client.get(f"/studies/{open_study.pk}/leaderboard/").content.decode()
-    for spec in open_study.job.specs.all():
+    html = client.get(f"/studies/{study.pk}/leaderboard/").content.decode()
+    for spec in study.job.specs.all():
         assert spec.slug in html
     assert "Win rate" in html
-
-
-def test_anonymous_visitor_is_sent_to_log_in(client, db):
-    response = client.get("/rate/1/")
-    assert response.status_code == 302 and response["Location"].startswith("/login/")
+    assert re.search(r"0 of \d+ made|\d+ of \d+ made", html)

@@ -1,0 +1,330 @@
+"""Load on the rater's vote endpoint: capacity, the bare-view ceiling, and a realistic crowd.
+
+    python benchmarks/rater_load.py [--raters 64] [--seconds 10] [--crowd 500] [--crowd-seconds 20]
+
+Makes its own study on PostgreSQL (``DATABASE_URL``, else database ``evalsite_bench`` on the
+local server at 127.0.0.1, created if missing) with no minimum vote time, no attention checks
+and targets that never run out; starts gunicorn (2 workers) on 127.0.0.1; and drives it with one
+client, wrk with a Lua script, for every part:
+
+(a) capacity: N raters on N keep-alive connections, no pause, each submitting exactly what the
+    rater page sends: one JSON POST per submit carrying both answers, whose response carries
+    the next pair (so 1 HTTP request per submit; the page also loads the pair's two images,
+    not counted here);
+(b) the same client and connections against ``/livez/``, a bare Django JSON view (no database) in the same
+    server: the ceiling;
+(c) a crowd of 500 raters pausing 2-5 s between submits.
+
+Every acknowledged vote (``"status": "recorded"``) is checked against the database afterwards
+(``lost_votes``). Commits are durable: PostgreSQL's ``synchronous_commit`` is left as the
+server has it (the run prints it). The last line is a JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/evalsite_bench"
+PROMPTS, SEEDS = 100, [0, 1]  # 3 tiny models -> 3 x 100 x 2 = 600 pairs a rater can see once each
+
+LUA = r"""
+-- One wrk thread per rater (one connection each), so each keeps its own cookie and pair.
+local counter, threads = 0, {}
+function setup(thread)
+  thread:set("id", counter)
+  table.insert(threads, thread)
+  counter = counter + 1
+end
+
+function init(args)
+  mode, raters_file, max_requests = args[1], args[2], tonumber(args[3])
+  pause_min, pause_max = tonumber(args[4]), tonumber(args[5])
+  vote_path, out_file = args[6], args[7]
+  local i = 0
+  for line in io.lines(raters_file) do
+    if i == id then cookie, csrf, token = line:match("([^\t]*)\t([^\t]*)\t([^\t]*)") end
+    i = i + 1
+  end
+  acked, acked_n, bad, sent = {}, 0, 0, 0
+  math.randomseed(id * 7919 + 17)
+end
+
+function request()
+  sent = sent + 1
+  if mode == "baseline" then
+    return wrk.format("GET", "/livez/", {["Cookie"] = cookie})
+  end
+  local body = '{"token": "' .. token .. '", "answers": {"prompt_adherence": "left", "image_quality": "right"}, "response_ms": 1500}'
+  return wrk.format("POST", vote_path, {["Content-Type"] = "application/json", ["Cookie"] = cookie, ["X-CSRFToken"] = csrf}, body)
+end
+
+function response(status, headers, body)
+  if mode == "baseline" then
+    if status ~= 200 then bad = bad + 1 end
+  else
+    if status == 200 and body:find('"status": "recorded"', 1, true) then
+      acked_n = acked_n + 1
+      acked[acked_n] = token
+    else
+      bad = bad + 1
+    end
+    local next_token = body:match('"token": "([%x%-]+)"')
+    if next_token then token = next_token end
+  end
+  if sent >= max_requests then wrk.thread:stop() end
+end
+
+function done(summary, latency, requests)
+  local acked_total, bad_total = 0, 0
+  local out_file = threads[1]:get("out_file")  -- done() runs in the main state, which has no args
+  local tokens = io.open(out_file .. ".tokens", "w")
+  for _, thread in ipairs(threads) do
+    acked_total = acked_total + thread:get("acked_n")
+    bad_total = bad_total + thread:get("bad")
+    for _, t in ipairs(thread:get("acked")) do tokens:write(t, "\n") end
+  end
+  tokens:close()
+  local e = summary.errors
+  local f = io.open(out_file, "w")
+  f:write(string.format('{"requests": %d, "duration_us": %d, "socket_errors": %d, "http_errors": %d, "bad": %d, "acked": %d, "p50_us": %d, "p90_us": %d, "p99_us": %d, "max_us": %d}',
+    summary.requests, summary.duration, e.connect + e.read + e.write + e.timeout, e.status, bad_total, acked_total,
+    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max))
+  f:close()
+end
+"""
+
+PAUSE_LUA = r"""
+-- A crowd: raters arrive over a few seconds (thread by thread), send their first submit as
+-- soon as they are connected, as a browser does, then pause 2-5 s before each next one.
+local started = false
+local arrive = init
+function init(args)
+  arrive(args)
+  os.execute("sleep 0.006")
+end
+function delay()
+  if not started then
+    started = true
+    return 0
+  end
+  return math.random(pause_min, pause_max)
+end
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def ensure_database(url: str) -> None:
+    import psycopg
+    from urllib.parse import urlparse
+
+    parsed = urlparse(url)
+    name = parsed.path.lstrip("/")
+    admin = parsed._replace(path="/postgres").geturl()
+    with psycopg.connect(admin, autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def setup_django(database_url: str, data_dir: Path) -> None:
+    os.environ["DATABASE_URL"] = database_url
+    os.environ["EVALSITE_DATA_DIR"] = str(data_dir)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "evalsite.settings")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.pop("REDIS_URL", None)
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+
+
+def make_study(log):
+    """A study on the tiny models, reusing the images of an earlier run when they exist."""
+    from django.conf import settings
+
+    from generation import services as generation_services
+    from generation.models import PromptSet
+    from ratings import services
+
+    specs = generation_services.tiny_family_install(directory=settings.EVALSITE_MODELS_DIR / "tiny")
+    prompt_set = PromptSet.objects.filter(name="rater-load prompts").first() or generation_services.prompt_set_create(
+        name="rater-load prompts", prompts=[{"text": f"load test prompt {i}: a small object on a table"} for i in range(PROMPTS)]
+    )
+    study = services.study_create(
+        name=f"rater load {time.strftime('%Y-%m-%d %H:%M:%S')}", specs=specs, prompt_set=prompt_set, seeds=SEEDS,
+        display_size=64, votes_per_pair=10**6, quota_per_rater=10**6, min_seconds_per_vote=0,
+        attention_check_rate=0, repeat_share=0, reservation_seconds=3600,
+    )
+    started = time.monotonic()
+    made = generation_services.job_run_inline(job=study.job)
+    log(f"images: {made} generated in {time.monotonic() - started:.1f} s (others reused)")
+    services.study_open(study=study)
+    study.refresh_from_db()
+    return study
+
+
+def make_raters(study, count: int, prefix: str, path: Path) -> None:
+    """Crowd participants who consented and read the instructions, each with a pair on screen;
+    one line per rater: Cookie header, CSRF token, current pair token."""
+    from ratings import services
+    from ratings.models import Participation, Rater
+    from ratings.views import rater_cookie_value
+
+    lines = []
+    for i in range(count):
+        rater, participation = services.rater_join(study=study, source=Rater.Source.PROLIFIC, external_id=f"{prefix}{i:05d}")
+        Participation.objects.filter(pk=participation.pk).update(consented_at=participation.started_at, instructed_at=participation.started_at)
+        token = services.session_serve(study_id=study.pk, rater_id=rater.pk)["pairs"][0]["token"]
+        csrf = secrets.token_hex(16)  # 32 characters: Django accepts an unmasked secret as the token
+        cookie = f"csrftoken={csrf}; rater_{study.pk}={rater_cookie_value(study_id=study.pk, rater_id=rater.pk)}"
+        lines.append(f"{cookie}\t{csrf}\t{token}")
+    path.write_text("\n".join(lines) + "\n")
+
+
+def run_wrk(*, url: str, script: Path, connections: int, seconds: int, args: list[str], out: Path) -> dict:
+    command = [
+        "wrk", "-t", str(connections), "-c", str(connections), "-d", f"{seconds}s", "--timeout", "10s",
+        "-s", str(script), url, "--", *args, str(out),
+    ]
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, timeout=seconds + 120)
+    return json.loads(out.read_text())
+
+
+WORKER_ARGS = {
+    "sync": ["--worker-class", "sync"],
+    "gthread": ["--worker-class", "gthread", "--threads", "8", "--keep-alive", "30"],
+}
+
+
+def start_gunicorn(port: int, env: dict, log_path: Path, worker_args: list[str]) -> subprocess.Popen:
+    log = open(log_path, "ab")
+    process = subprocess.Popen(
+        [
+            sys.executable, "-m", "gunicorn", "evalsite.wsgi:application", "--bind", f"127.0.0.1:{port}",
+            "--workers", "2", *worker_args,
+            "--backlog", "2048", "--log-level", "warning",
+        ],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"gunicorn exited with {process.returncode}; see {log_path}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
+                sock.sendall(b"GET /livez/ HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+                if b"200 OK" in sock.recv(1024):
+                    return process
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError("gunicorn did not answer within 60 s")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--raters", type=int, default=64, help="simulated raters for the capacity part (default 64)")
+    parser.add_argument("--seconds", type=int, default=10, help="length of the capacity and baseline parts (default 10)")
+    parser.add_argument("--max-votes", type=int, default=2000, help="cap on submits per rater in the capacity part (default 2000)")
+    parser.add_argument("--crowd", type=int, default=500, help="raters in the crowd part (default 500)")
+    parser.add_argument("--worker-class", choices=sorted(WORKER_ARGS), default="gthread", help="gunicorn worker class (default gthread)")
+    parser.add_argument("--crowd-seconds", type=int, default=20, help="length of the crowd part (default 20)")
+    options = parser.parse_args()
+
+    def log(message: str) -> None:
+        print(message, flush=True)
+
+    database_url = os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
+    ensure_database(database_url)
+    data_dir = Path(os.environ.get("EVALSITE_DATA_DIR") or Path(tempfile.gettempdir()) / "evalsite-rater-load")
+    data_dir.mkdir(parents=True, exist_ok=True)
+    setup_django(database_url, data_dir)
+    from django.core.management import call_command
+    from django.db import connection
+
+    call_command("migrate", verbosity=0)
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        synchronous_commit = cursor.fetchone()[0]
+    log(f"database: {connection.settings_dict['NAME']} (synchronous_commit={synchronous_commit})")
+    study = make_study(log)
+
+    work = Path(tempfile.mkdtemp(prefix="rater-load-"))
+    script, crowd_script = work / "vote.lua", work / "vote_crowd.lua"
+    script.write_text(LUA)
+    crowd_script.write_text(LUA + PAUSE_LUA)
+    capacity_raters, crowd_raters = work / "capacity.tsv", work / "crowd.tsv"
+    make_raters(study, options.raters, f"cap{study.pk}-", capacity_raters)
+    make_raters(study, options.crowd, f"crowd{study.pk}-", crowd_raters)
+    connection.close()
+
+    port = free_port()
+    env = {**os.environ, "DJANGO_DEBUG": "0", "EVALSITE_LOG_LEVEL": "WARNING"}
+    server = start_gunicorn(port, env, work / "gunicorn.log", WORKER_ARGS[options.worker_class])
+    url = f"http://127.0.0.1:{port}"
+    vote_path = f"/rate/{study.pk}/vote/"
+    try:
+        run_wrk(url=url, script=script, connections=options.raters, seconds=2,
+                args=["baseline", str(capacity_raters), "1000000", "0", "0", vote_path], out=work / "warmup.json")
+        baseline = run_wrk(url=url, script=script, connections=options.raters, seconds=options.seconds,
+                           args=["baseline", str(capacity_raters), "1000000", "0", "0", vote_path], out=work / "baseline.json")
+        log(f"(b) bare view: {baseline}")
+        capacity = run_wrk(url=url, script=script, connections=options.raters, seconds=options.seconds,
+                           args=["vote", str(capacity_raters), str(options.max_votes), "0", "0", vote_path], out=work / "capacity.json")
+        log(f"(a) capacity: {capacity}")
+        crowd = run_wrk(url=url, script=crowd_script, connections=options.crowd, seconds=options.crowd_seconds,
+                        args=["vote", str(crowd_raters), "1000000", "2000", "5000", vote_path], out=work / "crowd.json")
+        log(f"(c) crowd: {crowd}")
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(30)
+
+    from ratings.models import Comparison
+
+    lost = 0
+    for part in ("capacity", "crowd"):
+        tokens = [t for t in (work / f"{part}.json.tokens").read_text().split() if t]
+        stored = 0
+        for start in range(0, len(tokens), 5000):
+            chunk = tokens[start:start + 5000]
+            stored += Comparison.objects.filter(token__in=chunk, answered_at__isnull=False, votes__isnull=False).distinct().count()
+        lost += len(tokens) - stored
+    votes_per_s = capacity["acked"] / (capacity["duration_us"] / 1e6)
+    baseline_req_per_s = baseline["requests"] / (baseline["duration_us"] / 1e6)
+    errors = sum(part["socket_errors"] + part["http_errors"] + part["bad"] for part in (baseline, capacity, crowd))
+    result = {
+        "raters": options.raters,
+        "votes_per_s": round(votes_per_s, 1),
+        "p50_ms": round(capacity["p50_us"] / 1000, 1),
+        "p99_ms": round(capacity["p99_us"] / 1000, 1),
+        "errors": errors,
+        "lost_votes": lost,
+        "baseline_req_per_s": round(baseline_req_per_s, 1),
+        "ratio": round(votes_per_s / baseline_req_per_s, 3),
+        "crowd_p99_ms": round(crowd["p99_us"] / 1000, 1),
+        "crowd_raters": options.crowd,
+        "crowd_votes": crowd["acked"],
+        "requests_per_submit": 1,
+        "client": "wrk with a Lua script (one thread and connection per rater)",
+        "server": f"gunicorn, 2 {options.worker_class} workers",
+        "synchronous_commit": synchronous_commit,
+    }
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,112 @@
+// The rater's page: keyboard answers, one JSON submit per pair that records both answers and
+// returns the next pairs, whose images are preloaded before they are shown.
+(function () {
+  "use strict";
+  const app = document.getElementById("rate-app");
+  if (!app) { return; }
+  const form = document.getElementById("vote-form");
+  const submit = document.getElementById("submit");
+  const message = document.getElementById("message");
+  const leftImage = document.getElementById("left-image");
+  const rightImage = document.getElementById("right-image");
+  const preloaded = new Map();
+  let state = JSON.parse(document.getElementById("rate-state").textContent);
+  let shownAt = performance.now();
+  let busy = false;
+
+  function preload(pair) {
+    if (!pair || preloaded.has(pair.token)) { return preloaded.get(pair && pair.token); }
+    const images = [pair.left, pair.right].map(function (url) {
+      const img = new Image();
+      img.src = url;
+      return img.decode ? img.decode().catch(function () {}) : Promise.resolve();
+    });
+    const ready = Promise.all(images);
+    preloaded.set(pair.token, ready);
+    return ready;
+  }
+
+  function say(text) {
+    message.textContent = text || "";
+    message.hidden = !text;
+  }
+
+  function show(next) {
+    state = next;
+    const pair = state.pairs[0];
+    if (!pair) { window.location.assign(state.finish_url); return; }
+    const ready = preload(pair);
+    preload(state.pairs[1]);
+    document.getElementById("progress").textContent = "Pair " + (state.answered + 1) + " of " + state.quota;
+    document.getElementById("progress-bar").value = state.answered;
+    if (document.getElementById("token").value === pair.token) { return; }
+    ready.then(function () {
+      document.getElementById("prompt-text").textContent = pair.prompt;
+      leftImage.src = pair.left;
+      rightImage.src = pair.right;
+      document.getElementById("token").value = pair.token;
+      form.reset();
+      document.getElementById("token").value = pair.token;
+      document.getElementById("report").open = false;
+      shownAt = performance.now();
+    });
+  }
+
+  function post(url, body) {
+    return fetch(url, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRFToken": app.dataset.csrf },
+      body: JSON.stringify(body),
+    }).then(function (response) {
+      return response.json().then(function (payload) { return { ok: response.ok, payload: payload }; },
+        function () { return { ok: false, payload: { message: "The server answered " + response.status + "; please reload the page." } }; });
+    });
+  }
+
+  function send(url, body) {
+    if (busy) { return; }
+    busy = true;
+    submit.disabled = true;
+    post(url, body).then(function (result) {
+      say(result.ok && result.payload.status !== "reported" ? "" : result.payload.message);
+      if (result.payload.pairs) { show(result.payload); }
+    }, function () {
+      say("Could not reach the server; your answers were not sent. Please press Submit again.");
+    }).finally(function () { busy = false; submit.disabled = false; });
+  }
+
+  form.addEventListener("submit", function (event) {
+    event.preventDefault();
+    const answers = {};
+    form.querySelectorAll("fieldset[data-criterion]").forEach(function (fieldset) {
+      const checked = fieldset.querySelector("input:checked");
+      if (checked) { answers[fieldset.dataset.criterion] = checked.value; }
+    });
+    send(app.dataset.voteUrl, {
+      token: document.getElementById("token").value,
+      answers: answers,
+      response_ms: Math.round(performance.now() - shownAt),
+    });
+  });
+
+  document.getElementById("report-form").addEventListener("submit", function (event) {
+    event.preventDefault();
+    const data = new FormData(event.target);
+    send(app.dataset.reportUrl, { token: document.getElementById("token").value, reason: data.get("reason"), note: data.get("note") || "" });
+  });
+
+  document.addEventListener("keydown", function (event) {
+    if (event.target.closest && event.target.closest("#report-form")) { return; }
+    if (event.key === "Enter") {
+      event.preventDefault();
+      if (form.checkValidity()) { form.requestSubmit(); } else { say("Answer every question first."); }
+      return;
+    }
+    const input = form.querySelector('input[data-key="' + event.key + '"]');
+    if (input) { input.checked = true; event.preventDefault(); }
+  });
+
+  leftImage.decode && Promise.all([leftImage.decode(), rightImage.decode()]).then(function () { shownAt = performance.now(); }, function () {});
+  preload(state.pairs[1]);
+})();
