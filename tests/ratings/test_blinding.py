@@ -15,7 +15,7 @@ UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 
 
 def test_a_full_rating_session_never_shows_a_model_identity(make_study):
-    study = make_study(n_models=4, n_prompts=5, seeds=(0, 1), attention_check_rate=0.3, repeat_share=0.2, quota_per_rater=16)
+    study = make_study(n_models=4, n_prompts=5, seeds=(0, 1), attention_check_rate=0.4, repeat_share=0.5, quota_per_rater=16)  # high shares: the scan must meet both kinds (P(miss) < 1e-3)
     session = RaterSession(RecordingClient(), study)
     session.join_prolific("5e9d8c7b6a5f4e3d2c1b0a99")
     session.start()
