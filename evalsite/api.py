@@ -5,10 +5,18 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
+from evalsite.api_access import IsResearcher
 from generation.api.views import ModelSpecViewSet, PromptSetViewSet
 from ratings.api.views import ResearcherTokenView, StudyViewSet
 
-router = DefaultRouter()
+class ResearcherRouter(DefaultRouter):
+    """The default router, whose root page (a list of the endpoints) is for researchers too."""
+
+    class APIRootView(DefaultRouter.APIRootView):
+        permission_classes = [IsResearcher]
+
+
+router = ResearcherRouter()
 router.register("specs", ModelSpecViewSet, basename="spec")
 router.register("prompt-sets", PromptSetViewSet, basename="prompt-set")
 router.register("studies", StudyViewSet, basename="study")

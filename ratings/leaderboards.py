@@ -133,7 +133,7 @@ def compute_study_leaderboard(*, study: Study, method: str = "bt", rounds: int =
         document = leaderboard_document(ratings, rounds, seed)
         document["models"] = leaderboard_rows(ratings)
     else:
-        document = {"method": method, "rounds": rounds, "seed": seed, "criteria": list(study.criteria), "models": []}
+        document = {"method": method, "rounds": rounds, "seed": seed, "interval": "none (no votes yet)", "criteria": list(study.criteria), "models": []}
     document["provenance"] = {
         "study": study.pk,
         "method": method,

@@ -320,8 +320,12 @@ def image(request: HttpRequest, study_id: int, token: uuid.UUID, side: str) -> H
 @require_GET
 def example_image(request: HttpRequest, study_id: int, kind: str) -> HttpResponse:
     """The instructions' example pairs: a clear image, a degraded copy of it, and an image made
-    for another prompt."""
-    study = get_object_or_404(Study.objects.select_related("job"), pk=study_id, status=Study.Status.RATING)
+    for another prompt. Only for the study's participants: they are the study's own images."""
+    study, session, stop = _gate(request, study_id)
+    if stop:
+        return stop
+    if study.status != Study.Status.RATING:
+        raise Http404("No such example.")
     example = selectors.example_pair(study=study)
     if example is None or kind not in ("clear", "degraded", "unrelated"):
         raise Http404("No such example.")

@@ -121,3 +121,11 @@ def test_export_command_writes_files_and_refuses_bad_input(voted_study, tmp_path
         call_command("export_study", "votes", study=999999)
     with pytest.raises(CommandError, match="Unknown format 'docx'"):
         call_command("export_study", "leaderboard", study=voted_study.pk, fmt="docx")
+
+
+@pytest.mark.django_db
+def test_a_study_without_votes_exports_an_empty_leaderboard_in_every_format(make_study):
+    study = make_study(n_models=2, n_prompts=2)
+    for fmt in exports.LEADERBOARD_FORMATS:
+        content, _, _ = exports.leaderboard_export(study=study, method="bt", fmt=fmt, rounds=10)
+        assert b"votes 0 in 0 comparisons" in content or json.loads(content)["models"] == []
