@@ -30,6 +30,7 @@ def _provenance_lines(document: dict) -> list[str]:
         f"votes {p['votes']} in {p['comparisons']} comparisons by {p['raters']} raters; excluded raters: {excluded}",
         f"attention-check failures: {p['attention_check_failures'] if p['attention_check_failures'] is not None else 'not recorded'}; "
         f"code {p['code_version']}; computed {p['computed_at']}",
+        *(f"warning: {warning}" for warning in document.get("warnings", [])),
     ]
 
 
@@ -173,6 +174,8 @@ def plot_export(*, study: Study, plot: str, fmt: str = "svg", method: str = "bt"
             axes.axvline(50, color="grey", linestyle="--", linewidth=1)
             axes.set_xlim(0, 100)
             axes.set_xlabel(f"% of votes preferring {names[focus]}")
+    if plot in ("ratings", "speed"):
+        axes.ticklabel_format(axis="y" if plot == "speed" else "x", useOffset=False, style="plain")
     axes.set_title(f"{study.name}: {plot}", fontsize=10)
     figure.text(0.01, -0.02, caption + f"; code {provenance['code_version']}", fontsize=7)
     return _figure_bytes(figure, fmt), PLOT_FORMATS[fmt], f"study-{study.pk}-{plot}.{fmt}"

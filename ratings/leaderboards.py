@@ -122,7 +122,8 @@ def code_version() -> str:
 
 def compute_study_leaderboard(*, study: Study, method: str = "bt", rounds: int = 1000, seed: int = 0, include_flagged: bool = False) -> dict:
     """The leaderboard document (the ``leaderboard --format json`` shape) with its provenance."""
-    from ratings.stats import estimate, leaderboard_document, leaderboard_rows
+    from ratings.stats import estimate, leaderboard_document
+    from ratings.stats.formats import fit_warnings
 
     if method not in METHODS:
         raise ValueError(f"Unknown method '{method}': use one of {', '.join(METHODS)}.")
@@ -131,9 +132,12 @@ def compute_study_leaderboard(*, study: Study, method: str = "bt", rounds: int =
     if arrays.n_votes:
         ratings = estimate(arrays, method, rounds, seed)
         document = leaderboard_document(ratings, rounds, seed)
-        document["models"] = leaderboard_rows(ratings)
+        document["warnings"] = fit_warnings(ratings, rounds)
     else:
-        document = {"method": method, "rounds": rounds, "seed": seed, "interval": "none (no votes yet)", "criteria": list(study.criteria), "models": []}
+        document = {
+            "method": method, "rounds": rounds, "seed": seed, "interval": "none (no votes yet)",
+            "criteria": list(study.criteria), "models": [], "warnings": [],
+        }
     document["provenance"] = {
         "study": study.pk,
         "method": method,
@@ -159,7 +163,7 @@ def attention_check_failures(*, study: Study) -> int | None:
 
 
 def _cache_key(study_id: int, method: str, rounds: int, seed: int, include_flagged: bool) -> str:
-    return f"leaderboard:v1:{study_id}:{method}:{rounds}:{seed}:{int(include_flagged)}"
+    return f"leaderboard:v2:{study_id}:{method}:{rounds}:{seed}:{int(include_flagged)}"
 
 
 def counted_votes(*, study: Study) -> int:

@@ -11,7 +11,7 @@ import argparse
 import sys
 from typing import Any, Mapping, TextIO
 
-from .formats import FORMATS, leaderboard_document, render
+from .formats import FORMATS, fit_warnings, leaderboard_document, render
 from .leaderboard import METHODS, estimate
 from .vote_file import VoteFileError, read_vote_file
 
@@ -86,16 +86,9 @@ def run(options: Mapping[str, Any], stderr: TextIO | None = None) -> str:
         )
     except ValueError as error:  # e.g. an anchor model that is not in the file
         raise UsageError(str(error)) from None
-    if stderr is not None and not ratings.converged:
-        stderr.write(
-            "warning: the Bradley-Terry maximum likelihood does not exist for these votes (a model "
-            "won or lost every comparison linking it to the others); its rating is unbounded\n"
-        )
-    if stderr is not None and ratings.unconverged_rounds:
-        stderr.write(
-            f"warning: {ratings.unconverged_rounds} of {options['rounds']} bootstrap rounds have no "
-            "finite Bradley-Terry maximum likelihood; the intervals are unreliable\n"
-        )
+    if stderr is not None:
+        for warning in fit_warnings(ratings, options["rounds"]):
+            stderr.write(f"warning: {warning}\n")
     return render(leaderboard_document(ratings, options["rounds"], options["seed"]), options["output_format"])
 
 

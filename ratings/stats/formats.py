@@ -36,6 +36,22 @@ def leaderboard_document(ratings: Ratings, rounds: int, seed: int | None) -> dic
     }
 
 
+def fit_warnings(ratings: Ratings, rounds: int) -> list[str]:
+    """What a reader must know about a Bradley-Terry fit that did not fully exist."""
+    warnings = []
+    if not ratings.converged:
+        warnings.append(
+            "the Bradley-Terry maximum likelihood does not exist for these votes (a model won or lost "
+            "every comparison linking it to the others); its rating is unbounded"
+        )
+    if ratings.unconverged_rounds:
+        warnings.append(
+            f"{ratings.unconverged_rounds} of {rounds} bootstrap rounds have no finite Bradley-Terry "
+            "maximum likelihood; the intervals are unreliable"
+        )
+    return warnings
+
+
 def describe(document: Mapping[str, Any]) -> str:
     """One line: method, rounds, seed, interval."""
     method = document["method"]

@@ -129,3 +129,20 @@ def test_a_study_without_votes_exports_an_empty_leaderboard_in_every_format(make
     for fmt in exports.LEADERBOARD_FORMATS:
         content, _, _ = exports.leaderboard_export(study=study, method="bt", fmt=fmt, rounds=10)
         assert b"votes 0 in 0 comparisons" in content or json.loads(content)["models"] == []
+
+
+@pytest.mark.django_db
+def test_separated_votes_carry_a_warning_on_the_page_and_in_exports(make_study, client):
+    from tests.ratings.rater_client import RaterSession, RecordingClient
+
+    study = make_study(n_models=2, n_prompts=2, attention_check_rate=0, repeat_share=0)
+    session = RaterSession(RecordingClient(), study)
+    session.join_prolific("separated1")
+    session.start()
+    session.vote({"prompt_adherence": "left", "image_quality": "left"})  # one vote: a model won every comparison
+    document = leaderboards.study_leaderboard(study=study, method="bt", rounds=50, recompute=True)
+    assert any("does not exist" in warning for warning in document["warnings"])
+    content, _, _ = exports.leaderboard_export(study=study, method="bt", fmt="csv", rounds=50)
+    assert b"# warning: the Bradley-Terry maximum likelihood does not exist" in content
+    client.force_login(get_user_model().objects.create_user("staff", password="pw", is_staff=True))
+    assert "Caution: the Bradley-Terry maximum likelihood" in client.get(f"/studies/{study.pk}/leaderboard/?recompute=1").content.decode()
