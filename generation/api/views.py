@@ -29,19 +29,9 @@ class ModelSpecFilter(django_filters.FilterSet):
 
 def installed_presets():
     """Specs installed from the shipped presets (``python manage.py install_presets``)."""
-    try:
-        from .. import presets
-    except ImportError:
-        return ModelSpec.objects.none()
-    names = presets_slugs(presets)
-    return ModelSpec.objects.filter(slug__in=names, is_external=False)
+    from ..presets import PRESETS
 
-
-def presets_slugs(presets_module) -> list[str]:
-    catalogue = getattr(presets_module, "PRESETS", {})
-    if isinstance(catalogue, dict):
-        return list(catalogue)
-    return [entry["slug"] if isinstance(entry, dict) else entry.slug for entry in catalogue]
+    return ModelSpec.objects.filter(slug__in=[preset["slug"] for preset in PRESETS], is_external=False)
 
 
 class ModelSpecViewSet(ResearcherAPIMixin, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
