@@ -28,6 +28,8 @@ def _provenance_lines(document: dict) -> list[str]:
     return [
         f"study {p['study']}; method {p['method']}; rounds {p['rounds']}; seed {p['seed']}",
         f"votes {p['votes']} in {p['comparisons']} comparisons by {p['raters']} raters; excluded raters: {excluded}",
+        "rater agreement (Krippendorff's alpha): "
+        + ", ".join(f"{name} {'n/a' if alpha is None else f'{alpha:.3f}'}" for name, alpha in p["rater_agreement"].items()),
         f"attention-check failures: {p['attention_check_failures'] if p['attention_check_failures'] is not None else 'not recorded'}; "
         f"code {p['code_version']}; computed {p['computed_at']}",
         *(f"warning: {warning}" for warning in document.get("warnings", [])),

@@ -32,6 +32,7 @@ class StudyVotes:
     prompt_ids: np.ndarray  # int[n], the prompt of each vote
     rater_ids: np.ndarray  # int[n], the Rater id of each vote
     tstamps: list  # datetime of each vote
+    items: np.ndarray  # int[n], what was judged: (prompt, seed, unordered model pair), for agreement
     excluded_raters: list[dict]  # {"rater": pseudonym, "reason": ...}
     n_raters: int
 
@@ -73,6 +74,7 @@ def study_votes(*, study: Study, include_flagged: bool = False) -> StudyVotes:
             "comparison__rater_id",
             "comparison__prompt_id",
             "created_at",
+            "comparison__seed",
         )
     )
     criteria = list(study.criteria)
@@ -97,9 +99,18 @@ def study_votes(*, study: Study, include_flagged: bool = False) -> StudyVotes:
         prompt_ids=column(6),
         rater_ids=column(5),
         tstamps=[row[7] for row in rows],
+        items=_judged_items(column(6), column(8), arrays.model_a, arrays.model_b),
         excluded_raters=[{"rater": rater_pseudonym(r), "reason": why} for r, why in sorted(excluded.items())],
         n_raters=len(set(column(5).tolist())),
     )
+
+
+def _judged_items(prompts: np.ndarray, seeds: np.ndarray, model_a: np.ndarray, model_b: np.ndarray) -> np.ndarray:
+    """One code per distinct (prompt, seed, unordered model pair): the unit raters agree on."""
+    if prompts.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    keys = np.stack([prompts, seeds, np.minimum(model_a, model_b), np.maximum(model_a, model_b)], axis=1)
+    return np.unique(keys, axis=0, return_inverse=True)[1].reshape(-1)
 
 
 @lru_cache(maxsize=1)
@@ -122,7 +133,7 @@ def code_version() -> str:
 
 def compute_study_leaderboard(*, study: Study, method: str = "bt", rounds: int = 1000, seed: int = 0, include_flagged: bool = False) -> dict:
     """The leaderboard document (the ``leaderboard --format json`` shape) with its provenance."""
-    from ratings.stats import estimate, leaderboard_document
+    from ratings.stats import estimate, leaderboard_document, rater_agreement
     from ratings.stats.formats import fit_warnings
 
     if method not in METHODS:
@@ -133,11 +144,13 @@ def compute_study_leaderboard(*, study: Study, method: str = "bt", rounds: int =
         ratings = estimate(arrays, method, rounds, seed)
         document = leaderboard_document(ratings, rounds, seed)
         document["warnings"] = fit_warnings(ratings, rounds)
+        agreement = {name: (None if np.isnan(alpha) else round(float(alpha), 4)) for name, alpha in rater_agreement(arrays, votes.items).items()}
     else:
         document = {
             "method": method, "rounds": rounds, "seed": seed, "interval": "none (no votes yet)",
             "criteria": list(study.criteria), "models": [], "warnings": [],
         }
+        agreement = dict.fromkeys(study.criteria)
     document["provenance"] = {
         "study": study.pk,
         "method": method,
@@ -146,6 +159,8 @@ def compute_study_leaderboard(*, study: Study, method: str = "bt", rounds: int =
         "votes": int(arrays.n_votes),
         "comparisons": int(np.unique(arrays.comparison).size),
         "raters": votes.n_raters,
+        # Krippendorff's alpha per criterion over pairs judged two or more times (None: too few).
+        "rater_agreement": agreement,
         "excluded_raters": votes.excluded_raters,
         "include_flagged": include_flagged,
         "attention_check_failures": attention_check_failures(study=study),

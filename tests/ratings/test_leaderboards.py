@@ -51,8 +51,12 @@ def test_bradley_terry_leaderboard_leaves_flagged_raters_out_and_says_so(voted_s
     provenance = document["provenance"]
     assert (provenance["votes"], provenance["raters"], provenance["rounds"], provenance["seed"]) == (2 * 24 * 2, 2, 200, 1)
     assert len(provenance["excluded_raters"]) == 1 and "flagged" in provenance["excluded_raters"][0]["reason"]
+    # The counted raters always gave model A's answer: one category only, so alpha is undefined.
+    assert provenance["rater_agreement"] == {"prompt_adherence": None, "image_quality": None}
     with_flagged = leaderboards.compute_study_leaderboard(study=voted_study, method="bt", rounds=200, seed=1, include_flagged=True)
     assert with_flagged["provenance"]["votes"] == 3 * 24 * 2
+    # The flagged rater always disagreed: two against one on every pair.
+    assert with_flagged["provenance"]["rater_agreement"]["prompt_adherence"] < 0
 
 
 @pytest.mark.django_db(transaction=True)
