@@ -285,8 +285,45 @@ def job_reconcile(*, job: GenerationJob, batch_size: int | None = None) -> int:
 
 
 def jobs_reconcile() -> int:
-    """Reconcile every running job (the periodic task); returns batches queued."""
-    return sum(job_reconcile(job=job) for job in GenerationJob.objects.filter(status=GenerationJob.Status.RUNNING))
+    """Reconcile every running job (the periodic task); returns batches queued or re-sent."""
+    resent = batches_resend_if_broker_emptied()
+    return resent + sum(job_reconcile(job=job) for job in GenerationJob.objects.filter(status=GenerationJob.Status.RUNNING))
+
+
+# A key kept in the broker's Redis: when it is gone, Redis restarted empty and took the messages
+# of every queued batch with it.
+BROKER_MARK = "evalsite:broker-mark"
+
+
+def batches_resend_if_broker_emptied() -> int:
+    """Send the messages of running jobs' queued batches again when the broker lost its data
+    (a Redis restart without persistence); returns how many were re-sent.
+
+    A re-sent batch whose first message survived runs once: ``batch_claim`` skips a batch that is
+    no longer queued. The first call after a deploy also re-sends, once, which is harmless.
+    """
+    import redis
+    from celery import current_app
+
+    from .tasks import generate_batch
+
+    url = current_app.conf.broker_url or ""
+    if current_app.conf.task_always_eager or not url.startswith(("redis://", "rediss://")):
+        return 0
+    try:
+        if not redis.Redis.from_url(url).set(BROKER_MARK, "1", nx=True):
+            return 0
+    except redis.RedisError as error:
+        logger.warning("could not check the broker for lost messages: %s", error)
+        return 0
+    batch_ids = list(
+        GenerationBatch.objects.filter(status=GenerationBatch.Status.QUEUED, job__status=GenerationJob.Status.RUNNING).values_list("pk", flat=True)
+    )
+    for batch_id in batch_ids:
+        generate_batch.delay(batch_id)
+    if batch_ids:
+        logger.warning("the broker was emptied (restarted?); re-sent %d queued batch(es)", len(batch_ids))
+    return len(batch_ids)
 
 
 def _encode_png(pil_image) -> bytes:

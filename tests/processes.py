@@ -155,3 +155,51 @@ def kill_when(worker: CeleryWorker, predicate, *, timeout: float, what: str, del
     if worker.process is None or worker.process.poll() is not None:
         raise RuntimeError(f"The worker exited before it could be killed {what}; see {worker.log_path}.")
     worker.kill()
+
+
+class GunicornServer:
+    """``gunicorn evalsite.wsgi`` on a free loopback port with the given environment (e.g. a
+    DATABASE_URL through a fault-injecting proxy)."""
+
+    def __init__(self, *, env: dict[str, str], log_path: Path, threads: int = 8):
+        self.port = free_port()
+        self.env, self.log_path, self.threads = env, log_path, threads
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 30) -> "GunicornServer":
+        import requests
+
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self._log = open(self.log_path, "wb")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "evalsite.wsgi:application", "--bind", f"127.0.0.1:{self.port}",
+             "--workers", "1", "--threads", str(self.threads), "--worker-class", "gthread", "--timeout", "60"],
+            cwd=ROOT, env={**os.environ, "DJANGO_SETTINGS_MODULE": "evalsite.settings", **self.env},
+            stdout=self._log, stderr=subprocess.STDOUT,
+        )
+
+        def ready():
+            if self.process.poll() is not None:
+                raise RuntimeError(f"gunicorn exited with {self.process.returncode}; see {self.log_path}")
+            try:
+                return requests.get(f"{self.url}/livez/", timeout=2).ok
+            except requests.ConnectionError:
+                return False
+
+        wait_for(ready, timeout, f"gunicorn on port {self.port} (log: {self.log_path})", interval=0.2)
+        return self
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
+        if getattr(self, "_log", None):
+            self._log.close()

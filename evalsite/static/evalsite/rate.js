@@ -60,7 +60,10 @@
       body: JSON.stringify(body),
     }).then(function (response) {
       return response.json().then(function (payload) { return { ok: response.ok, payload: payload }; },
-        function () { return { ok: false, payload: { message: "The server answered " + response.status + "; please reload the page." } }; });
+        function () {
+          // Not JSON (e.g. a proxy's error page): the answers stay on the page for another try.
+          return { ok: false, payload: { message: "The server answered " + response.status + "; your answers may not have been saved. Please press Submit again in a moment." } };
+        });
     });
   }
 
