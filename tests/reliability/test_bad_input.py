@@ -126,3 +126,18 @@ def test_a_bad_vote_file_names_its_line_and_column(tmp_path):
     )
     assert result.returncode == 2
     assert "line 3" in result.stderr and "winner" in result.stderr
+
+
+@pytest.mark.django_db
+def test_a_huge_or_empty_batch_is_refused_by_the_generation_commands(tiny_specs):
+    from django.core.management import CommandError, call_command
+
+    from ratings.services import study_create
+
+    prompt_set = PromptSet.objects.create(name="p")
+    Prompt.objects.create(prompt_set=prompt_set, position=0, text="a cat")
+    study = study_create(name="s", specs=tiny_specs[:2], prompt_set=prompt_set, seeds=[0])
+    for size in ("100000", "0"):
+        with pytest.raises(CommandError, match="--batch-size must be from 1 to 256"):
+            call_command("generate", "--study", str(study.pk), "--batch-size", size)
+    assert not study.job.specs.first().images.exists()

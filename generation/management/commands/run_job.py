@@ -3,12 +3,17 @@ from django.core.management.base import BaseCommand, CommandError
 from generation import selectors, services
 from generation.models import GenerationJob
 
+# One pipeline call holds a whole batch in memory; beyond this it is a typo, not a plan.
+MAX_BATCH_SIZE = 256
+
 
 def run_job_command(command: BaseCommand, job: GenerationJob, *, dry_run: bool, batch_size: int | None) -> None:
     """Shared by ``run_job`` and ratings' ``generate --study``: print or make a job's missing images."""
     from django.conf import settings
 
-    batch_size = batch_size or settings.EVALSITE_BATCH_SIZE
+    batch_size = settings.EVALSITE_BATCH_SIZE if batch_size is None else batch_size
+    if not 1 <= batch_size <= MAX_BATCH_SIZE:
+        raise CommandError(f"--batch-size must be from 1 to {MAX_BATCH_SIZE} images per pipeline call, not {batch_size}.", returncode=2)
     batches = list(selectors.job_missing_batches(job=job, batch_size=batch_size))
     missing = sum(len(items) for _, items in batches)
     progress = selectors.job_progress(job=job)
