@@ -8,11 +8,11 @@ COPY pyproject.toml README.md ./
 COPY evalsite ./evalsite
 COPY generation ./generation
 COPY ratings ./ratings
-COPY manage.py ./
+COPY manage.py gunicorn.conf.py ./
 RUN pip install "torch==2.13.0" && pip install ".[s3]" flower \
     && DJANGO_SECRET_KEY=build python manage.py collectstatic --noinput -v0
 
 RUN useradd --create-home evalsite && mkdir -p /data && chown evalsite /data
 USER evalsite
 EXPOSE 8000
-CMD ["gunicorn", "evalsite.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "2"]
+CMD ["gunicorn", "evalsite.wsgi:application", "--config", "gunicorn.conf.py"]

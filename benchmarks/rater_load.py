@@ -4,8 +4,9 @@
 
 Makes its own study on PostgreSQL (``DATABASE_URL``, else database ``evalsite_bench`` on the
 local server at 127.0.0.1, created if missing) with no minimum vote time, no attention checks
-and targets that never run out; starts gunicorn (2 workers) on 127.0.0.1; and drives it with one
-client, wrk with a Lua script, for every part:
+and targets that never run out, and analyzes its tables as autovacuum would; starts gunicorn as
+production runs it (``gunicorn.conf.py``: 2 threaded workers, ``--threads`` to try others) on
+127.0.0.1; and drives it with one client, wrk with a Lua script, for every part:
 
 (a) capacity: N raters on N keep-alive connections, no pause, each submitting exactly what the
     rater page sends: one JSON POST per submit carrying both answers, whose response carries
@@ -205,18 +206,13 @@ def run_wrk(*, url: str, script: Path, connections: int, seconds: int, args: lis
     return json.loads(out.read_text())
 
 
-WORKER_ARGS = {
-    "sync": ["--worker-class", "sync"],
-    "gthread": ["--worker-class", "gthread", "--threads", "8", "--keep-alive", "30"],
-}
-
-
 def start_gunicorn(port: int, env: dict, log_path: Path, worker_args: list[str]) -> subprocess.Popen:
+    """The production web server: gunicorn.conf.py (threaded workers), with 2 workers."""
     log = open(log_path, "ab")
     process = subprocess.Popen(
         [
-            sys.executable, "-m", "gunicorn", "evalsite.wsgi:application", "--bind", f"127.0.0.1:{port}",
-            "--workers", "2", *worker_args,
+            sys.executable, "-m", "gunicorn", "evalsite.wsgi:application", "--config", str(ROOT / "gunicorn.conf.py"),
+            "--bind", f"127.0.0.1:{port}", "--workers", "2", *worker_args,
             "--backlog", "2048", "--log-level", "warning",
         ],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
@@ -241,7 +237,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=10, help="length of the capacity and baseline parts (default 10)")
     parser.add_argument("--max-votes", type=int, default=2000, help="cap on submits per rater in the capacity part (default 2000)")
     parser.add_argument("--crowd", type=int, default=500, help="raters in the crowd part (default 500)")
-    parser.add_argument("--worker-class", choices=sorted(WORKER_ARGS), default="gthread", help="gunicorn worker class (default gthread)")
+    parser.add_argument("--threads", type=int, default=None, help="threads per gunicorn worker (default: gunicorn.conf.py's)")
     parser.add_argument("--crowd-seconds", type=int, default=20, help="length of the crowd part (default 20)")
     options = parser.parse_args()
 
@@ -270,11 +266,19 @@ def main() -> None:
     capacity_raters, crowd_raters = work / "capacity.tsv", work / "crowd.tsv"
     make_raters(study, options.raters, f"cap{study.pk}-", capacity_raters)
     make_raters(study, options.crowd, f"crowd{study.pk}-", crowd_raters)
+    with connection.cursor() as cursor:
+        # As autovacuum would on a production server (this one may run without it): statistics
+        # of the tables as set up, so the plans the web processes keep are made for them.
+        cursor.execute("SHOW autovacuum")
+        autovacuum = cursor.fetchone()[0]
+        cursor.execute("ANALYZE ratings_comparison, ratings_participation, ratings_pairslot, ratings_rater")
+    log(f"analyzed the rating tables (server autovacuum={autovacuum})")
     connection.close()
 
     port = free_port()
     env = {**os.environ, "DJANGO_DEBUG": "0", "EVALSITE_LOG_LEVEL": "WARNING"}
-    server = start_gunicorn(port, env, work / "gunicorn.log", WORKER_ARGS[options.worker_class])
+    threads = options.threads or int(os.environ.get("GUNICORN_THREADS") or 2)
+    server = start_gunicorn(port, env, work / "gunicorn.log", ["--threads", str(threads)])
     url = f"http://127.0.0.1:{port}"
     vote_path = f"/rate/{study.pk}/vote/"
     try:
@@ -320,7 +324,7 @@ def main() -> None:
         "crowd_votes": crowd["acked"],
         "requests_per_submit": 1,
         "client": "wrk with a Lua script (one thread and connection per rater)",
-        "server": f"gunicorn, 2 {options.worker_class} workers",
+        "server": f"gunicorn, 2 gthread workers x {threads} threads",
         "synchronous_commit": synchronous_commit,
     }
     print(json.dumps(result))

@@ -85,6 +85,10 @@ class Study(models.Model):
     min_seconds_per_vote = models.FloatField(default=3.0, help_text="A faster vote is refused with a message.")
     flag_after_failed_checks = models.PositiveIntegerField(default=2, help_text="Failed attention checks after which a rater is flagged.")
     reservation_seconds = models.PositiveIntegerField(default=600, help_text="How long a served pair stays reserved for its rater without activity.")
+    serve_level = models.PositiveIntegerField(
+        default=0, editable=False,
+        help_text="The scheduler's fill level: pair slots filled up to this many times are served first; raised when none is left below it.",
+    )
     repeat_share = models.FloatField(default=0.05, help_text="Share of served pairs that repeat one the rater already answered (self-consistency).")
 
     class Meta:
@@ -144,21 +148,27 @@ class Participation(models.Model):
 
 class PairSlot(models.Model):
     """One (prompt, seed, model A, model B) of a study whose two images exist, with its vote
-    counter: the scheduler picks the least-filled slot with a row lock (SKIP LOCKED)."""
+    counter: the scheduler picks, with a row lock (SKIP LOCKED), a slot at the study's lowest
+    fill level, from a random point of the slots' random order."""
 
-    study = models.ForeignKey(Study, on_delete=models.PROTECT, related_name="pair_slots")
-    prompt = models.ForeignKey(Prompt, on_delete=models.PROTECT, related_name="+")
+    # Every reservation rewrites this row's (filled, random_key), so every index here is written
+    # on every serve: only the three the scheduler and the constraints need. Study lookups use
+    # the (study, image_a, image_b) unique index; prompt and images are never searched from here.
+    study = models.ForeignKey(Study, on_delete=models.PROTECT, related_name="pair_slots", db_index=False)
+    prompt = models.ForeignKey(Prompt, on_delete=models.PROTECT, related_name="+", db_index=False)
     seed = models.BigIntegerField()
-    image_a = models.ForeignKey(Image, on_delete=models.PROTECT, related_name="+")
-    image_b = models.ForeignKey(Image, on_delete=models.PROTECT, related_name="+")
+    image_a = models.ForeignKey(Image, on_delete=models.PROTECT, related_name="+", db_index=False)
+    image_b = models.ForeignKey(Image, on_delete=models.PROTECT, related_name="+", db_index=False)
     filled = models.PositiveIntegerField(default=0, help_text="Answered comparisons plus live reservations.")
-    random_key = models.FloatField(help_text="Random order among equally filled slots; redrawn on every reservation.")
+    random_key = models.FloatField(help_text="The slot's random place: the scheduler looks from a random point in this order for a slot at the study's fill level.")
     retired = models.BooleanField(default=False, help_text="Reported by raters; no longer served.")
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["study", "image_a", "image_b"], name="pairslot_unique_images")]
+        # Not on ``filled``: a reservation then rewrites the row in place (a HOT update, no
+        # index written; the table keeps free room on every page for it, migration 0004).
         indexes = [
-            models.Index(fields=["study", "filled", "random_key"], condition=models.Q(retired=False), name="pairslot_least_filled"),
+            models.Index(fields=["study", "random_key"], condition=models.Q(retired=False), name="pairslot_random_order"),
         ]
 
 
@@ -183,29 +193,37 @@ class AttentionCheck(models.Model):
 class Comparison(models.Model):
     """One pair shown to one rater: the same prompt and seed through two models."""
 
-    # Fewer indexes, less written per vote: study lookups use the (study, rater, answered_at)
-    # index; prompt and images are never searched by from this table on the rater's path.
-    study = models.ForeignKey(Study, on_delete=models.PROTECT, related_name="comparisons", db_index=False)
-    rater = models.ForeignKey(Rater, on_delete=models.PROTECT, related_name="comparisons")
-    prompt = models.ForeignKey(Prompt, on_delete=models.PROTECT, related_name="+", db_index=False)
+    # Every submit inserts one row and rewrites another (not a HOT update: answered_at is
+    # indexed), so every index here costs twice per vote: only those a query needs. Study
+    # lookups use the (study, rater, answered_at) index, rater lookups (rater, slot); prompt and
+    # images are never searched from this table.
+    #
+    # study, prompt and the images carry no foreign-key constraint of their own (each check
+    # would take a share lock on the study's row, one row every rater shares, on every serve):
+    # they are copies of the pair slot's (or attention check's) values, whose constraints hold
+    # them, so a row here cannot point at a study, prompt or image that the database would let
+    # go. ``tests/ratings/test_scheduler.py`` checks that the copies match.
+    study = models.ForeignKey(Study, on_delete=models.PROTECT, related_name="comparisons", db_index=False, db_constraint=False)
+    rater = models.ForeignKey(Rater, on_delete=models.PROTECT, related_name="comparisons", db_index=False)
+    prompt = models.ForeignKey(Prompt, on_delete=models.PROTECT, related_name="+", db_index=False, db_constraint=False)
     seed = models.BigIntegerField()
-    image_a = models.ForeignKey(Image, on_delete=models.PROTECT, related_name="+", db_index=False)
-    image_b = models.ForeignKey(Image, on_delete=models.PROTECT, related_name="+", db_index=False)
+    image_a = models.ForeignKey(Image, on_delete=models.PROTECT, related_name="+", db_index=False, db_constraint=False)
+    image_b = models.ForeignKey(Image, on_delete=models.PROTECT, related_name="+", db_index=False, db_constraint=False)
     left_is_a = models.BooleanField(help_text="Randomized per comparison: which image the rater saw on the left.")
     token = models.UUIDField(default=uuid.uuid4, unique=True, editable=False, help_text="Opaque id the rater's page submits.")
     served_at = models.DateTimeField(auto_now_add=True)
     answered_at = models.DateTimeField(null=True, blank=True)
     # A served pair is a reservation of its slot until answered, released, or expired.
-    slot = models.ForeignKey(PairSlot, null=True, blank=True, on_delete=models.PROTECT, related_name="comparisons")
+    slot = models.ForeignKey(PairSlot, null=True, blank=True, on_delete=models.PROTECT, related_name="comparisons", db_index=False)
     expires_at = models.DateTimeField(null=True, blank=True, help_text="The reservation lapses after this unless the rater is active.")
     released_at = models.DateTimeField(null=True, blank=True, help_text="Reservation given back (expired or reported) without a vote.")
     attention_check = models.ForeignKey(
-        AttentionCheck, null=True, blank=True, on_delete=models.PROTECT, related_name="comparisons",
+        AttentionCheck, null=True, blank=True, on_delete=models.PROTECT, related_name="comparisons", db_index=False,
         help_text="Set for a gold pair: A is the right answer; for a degraded check B is shown as the degraded copy.",
     )
     failed_check = models.BooleanField(null=True, blank=True, help_text="For an answered attention check: whether the rater got it wrong.")
     is_repeat = models.BooleanField(default=False, help_text="A deliberate repeat of an answered pair, for self-consistency.")
-    repeat_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="repeats")
+    repeat_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="repeats", db_index=False)
     report_reason = models.CharField(max_length=20, blank=True, choices=REPORT_REASONS)
     report_note = models.CharField(max_length=500, blank=True)
     reported_at = models.DateTimeField(null=True, blank=True)
@@ -222,6 +240,10 @@ class Comparison(models.Model):
                 fields=["study", "expires_at"], condition=models.Q(answered_at__isnull=True, released_at__isnull=True),
                 name="comparison_live_reservation",
             ),
+            # Partial: written only for the rare rows they find (most comparisons are plain pairs).
+            models.Index(fields=["attention_check"], condition=models.Q(attention_check__isnull=False), name="comparison_attention_check"),
+            models.Index(fields=["repeat_of"], condition=models.Q(repeat_of__isnull=False), name="comparison_repeat_of"),
+            models.Index(fields=["slot"], condition=models.Q(reported_at__isnull=False), name="comparison_reported_slot"),
         ]
 
 

@@ -32,6 +32,23 @@ LANGUAGE plpgsql AS $fn$
 DECLARE
   st ratings_study%ROWTYPE;
   part ratings_participation%ROWTYPE;
+BEGIN
+  SELECT * INTO st FROM ratings_study WHERE id = p_study;
+  SELECT * INTO part FROM ratings_participation WHERE study_id = p_study AND rater_id = p_rater FOR UPDATE;
+  IF NOT FOUND OR st.id IS NULL THEN
+    RETURN jsonb_build_object('status', 'forbidden');
+  END IF;
+  RETURN ratings_serve_locked(st, part);
+END
+$fn$;
+
+-- The serving itself, for a caller that holds the participation's row lock (ratings_serve, or
+-- ratings_vote right after recording, which passes the rows it already has).
+CREATE OR REPLACE FUNCTION ratings_serve_locked(st ratings_study, part ratings_participation) RETURNS jsonb
+LANGUAGE plpgsql AS $fn$
+DECLARE
+  p_study bigint := st.id;
+  p_rater bigint := part.rater_id;
   v_now timestamptz := clock_timestamp();  -- not now(): tests run many calls in one transaction
   v_hold interval;
   n_open integer;
@@ -40,13 +57,12 @@ DECLARE
   v_check ratings_attentioncheck%ROWTYPE;
   v_orig ratings_comparison%ROWTYPE;
   v_slot ratings_pairslot%ROWTYPE;
+  v_found boolean;
+  v_level integer := st.serve_level;
+  v_start double precision;
+  v_filled integer;
   r record;
 BEGIN
-  SELECT * INTO st FROM ratings_study WHERE id = p_study;
-  SELECT * INTO part FROM ratings_participation WHERE study_id = p_study AND rater_id = p_rater FOR UPDATE;
-  IF NOT FOUND OR st.id IS NULL THEN
-    RETURN jsonb_build_object('status', 'forbidden');
-  END IF;
   v_hold := make_interval(secs => st.reservation_seconds);
 
   -- The rater is active: keep their open pairs reserved (rewritten only past half their
@@ -71,7 +87,12 @@ BEGIN
     SELECT slot_id, count(*) AS n FROM released WHERE slot_id IS NOT NULL AND NOT is_repeat
     GROUP BY slot_id ORDER BY slot_id
   LOOP
-    UPDATE ratings_pairslot SET filled = filled - r.n WHERE id = r.slot_id;
+    UPDATE ratings_pairslot SET filled = filled - r.n WHERE id = r.slot_id RETURNING filled INTO v_filled;
+    IF v_filled < v_level THEN
+      -- A slot given back below the study's level is served first again.
+      UPDATE ratings_study SET serve_level = v_filled WHERE id = p_study AND serve_level > v_filled;
+      v_level := v_filled;
+    END IF;
   END LOOP;
 
   SELECT count(*) INTO n_open FROM ratings_comparison
@@ -112,21 +133,51 @@ BEGIN
       END IF;
     END IF;
     IF NOT v_served THEN
-      SELECT s.* INTO v_slot FROM ratings_pairslot s
-      WHERE s.study_id = p_study AND s.retired = false AND s.filled < st.votes_per_pair
-        AND NOT EXISTS (SELECT 1 FROM ratings_comparison c WHERE c.rater_id = p_rater AND c.slot_id = s.id)
-      ORDER BY s.filled, s.random_key LIMIT 1
-      FOR UPDATE SKIP LOCKED;
-      IF NOT FOUND AND n_open = 0 AND v_retries < 4 THEN
+      -- Balance: a slot at the study's fill level (filled no more than serve_level times), the
+      -- first such one the rater has not seen from a random point of the slots' random order,
+      -- through the (study, random_key) index. The level is not in any index, so taking a
+      -- slot rewrites its row in place (a HOT update) and leaves no dead index entries for the
+      -- next search to step over.
+      LOOP
+        v_start := random();
+        SELECT s.* INTO v_slot FROM ratings_pairslot s
+        WHERE s.study_id = p_study AND NOT s.retired AND s.random_key >= v_start
+          AND s.filled <= v_level AND s.filled < st.votes_per_pair
+          -- LIMIT keeps this a per-candidate index probe of (rater, slot) rather than an
+          -- anti-join that reads the rater's whole history on every serve.
+          AND NOT EXISTS (SELECT 1 FROM ratings_comparison c WHERE c.rater_id = p_rater AND c.slot_id = s.id LIMIT 1)
+        ORDER BY s.random_key LIMIT 1
+        FOR UPDATE SKIP LOCKED;
+        v_found := FOUND;
+        IF NOT v_found THEN
+          SELECT s.* INTO v_slot FROM ratings_pairslot s
+          WHERE s.study_id = p_study AND NOT s.retired AND s.random_key < v_start
+            AND s.filled <= v_level AND s.filled < st.votes_per_pair
+            AND NOT EXISTS (SELECT 1 FROM ratings_comparison c WHERE c.rater_id = p_rater AND c.slot_id = s.id LIMIT 1)
+          ORDER BY s.random_key LIMIT 1
+          FOR UPDATE SKIP LOCKED;
+          v_found := FOUND;
+        END IF;
+        EXIT WHEN v_found OR v_level + 1 >= st.votes_per_pair;
+        -- Nothing at this level for this rater. When nothing is left at it for anyone either
+        -- (reserved slots count as taken), the study moves up a level.
+        IF NOT EXISTS (SELECT 1 FROM ratings_pairslot s
+                       WHERE s.study_id = p_study AND NOT s.retired AND s.filled <= v_level) THEN
+          UPDATE ratings_study SET serve_level = v_level + 1 WHERE id = p_study AND serve_level = v_level;
+        END IF;
+        v_level := v_level + 1;
+      END LOOP;
+      IF NOT v_found AND n_open = 0 AND v_retries < 4 THEN
         -- The rest may be locked by raters being served, or being given back, right now: look
         -- again shortly (each statement sees what was committed since) rather than end this
         -- rater's session. Never a blocking lock wait, so raters cannot deadlock here.
         v_retries := v_retries + 1;
+        v_level := st.serve_level;
         PERFORM pg_sleep(0.02);
         CONTINUE;
       END IF;
-      EXIT WHEN NOT FOUND;
-      UPDATE ratings_pairslot SET filled = filled + 1, random_key = random() WHERE id = v_slot.id;
+      EXIT WHEN NOT v_found;
+      UPDATE ratings_pairslot SET filled = filled + 1 WHERE id = v_slot.id;
       INSERT INTO ratings_comparison (study_id, rater_id, prompt_id, seed, image_a_id, image_b_id, left_is_a, token,
           served_at, expires_at, slot_id, is_repeat, report_reason, report_note)
       VALUES (p_study, p_rater, v_slot.prompt_id, v_slot.seed, v_slot.image_a_id, v_slot.image_b_id,
@@ -168,13 +219,13 @@ BEGIN
   IF NOT FOUND OR c.rater_id <> p_rater OR c.study_id <> p_study THEN
     RETURN jsonb_build_object('status', 'forbidden');
   END IF;
+  SELECT * INTO st FROM ratings_study WHERE id = p_study;
   IF c.answered_at IS NOT NULL THEN
-    RETURN ratings_serve(p_study, p_rater) || jsonb_build_object('status', 'duplicate');
+    RETURN ratings_serve_locked(st, part) || jsonb_build_object('status', 'duplicate');
   END IF;
   IF c.reported_at IS NOT NULL THEN
-    RETURN ratings_serve(p_study, p_rater) || jsonb_build_object('status', 'reported', 'message', __REPORTED__);
+    RETURN ratings_serve_locked(st, part) || jsonb_build_object('status', 'reported', 'message', __REPORTED__);
   END IF;
-  SELECT * INTO st FROM ratings_study WHERE id = p_study;
 
   SELECT string_agg(x, ', ') INTO v_missing FROM jsonb_array_elements_text(st.criteria) x
   WHERE coalesce(p_answers ->> x, '') = '';
@@ -192,7 +243,7 @@ BEGIN
   -- Time on this pair: since it was served, or since the rater's previous answer if later
   -- (the page preloads the next pair before it is shown).
   IF extract(epoch FROM v_now - greatest(c.served_at, coalesce(part.last_answered_at, c.served_at))) < st.min_seconds_per_vote THEN
-    RETURN ratings_serve(p_study, p_rater)
+    RETURN ratings_serve_locked(st, part)
       || jsonb_build_object('status', 'too_fast', 'message', replace(__TOO_FAST__, '{seconds}', st.min_seconds_per_vote::text));
   END IF;
 
@@ -200,7 +251,7 @@ BEGIN
   IF c.released_at IS NOT NULL AND c.slot_id IS NOT NULL AND NOT c.is_repeat THEN
     UPDATE ratings_pairslot SET filled = filled + 1 WHERE id = c.slot_id AND filled < st.votes_per_pair AND retired = false;
     IF NOT FOUND THEN
-      RETURN ratings_serve(p_study, p_rater) || jsonb_build_object('status', 'expired', 'message', __EXPIRED__);
+      RETURN ratings_serve_locked(st, part) || jsonb_build_object('status', 'expired', 'message', __EXPIRED__);
     END IF;
   END IF;
 
@@ -221,11 +272,11 @@ BEGIN
   SET answered = answered + 1, last_answered_at = v_now,
       failed_checks = failed_checks + CASE WHEN v_failed THEN 1 ELSE 0 END
   WHERE id = part.id
-  RETURNING failed_checks INTO part.failed_checks;
+  RETURNING * INTO part;
   IF v_failed AND part.failed_checks >= st.flag_after_failed_checks THEN
     UPDATE ratings_rater SET flagged = true WHERE id = p_rater AND NOT flagged;
   END IF;
-  RETURN ratings_serve(p_study, p_rater) || jsonb_build_object('status', 'recorded');
+  RETURN ratings_serve_locked(st, part) || jsonb_build_object('status', 'recorded');
 END
 $fn$;
 """
@@ -235,7 +286,17 @@ for _name, _text in {"REPORTED": REPORTED, "MISSING": MISSING_ANSWERS, "BAD": BA
 DROP_FUNCTIONS = """
 DROP FUNCTION IF EXISTS ratings_vote(bigint, bigint, uuid, jsonb, integer);
 DROP FUNCTION IF EXISTS ratings_serve(bigint, bigint);
+DROP FUNCTION IF EXISTS ratings_serve_locked(ratings_study, ratings_participation);
 """
+
+
+def pairslot_fillfactor(apps, schema_editor) -> None:
+    """Migration step: leave room on every page of the pair slots for the in-place (HOT)
+    update of a slot's fill counter on each reservation (PostgreSQL only)."""
+    if schema_editor.connection.vendor != "postgresql":
+        return
+    with schema_editor.connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE ratings_pairslot SET (fillfactor = 70)")
 
 
 def install(apps, schema_editor) -> None:

@@ -21,7 +21,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, OperationalError, connection, transaction
-from django.db.models import Exists, F, OuterRef
+from django.db.models import Exists, F, Min, OuterRef
 from django.utils import timezone
 
 from generation import services as generation_services
@@ -134,6 +134,18 @@ def study_open(*, study: Study, rng: random.Random | None = None) -> None:
     if not study.attention_checks.exists():
         attention_checks_create(study=study, rng=rng)
     Study.objects.filter(pk=study.pk).update(status=Study.Status.RATING)
+    _planner_statistics_refresh()
+
+
+def _planner_statistics_refresh() -> None:
+    """Refresh PostgreSQL's statistics of the pair slots after a study's were bulk-inserted. Each database connection keeps the scheduler's query plans once made, until
+    the next ANALYZE: made from the statistics of a table that looked empty, they scan instead
+    of using the indexes (autovacuum's ANALYZE comes a minute later at best, never where
+    autovacuum is off)."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE ratings_pairslot")
 
 
 def pair_slots_sync(*, study: Study, rng: random.Random | None = None) -> int:
@@ -145,7 +157,11 @@ def pair_slots_sync(*, study: Study, rng: random.Random | None = None) -> int:
         for prompt_id, seed, a, b in selectors.study_image_pairs(study=study)
     ]
     PairSlot.objects.bulk_create(slots, ignore_conflicts=True, batch_size=2000)
-    return PairSlot.objects.filter(study=study).count() - before
+    added = PairSlot.objects.filter(study=study).count() - before
+    if added:
+        # New slots start empty: the scheduler serves from the lowest level again.
+        Study.objects.filter(pk=study.pk).update(serve_level=0)
+    return added
 
 
 def attention_checks_create(*, study: Study, count: int | None = None, rng: random.Random | None = None) -> list[AttentionCheck]:
@@ -291,6 +307,9 @@ def _release_rows(rows, *, now) -> int:
     per_slot = Counter(slot_id for _, slot_id, is_repeat in rows if slot_id is not None and not is_repeat)
     for slot_id in sorted(per_slot):
         PairSlot.objects.filter(pk=slot_id).update(filled=F("filled") - per_slot[slot_id])
+    # A slot given back below its study's fill level is served first again.
+    for row in PairSlot.objects.filter(pk__in=per_slot).values("study_id").annotate(lowest=Min("filled")):
+        Study.objects.filter(pk=row["study_id"], serve_level__gt=row["lowest"]).update(serve_level=row["lowest"])
     return len(rows)
 
 
@@ -492,7 +511,7 @@ def _serve_slot(study: Study, rater_id: int, rng: random.Random, fields: dict) -
     )
     if slot is None:
         return False
-    PairSlot.objects.filter(pk=slot.pk).update(filled=F("filled") + 1, random_key=rng.random())
+    PairSlot.objects.filter(pk=slot.pk).update(filled=F("filled") + 1)
     Comparison.objects.create(
         prompt_id=slot.prompt_id, seed=slot.seed, image_a_id=slot.image_a_id, image_b_id=slot.image_b_id,
         left_is_a=rng.random() < 0.5, slot=slot, **fields,

@@ -2,6 +2,8 @@
 service's command names code that exists."""
 
 import importlib
+import re
+import runpy
 from pathlib import Path
 
 import yaml
@@ -63,6 +65,11 @@ def test_every_command_names_code_that_exists():
     dockerfile = (ROOT / "Dockerfile").read_text()
     for package in ["evalsite", "generation", "ratings", "manage.py"]:
         assert f"COPY {package}" in dockerfile
+    # The web command's settings file is copied into the image and sets a threaded worker.
+    config = web.split("--config ")[1].split()[0]
+    assert re.search(rf"^COPY .*\b{re.escape(config)}\b", dockerfile, re.M), f"{config} is not copied into the image"
+    settings = runpy.run_path(str(ROOT / config))
+    assert settings["worker_class"] == "gthread" and settings["threads"] >= 1 and settings["workers"] >= 1
 
 
 APP_SERVICES = ["migrate", "web", "worker", "gpu-worker", "beat", "flower"]

@@ -47,6 +47,8 @@ def test_env_example_documents_every_variable_the_settings_read():
     settings_source = (ROOT / "evalsite" / "settings.py").read_text()
     read = set(re.findall(r'env(?:_bool|_list)?\(\s*"([A-Z_]+)"', settings_source))
     read |= set(re.findall(r'os\.environ\.get\(\s*"([A-Z_]+)"', settings_source))
+    # The web server's settings file too.
+    read |= set(re.findall(r'os\.environ\.get\(\s*"([A-Z_]+)"', (ROOT / "gunicorn.conf.py").read_text()))
     example = (ROOT / ".env.example").read_text()
     documented = {}
     for line_number, line in enumerate(example.splitlines(), start=1):

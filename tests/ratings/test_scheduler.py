@@ -100,6 +100,57 @@ def test_votes_are_balanced_over_model_pairs_and_prompts_up_to_the_target(make_s
     assert all(PairSlot.objects.filter(study=study).values_list("filled", flat=True))
 
 
+def test_a_slot_given_back_below_the_fill_level_is_served_first(make_study, hot_path):
+    study = make_study(n_models=2, n_prompts=4, votes_per_pair=3, attention_check_rate=0, repeat_share=0)
+    first, second, third = (crowd_rater(study, name) for name in ("first", "second", "third"))
+    held = serve(study, first)["pairs"]  # two slots each: every slot reserved once
+    serve(study, second)
+    assert set(PairSlot.objects.values_list("filled", flat=True)) == {1}
+    serve(study, third)  # the next level: two slots reserved twice
+    assert sorted(PairSlot.objects.values_list("filled", flat=True)) == [1, 1, 2, 2]
+    # The first rater's tab was abandoned: one of its slots goes back to 0 and comes first.
+    abandoned = Comparison.objects.get(token=held[0]["token"])
+    Comparison.objects.filter(rater=first).update(expires_at=timezone.now() - timedelta(seconds=1))
+    fourth = crowd_rater(study, "fourth")
+    served = [Comparison.objects.get(token=pair["token"]) for pair in serve(study, fourth)["pairs"]]
+    freed = {abandoned.slot_id, Comparison.objects.get(token=held[1]["token"]).slot_id}
+    assert {c.slot_id for c in served} == freed
+
+
+def test_slots_added_after_voting_began_are_served_first(make_study, hot_path):
+    study = make_study(n_models=2, n_prompts=8, votes_per_pair=5, attention_check_rate=0, repeat_share=0)
+    late = PairSlot.objects.filter(study=study).order_by("pk").last()
+    late_images = (late.image_a_id, late.image_b_id)
+    late.delete()  # as if its images were not made yet when the study opened
+    rate_until_done(study, crowd_rater(study, "p1"))  # all 7 slots once
+    serve(study, crowd_rater(study, "p2"))  # and two of them twice
+    assert sorted(PairSlot.objects.values_list("filled", flat=True)) == [1, 1, 1, 1, 1, 2, 2]
+    assert services.pair_slots_sync(study=study) == 1  # the images exist now
+    added = PairSlot.objects.get(study=study, image_a_id=late_images[0], image_b_id=late_images[1])
+    newcomer = crowd_rater(study, "p3")
+    assert current(serve(study, newcomer)).slot_id == added.pk
+
+
+def test_every_comparison_copies_its_slots_or_checks_study_prompt_and_images(make_study, hot_path):
+    # Comparison.study, prompt and images carry no constraint of their own: the slot's (or the
+    # attention check's) constraints hold them, as long as the copies match.
+    study = make_study(n_prompts=4, attention_check_rate=0.3, repeat_share=0.3, quota_per_rater=10)
+    for name in ("p1", "p2"):
+        rate_until_done(study, crowd_rater(study, name))
+    comparisons = list(Comparison.objects.filter(study=study).select_related("slot", "attention_check"))
+    assert len(comparisons) >= 20
+    for c in comparisons:
+        if c.attention_check is not None:
+            check = c.attention_check
+            assert (c.study_id, c.prompt_id, c.seed, c.image_a_id) == (check.study_id, check.prompt_id, check.seed, check.image_id)
+            assert c.image_b_id == (check.decoy_image_id or check.image_id)
+        else:
+            slot = c.slot
+            assert (c.study_id, c.prompt_id, c.seed, c.image_a_id, c.image_b_id) == (
+                slot.study_id, slot.prompt_id, slot.seed, slot.image_a_id, slot.image_b_id
+            )
+
+
 def test_sides_map_to_models_and_a_double_submit_counts_once(make_study, hot_path):
     study = make_study(attention_check_rate=0, repeat_share=0)
     rater = crowd_rater(study)
