@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import logging
 import re
 import uuid
@@ -327,11 +326,10 @@ def batches_resend_if_broker_emptied() -> int:
 
 
 def _encode_png(pil_image) -> bytes:
-    # No pnginfo: the file carries pixels only, nothing that names the model. A low zlib level
-    # keeps encoding well under sampling time; PNG stays lossless at any level.
-    buffer = io.BytesIO()
-    pil_image.save(buffer, format="PNG", compress_level=settings.EVALSITE_PNG_COMPRESS_LEVEL)
-    return buffer.getvalue()
+    # Pixels only, nothing that names the model; see generation.png for why not Pillow's encoder.
+    from . import png
+
+    return png.encode(pil_image, settings.EVALSITE_PNG_COMPRESS_LEVEL)
 
 
 def _display_copy(pil_image, size: int):
