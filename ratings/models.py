@@ -87,7 +87,7 @@ class Study(models.Model):
     reservation_seconds = models.PositiveIntegerField(default=600, help_text="How long a served pair stays reserved for its rater without activity.")
     serve_level = models.PositiveIntegerField(
         default=0, editable=False,
-        help_text="The scheduler's fill level: pair slots filled up to this many times are served first; raised when none is left below it.",
+        help_text="The lowest fill of the study's pair slots, where the scheduler's search starts; raised when none is left below it.",
     )
     repeat_share = models.FloatField(default=0.05, help_text="Share of served pairs that repeat one the rater already answered (self-consistency).")
 
@@ -148,8 +148,7 @@ class Participation(models.Model):
 
 class PairSlot(models.Model):
     """One (prompt, seed, model A, model B) of a study whose two images exist, with its vote
-    counter: the scheduler picks, with a row lock (SKIP LOCKED), a slot at the study's lowest
-    fill level, from a random point of the slots' random order."""
+    counter: the scheduler picks the least-filled slot with a row lock (SKIP LOCKED)."""
 
     # Every reservation rewrites this row's (filled, random_key), so every index here is written
     # on every serve: only the three the scheduler and the constraints need. Study lookups use
@@ -160,15 +159,13 @@ class PairSlot(models.Model):
     image_a = models.ForeignKey(Image, on_delete=models.PROTECT, related_name="+", db_index=False)
     image_b = models.ForeignKey(Image, on_delete=models.PROTECT, related_name="+", db_index=False)
     filled = models.PositiveIntegerField(default=0, help_text="Answered comparisons plus live reservations.")
-    random_key = models.FloatField(help_text="The slot's random place: the scheduler looks from a random point in this order for a slot at the study's fill level.")
+    random_key = models.FloatField(help_text="Random order among equally filled slots; redrawn on every reservation.")
     retired = models.BooleanField(default=False, help_text="Reported by raters; no longer served.")
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["study", "image_a", "image_b"], name="pairslot_unique_images")]
-        # Not on ``filled``: a reservation then rewrites the row in place (a HOT update, no
-        # index written; the table keeps free room on every page for it, migration 0004).
         indexes = [
-            models.Index(fields=["study", "random_key"], condition=models.Q(retired=False), name="pairslot_random_order"),
+            models.Index(fields=["study", "filled", "random_key"], condition=models.Q(retired=False), name="pairslot_least_filled"),
         ]
 
 

@@ -59,7 +59,6 @@ DECLARE
   v_slot ratings_pairslot%ROWTYPE;
   v_found boolean;
   v_level integer := st.serve_level;
-  v_start double precision;
   v_filled integer;
   r record;
 BEGIN
@@ -133,51 +132,41 @@ BEGIN
       END IF;
     END IF;
     IF NOT v_served THEN
-      -- Balance: a slot at the study's fill level (filled no more than serve_level times), the
-      -- first such one the rater has not seen from a random point of the slots' random order,
-      -- through the (study, random_key) index. The level is not in any index, so taking a
-      -- slot rewrites its row in place (a HOT update) and leaves no dead index entries for the
-      -- next search to step over.
+      -- Balance: the least-filled slot this rater has not seen, in random order among equals.
+      -- The search starts at the study's fill level: the index entries a reservation leaves
+      -- behind (it moves its slot one level up) lie below it, and a search from the bottom
+      -- would step over every one of them until VACUUM removes them.
       LOOP
-        v_start := random();
         SELECT s.* INTO v_slot FROM ratings_pairslot s
-        WHERE s.study_id = p_study AND NOT s.retired AND s.random_key >= v_start
-          AND s.filled <= v_level AND s.filled < st.votes_per_pair
-          -- LIMIT keeps this a per-candidate index probe of (rater, slot) rather than an
-          -- anti-join that reads the rater's whole history on every serve.
-          AND NOT EXISTS (SELECT 1 FROM ratings_comparison c WHERE c.rater_id = p_rater AND c.slot_id = s.id LIMIT 1)
-        ORDER BY s.random_key LIMIT 1
+        WHERE s.study_id = p_study AND NOT s.retired AND s.filled >= v_level AND s.filled < st.votes_per_pair
+          -- OFFSET 0 keeps this a probe of the (rater, slot) index per candidate; as an
+          -- anti-join the planner would read the rater's whole history on every serve.
+          AND NOT EXISTS (SELECT 1 FROM ratings_comparison c WHERE c.rater_id = p_rater AND c.slot_id = s.id OFFSET 0)
+        ORDER BY s.filled, s.random_key LIMIT 1
         FOR UPDATE SKIP LOCKED;
         v_found := FOUND;
-        IF NOT v_found THEN
-          SELECT s.* INTO v_slot FROM ratings_pairslot s
-          WHERE s.study_id = p_study AND NOT s.retired AND s.random_key < v_start
-            AND s.filled <= v_level AND s.filled < st.votes_per_pair
-            AND NOT EXISTS (SELECT 1 FROM ratings_comparison c WHERE c.rater_id = p_rater AND c.slot_id = s.id LIMIT 1)
-          ORDER BY s.random_key LIMIT 1
-          FOR UPDATE SKIP LOCKED;
-          v_found := FOUND;
-        END IF;
-        EXIT WHEN v_found OR v_level + 1 >= st.votes_per_pair;
-        -- Nothing at this level for this rater. When nothing is left at it for anyone either
-        -- (reserved slots count as taken), the study moves up a level.
-        IF NOT EXISTS (SELECT 1 FROM ratings_pairslot s
-                       WHERE s.study_id = p_study AND NOT s.retired AND s.filled <= v_level) THEN
-          UPDATE ratings_study SET serve_level = v_level + 1 WHERE id = p_study AND serve_level = v_level;
-        END IF;
-        v_level := v_level + 1;
+        -- Nothing from the level up: look from the bottom too, in case a slot was given back
+        -- below the level while this rater's row was read.
+        EXIT WHEN v_found OR v_level = 0;
+        v_level := 0;
       END LOOP;
+      IF v_found AND v_slot.filled > v_level AND NOT EXISTS (
+          SELECT 1 FROM ratings_pairslot s WHERE s.study_id = p_study AND NOT s.retired AND s.filled < v_slot.filled) THEN
+        -- Nothing is left below this slot's level for anyone (reserved slots count as taken):
+        -- the study's level moves up.
+        UPDATE ratings_study SET serve_level = v_slot.filled WHERE id = p_study AND serve_level < v_slot.filled;
+        v_level := v_slot.filled;
+      END IF;
       IF NOT v_found AND n_open = 0 AND v_retries < 4 THEN
         -- The rest may be locked by raters being served, or being given back, right now: look
         -- again shortly (each statement sees what was committed since) rather than end this
         -- rater's session. Never a blocking lock wait, so raters cannot deadlock here.
         v_retries := v_retries + 1;
-        v_level := st.serve_level;
         PERFORM pg_sleep(0.02);
         CONTINUE;
       END IF;
       EXIT WHEN NOT v_found;
-      UPDATE ratings_pairslot SET filled = filled + 1 WHERE id = v_slot.id;
+      UPDATE ratings_pairslot SET filled = filled + 1, random_key = random() WHERE id = v_slot.id;
       INSERT INTO ratings_comparison (study_id, rater_id, prompt_id, seed, image_a_id, image_b_id, left_is_a, token,
           served_at, expires_at, slot_id, is_repeat, report_reason, report_note)
       VALUES (p_study, p_rater, v_slot.prompt_id, v_slot.seed, v_slot.image_a_id, v_slot.image_b_id,
@@ -288,15 +277,6 @@ DROP FUNCTION IF EXISTS ratings_vote(bigint, bigint, uuid, jsonb, integer);
 DROP FUNCTION IF EXISTS ratings_serve(bigint, bigint);
 DROP FUNCTION IF EXISTS ratings_serve_locked(ratings_study, ratings_participation);
 """
-
-
-def pairslot_fillfactor(apps, schema_editor) -> None:
-    """Migration step: leave room on every page of the pair slots for the in-place (HOT)
-    update of a slot's fill counter on each reservation (PostgreSQL only)."""
-    if schema_editor.connection.vendor != "postgresql":
-        return
-    with schema_editor.connection.cursor() as cursor:
-        cursor.execute("ALTER TABLE ratings_pairslot SET (fillfactor = 70)")
 
 
 def install(apps, schema_editor) -> None:

@@ -511,7 +511,7 @@ def _serve_slot(study: Study, rater_id: int, rng: random.Random, fields: dict) -
     )
     if slot is None:
         return False
-    PairSlot.objects.filter(pk=slot.pk).update(filled=F("filled") + 1)
+    PairSlot.objects.filter(pk=slot.pk).update(filled=F("filled") + 1, random_key=rng.random())
     Comparison.objects.create(
         prompt_id=slot.prompt_id, seed=slot.seed, image_a_id=slot.image_a_id, image_b_id=slot.image_b_id,
         left_is_a=rng.random() < 0.5, slot=slot, **fields,
