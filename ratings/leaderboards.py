@@ -177,8 +177,26 @@ def attention_check_failures(*, study: Study) -> int | None:
     return Comparison.objects.filter(study=study, attention_check__isnull=False, failed_check=True).count()
 
 
+def _generation_key(study_id: int) -> str:
+    return f"leaderboard:generation:{study_id}"
+
+
 def _cache_key(study_id: int, method: str, rounds: int, seed: int, include_flagged: bool) -> str:
-    return f"leaderboard:v2:{study_id}:{method}:{rounds}:{seed}:{int(include_flagged)}"
+    # Every cached leaderboard of a study carries the study's generation: invalidating them all
+    # is one increment, whatever methods and options were cached.
+    generation = cache.get(_generation_key(study_id), 0)
+    return f"leaderboard:v2:{study_id}:{generation}:{method}:{rounds}:{seed}:{int(include_flagged)}"
+
+
+def leaderboards_invalidate(*, study_ids) -> None:
+    """Drop the cached leaderboards of these studies (a rater flagged, excluded or withdrawn
+    changes which votes count); the next read computes them again."""
+    for study_id in set(study_ids):
+        key = _generation_key(study_id)
+        try:
+            cache.incr(key)
+        except ValueError:  # no generation yet
+            cache.set(key, 1, timeout=None)
 
 
 def counted_votes(*, study: Study) -> int:

@@ -287,6 +287,9 @@ def rater_withdraw(*, rater: Rater) -> None:
                 user.is_active = False
                 user.set_unusable_password()
                 user.save()
+    from .leaderboards import leaderboards_invalidate
+
+    leaderboards_invalidate(study_ids=Participation.objects.filter(rater=rater).values_list("study_id", flat=True))
 
 
 def _reservations_release(comparisons, *, now) -> int:

@@ -17,8 +17,8 @@ from evalsite.api_access import RESEARCHERS_GROUP
 from generation import uploads
 from generation.selectors import job_progress
 
-from . import services
-from .models import Rater, Study, Vote
+from . import leaderboards, services
+from .models import Participation, Rater, Study, Vote
 
 
 class StudyStateError(Exception):
@@ -126,13 +126,20 @@ def study_unshare(*, study: Study, users: Iterable) -> None:
 def rater_flag(*, rater: Rater, flagged: bool = True) -> None:
     """Flag (or clear) a rater: flagged raters are left out of every leaderboard by default."""
     Rater.objects.filter(pk=rater.pk).update(flagged=flagged)
+    leaderboards.leaderboards_invalidate(study_ids=_rater_study_ids(rater))
+
+
+def _rater_study_ids(rater: Rater) -> list[int]:
+    return list(Participation.objects.filter(rater=rater).values_list("study_id", flat=True))
 
 
 def rater_exclude(*, study: Study, rater: Rater, excluded: bool = True) -> int:
     """Exclude (or include again) every vote of a rater in one study; returns the votes changed.
 
     Votes are never deleted: excluding is a flag, so any leaderboard can be recomputed."""
-    return Vote.objects.filter(comparison__study=study, comparison__rater=rater).exclude(excluded=excluded).update(excluded=excluded)
+    changed = Vote.objects.filter(comparison__study=study, comparison__rater=rater).exclude(excluded=excluded).update(excluded=excluded)
+    leaderboards.leaderboards_invalidate(study_ids=[study.pk])
+    return changed
 
 
 def researcher_grant(*, user) -> Token:
@@ -152,4 +159,6 @@ def votes_exclude(*, votes, excluded: bool = True) -> int:
 
 def rater_exclude_everywhere(*, rater: Rater, excluded: bool = True) -> int:
     """Exclude (or include again) every vote of a rater, in every study; returns the votes changed."""
-    return Vote.objects.filter(comparison__rater=rater).exclude(excluded=excluded).update(excluded=excluded)
+    changed = Vote.objects.filter(comparison__rater=rater).exclude(excluded=excluded).update(excluded=excluded)
+    leaderboards.leaderboards_invalidate(study_ids=_rater_study_ids(rater))
+    return changed

@@ -69,6 +69,23 @@ def test_leaderboard_is_cached_until_recomputed(voted_study):
 
 
 @pytest.mark.django_db(transaction=True)
+def test_flagging_excluding_or_withdrawing_a_rater_drops_the_cached_leaderboards(voted_study):
+    from ratings import study_services
+
+    cached = leaderboards.study_leaderboard(study=voted_study, method="winrate", rounds=50)
+    assert cached["provenance"]["votes"] == 2 * 24 * 2
+    r1 = Rater.objects.get(user__username="r1")
+    study_services.rater_flag(rater=r1)  # not a recompute: the cached one is gone
+    assert leaderboards.study_leaderboard(study=voted_study, method="winrate", rounds=50)["provenance"]["votes"] == 24 * 2
+    study_services.rater_flag(rater=r1, flagged=False)
+    assert leaderboards.study_leaderboard(study=voted_study, method="winrate", rounds=50)["provenance"]["votes"] == 2 * 24 * 2
+    study_services.rater_exclude(study=voted_study, rater=r1)
+    assert leaderboards.study_leaderboard(study=voted_study, method="winrate", rounds=50)["provenance"]["votes"] == 24 * 2
+    services.rater_withdraw(rater=Rater.objects.get(user__username="r2"))
+    assert leaderboards.study_leaderboard(study=voted_study, method="winrate", rounds=50)["provenance"]["votes"] == 0
+
+
+@pytest.mark.django_db(transaction=True)
 def test_votes_export_is_an_arena_csv_the_leaderboard_command_reads(voted_study, tmp_path):
     content = exports.votes_csv(study=voted_study)
     rows = list(csv.DictReader(io.StringIO(content.decode())))
