@@ -4,7 +4,7 @@
 
 Makes its own study on PostgreSQL (``DATABASE_URL``, else database ``evalsite_bench`` on the
 local server at 127.0.0.1, created if missing) with no minimum vote time, no attention checks
-and targets that never run out, and analyzes its tables as autovacuum would; starts gunicorn as
+and targets that never run out, and vacuums and analyzes its tables as autovacuum would; starts gunicorn as
 production runs it (``gunicorn.conf.py``: 2 threaded workers, ``--threads`` to try others) on
 127.0.0.1; and drives it with one client, wrk with a Lua script, for every part:
 
@@ -267,12 +267,13 @@ def main() -> None:
     make_raters(study, options.raters, f"cap{study.pk}-", capacity_raters)
     make_raters(study, options.crowd, f"crowd{study.pk}-", crowd_raters)
     with connection.cursor() as cursor:
-        # As autovacuum would on a production server (this one may run without it): statistics
-        # of the tables as set up, so the plans the web processes keep are made for them.
+        # As autovacuum would on a production server (this one may run without it): no dead rows
+        # left by earlier runs, and statistics of the tables as set up, so the plans the web
+        # processes keep are made for them.
         cursor.execute("SHOW autovacuum")
         autovacuum = cursor.fetchone()[0]
-        cursor.execute("ANALYZE ratings_comparison, ratings_participation, ratings_pairslot, ratings_rater")
-    log(f"analyzed the rating tables (server autovacuum={autovacuum})")
+        cursor.execute("VACUUM ANALYZE ratings_comparison, ratings_participation, ratings_pairslot, ratings_rater, ratings_vote")
+    log(f"vacuumed and analyzed the rating tables (server autovacuum={autovacuum})")
     connection.close()
 
     port = free_port()
