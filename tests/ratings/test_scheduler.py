@@ -334,3 +334,13 @@ def test_flagged_raters_are_left_out_of_leaderboards_by_default_and_their_votes_
     assert len(selectors.study_vote_rows(study=study, include_flagged=True)) == 12
     board = selectors.study_win_rates(study=study)
     assert board["criteria"]["prompt_adherence"]["votes"] == 3
+
+
+def test_the_busiest_tables_are_vacuumed_sooner_than_postgresqls_defaults(db):
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT relname, reloptions FROM pg_class WHERE relname IN ('ratings_comparison', 'ratings_pairslot')")
+        options = {name: set(values or []) for name, values in cursor.fetchall()}
+    assert "autovacuum_vacuum_scale_factor=0.02" in options["ratings_comparison"]
+    assert "autovacuum_vacuum_threshold=1000" in options["ratings_pairslot"]
