@@ -199,6 +199,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60.0,
         "options": {"queue": DEFAULT_QUEUE},
     },
+    "ratings-serve-levels-repair": {
+        "task": "ratings.serve_levels_repair",
+        "schedule": 60.0,
+        "options": {"queue": DEFAULT_QUEUE},
+    },
 }
 # Longer than the longest batch, so Redis never hands a running batch to a second worker.
 CELERY_BROKER_TRANSPORT_OPTIONS = {

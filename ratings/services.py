@@ -148,6 +148,21 @@ def _planner_statistics_refresh() -> None:
         cursor.execute("ANALYZE ratings_pairslot")
 
 
+def serve_levels_repair() -> list[int]:
+    """Lower any study's fill level that is above its least-filled open slot; returns the ids of
+    the studies repaired. A periodic task: a level raised at the moment a lapsed reservation
+    was given back below it would otherwise serve that slot only after the level's others."""
+    lowest = (
+        PairSlot.objects.filter(study__status=Study.Status.RATING, retired=False)
+        .values("study_id").annotate(lowest=Min("filled"))
+    )
+    repaired = []
+    for row in lowest:
+        if Study.objects.filter(pk=row["study_id"], serve_level__gt=row["lowest"]).update(serve_level=row["lowest"]):
+            repaired.append(row["study_id"])
+    return repaired
+
+
 def pair_slots_sync(*, study: Study, rng: random.Random | None = None) -> int:
     """Add the slots of image pairs that exist now (idempotent); returns how many were added."""
     rng = rng or random.SystemRandom()

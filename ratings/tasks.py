@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from . import leaderboards
+from . import leaderboards, services
 
 
 @shared_task(name="ratings.leaderboards_refresh_stale")
@@ -15,3 +15,8 @@ def leaderboard_recompute(study_id: int, method: str = "bt") -> None:
     from .models import Study
 
     leaderboards.study_leaderboard(study=Study.objects.get(pk=study_id), method=method, recompute=True)
+
+
+@shared_task(name="ratings.serve_levels_repair")
+def serve_levels_repair() -> list[int]:
+    return services.serve_levels_repair()

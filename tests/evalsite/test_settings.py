@@ -63,10 +63,14 @@ def test_env_example_documents_every_variable_the_settings_read():
         assert lines[line_number - 2].startswith("# ") and len(lines[line_number - 2]) > 10, f"{name} has no explanation"
 
 
-def test_beat_runs_generation_reconciliation_and_leaderboard_refresh():
+def test_beat_runs_generation_reconciliation_leaderboard_refresh_and_level_repair():
     from django.conf import settings
 
+    from evalsite.celery import app
+
+    app.loader.import_default_modules()
     tasks = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
-    assert {"generation.reconcile_jobs", "ratings.leaderboards_refresh_stale"} <= tasks
+    assert {"generation.reconcile_jobs", "ratings.leaderboards_refresh_stale", "ratings.serve_levels_repair"} <= tasks
+    assert tasks <= set(app.tasks), "beat names a task no worker knows"
     source = (ROOT / "evalsite" / "settings.py").read_text()
     assert source.count("CELERY_BEAT_SCHEDULE = ") == 1, "a second assignment silently replaces the first"

@@ -116,6 +116,17 @@ def test_a_slot_given_back_below_the_fill_level_is_served_first(make_study, hot_
     assert current(serve(study, fourth)).slot_id == once.slot_id
 
 
+def test_a_level_left_above_a_slot_is_lowered_by_the_periodic_repair(make_study):
+    from ratings.models import Study
+
+    study = make_study(n_models=2, n_prompts=4, votes_per_pair=3, attention_check_rate=0, repeat_share=0)
+    serve(study, crowd_rater(study, "first"))
+    Study.objects.filter(pk=study.pk).update(serve_level=2)  # as a level bump racing a release would leave it
+    assert services.serve_levels_repair() == [study.pk]
+    assert Study.objects.get(pk=study.pk).serve_level == 0
+    assert services.serve_levels_repair() == []
+
+
 def test_slots_added_after_voting_began_are_served_first(make_study, hot_path):
     study = make_study(n_models=2, n_prompts=8, votes_per_pair=5, attention_check_rate=0, repeat_share=0)
     late = PairSlot.objects.filter(study=study).order_by("pk").last()
