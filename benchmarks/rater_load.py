@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import runpy
 import secrets
 import signal
 import socket
@@ -278,7 +279,8 @@ def main() -> None:
 
     port = free_port()
     env = {**os.environ, "DJANGO_DEBUG": "0", "EVALSITE_LOG_LEVEL": "WARNING"}
-    threads = options.threads or int(os.environ.get("GUNICORN_THREADS") or 2)
+    config = ROOT / "gunicorn.conf.py"
+    threads = options.threads or runpy.run_path(str(config))["threads"]
     server = start_gunicorn(port, env, work / "gunicorn.log", ["--threads", str(threads)])
     url = f"http://127.0.0.1:{port}"
     vote_path = f"/rate/{study.pk}/vote/"

@@ -31,10 +31,11 @@ def _chunk(kind: bytes, data: bytes) -> bytes:
 
 def encode(pil_image, level: int = 2) -> bytes:
     """The image as a PNG file; ``level`` is the deflate level, 0 (none) to 9 (smallest)."""
+    level = min(max(level, 0), 9)
     colour_type = COLOUR_TYPES.get(pil_image.mode)
     if colour_type is None:
         buffer = io.BytesIO()
-        pil_image.save(buffer, format="PNG", compress_level=min(max(level, 0), 9))
+        pil_image.save(buffer, format="PNG", compress_level=level)
         return buffer.getvalue()
     pixels = np.asarray(pil_image, dtype=np.uint8)
     height = pixels.shape[0]
@@ -47,6 +48,6 @@ def encode(pil_image, level: int = 2) -> bytes:
     return b"".join((
         SIGNATURE,
         _chunk(b"IHDR", header),
-        _chunk(b"IDAT", zlib_ng.compress(filtered.tobytes(), min(max(level, 0), 9))),
+        _chunk(b"IDAT", zlib_ng.compress(filtered.tobytes(), level)),
         _chunk(b"IEND", b""),
     ))

@@ -17,7 +17,7 @@ from django.core.cache import cache
 from django.utils import timezone
 
 from . import selectors
-from .models import Rater, Study, Vote
+from .models import Participation, Rater, Study, Vote
 
 METHODS = ("bt", "elo", "winrate")
 CHOICE_OUTCOME = {"a": 1.0, "b": 0.0, "tie": 0.5}
@@ -197,6 +197,11 @@ def leaderboards_invalidate(*, study_ids) -> None:
             cache.incr(key)
         except ValueError:  # no generation yet
             cache.set(key, 1, timeout=None)
+
+
+def rater_leaderboards_invalidate(*, rater: Rater) -> None:
+    """Drop the cached leaderboards of every study the rater takes part in."""
+    leaderboards_invalidate(study_ids=Participation.objects.filter(rater=rater).values_list("study_id", flat=True))
 
 
 def counted_votes(*, study: Study) -> int:

@@ -1,9 +1,9 @@
 """The rater's hot path on PostgreSQL: record a vote and serve the next pairs in one round trip.
 
 ``ratings_vote`` and ``ratings_serve`` are PL/pgSQL functions installed by migration
-``0002_rater_voting`` and replaced by the later ones that call ``install`` (PostgreSQL only). They do exactly what ``services._vote_python`` and
-``services._serve_python`` do with the ORM (the path SQLite and the demo use); the tests run
-both on PostgreSQL and compare. Both return JSON:
+``0002_rater_voting`` and replaced by the later ones that call ``install`` (PostgreSQL only).
+They do exactly what ``services._vote_python`` and ``services._serve_python`` do with the ORM
+(the path SQLite and the demo use); the tests run both on PostgreSQL and compare. Both return JSON:
 ``{"status", "message"?, "answered", "quota", "pairs": [{"token", "prompt"}...]}``,
 ``pairs`` being the rater's open comparisons, current one first.
 

@@ -138,10 +138,11 @@ def study_open(*, study: Study, rng: random.Random | None = None) -> None:
 
 
 def _planner_statistics_refresh() -> None:
-    """Refresh PostgreSQL's statistics of the pair slots after a study's were bulk-inserted. Each database connection keeps the scheduler's query plans once made, until
-    the next ANALYZE: made from the statistics of a table that looked empty, they scan instead
-    of using the indexes (autovacuum's ANALYZE comes a minute later at best, never where
-    autovacuum is off)."""
+    """Refresh PostgreSQL's statistics of the pair slots after a study's were bulk-inserted.
+
+    Each database connection keeps the scheduler's query plans once made, until the next
+    ANALYZE: made from the statistics of a table that looked empty, they scan instead of using
+    the indexes (autovacuum's ANALYZE comes a minute later at best, never where it is off)."""
     if connection.vendor != "postgresql":
         return
     with connection.cursor() as cursor:
@@ -152,15 +153,17 @@ def serve_levels_repair() -> list[int]:
     """Lower any study's fill level that is above its least-filled open slot; returns the ids of
     the studies repaired. A periodic task: a level raised at the moment a lapsed reservation
     was given back below it would otherwise serve that slot only after the level's others."""
-    lowest = (
-        PairSlot.objects.filter(study__status=Study.Status.RATING, retired=False)
-        .values("study_id").annotate(lowest=Min("filled"))
-    )
-    repaired = []
-    for row in lowest:
+    return _serve_levels_lower(PairSlot.objects.filter(study__status=Study.Status.RATING, retired=False))
+
+
+def _serve_levels_lower(slots) -> list[int]:
+    """Lower the fill level of each study among ``slots`` to its least-filled one where the level
+    is above it; returns the ids of the studies lowered."""
+    lowered = []
+    for row in slots.values("study_id").annotate(lowest=Min("filled")):
         if Study.objects.filter(pk=row["study_id"], serve_level__gt=row["lowest"]).update(serve_level=row["lowest"]):
-            repaired.append(row["study_id"])
-    return repaired
+            lowered.append(row["study_id"])
+    return lowered
 
 
 def pair_slots_sync(*, study: Study, rng: random.Random | None = None) -> int:
@@ -302,9 +305,9 @@ def rater_withdraw(*, rater: Rater) -> None:
                 user.is_active = False
                 user.set_unusable_password()
                 user.save()
-    from .leaderboards import leaderboards_invalidate
+    from .leaderboards import rater_leaderboards_invalidate
 
-    leaderboards_invalidate(study_ids=Participation.objects.filter(rater=rater).values_list("study_id", flat=True))
+    rater_leaderboards_invalidate(rater=rater)
 
 
 def _reservations_release(comparisons, *, now) -> int:
@@ -325,9 +328,7 @@ def _release_rows(rows, *, now) -> int:
     per_slot = Counter(slot_id for _, slot_id, is_repeat in rows if slot_id is not None and not is_repeat)
     for slot_id in sorted(per_slot):
         PairSlot.objects.filter(pk=slot_id).update(filled=F("filled") - per_slot[slot_id])
-    # A slot given back below its study's fill level is served first again.
-    for row in PairSlot.objects.filter(pk__in=per_slot).values("study_id").annotate(lowest=Min("filled")):
-        Study.objects.filter(pk=row["study_id"], serve_level__gt=row["lowest"]).update(serve_level=row["lowest"])
+    _serve_levels_lower(PairSlot.objects.filter(pk__in=per_slot))  # a slot given back below the level comes first
     return len(rows)
 
 

@@ -18,7 +18,7 @@ from generation import uploads
 from generation.selectors import job_progress
 
 from . import leaderboards, services
-from .models import Participation, Rater, Study, Vote
+from .models import Rater, Study, Vote
 
 
 class StudyStateError(Exception):
@@ -126,11 +126,7 @@ def study_unshare(*, study: Study, users: Iterable) -> None:
 def rater_flag(*, rater: Rater, flagged: bool = True) -> None:
     """Flag (or clear) a rater: flagged raters are left out of every leaderboard by default."""
     Rater.objects.filter(pk=rater.pk).update(flagged=flagged)
-    leaderboards.leaderboards_invalidate(study_ids=_rater_study_ids(rater))
-
-
-def _rater_study_ids(rater: Rater) -> list[int]:
-    return list(Participation.objects.filter(rater=rater).values_list("study_id", flat=True))
+    leaderboards.rater_leaderboards_invalidate(rater=rater)
 
 
 def rater_exclude(*, study: Study, rater: Rater, excluded: bool = True) -> int:
@@ -160,5 +156,5 @@ def votes_exclude(*, votes, excluded: bool = True) -> int:
 def rater_exclude_everywhere(*, rater: Rater, excluded: bool = True) -> int:
     """Exclude (or include again) every vote of a rater, in every study; returns the votes changed."""
     changed = Vote.objects.filter(comparison__rater=rater).exclude(excluded=excluded).update(excluded=excluded)
-    leaderboards.leaderboards_invalidate(study_ids=_rater_study_ids(rater))
+    leaderboards.rater_leaderboards_invalidate(rater=rater)
     return changed
