@@ -13,7 +13,6 @@ from django.conf import settings
 from tests.processes import CeleryWorker, RedisServer
 
 ARTIFACTS = Path(os.environ.get("EVALSITE_TEST_ARTIFACTS", Path(__file__).resolve().parent.parent / "test-artifacts"))
-SHARED_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 
 
 @pytest.fixture(scope="session")

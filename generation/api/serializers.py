@@ -6,6 +6,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from ..models import ModelSpec, Prompt, PromptSet
+from ..builtin_prompts import BUILTIN_PROMPT_SETS
 from ..prompt_imports import FORMATS
 from ..specs import CONFIG_FIELDS
 
@@ -82,10 +83,24 @@ class PromptSetSerializer(serializers.ModelSerializer):
 
 
 class PromptSetUploadSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=200)
-    file = serializers.FileField(help_text="PartiPrompts TSV, DrawBench CSV, plain text (one prompt a line) or JSON lines.")
+    name = serializers.CharField(max_length=200, required=False, help_text="Required with a file; a built-in set's own name by default.")
+    file = serializers.FileField(
+        required=False, help_text="PartiPrompts TSV, DrawBench CSV, plain text (one prompt a line) or JSON lines."
+    )
+    builtin = serializers.ChoiceField(
+        choices=sorted(BUILTIN_PROMPT_SETS), required=False,
+        error_messages={"invalid_choice": f'"{{input}}" is not a built-in prompt set; known: {", ".join(sorted(BUILTIN_PROMPT_SETS))}.'},
+        help_text="Instead of a file: a prompt set that ships with the project (partiprompts: PartiPrompts, Apache-2.0).",
+    )
     format = serializers.ChoiceField(choices=list(FORMATS), required=False, help_text="Guessed from the file name when left out.")
     strict = serializers.BooleanField(required=False, default=False, help_text="Save nothing if any row is refused.")
+
+    def validate(self, attrs):
+        if ("file" in attrs) == ("builtin" in attrs):
+            raise serializers.ValidationError({"file": ["Give either a file or builtin (e.g. \"partiprompts\"), not both or neither."]})
+        if "file" in attrs and not attrs.get("name"):
+            raise serializers.ValidationError({"name": ["Give the new prompt set's name."]})
+        return attrs
 
 
 class RefusedRowSerializer(serializers.Serializer):

@@ -15,6 +15,7 @@ from evalsite.api_access import ResearcherAPIMixin, service_errors
 
 from .. import services, uploads
 from ..models import ModelSpec, PromptSet
+from ..builtin_prompts import builtin_prompt_set_import
 from ..prompt_imports import prompt_set_import
 from . import serializers
 
@@ -113,11 +114,16 @@ class PromptSetViewSet(ResearcherAPIMixin, mixins.CreateModelMixin, viewsets.Rea
     def get_queryset(self):
         return PromptSet.objects.annotate(prompt_count=Count("prompts")).order_by("-created_at")
 
-    @extend_schema(request={"multipart/form-data": serializers.PromptSetUploadSerializer}, responses={201: serializers.PromptSetReportSerializer})
+    @extend_schema(request={"multipart/form-data": serializers.PromptSetUploadSerializer, "application/json": serializers.PromptSetUploadSerializer}, responses={201: serializers.PromptSetReportSerializer})
     def create(self, request, *args, **kwargs):
-        """Upload a prompt file; the answer reports the rows taken and the rows refused and why."""
+        """Upload a prompt file, or name a built-in set (``{"builtin": "partiprompts"}``); the answer
+        reports the rows taken and the rows refused and why."""
         form = serializers.PromptSetUploadSerializer(data=request.data)
         form.is_valid(raise_exception=True)
+        if "builtin" in form.validated_data:
+            with service_errors():
+                result = builtin_prompt_set_import(key=form.validated_data["builtin"], name=form.validated_data.get("name", ""))
+            return self._report(result)
         upload = form.validated_data["file"]
         if upload.size > settings.EVALSITE_MAX_PROMPT_FILE_BYTES:
             return Response(
@@ -132,6 +138,9 @@ class PromptSetViewSet(ResearcherAPIMixin, mixins.CreateModelMixin, viewsets.Rea
                 format=form.validated_data.get("format", ""),
                 strict=form.validated_data["strict"],
             )
+        return self._report(result)
+
+    def _report(self, result) -> Response:
         report = {
             "prompt_set": serializers.PromptSetSerializer(self.get_queryset().get(pk=result.prompt_set.pk)).data,
             "format": result.format,

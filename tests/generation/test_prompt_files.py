@@ -1,11 +1,18 @@
+from pathlib import Path
+
 import pytest
 
+from generation.builtin_prompts import BUILTIN_PROMPT_SETS
 from generation.prompt_files import PromptFileError, parse_partiprompts_tsv, parse_plain_text
-from tests.conftest import SHARED_DATA
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_partiprompts_tsv_reads_every_prompt_with_category_and_challenge():
-    report = parse_partiprompts_tsv((SHARED_DATA / "PartiPrompts.tsv").read_bytes())
+    # The copy that ships inside the package: a clone anywhere has it.
+    path = BUILTIN_PROMPT_SETS["partiprompts"].path
+    assert path.is_relative_to(ROOT)
+    report = parse_partiprompts_tsv(path.read_bytes())
     assert len(report.taken) == 1632
     assert report.refused == []
     first = report.taken[0]
