@@ -41,6 +41,16 @@ DEFAULT_CONSENT_TEXT = (
 )
 
 
+DEFAULT_RATER_TITLE = "Image comparison study"
+
+# Attention-check kinds a study can use (AttentionCheck.Kind values).
+ATTENTION_CHECK_KINDS = ["degraded", "unrelated_prompt"]
+
+
+def default_attention_check_kinds() -> list[str]:
+    return list(ATTENTION_CHECK_KINDS)
+
+
 def new_completion_code() -> str:
     return secrets.token_hex(4).upper()
 
@@ -57,7 +67,11 @@ class Study(models.Model):
         PAUSED = "paused", "Paused"
         CLOSED = "closed", "Closed"
 
-    name = models.CharField(max_length=200)
+    name = models.CharField(max_length=200, help_text="For researchers and staff only; raters never see it (they see the rater title).")
+    rater_title = models.CharField(
+        max_length=200, default=DEFAULT_RATER_TITLE,
+        help_text="What raters see as the study's title. Keep it neutral: never name a model or system.",
+    )
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="studies")
     job = models.OneToOneField(GenerationJob, on_delete=models.PROTECT, related_name="study")
     criteria = models.JSONField(default=default_criteria, help_text="Questions asked for every pair, in order.")
@@ -83,6 +97,12 @@ class Study(models.Model):
     max_participants = models.PositiveIntegerField(null=True, blank=True, help_text="Cap on the number of raters; empty means no cap.")
     attention_check_rate = models.FloatField(default=0.1, help_text="Share of served pairs that are attention checks (gold pairs with a known answer).")
     min_seconds_per_vote = models.FloatField(default=3.0, help_text="A faster vote is refused with a message.")
+    attention_check_kinds = models.JSONField(
+        default=default_attention_check_kinds,
+        help_text="Kinds of attention check made on opening: degraded (a blurred, noisy copy; known answer: image quality) and "
+        "unrelated_prompt (an image made for another prompt; known answer: prompt adherence). Use degraded alone when the "
+        "images carry no recognisable content (random-weight test models): an unrelated image then looks just as related.",
+    )
     flag_after_failed_checks = models.PositiveIntegerField(default=2, help_text="Failed attention checks after which a rater is flagged.")
     reservation_seconds = models.PositiveIntegerField(default=600, help_text="How long a served pair stays reserved for its rater without activity.")
     serve_level = models.PositiveIntegerField(

@@ -29,8 +29,10 @@ from generation.models import DisplayCopy, ModelSpec, PromptSet
 
 from . import images, scheduler_sql, selectors
 from .models import (
+    ATTENTION_CHECK_KINDS,
     DEFAULT_CONSENT_TEXT,
     DEFAULT_CRITERIA,
+    DEFAULT_RATER_TITLE,
     REPORT_REASONS,
     AttentionCheck,
     Comparison,
@@ -77,9 +79,17 @@ def study_create(
     flag_after_failed_checks: int = 2,
     reservation_seconds: int = 600,
     repeat_share: float = 0.05,
+    rater_title: str = DEFAULT_RATER_TITLE,
+    attention_check_kinds: Sequence[str] = tuple(ATTENTION_CHECK_KINDS),
 ) -> Study:
     specs = list(specs)
     errors = {}
+    rater_title = rater_title.strip()
+    title_problem = rater_title_problem(rater_title=rater_title, specs=specs)
+    if title_problem:
+        errors["rater_title"] = title_problem
+    if not attention_check_kinds or set(attention_check_kinds) - set(ATTENTION_CHECK_KINDS) or len(set(attention_check_kinds)) != len(attention_check_kinds):
+        errors["attention_check_kinds"] = f"Give one or more distinct kinds among {', '.join(ATTENTION_CHECK_KINDS)}."
     if len(specs) < 2:
         errors["specs"] = "A study compares at least two models."
     if not seeds:
@@ -117,7 +127,20 @@ def study_create(
             flag_after_failed_checks=flag_after_failed_checks,
             reservation_seconds=reservation_seconds,
             repeat_share=repeat_share,
+            rater_title=rater_title,
+            attention_check_kinds=list(attention_check_kinds),
         )
+
+
+def rater_title_problem(*, rater_title: str, specs: Iterable[ModelSpec]) -> str:
+    """Why a rater-facing title would not do (empty, or naming a model of the study), or ''."""
+    if not rater_title.strip():
+        return "Give the title raters see, e.g. \"Image comparison study\"."
+    lowered = rater_title.lower()
+    named = [spec.slug for spec in specs if spec.name.lower() in lowered or spec.slug.lower() in lowered]
+    if named:
+        return f"Raters see this title, so it must not name a model of the study (it names {', '.join(named)})."
+    return ""
 
 
 def study_start_generation(*, study: Study) -> int:
@@ -183,15 +206,16 @@ def pair_slots_sync(*, study: Study, rng: random.Random | None = None) -> int:
 
 
 def attention_checks_create(*, study: Study, count: int | None = None, rng: random.Random | None = None) -> list[AttentionCheck]:
-    """Gold pairs with a known answer, alternating two kinds: a real image against a degraded
-    copy of itself (known answer: image quality), and against the same model's image for an
-    unrelated prompt (known answer: prompt adherence)."""
+    """Gold pairs with a known answer, alternating the study's kinds: a real image against a
+    degraded copy of itself (known answer: image quality), and against the same model's image
+    for an unrelated prompt (known answer: prompt adherence)."""
     rng = rng or random.SystemRandom()
     items = selectors.study_items(study=study)
     keys = sorted(items)
     rng.shuffle(keys)
     count = min(len(keys), 12 if count is None else count)
     criteria = list(study.criteria)
+    kinds = set(study.attention_check_kinds)
 
     def known(preferred: str) -> list[str]:
         return [preferred] if preferred in criteria else criteria
@@ -201,14 +225,15 @@ def attention_checks_create(*, study: Study, count: int | None = None, rng: rand
         spec_id = rng.choice(sorted(items[(prompt_id, seed)]))
         image_id = items[(prompt_id, seed)][spec_id]
         decoys = [images[spec_id] for (p, s), images in items.items() if p != prompt_id and spec_id in images]
-        if index % 2 == 1 and decoys:
+        unrelated = kinds == {AttentionCheck.Kind.UNRELATED_PROMPT} or (index % 2 == 1 and AttentionCheck.Kind.UNRELATED_PROMPT in kinds)
+        if unrelated and decoys:
             made.append(AttentionCheck.objects.create(
                 study=study, kind=AttentionCheck.Kind.UNRELATED_PROMPT, prompt_id=prompt_id, seed=seed,
                 image_id=image_id, decoy_image_id=rng.choice(decoys), criteria=known("prompt_adherence"),
             ))
             continue
         copy = DisplayCopy.objects.filter(image_id=image_id, size=study.display_size).first()
-        if copy is None:
+        if copy is None or AttentionCheck.Kind.DEGRADED not in kinds:
             continue
         with default_storage.open(copy.file.name, "rb") as handle:
             degraded = images.degrade_png(handle.read(), seed=rng.randrange(2**32))

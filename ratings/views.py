@@ -371,6 +371,11 @@ def withdraw(request: HttpRequest, study_id: int) -> HttpResponse:
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
     rater = Rater.objects.filter(user=request.user).first()
-    rating = list(rater.studies.filter(status=Study.Status.RATING)) if rater else []
+    rating, finished_count = [], 0
+    if rater is not None:
+        finished = Participation.objects.filter(rater=rater, finished_at__isnull=False).values("study_id")
+        open_studies = rater.studies.filter(status=Study.Status.RATING)
+        rating = list(open_studies.exclude(pk__in=finished).order_by("pk"))
+        finished_count = open_studies.filter(pk__in=finished).count()
     managed = Study.objects.all() if request.user.is_staff else Study.objects.filter(owner=request.user)
-    return render(request, "ratings/home.html", {"rating_studies": rating, "managed_studies": managed})
+    return render(request, "ratings/home.html", {"rating_studies": rating, "managed_studies": managed, "finished_count": finished_count})

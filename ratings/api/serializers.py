@@ -9,7 +9,7 @@ from rest_framework import serializers
 
 from generation.models import ModelSpec, PromptSet
 
-from ..models import Study, default_criteria
+from ..models import ATTENTION_CHECK_KINDS, DEFAULT_RATER_TITLE, Study, default_attention_check_kinds, default_criteria
 from ..services import MAX_SEED, MAX_SEEDS
 
 CRITERION = re.compile(r"^[a-z][a-z0-9_]{0,49}$")
@@ -32,8 +32,8 @@ class StudySerializer(serializers.ModelSerializer):
     class Meta:
         model = Study
         fields = [
-            "id", "name", "status", "owner", "shared_with", "models", "prompt_set", "seeds", "criteria",
-            "allow_ties", "display_size", "votes_per_pair", "quota_per_rater", "created_at",
+            "id", "name", "rater_title", "status", "owner", "shared_with", "models", "prompt_set", "seeds", "criteria",
+            "allow_ties", "display_size", "votes_per_pair", "quota_per_rater", "attention_check_kinds", "created_at",
         ]
         read_only_fields = fields
 
@@ -48,7 +48,11 @@ def resolve_spec(reference: str) -> ModelSpec | None:
 
 
 class StudyCreateSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=200)
+    name = serializers.CharField(max_length=200, help_text="For researchers only; raters never see it.")
+    rater_title = serializers.CharField(
+        max_length=200, default=DEFAULT_RATER_TITLE,
+        help_text="The study's title as raters see it: neutral, naming no model (refused if it names one).",
+    )
     models = serializers.ListField(
         child=serializers.CharField(max_length=210), min_length=2,
         help_text='Model spec slugs (latest version) or "slug@version", at least two.',
@@ -66,6 +70,11 @@ class StudyCreateSerializer(serializers.Serializer):
     display_size = serializers.IntegerField(default=512, min_value=64, max_value=2048, help_text="Width in pixels every image is shown at.")
     votes_per_pair = serializers.IntegerField(default=3, min_value=1, max_value=100)
     quota_per_rater = serializers.IntegerField(default=50, min_value=1, max_value=10000)
+    attention_check_kinds = serializers.ListField(
+        child=serializers.ChoiceField(choices=ATTENTION_CHECK_KINDS), min_length=1, default=default_attention_check_kinds,
+        help_text="Attention checks to use: degraded (a blurred, noisy copy) and unrelated_prompt (an image made for another "
+        "prompt). Use degraded alone when the images carry no recognisable content.",
+    )
     start = serializers.BooleanField(default=False, help_text="Start generating images right away.")
 
     def validate_models(self, references: list[str]) -> list[ModelSpec]:
