@@ -1,6 +1,8 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
+from django.templatetags.static import static
 from django.urls import include, path
+from django.views.generic import RedirectView
 
 from evalsite.health import healthz
 from ratings import views as ratings_views
@@ -13,5 +15,7 @@ urlpatterns = [
     path("", include("evalsite.api")),
     path("dashboard/", include("evalsite.dashboard.urls")),
     path("healthz/", healthz, name="healthz"),
+    # Browsers ask for /favicon.ico on every page that names no icon (the admin, the API).
+    path("favicon.ico", RedirectView.as_view(url=static("evalsite/favicon.ico"), permanent=True)),
     path("", include("ratings.urls")),
 ]

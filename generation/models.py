@@ -136,6 +136,7 @@ class DisplayCopy(models.Model):
     file = models.FileField(max_length=300)
 
     class Meta:
+        verbose_name_plural = "display copies"
         constraints = [models.UniqueConstraint(fields=["image", "size"], name="displaycopy_unique_size")]
 
 
@@ -170,6 +171,7 @@ class GenerationBatch(models.Model):
     error = models.TextField(blank=True)
 
     class Meta:
+        verbose_name_plural = "generation batches"
         indexes = [models.Index(fields=["job", "status"], name="batch_job_status")]
 
     def __str__(self) -> str:

@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Count, Q
 from django.http import HttpResponse
 from django.urls import reverse
+from django.template.defaultfilters import pluralize
 from django.utils.html import format_html
 
 from generation.selectors import job_progress
@@ -139,23 +140,25 @@ class RaterAdmin(admin.ModelAdmin):
     def flag(self, request, queryset):
         for rater in queryset:
             study_services.rater_flag(rater=rater, flagged=True)
-        self.message_user(request, f"{queryset.count()} raters flagged.", messages.SUCCESS)
+        count = queryset.count()
+        self.message_user(request, f"{count} rater{pluralize(count)} flagged.", messages.SUCCESS)
 
     @admin.action(description="Clear the flag of the selected raters")
     def unflag(self, request, queryset):
         for rater in queryset:
             study_services.rater_flag(rater=rater, flagged=False)
-        self.message_user(request, f"{queryset.count()} raters no longer flagged.", messages.SUCCESS)
+        count = queryset.count()
+        self.message_user(request, f"{count} rater{pluralize(count)} no longer flagged.", messages.SUCCESS)
 
     @admin.action(description="Exclude every vote of the selected raters")
     def exclude_votes(self, request, queryset):
         changed = sum(study_services.rater_exclude_everywhere(rater=rater) for rater in queryset)
-        self.message_user(request, f"{changed} votes excluded (kept, never deleted).", messages.SUCCESS)
+        self.message_user(request, f"{changed} vote{pluralize(changed)} excluded (kept, never deleted).", messages.SUCCESS)
 
     @admin.action(description="Count the votes of the selected raters again")
     def include_votes(self, request, queryset):
         changed = sum(study_services.rater_exclude_everywhere(rater=rater, excluded=False) for rater in queryset)
-        self.message_user(request, f"{changed} votes counted again.", messages.SUCCESS)
+        self.message_user(request, f"{changed} vote{pluralize(changed)} counted again.", messages.SUCCESS)
 
 
 class AppendOnlyAdmin(admin.ModelAdmin):
@@ -221,9 +224,9 @@ class VoteAdmin(AppendOnlyAdmin):
     @admin.action(description="Exclude the selected votes")
     def exclude_selected(self, request, queryset):
         changed = study_services.votes_exclude(votes=queryset, excluded=True)
-        self.message_user(request, f"{changed} votes excluded (kept, never deleted).", messages.SUCCESS)
+        self.message_user(request, f"{changed} vote{pluralize(changed)} excluded (kept, never deleted).", messages.SUCCESS)
 
     @admin.action(description="Count the selected votes again")
     def include_selected(self, request, queryset):
         changed = study_services.votes_exclude(votes=queryset, excluded=False)
-        self.message_user(request, f"{changed} votes counted again.", messages.SUCCESS)
+        self.message_user(request, f"{changed} vote{pluralize(changed)} counted again.", messages.SUCCESS)
