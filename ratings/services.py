@@ -265,7 +265,7 @@ def participation_start(*, study: Study, rater: Rater, crowd_study_id: str = "",
         if existing is not None:
             return existing
         if locked.max_participants is not None and Participation.objects.filter(study=study).count() >= locked.max_participants:
-            raise StudyFull(f"{study.name} has all the participants it needs.")
+            raise StudyFull(f"“{study.rater_title}” has all the participants it needs.")  # shown to raters: never the study name
         return Participation.objects.create(
             study=study, rater=rater, crowd_study_id=crowd_study_id[:200], crowd_session_id=crowd_session_id[:200]
         )

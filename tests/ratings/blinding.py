@@ -17,7 +17,7 @@ from ratings.models import AttentionCheck
 
 def model_identifiers(study) -> dict[str, str]:
     """Every string that names or identifies a model of the study, or an image of it -> what it is."""
-    found: dict[str, str] = {}
+    found: dict[str, str] = {study.name: "the study's name (researchers name studies after their models)"}
     for spec in study.job.specs.all():
         found[spec.name] = f"model name of spec {spec.pk}"
         found[spec.slug] = f"slug of spec {spec.pk}"
@@ -32,6 +32,17 @@ def model_identifiers(study) -> dict[str, str]:
     for check in AttentionCheck.objects.filter(study=study).exclude(decoy_file=""):
         found[check.decoy_file.name.rsplit("/", 1)[-1]] = f"degraded copy file of check {check.pk}"
     return found
+
+
+def page_titles(received) -> dict[str, str]:
+    """URL -> the <title> of every HTML page received."""
+    titles = {}
+    for response in received:
+        if response.headers.get("Content-Type", "").startswith("text/html"):
+            match = re.search(rb"<title>(.*?)</title>", response.body, re.S)
+            if match:
+                titles[f"{response.method} {response.url}"] = match.group(1).decode().strip()
+    return titles
 
 
 def scan_received(received, study) -> list[str]:
@@ -55,7 +66,8 @@ def image_problems(received, display_size: int) -> list[str]:
 
     problems = []
     for response in received:
-        if not response.headers.get("Content-Type", "").startswith("image/"):
+        # Static files (the favicon) are the same for every study and every image.
+        if not response.headers.get("Content-Type", "").startswith("image/") or response.url.startswith("/static/"):
             continue
         picture = PILImage.open(io.BytesIO(response.body))
         if (picture.format, picture.size, picture.mode) != ("PNG", (display_size, display_size), "RGB"):

@@ -1,21 +1,37 @@
-"""A whole rating session, then a scan of every response the rater received for anything that
-names a model: HTML, JSON, URLs, headers, image bytes and image metadata."""
+"""Whole rating sessions, and every other page a rater can reach, then a scan of every response
+the rater received for anything that names a model: HTML (page titles included), JSON, URLs,
+headers, image bytes and image metadata. The study is named after its models, as researchers
+name studies: raters must see only its rater title."""
 
 import re
+import uuid
 
 import pytest
+from django.contrib.auth import get_user_model
 
-from ratings.models import Comparison
-from tests.ratings.blinding import image_problems, scan_received
-from tests.ratings.rater_client import RaterSession, RecordingClient
+from ratings import services
+from ratings.models import DEFAULT_RATER_TITLE, Comparison, Study
+from tests.ratings.blinding import image_problems, page_titles, scan_received
+from tests.ratings.rater_client import RaterSession, RecordingClient, study_link
 
 pytestmark = pytest.mark.django_db
 
 UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 
 
+def name_after_models(study) -> Study:
+    """Rename the study the way researchers do: every model's name and slug in it."""
+    specs = list(study.job.specs.order_by("pk"))
+    name = " vs ".join(f"{spec.name} ({spec.slug})" for spec in specs) + " on our prompts"
+    Study.objects.filter(pk=study.pk).update(name=name)
+    study.refresh_from_db()
+    assert all(spec.name in study.name and spec.slug in study.name for spec in specs)
+    return study
+
+
 def test_a_full_rating_session_never_shows_a_model_identity(make_study):
     study = make_study(n_models=4, n_prompts=5, seeds=(0, 1), attention_check_rate=0.4, repeat_share=0.5, quota_per_rater=16)  # high shares: the scan must meet both kinds (P(miss) < 1e-3)
+    study = name_after_models(study)
     session = RaterSession(RecordingClient(), study)
     session.join_prolific("5e9d8c7b6a5f4e3d2c1b0a99")
     session.start()
@@ -30,6 +46,8 @@ def test_a_full_rating_session_never_shows_a_model_identity(make_study):
 
     assert scan_received(received, study) == []
     assert image_problems(received, study.display_size) == []
+    titles = page_titles(received)
+    assert titles and all(DEFAULT_RATER_TITLE in title for title in titles.values()), titles
     image_urls = [r.url for r in received if r.headers.get("Content-Type") == "image/png"]
     assert len(image_urls) >= 2 * 16
     pattern = rf"^/rate/{study.pk}/(image/{UUID}/(left|right)|example/(clear|degraded|unrelated))/$"
@@ -55,3 +73,78 @@ def test_the_scan_finds_a_leak_when_there_is_one(make_study):
     assert any("model name" in hit and "body" in hit for hit in hits)
     assert any("slug" in hit and "URL" in hit for hit in hits)
     assert any("config hash" in hit and "headers" in hit for hit in hits)
+
+
+def test_every_page_a_rater_can_reach_shows_the_rater_title_and_never_the_study_name(make_study):
+    """Home, consent, instructions (and the MTurk preview), rate, withdraw, withdrawn, declined,
+    finish, closed, full, bad links and error answers, for account and crowd raters."""
+    study = name_after_models(make_study(n_models=3, n_prompts=3, attention_check_rate=0, repeat_share=0, quota_per_rater=2, max_participants=3))
+    received = []
+
+    # An invited account: the home page lists the study by its rater title.
+    user = get_user_model().objects.create_user("blind-rater", password="blind-password")
+    services.rater_invite(study=study, user=user)
+    account = RaterSession(RecordingClient(), study)
+    account.client.force_login(user)
+    home = account.client.get("/")
+    assert DEFAULT_RATER_TITLE in home.content.decode()
+    account.start()
+    account.vote()
+    account.client.get(f"/rate/{study.pk}/withdraw/")
+    account.post_form(f"/rate/{study.pk}/withdraw/")
+    account.client.get(f"/rate/{study.pk}/")  # withdrawn
+    received += account.client.received
+
+    # A crowd rater through the study link: a whole session, then errors on purpose.
+    crowd = RaterSession(RecordingClient(), study)
+    crowd.join_prolific("blind0000000000000000001")
+    crowd.start()
+    while crowd.state["pairs"]:
+        crowd.vote()
+    crowd.finish()
+    crowd.client.get(f"/rate/{study.pk}/finish/")
+    crowd.client.get(f"/rate/{study.pk}/image/{uuid.uuid4()}/left/")  # 404
+    crowd.client.get(f"/rate/{study.pk}/example/nonsense/")  # 404
+    crowd.client.post(f"/rate/{study.pk}/vote/", "not json", content_type="application/json", HTTP_X_CSRFTOKEN=crowd.csrf())  # 400
+    received += crowd.client.received
+
+    # Someone who declines, an MTurk preview, bad links, a rater arriving when the study is full.
+    other = RecordingClient()
+    other.get(study_link(study, PROLIFIC_PID="blind0000000000000000002", STUDY_ID="S", SESSION_ID="X"), follow=True)
+    other.post(f"/rate/{study.pk}/consent/", {"answer": "decline", "csrfmiddlewaretoken": other.cookies["csrftoken"].value})
+    other.get(study_link(study, "mturk", assignmentId="ASSIGNMENT_ID_NOT_AVAILABLE", hitId="H"))
+    other.get(study_link(study, PROLIFIC_PID="bad id!"))
+    other.get(f"/rate/{study.pk}/join/not-the-signature/?PROLIFIC_PID=blind0000000000000000003")
+    other.get(f"/rate/{study.pk}/vote/")  # 405
+    other.post(f"/rate/{study.pk}/report/", "{}", content_type="application/json")  # 403, no cookie
+    other.get("/rate/999999/")  # 404
+    for n in range(4, 8):  # new arrivals until the cap of participants is reached
+        full = other.get(study_link(study, PROLIFIC_PID=f"blind000000000000000000{n}", STUDY_ID="S", SESSION_ID=f"Y{n}"))
+        if full.status_code != 302:
+            break
+    assert full.status_code == 409 and "This study is full" in full.content.decode()
+    received += other.received
+
+    # The study closes: a returning rater and a new arrival see the closed page.
+    services_close(study)
+    late = RaterSession(RecordingClient(), study)
+    assert late.join_prolific("blind0000000000000000006").status_code == 409
+    crowd.client.received.clear()
+    closed = crowd.client.get(f"/rate/{study.pk}/")
+    assert closed.status_code in (302, 409)
+    received += late.client.received + crowd.client.received
+
+    statuses = {r.status for r in received}
+    assert {200, 302, 400, 403, 404, 405, 409} <= statuses, statuses
+    assert scan_received(received, study) == []
+    # The study's own pages carry its rater title; error pages (bad links, 403, 404) name no study.
+    titles = page_titles(r for r in received if r.status in (200, 409) and f"/rate/{study.pk}/" in r.url)
+    assert len(titles) >= 8 and [url for url, title in titles.items() if DEFAULT_RATER_TITLE not in title] == [], titles
+    assert not any(study.name.lower() in title.lower() for title in page_titles(received).values())
+    assert not any(study.name.lower() in r.body.decode(errors="replace").lower() for r in received)
+
+
+def services_close(study) -> None:
+    from ratings import study_services
+
+    study_services.study_close(study=study)
