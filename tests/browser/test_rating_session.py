@@ -87,6 +87,10 @@ def test_an_attention_check_failed_on_purpose_flags_the_rater(live_server, brows
     assert check.failed_check is True
     rater = Rater.objects.get(external_id="careless00000000000000001")
     assert rater.flagged and Participation.objects.get(rater=rater).failed_checks == 1
+    # The rater is told nothing that would teach them which pairs are checks.
+    assert page.is_hidden("#message")
+    text = page.inner_text("main").lower()
+    assert not any(word in text for word in ("attention", "flag", "check", "fail"))
 
 
 def test_a_rater_closes_the_tab_and_resumes_in_a_fresh_browser(live_server, browser, make_study, artifacts_dir):

@@ -99,9 +99,14 @@
     send(app.dataset.reportUrl, { token: document.getElementById("token").value, reason: data.get("reason"), note: data.get("note") || "" });
   });
 
+  // A focused link, button or disclosure ("Skip / report", "Withdraw") acts on Enter itself.
+  const OWN_ENTER = "a[href], button, summary, select, textarea, input[type=text]";
+
   document.addEventListener("keydown", function (event) {
+    if (event.defaultPrevented || event.altKey || event.ctrlKey || event.metaKey) { return; }
     if (event.target.closest && event.target.closest("#report-form")) { return; }
     if (event.key === "Enter") {
+      if (event.target.closest && event.target.closest(OWN_ENTER)) { return; }
       event.preventDefault();
       if (form.checkValidity()) { form.requestSubmit(); } else { say("Answer every question first."); }
       return;
