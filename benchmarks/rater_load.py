@@ -6,7 +6,8 @@ Makes its own study on PostgreSQL (``DATABASE_URL``, else database ``evalsite_be
 local server at 127.0.0.1, created if missing) with no minimum vote time, no attention checks
 and targets that never run out, and vacuums and analyzes its tables as autovacuum would; starts gunicorn as
 production runs it (``gunicorn.conf.py``: 2 threaded workers, ``--threads`` to try others) on
-127.0.0.1; and drives it with one client, wrk with a Lua script, for every part:
+127.0.0.1; and drives it with one client, wrk with a Lua script, for every part (wrk is installed
+with apt-get when missing and running as root; otherwise the run stops saying how to install it):
 
 (a) capacity: N raters on N keep-alive connections, no pause, each submitting exactly what the
     rater page sends: one JSON POST per submit carrying both answers, whose response carries
@@ -28,6 +29,7 @@ import json
 import os
 import runpy
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -198,6 +200,33 @@ def make_raters(study, count: int, prefix: str, path: Path) -> None:
     path.write_text("\n".join(lines) + "\n")
 
 
+WRK_HOW_TO_INSTALL = (
+    "This benchmark drives the server with wrk (https://github.com/wg/wrk), which is not installed. Install it, then run "
+    "the benchmark again: `sudo apt-get update && sudo apt-get install -y wrk` on Debian or Ubuntu (run as root, the "
+    "benchmark does this itself), `brew install wrk` on macOS, or build it from https://github.com/wg/wrk "
+    "(`git clone https://github.com/wg/wrk && make -C wrk`) and put the `wrk` binary on your PATH."
+)
+
+
+def ensure_wrk(log=print) -> str:
+    """The path of ``wrk``: found on PATH, installed with apt-get when running as root on Debian
+    or Ubuntu, or ``SystemExit`` saying exactly how to install it."""
+    found = shutil.which("wrk")
+    if found:
+        return found
+    if hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("apt-get"):
+        log("wrk is not installed: installing it with apt-get (Debian's wrk package)...")
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        for command in (["apt-get", "update", "-q"], ["apt-get", "install", "-y", "-q", "wrk"]):
+            done = subprocess.run(command, env=env, capture_output=True, text=True)
+            if done.returncode != 0:
+                raise SystemExit(f"`{' '.join(command)}` failed ({done.returncode}): {done.stderr.strip()[-500:]}\n{WRK_HOW_TO_INSTALL}")
+        found = shutil.which("wrk")
+        if found:
+            return found
+    raise SystemExit(WRK_HOW_TO_INSTALL)
+
+
 def run_wrk(*, url: str, script: Path, connections: int, seconds: int, args: list[str], out: Path) -> dict:
     command = [
         "wrk", "-t", str(connections), "-c", str(connections), "-d", f"{seconds}s", "--timeout", "10s",
@@ -244,6 +273,8 @@ def main() -> None:
 
     def log(message: str) -> None:
         print(message, flush=True)
+
+    ensure_wrk(log)
 
     database_url = os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
     ensure_database(database_url)
