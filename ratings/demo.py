@@ -9,6 +9,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 
 from generation import services as generation_services
+from generation.selectors import job_progress
 
 from . import services
 from .models import Study
@@ -32,8 +33,9 @@ DEMO_PROMPTS = [
 ]
 
 
-def demo_prepare(*, rater_username: str = "rater", staff_username: str = "staff") -> dict:
-    """Make the tiny models and the demo study, generate its images, and (re)set two logins."""
+def demo_prepare(*, rater_username: str = "rater", staff_username: str = "staff", generate: bool = True) -> dict:
+    """Make the tiny models and the demo study, and (re)set two logins; with ``generate``, also
+    generate its images and open it (else call ``demo_generate``, e.g. in the background)."""
     specs = generation_services.tiny_family_install(directory=settings.EVALSITE_MODELS_DIR / "tiny")
     study = Study.objects.filter(name=DEMO_STUDY_NAME).first()
     if study is None:
@@ -54,8 +56,6 @@ def demo_prepare(*, rater_username: str = "rater", staff_username: str = "staff"
             # looks as related as the right one, so only the degraded-copy check is fair here.
             attention_check_kinds=["degraded"],
         )
-    services.study_start_generation(study=study)
-    services.study_open(study=study)
     User = get_user_model()
     passwords = {}
     with transaction.atomic():
@@ -68,4 +68,18 @@ def demo_prepare(*, rater_username: str = "rater", staff_username: str = "staff"
             user.save()
         services.rater_invite(study=study, user=User.objects.get(username=rater_username))
         Study.objects.filter(pk=study.pk).update(owner=User.objects.get(username=staff_username))
+    if generate:
+        demo_generate(study_id=study.pk)
+    study.refresh_from_db()
     return {"study": study, "passwords": passwords, "rater": rater_username, "staff": staff_username}
+
+
+def demo_generate(*, study_id: int) -> dict:
+    """Generate the demo study's missing images (in-process tasks) and open it for rating;
+    returns the job's progress. Safe to run in a background thread while the site serves."""
+    study = Study.objects.select_related("job").get(pk=study_id)
+    progress = job_progress(job=study.job)
+    if progress["done"] < progress["total"] or study.status != Study.Status.RATING:
+        services.study_start_generation(study=study)
+        services.study_open(study=study)
+    return job_progress(job=study.job)

@@ -24,6 +24,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.crypto import salted_hmac
 from django.views.decorators.http import require_GET, require_POST
 
+from generation.selectors import job_progress
+
 from . import images, selectors, services
 from .models import CRITERION_QUESTIONS, REPORT_REASONS, Participation, Rater, Study
 
@@ -198,7 +200,12 @@ def rate(request: HttpRequest, study_id: int) -> HttpResponse:
     if stop:
         return stop
     participation = session[0]
-    if participation.consented_at is None:
+    if study.status == Study.Status.GENERATING and participation.finished_at is None:
+        # Before its images exist: how far they have got (numbers only), refreshing itself.
+        progress = job_progress(job=study.job)
+        context = {"study": study, "images": {"done": progress["done"], "total": progress["total"]}}
+        response = render(request, "ratings/closed.html", context, status=409)
+    elif participation.consented_at is None:
         response = render(request, "ratings/consent.html", {"study": study})
     elif participation.instructed_at is None:
         response = render(request, "ratings/instructions.html", {"study": study, **_instructions_context(study)})

@@ -1,38 +1,78 @@
+import logging
+import os
+import sys
+import threading
+import warnings
+
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
+from django.db import connection
 
-from generation.selectors import job_progress
-from ratings.demo import demo_prepare
+from ratings.demo import demo_generate, demo_prepare
 
 
 class Command(BaseCommand):
     help = (
-        "Set up the no-services demo: tiny models, a demo study with all its images, a rater login and a staff "
-        "login; then serve it on http://127.0.0.1:8000 (unless --no-serve)."
+        "Set up the no-services demo: tiny models, a demo study, a rater login and a staff login; then serve it on "
+        "http://127.0.0.1:8000 at once while its images are generated in the background (with --no-serve: generate "
+        "them, print the logins, and exit)."
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--no-serve", action="store_true", help="Prepare everything, print the logins, and exit.")
+        parser.add_argument("--no-serve", action="store_true", help="Generate every image, print the logins, and exit.")
         parser.add_argument("--port", type=int, default=8000, help="Port to serve on (default 8000).")
 
     def handle(self, *args, **options):
-        self.stdout.write("Making the tiny models and the demo study, and generating its images (about a minute)...")
-        demo = demo_prepare()
+        quiet_console()
+        self.stdout.write("Making the tiny models and the demo study...")
+        demo = demo_prepare(generate=options["no_serve"])
         study = demo["study"]
-        progress = job_progress(job=study.job)
         base = f"http://127.0.0.1:{options['port']}"
+        total = study.job.specs.count() * study.job.prompt_set.prompts.count() * len(study.job.seeds)
+        if options["no_serve"]:
+            first = f"Demo ready: {total} images generated for '{study.name}'."
+        else:
+            first = (
+                f"Serving now. The demo study's {total} images are being generated in the background (a minute or two); "
+                "the rate page shows how far it has got and opens by itself when they are made."
+            )
         self.stdout.write(
             "\n".join(
                 [
                     "",
-                    f"Demo ready: {progress['done']} of {progress['total']} images generated for '{study.name}'.",
+                    first,
                     f"  Rate pairs:       {base}/rate/{study.pk}/   log in as '{demo['rater']}' with password '{demo['passwords'][demo['rater']]}'",
                     f"  See leaderboard:  {base}/studies/{study.pk}/leaderboard/   log in as '{demo['staff']}' with password '{demo['passwords'][demo['staff']]}'",
-                    f"  Admin:            {base}/admin/   (same staff login)",
+                    f"  Dashboard:        {base}/dashboard/   (same staff login; the admin is at {base}/admin/)",
                     "Passwords are new each time the demo starts. Press Ctrl+C to stop the server.",
                     "",
                 ]
             )
         )
-        if not options["no_serve"]:
-            call_command("runserver", f"127.0.0.1:{options['port']}", use_reloader=False)
+        if options["no_serve"]:
+            return
+        threading.Thread(target=self._generate, args=(study.pk,), name="demo-generation", daemon=True).start()
+        call_command("runserver", f"127.0.0.1:{options['port']}", use_reloader=False)
+
+    def _generate(self, study_id: int) -> None:
+        try:
+            progress = demo_generate(study_id=study_id)
+            self.stdout.write(f"Demo ready: {progress['done']} of {progress['total']} images generated; the study is open for rating.")
+        except Exception as error:  # the server keeps running; say what went wrong
+            print(f"Generating the demo's images failed: {error!r}. Stop the demo and run ./scripts/demo again.", file=sys.stderr, flush=True)
+            raise
+        finally:
+            connection.close()
+
+
+def quiet_console() -> None:
+    """Keep the demo's console to what a user can act on: no progress bars of writing the tiny
+    weights, no log line per in-process task, no notices from libraries about their own
+    defaults (kombu's broker host, diffusers' renamed ``torch_dtype``, matplotlib's first-run
+    font cache), no development-server notice."""
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # read when huggingface_hub is first imported
+    # The demo is local by design; the README's deployment section says what serves production.
+    os.environ.setdefault("DJANGO_RUNSERVER_HIDE_WARNING", "true")
+    for name in ("celery.app.trace", "kombu.connection", "matplotlib", "matplotlib.font_manager"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", message=r"`torch_dtype` is deprecated", category=FutureWarning)
