@@ -25,7 +25,7 @@ from django.db.models import Count
 
 from .catalog import MAX_IMAGE_SIDE
 from .models import DisplayCopy, GenerationJob, Image, ModelSpec, PromptSet
-from .services import SPEC_DEFAULTS, _display_copy, _encode_png
+from .services import SPEC_DEFAULTS, _display_copy, _encode_png, slug_owner_check
 from .specs import config_hash
 
 EXTERNAL_PIPELINE = "external"
@@ -36,7 +36,7 @@ MAX_IMAGE_BYTES = 64 * 1024**2
 MAX_ERRORS_LISTED = 20
 
 
-def external_spec_create(*, name: str, slug: str, width: int, height: int, source: str = "") -> ModelSpec:
+def external_spec_create(*, name: str, slug: str, width: int, height: int, source: str = "", owner=None) -> ModelSpec:
     """A spec for a system whose images are uploaded; its config names only the system and size."""
     errors = {}
     for side, value in (("width", width), ("height", height)):
@@ -46,12 +46,13 @@ def external_spec_create(*, name: str, slug: str, width: int, height: int, sourc
         raise ValidationError(errors)
     config = {**SPEC_DEFAULTS, "weights": f"external:{slug}", "pipeline_class": EXTERNAL_PIPELINE, "steps": 0, "height": height, "width": width}
     with transaction.atomic():
-        latest = ModelSpec.objects.filter(slug=slug).order_by("-version").first()
+        version = slug_owner_check(slug=slug, owner=owner)
         return ModelSpec.objects.create(
             name=name,
             slug=slug,
-            version=latest.version + 1 if latest else 1,
+            version=version,
             source=source,
+            owner=owner,
             is_external=True,
             config_hash=config_hash(config),
             **config,

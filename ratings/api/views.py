@@ -67,7 +67,7 @@ class StudyViewSet(ResearcherAPIMixin, mixins.CreateModelMixin, viewsets.ReadOnl
     @extend_schema(request=serializers.StudyCreateSerializer, responses={201: serializers.StudySerializer})
     def create(self, request, *args, **kwargs):
         """Create a study, owned by you; with ``start: true`` its images start generating at once."""
-        form = serializers.StudyCreateSerializer(data=request.data)
+        form = serializers.StudyCreateSerializer(data=request.data, context={"request": request})
         form.is_valid(raise_exception=True)
         data = dict(form.validated_data)
         start = data.pop("start")
