@@ -53,6 +53,8 @@ def prompt_set_import(*, name: str, filename: str, raw: bytes, format: str = "",
         report = parser(raw)
     except prompt_files.PromptFileError as error:
         raise ValidationError({"file": [str(error)]}) from None
+    if len(report.taken) > prompt_files.MAX_PROMPTS:
+        raise ValidationError({"file": [f"{len(report.taken)} prompts; a prompt set holds at most {prompt_files.MAX_PROMPTS}. Split the file."]})
     refusals = [f"Line {row['line']}: {row['reason']}" for row in report.refused]
     if not report.taken:
         raise ValidationError({"file": ["No usable prompt in the file."] + refusals[:20]})

@@ -59,13 +59,14 @@ def slug_owner_check(*, slug: str, owner) -> int:
     return latest.version + 1
 
 
-def model_spec_create(*, name: str, slug: str, source: str = "", owner=None, **config) -> ModelSpec:
+def model_spec_create(*, name: str, slug: str, source: str = "", owner=None, local_root=None, **config) -> ModelSpec:
     """Validate a spec's config (raising ``ValidationError`` with field -> messages, saving
     nothing) and create it as the next version of ``slug``, which must be ``owner``'s
-    (``None``: system-owned)."""
+    (``None``: system-owned). With ``local_root`` local weights are taken only from inside it
+    (the API passes ``EVALSITE_MODELS_DIR``)."""
     _unknown_settings_error(config)
     full = {**SPEC_DEFAULTS, **config}
-    validate_config(full)
+    validate_config(full, local_root=local_root)
     errors = {}
     if not str(name).strip():
         errors["name"] = ["Give the spec a name."]
@@ -359,6 +360,13 @@ def _encode_png(pil_image) -> bytes:
     return png.encode(pil_image, settings.EVALSITE_PNG_COMPRESS_LEVEL)
 
 
+def _encode_display(pil_image) -> bytes:
+    # Uncompressed: every display copy of one size has one byte length (see generation.png).
+    from . import png
+
+    return png.encode_display(pil_image)
+
+
 def _display_copy(pil_image, size: int):
     from PIL import Image as PILImage
 
@@ -401,7 +409,7 @@ def _images_write(*, job: GenerationJob, spec: ModelSpec, sampled) -> list[Image
             display = _display_copy(pil_image, job.display_size)
             name = default_storage.save(f"images/{uuid.uuid4().hex}.png", ContentFile(full))
             display_name = default_storage.save(
-                f"display/{uuid.uuid4().hex}.png", ContentFile(full if display is pil_image else _encode_png(display))
+                f"display/{uuid.uuid4().hex}.png", ContentFile(_encode_display(display))
             )
             image = Image(
                 spec=spec, prompt_id=prompt_id, seed=seed, file=name, width=pil_image.width, height=pil_image.height,
@@ -452,7 +460,7 @@ def image_display_copy_ensure(*, image: Image, size: int) -> DisplayCopy:
     with default_storage.open(image.file.name) as handle:
         pil_image = PILImage.open(handle)
         pil_image.load()
-    name = default_storage.save(f"display/{uuid.uuid4().hex}.png", ContentFile(_encode_png(_display_copy(pil_image, size))))
+    name = default_storage.save(f"display/{uuid.uuid4().hex}.png", ContentFile(_encode_display(_display_copy(pil_image, size))))
     try:
         with transaction.atomic():
             return DisplayCopy.objects.create(image=image, size=size, file=name)

@@ -78,7 +78,7 @@ class ModelSpecViewSet(ResearcherAPIMixin, OwnedAPIMixin, mixins.CreateModelMixi
         form = serializers.ModelSpecCreateSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         with service_errors():
-            spec = services.model_spec_create(owner=request.user, **form.validated_data)
+            spec = services.model_spec_create(owner=request.user, local_root=settings.EVALSITE_MODELS_DIR, **form.validated_data)
         return self._created(spec)
 
     @extend_schema(request=serializers.ExternalSpecCreateSerializer, responses={201: serializers.ModelSpecSerializer})
