@@ -1,9 +1,10 @@
 """The REST API under /api/v1/, its OpenAPI schema at /api/schema/ and Swagger UI at
-/api/docs/ (served from drf-spectacular-sidecar's static files: no CDN). A browser opening
-/api/schema/ sees the YAML as text."""
+/api/docs/ (served from drf-spectacular-sidecar's static files: no CDN; its start-up script
+is a file too, `/api/docs/?script`, as the Content-Security-Policy allows no inline script).
+A browser opening /api/schema/ sees the YAML as text."""
 
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
 from evalsite.api_access import IsResearcher
@@ -41,5 +42,5 @@ urlpatterns = [
     path("api/v1/auth/token/", ResearcherTokenView.as_view(), name="api-token"),
     path("api/v1/", include((router.urls, "api"), namespace="api")),
     path("api/schema/", SchemaView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="swagger-ui"),
 ]

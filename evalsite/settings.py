@@ -120,9 +120,7 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
-]
+# Password validators, login lockout and the Content-Security-Policy: see the block at the end.
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -261,4 +259,52 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("EVALSITE_LOG_LEVEL", "INFO")},
+}
+
+# --- Who gets in, and how much work one caller can cause (issue 18) ----------------------------
+# New crowd participants one study takes per minute: a leaked link cannot fill a study's
+# participant cap with invented ids in a burst.
+EVALSITE_JOINS_PER_MINUTE = int(os.environ.get("EVALSITE_JOINS_PER_MINUTE", "60"))
+
+# Django's standard password validators: long enough, not like the username, not a common
+# password, not all digits.
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# Login lockout (django-axes, attempts kept in the database): after AXES_FAILURE_LIMIT wrong
+# passwords for one username, that username is locked for AXES_COOLOFF_TIME, on /login/, the
+# admin and /api/v1/auth/token/ alike; `manage.py axes_reset_username NAME` lifts it early.
+# Locking by username, not address: behind a proxy every request has the proxy's address.
+INSTALLED_APPS += ["axes", "csp"]
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+MIDDLEWARE.insert(MIDDLEWARE.index("django.middleware.clickjacking.XFrameOptionsMiddleware") + 1, "csp.middleware.CSPMiddleware")
+MIDDLEWARE.append("axes.middleware.AxesMiddleware")
+AXES_ENABLED = env_bool("EVALSITE_LOGIN_LOCKOUT", True)
+AXES_FAILURE_LIMIT = int(os.environ.get("EVALSITE_LOGIN_FAILURE_LIMIT", "10"))
+AXES_COOLOFF_TIME = float(os.environ.get("EVALSITE_LOGIN_COOLOFF_HOURS", "0.25"))
+AXES_LOCKOUT_PARAMETERS = ["username"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_VERBOSE = False
+
+# Content-Security-Policy: scripts and styles from this site only (Swagger UI's start-up script
+# is served as a file, see evalsite.api), no plugins, no framing. Style attributes stay allowed
+# (progress bars and the display size are set in style="").
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
 }

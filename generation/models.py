@@ -5,7 +5,11 @@ This app knows nothing of studies: a study (in ``ratings``) owns a ``GenerationJ
 
 import uuid
 
+from django.conf import settings
 from django.db import models
+
+OWNER_HELP = "The researcher who made it; empty for system-owned (presets, the tiny family, command-line installs), which every researcher may use and nobody edits through the API."
+SHARED_HELP = "Researchers who may use it besides its owner."
 
 
 class ModelSpec(models.Model):
@@ -42,6 +46,9 @@ class ModelSpec(models.Model):
         default=False, help_text="A system whose images are uploaded (e.g. Midjourney, DALL-E 3), never generated here."
     )
     config_hash = models.CharField(max_length=64, editable=False, help_text="SHA-256 of every setting that shapes an image.")
+    # A deleted researcher must not turn their specs into system-owned (visible to all) ones.
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="model_specs", help_text=OWNER_HELP)
+    shared_with = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="shared_model_specs", help_text=SHARED_HELP)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -55,6 +62,8 @@ class ModelSpec(models.Model):
 class PromptSet(models.Model):
     name = models.CharField(max_length=200)
     source = models.CharField(max_length=50, blank=True, help_text="Format it was imported from, e.g. partiprompts.")
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="prompt_sets", help_text=OWNER_HELP)
+    shared_with = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="shared_prompt_sets", help_text=SHARED_HELP)
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:

@@ -11,6 +11,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from .specs import SHADOWED_CALL_KWARGS
+
 logger = logging.getLogger(__name__)
 
 # The resident pipeline of this process: (config_hash, device, pipeline).
@@ -179,7 +181,8 @@ def sample(pipe, config: dict, prompts: list[str], seeds: list[int], device: str
     if config.get("timesteps"):
         call_kwargs["timesteps"] = list(config["timesteps"])
         call_kwargs.pop("num_inference_steps")
-    call_kwargs.update(config.get("extra_call_kwargs") or {})
+    # Never over what the validated fields set (a spec saved before that was checked included).
+    call_kwargs.update({k: v for k, v in (config.get("extra_call_kwargs") or {}).items() if k not in SHADOWED_CALL_KWARGS})
     if device.startswith("cuda"):
         torch.cuda.synchronize()
     started = time.perf_counter()

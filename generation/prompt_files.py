@@ -11,6 +11,10 @@ import io
 from dataclasses import dataclass, field
 
 MAX_PROMPT_LENGTH = 2000
+# PartiPrompts has 1,632 prompts and DrawBench 200; a study of more is a mistake, and a file of
+# millions of one-character lines would take minutes and gigabytes to turn into rows.
+MAX_PROMPTS = 10_000
+MAX_LINES = 2 * MAX_PROMPTS
 
 
 class PromptFileError(ValueError):
@@ -24,6 +28,12 @@ class PromptFileReport:
 
 
 def _decode(raw: bytes) -> str:
+    lines = raw.count(b"\n") + 1
+    if lines > MAX_LINES:
+        raise PromptFileError(
+            f"The file has {lines} lines; a prompt set holds at most {MAX_PROMPTS} prompts ({MAX_LINES} lines with blanks and "
+            "refused rows). Split it into several prompt sets."
+        )
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:

@@ -42,7 +42,7 @@ def prompt_file_format(*, filename: str, format: str = "") -> str:
     )
 
 
-def prompt_set_import(*, name: str, filename: str, raw: bytes, format: str = "", strict: bool = False) -> PromptImport:
+def prompt_set_import(*, name: str, filename: str, raw: bytes, format: str = "", strict: bool = False, owner=None) -> PromptImport:
     """Parse a prompt file and save the rows taken as a new prompt set.
 
     Nothing is saved when the file cannot be read, when no row is usable, or (``strict``)
@@ -53,10 +53,12 @@ def prompt_set_import(*, name: str, filename: str, raw: bytes, format: str = "",
         report = parser(raw)
     except prompt_files.PromptFileError as error:
         raise ValidationError({"file": [str(error)]}) from None
+    if len(report.taken) > prompt_files.MAX_PROMPTS:
+        raise ValidationError({"file": [f"{len(report.taken)} prompts; a prompt set holds at most {prompt_files.MAX_PROMPTS}. Split the file."]})
     refusals = [f"Line {row['line']}: {row['reason']}" for row in report.refused]
     if not report.taken:
         raise ValidationError({"file": ["No usable prompt in the file."] + refusals[:20]})
     if strict and refusals:
         raise ValidationError({"file": [f"{len(refusals)} rows refused and strict=true, so nothing was saved."] + refusals[:20]})
-    prompt_set = prompt_set_create(name=name, prompts=report.taken, source=format)
+    prompt_set = prompt_set_create(name=name, prompts=report.taken, source=format, owner=owner)
     return PromptImport(prompt_set=prompt_set, format=format, taken=len(report.taken), refused=report.refused)

@@ -5,9 +5,37 @@ from __future__ import annotations
 import statistics
 from collections.abc import Iterator
 
-from django.db.models import Count
+from django.db.models import Count, Exists, OuterRef, Q
 
-from .models import GenerationBatch, GenerationJob, Image, ModelSpec, SpeedMeasurement
+from .models import GenerationBatch, GenerationJob, Image, ModelSpec, PromptSet, SpeedMeasurement
+
+
+def _usable_by(model, user):
+    """Staff use everything; a researcher uses what is system-owned, their own, or shared with them."""
+    rows = model.objects.all()
+    if user.is_staff:
+        return rows
+    shared = model.shared_with.through.objects.filter(**{f"{model._meta.model_name}_id": OuterRef("pk"), "user_id": user.pk})
+    return rows.filter(Q(owner__isnull=True) | Q(owner=user) | Exists(shared))
+
+
+def specs_usable_by(*, user):
+    """The model specs ``user`` may list, read, upload into (if theirs) and put in a study."""
+    return _usable_by(ModelSpec, user)
+
+
+def prompt_sets_usable_by(*, user):
+    """The prompt sets ``user`` may list, read and put in a study."""
+    return _usable_by(PromptSet, user)
+
+
+def spec_resolve(*, reference: str, user) -> ModelSpec | None:
+    """``slug`` (its latest version) or ``slug@version``, among the specs ``user`` may use."""
+    slug, _, version = reference.partition("@")
+    specs = specs_usable_by(user=user).filter(slug=slug)
+    if version:
+        return specs.filter(version=int(version)).first() if version.isdigit() and len(version) < 10 else None
+    return specs.order_by("-version").first()
 
 
 def job_progress(*, job: GenerationJob) -> dict:

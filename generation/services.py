@@ -45,12 +45,28 @@ def _unknown_settings_error(config: dict) -> None:
         raise ValidationError({field: ["Not a model spec setting."] for field in sorted(unknown)})
 
 
-def model_spec_create(*, name: str, slug: str, source: str = "", **config) -> ModelSpec:
+def slug_owner_check(*, slug: str, owner) -> int:
+    """The next version number of ``slug``, locking its latest version; ``ValidationError`` if
+    the slug belongs to someone else (only its owner makes versions; ``owner=None`` is the
+    system: presets, the tiny family, commands)."""
+    latest = ModelSpec.objects.select_for_update().filter(slug=slug).order_by("-version").first()
+    if latest is None:
+        return 1
+    if latest.owner_id != (owner.pk if owner is not None else None):
+        raise ValidationError(
+            {"slug": [f"The slug '{slug}' is taken by another owner (or is a system preset): only its owner makes new versions. Choose another slug."]}
+        )
+    return latest.version + 1
+
+
+def model_spec_create(*, name: str, slug: str, source: str = "", owner=None, local_root=None, **config) -> ModelSpec:
     """Validate a spec's config (raising ``ValidationError`` with field -> messages, saving
-    nothing) and create it as the next version of ``slug``."""
+    nothing) and create it as the next version of ``slug``, which must be ``owner``'s
+    (``None``: system-owned). With ``local_root`` local weights are taken only from inside it
+    (the API passes ``EVALSITE_MODELS_DIR``)."""
     _unknown_settings_error(config)
     full = {**SPEC_DEFAULTS, **config}
-    validate_config(full)
+    validate_config(full, local_root=local_root)
     errors = {}
     if not str(name).strip():
         errors["name"] = ["Give the spec a name."]
@@ -59,10 +75,9 @@ def model_spec_create(*, name: str, slug: str, source: str = "", **config) -> Mo
     if errors:
         raise ValidationError(errors)
     with transaction.atomic():
-        latest = ModelSpec.objects.select_for_update().filter(slug=slug).order_by("-version").first()
-        version = latest.version + 1 if latest else 1
+        version = slug_owner_check(slug=slug, owner=owner)
         return ModelSpec.objects.create(
-            name=name, slug=slug, version=version, source=source, config_hash=config_hash(full), **full
+            name=name, slug=slug, version=version, source=source, owner=owner, config_hash=config_hash(full), **full
         )
 
 
@@ -77,7 +92,8 @@ def model_spec_update(*, spec: ModelSpec, name: str | None = None, source: str |
     with transaction.atomic():
         if new_hash != spec.config_hash and spec.images.exists():
             return model_spec_create(
-                name=spec.name if name is None else name, slug=spec.slug, source=spec.source if source is None else source, **config
+                name=spec.name if name is None else name, slug=spec.slug, source=spec.source if source is None else source,
+                owner=spec.owner, **config
             )
         for field, value in config.items():
             setattr(spec, field, value)
@@ -90,13 +106,13 @@ def model_spec_update(*, spec: ModelSpec, name: str | None = None, source: str |
     return spec
 
 
-def model_spec_ensure(*, name: str, slug: str, source: str = "", **config) -> tuple[ModelSpec, bool]:
+def model_spec_ensure(*, name: str, slug: str, source: str = "", owner=None, **config) -> tuple[ModelSpec, bool]:
     """The latest spec of ``slug`` with exactly this config, or a new version; (spec, created)."""
     full = {**SPEC_DEFAULTS, **config}
-    existing = ModelSpec.objects.filter(slug=slug, config_hash=config_hash(full)).order_by("-version").first()
+    existing = ModelSpec.objects.filter(slug=slug, config_hash=config_hash(full), owner=owner).order_by("-version").first()
     if existing is not None:
         return existing, False
-    return model_spec_create(name=name, slug=slug, source=source, **full), True
+    return model_spec_create(name=name, slug=slug, source=source, owner=owner, **full), True
 
 
 def presets_install() -> list[tuple[ModelSpec, bool]]:
@@ -106,10 +122,11 @@ def presets_install() -> list[tuple[ModelSpec, bool]]:
     return [model_spec_ensure(name=p["name"], slug=p["slug"], source=p["source"], **p["config"]) for p in PRESETS]
 
 
-def prompt_set_create(*, name: str, prompts: Sequence[dict], source: str = "") -> PromptSet:
-    """A prompt set from dicts with ``text`` and optional ``category``, ``challenge``, ``source_id``."""
+def prompt_set_create(*, name: str, prompts: Sequence[dict], source: str = "", owner=None) -> PromptSet:
+    """A prompt set from dicts with ``text`` and optional ``category``, ``challenge``,
+    ``source_id``, owned by ``owner`` (``None``: system-owned, usable by every researcher)."""
     with transaction.atomic():
-        prompt_set = PromptSet.objects.create(name=name, source=source)
+        prompt_set = PromptSet.objects.create(name=name, source=source, owner=owner)
         Prompt.objects.bulk_create(
             Prompt(
                 prompt_set=prompt_set,
@@ -122,6 +139,17 @@ def prompt_set_create(*, name: str, prompts: Sequence[dict], source: str = "") -
             for position, row in enumerate(prompts)
         )
     return prompt_set
+
+
+def owned_share(*, thing: ModelSpec | PromptSet, users) -> None:
+    """Let ``users`` use a spec or prompt set besides its owner."""
+    with transaction.atomic():
+        thing.shared_with.add(*users)
+
+
+def owned_unshare(*, thing: ModelSpec | PromptSet, users) -> None:
+    with transaction.atomic():
+        thing.shared_with.remove(*users)
 
 
 def job_create(*, specs: Iterable[ModelSpec], prompt_set: PromptSet, seeds: Sequence[int], display_size: int) -> GenerationJob:
@@ -332,6 +360,13 @@ def _encode_png(pil_image) -> bytes:
     return png.encode(pil_image, settings.EVALSITE_PNG_COMPRESS_LEVEL)
 
 
+def _encode_display(pil_image) -> bytes:
+    # Uncompressed: every display copy of one size has one byte length (see generation.png).
+    from . import png
+
+    return png.encode_display(pil_image)
+
+
 def _display_copy(pil_image, size: int):
     from PIL import Image as PILImage
 
@@ -374,7 +409,7 @@ def _images_write(*, job: GenerationJob, spec: ModelSpec, sampled) -> list[Image
             display = _display_copy(pil_image, job.display_size)
             name = default_storage.save(f"images/{uuid.uuid4().hex}.png", ContentFile(full))
             display_name = default_storage.save(
-                f"display/{uuid.uuid4().hex}.png", ContentFile(full if display is pil_image else _encode_png(display))
+                f"display/{uuid.uuid4().hex}.png", ContentFile(_encode_display(display))
             )
             image = Image(
                 spec=spec, prompt_id=prompt_id, seed=seed, file=name, width=pil_image.width, height=pil_image.height,
@@ -425,7 +460,7 @@ def image_display_copy_ensure(*, image: Image, size: int) -> DisplayCopy:
     with default_storage.open(image.file.name) as handle:
         pil_image = PILImage.open(handle)
         pil_image.load()
-    name = default_storage.save(f"display/{uuid.uuid4().hex}.png", ContentFile(_encode_png(_display_copy(pil_image, size))))
+    name = default_storage.save(f"display/{uuid.uuid4().hex}.png", ContentFile(_encode_display(_display_copy(pil_image, size))))
     try:
         with transaction.atomic():
             return DisplayCopy.objects.create(image=image, size=size, file=name)

@@ -36,6 +36,14 @@ HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 DTYPES = ("float32", "float16", "bfloat16")
 COMPONENT_OVERRIDE_KEYS = frozenset({"class", "weights", "subfolder", "variant", "weight_name", "config", "config_subfolder"})
 LORA_KEYS = frozenset({"weights", "weight_name", "adapter_name", "scale", "fuse"})
+# Pipeline call arguments the spec's validated fields (or the worker) set: extra_call_kwargs
+# may not override them (an 8x8200 image through "height"/"width", another batch size...).
+SHADOWED_CALL_KWARGS = frozenset({
+    "prompt", "prompt_2", "prompt_3", "negative_prompt", "negative_prompt_2", "negative_prompt_3",
+    "prompt_embeds", "negative_prompt_embeds", "pooled_prompt_embeds", "negative_pooled_prompt_embeds",
+    "num_inference_steps", "timesteps", "sigmas", "guidance_scale", "height", "width", "generator", "latents",
+    "num_images_per_prompt", "output_type", "return_dict", "callback", "callback_on_step_end", "callback_steps",
+})
 
 
 def spec_config(spec) -> dict:
@@ -47,8 +55,24 @@ def config_hash(config: dict) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def is_local_weights(weights: str) -> bool:
+def is_local_weights(weights: str, local_root: Path | None = None) -> bool:
+    if local_root is not None:
+        return not HUB_ID.match(weights) or local_path_under(weights, local_root)
     return not HUB_ID.match(weights) or local_path_exists(weights)
+
+
+def local_path_under(value: str, root: Path, *, directory: bool = False) -> bool:
+    """Whether ``value`` (absolute, or relative to ``root``) names an existing path inside
+    ``root`` once links and ``..`` are resolved. The answer says nothing of paths elsewhere."""
+    try:
+        root = Path(root).resolve()
+        path = Path(value)
+        path = (path if path.is_absolute() else root / path).resolve()
+        if path != root and root not in path.parents:
+            return False
+        return path.is_dir() if directory else path.exists()
+    except (OSError, ValueError, RuntimeError):
+        return False
 
 
 def local_path_exists(value: str, *, directory: bool = False) -> bool:
@@ -61,9 +85,19 @@ def local_path_exists(value: str, *, directory: bool = False) -> bool:
         return False
 
 
-def validate_config(config: dict) -> None:
-    """Raise ``ValidationError`` naming every field that is wrong; checks need no download."""
+def validate_config(config: dict, *, local_root: Path | None = None) -> None:
+    """Raise ``ValidationError`` naming every field that is wrong; checks need no download.
+
+    With ``local_root`` (the API: ``EVALSITE_MODELS_DIR``), local weights are taken only from
+    inside that directory, and a path outside it gets the same answer whether it exists or not."""
     errors: dict[str, list[str]] = {}
+
+    def local_ok(value: str, *, directory: bool = False) -> bool:
+        if local_root is not None:
+            return local_path_under(value, local_root, directory=directory)
+        return local_path_exists(value, directory=directory)
+
+    where = "under the server's models directory (EVALSITE_MODELS_DIR)" if local_root is not None else "locally"
 
     def fail(field: str, message: str) -> None:
         errors.setdefault(field, []).append(message)
@@ -71,8 +105,8 @@ def validate_config(config: dict) -> None:
     weights = (config.get("weights") or "").strip()
     if not weights:
         fail("weights", "Give a Hugging Face hub id (org/name) or a local directory.")
-    elif is_local_weights(weights) and not local_path_exists(weights, directory=True):
-        fail("weights", f"'{weights}' is not a hub id (org/name) and no such local directory exists.")
+    elif is_local_weights(weights, local_root) and not local_ok(weights, directory=True):
+        fail("weights", f"'{weights}' is not a hub id (org/name) nor a directory {where}.")
 
     pipeline_class = config.get("pipeline_class") or ""
     factor = PIPELINE_SIZE_FACTORS.get(pipeline_class)
@@ -115,8 +149,8 @@ def validate_config(config: dict) -> None:
     if lora is not None:
         if not isinstance(lora, dict) or not lora.get("weights"):
             fail("lora", 'A LoRA needs at least {"weights": hub id or path}.')
-        elif is_local_weights(lora["weights"]) and not local_path_exists(lora["weights"]):
-            fail("lora", f"LoRA weights '{lora['weights']}' are not a hub id and do not exist locally.")
+        elif is_local_weights(lora["weights"], local_root) and not local_ok(lora["weights"]):
+            fail("lora", f"LoRA weights '{lora['weights']}' are not a hub id nor a file or directory {where}.")
         elif set(lora) - LORA_KEYS:
             fail("lora", f"Unknown LoRA keys {', '.join(sorted(set(lora) - LORA_KEYS))}; known: {', '.join(sorted(LORA_KEYS))}.")
         elif not isinstance(lora.get("scale", 1.0), (int, float)) or isinstance(lora.get("scale", 1.0), bool):
@@ -136,10 +170,17 @@ def validate_config(config: dict) -> None:
             weight_name = override.get("weight_name")
             if weight_name and not str(weight_name).endswith((".safetensors", ".bin")):
                 fail("component_overrides", f"'{component}': weight_name '{weight_name}' must be a .safetensors or .bin state-dict file.")
-            if is_local_weights(override["weights"]) and not local_path_exists(override["weights"]):
-                fail("component_overrides", f"'{component}': '{override['weights']}' is not a hub id (org/name) and does not exist locally.")
+            if is_local_weights(override["weights"], local_root) and not local_ok(override["weights"]):
+                fail("component_overrides", f"'{component}': '{override['weights']}' is not a hub id (org/name) nor a path {where}.")
 
-    if not isinstance(config.get("extra_call_kwargs") or {}, dict):
+    extra = config.get("extra_call_kwargs") or {}
+    if not isinstance(extra, dict):
         fail("extra_call_kwargs", "Must be an object of extra pipeline call arguments.")
+    elif set(extra) & SHADOWED_CALL_KWARGS:
+        fail(
+            "extra_call_kwargs",
+            f"{', '.join(sorted(set(extra) & SHADOWED_CALL_KWARGS))} cannot be set here: use the spec's own fields "
+            "(steps, guidance_scale, height, width, timesteps); prompts, seeds and batch size come from the study.",
+        )
     if errors:
         raise ValidationError(errors)

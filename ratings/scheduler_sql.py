@@ -18,6 +18,9 @@ BAD_ANSWER = "The answer to '{criterion}' must be {allowed}."
 TOO_FAST = "Please take at least {seconds} seconds to look at both images before answering."
 EXPIRED = "This pair was open too long and went to another rater; here is a new one."
 REPORTED = "You skipped this pair; here is another one."
+NOT_OPEN = "This study is not taking answers now (it is paused or closed); your answer was not recorded."
+NOT_TAKING = "Your session in this study has ended (you finished or withdrew); your answer was not recorded."
+QUOTA_REACHED = "You have answered every pair this study asks of you; this answer was not recorded."
 
 OPEN_PAIRS = 2  # the pair on screen and the next one, whose images the page preloads
 
@@ -220,6 +223,17 @@ BEGIN
   IF c.reported_at IS NOT NULL THEN
     RETURN ratings_serve_locked(st, part) || jsonb_build_object('status', 'reported', 'message', __REPORTED__);
   END IF;
+  -- Votes count only where they may: an open study, a live session, within quota
+  -- (late votes on lapsed reservations could otherwise go past it).
+  IF st.status <> 'rating' THEN
+    RETURN ratings_serve_locked(st, part) || jsonb_build_object('status', 'closed', 'message', __NOT_OPEN__);
+  END IF;
+  IF part.finished_at IS NOT NULL THEN
+    RETURN ratings_serve_locked(st, part) || jsonb_build_object('status', 'finished', 'message', __NOT_TAKING__);
+  END IF;
+  IF part.answered >= st.quota_per_rater THEN
+    RETURN ratings_serve_locked(st, part) || jsonb_build_object('status', 'quota', 'message', __QUOTA__);
+  END IF;
 
   SELECT string_agg(x, ', ') INTO v_missing FROM jsonb_array_elements_text(st.criteria) x
   WHERE coalesce(p_answers ->> x, '') = '';
@@ -274,7 +288,8 @@ BEGIN
 END
 $fn$;
 """
-for _name, _text in {"REPORTED": REPORTED, "MISSING": MISSING_ANSWERS, "BAD": BAD_ANSWER, "TOO_FAST": TOO_FAST, "EXPIRED": EXPIRED}.items():
+for _name, _text in {"REPORTED": REPORTED, "MISSING": MISSING_ANSWERS, "BAD": BAD_ANSWER, "TOO_FAST": TOO_FAST, "EXPIRED": EXPIRED,
+                     "NOT_OPEN": NOT_OPEN, "NOT_TAKING": NOT_TAKING, "QUOTA": QUOTA_REACHED}.items():
     VOTE_FUNCTION = VOTE_FUNCTION.replace(f"__{_name}__", _sql_literal(_text))
 
 DROP_FUNCTIONS = """

@@ -59,6 +59,20 @@ class StudyFull(Exception):
     """The study reached its cap on participants."""
 
 
+class StudyBusy(StudyFull):
+    """Too many new participants joined the study in the last minute; try again shortly."""
+
+
+class ParticipantTaken(Exception):
+    """A crowd participant id that already started this study in another browser."""
+
+
+PARTICIPANT_TAKEN = (
+    "This participant id has already started this study in another browser or session. "
+    "Continue in the browser where you started, from the same study link; if you cannot, contact the researcher."
+)
+
+
 def study_create(
     *,
     name: str,
@@ -92,6 +106,10 @@ def study_create(
         errors["attention_check_kinds"] = f"Give one or more distinct kinds among {', '.join(ATTENTION_CHECK_KINDS)}."
     if len(specs) < 2:
         errors["specs"] = "A study compares at least two models."
+    elif len({(spec.width * specs[0].height) - (spec.height * specs[0].width) for spec in specs} - {0}):
+        # Raters would tell a model by its image's shape (every image is shown at one width).
+        shapes = ", ".join(f"{spec.slug} {spec.width}x{spec.height}" for spec in specs)
+        errors["specs"] = f"Every model of a study must make images of one aspect ratio, so raters cannot tell them by shape; got {shapes}."
     if not seeds:
         errors["seeds"] = "Give at least one seed."
     elif len(seeds) > MAX_SEEDS or len(set(seeds)) != len(seeds) or not all(isinstance(s, int) and 0 <= s <= MAX_SEED for s in seeds):
@@ -252,9 +270,12 @@ def rater_invite(*, study: Study, user) -> Rater:
     return rater
 
 
-def participation_start(*, study: Study, rater: Rater, crowd_study_id: str = "", crowd_session_id: str = "") -> Participation:
+def participation_start(
+    *, study: Study, rater: Rater, crowd_study_id: str = "", crowd_session_id: str = "", joins_per_minute: int | None = None
+) -> Participation:
     """The rater's place in the study: resumed if it exists, else started unless the study is
-    full (raises ``StudyFull``)."""
+    full (raises ``StudyFull``) or ``joins_per_minute`` new participants joined it in the last
+    minute (raises ``StudyBusy``)."""
     existing = Participation.objects.filter(study=study, rater=rater).first()
     if existing is not None:
         return existing
@@ -266,16 +287,23 @@ def participation_start(*, study: Study, rater: Rater, crowd_study_id: str = "",
             return existing
         if locked.max_participants is not None and Participation.objects.filter(study=study).count() >= locked.max_participants:
             raise StudyFull(f"“{study.rater_title}” has all the participants it needs.")  # shown to raters: never the study name
+        if joins_per_minute is not None and (
+            Participation.objects.filter(study=study, started_at__gte=timezone.now() - timedelta(minutes=1)).count() >= joins_per_minute
+        ):
+            raise StudyBusy("Many people are joining this study right now. Please wait a minute and open your study link again.")
         return Participation.objects.create(
             study=study, rater=rater, crowd_study_id=crowd_study_id[:200], crowd_session_id=crowd_session_id[:200]
         )
 
 
 def rater_join(
-    *, study: Study, source: str, external_id: str, crowd_study_id: str = "", crowd_session_id: str = ""
+    *, study: Study, source: str, external_id: str, crowd_study_id: str = "", crowd_session_id: str = "",
+    resuming_rater_id: int | None = None, joins_per_minute: int | None = None,
 ) -> tuple[Rater, Participation]:
     """A crowd participant arriving through a study link: one rater per platform id, one
-    participation (one quota) per study; a second session resumes the first."""
+    participation (one quota) per study. A participant id that already started the study is
+    resumed only by the browser holding its cookie (``resuming_rater_id``) or by the same
+    crowd session id; anyone else holding the id gets ``ParticipantTaken``, never the identity."""
     if source not in (Rater.Source.PROLIFIC, Rater.Source.MTURK) or not external_id:
         raise ValidationError("A crowd participant needs a platform and a participant id.")
     with transaction.atomic():
@@ -286,9 +314,17 @@ def rater_join(
                     rater = Rater.objects.create(source=source, external_id=external_id)
             except IntegrityError:  # a concurrent first visit made it
                 rater = Rater.objects.get(source=source, external_id=external_id)
+    existing = Participation.objects.filter(study=study, rater=rater).first()
+    if existing is not None:
+        same_session = bool(crowd_session_id) and existing.crowd_session_id == crowd_session_id[:200]
+        if resuming_rater_id == rater.pk or same_session:
+            return rater, existing
+        raise ParticipantTaken(PARTICIPANT_TAKEN)
     participation = participation_start(
-        study=study, rater=rater, crowd_study_id=crowd_study_id, crowd_session_id=crowd_session_id
+        study=study, rater=rater, crowd_study_id=crowd_study_id, crowd_session_id=crowd_session_id, joins_per_minute=joins_per_minute
     )
+    if participation.crowd_session_id != crowd_session_id[:200] and resuming_rater_id != rater.pk:
+        raise ParticipantTaken(PARTICIPANT_TAKEN)  # a concurrent first join with another session won
     return rater, participation
 
 
@@ -593,6 +629,12 @@ def _vote_python(*, study_id: int, rater_id: int, token, answers: Mapping[str, s
         if comparison.reported_at is not None:
             return serve_with("reported", scheduler_sql.REPORTED)
         study = Study.objects.get(pk=study_id)
+        if study.status != Study.Status.RATING:
+            return {**_serve_result(study, participation), "status": "closed", "message": scheduler_sql.NOT_OPEN}
+        if participation.finished_at is not None:
+            return {**_serve_result(study, participation), "status": "finished", "message": scheduler_sql.NOT_TAKING}
+        if participation.answered >= study.quota_per_rater:
+            return {**_serve_result(study, participation), "status": "quota", "message": scheduler_sql.QUOTA_REACHED}
         problem = _answers_problem(study, answers)
         if problem:
             return {"status": "invalid", "message": problem}

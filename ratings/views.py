@@ -16,6 +16,7 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
 from django.core import signing
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.storage import default_storage
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
@@ -24,6 +25,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.crypto import salted_hmac
 from django.views.decorators.http import require_GET, require_POST
 
+from generation import png
 from generation.selectors import job_progress
 
 from . import images, selectors, services
@@ -31,8 +33,12 @@ from .models import CRITERION_QUESTIONS, REPORT_REASONS, Participation, Rater, S
 
 COOKIE_MAX_AGE = 30 * 24 * 3600
 PREVIEW_ASSIGNMENT = "ASSIGNMENT_ID_NOT_AVAILABLE"
+EXAMPLE_CACHE_SECONDS = 24 * 3600
 PARTICIPANT_ID = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
-HTTP_STATUS = {"recorded": 200, "duplicate": 200, "ok": 200, "reported": 200, "forbidden": 403, "invalid": 400, "too_fast": 429, "expired": 409}
+HTTP_STATUS = {
+    "recorded": 200, "duplicate": 200, "ok": 200, "reported": 200, "forbidden": 403, "invalid": 400, "too_fast": 429, "expired": 409,
+    "closed": 409, "finished": 409, "quota": 409,
+}
 
 
 def livez(request: HttpRequest) -> JsonResponse:
@@ -186,10 +192,15 @@ def join(request: HttpRequest, study_id: int, signature: str) -> HttpResponse:
         return render(request, "ratings/closed.html", {"study": study}, status=409)
     try:
         rater, _ = services.rater_join(
-            study=study, source=source, external_id=external_id, crowd_study_id=crowd_study_id, crowd_session_id=crowd_session_id
+            study=study, source=source, external_id=external_id, crowd_study_id=crowd_study_id, crowd_session_id=crowd_session_id,
+            resuming_rater_id=_cookie_rater_id(request, study.pk), joins_per_minute=settings.EVALSITE_JOINS_PER_MINUTE,
         )
+    except services.StudyBusy as busy:
+        return render(request, "ratings/busy.html", {"study": study, "message": str(busy)}, status=429)
     except services.StudyFull as full:
         return render(request, "ratings/full.html", {"study": study, "message": str(full)}, status=409)
+    except services.ParticipantTaken as taken:
+        return render(request, "ratings/busy.html", {"study": study, "message": str(taken), "taken": True}, status=409)
     response = redirect("ratings:rate", study_id=study.pk)
     _set_rater_cookie(response, request, study.pk, rater)
     return response
@@ -319,7 +330,8 @@ def image(request: HttpRequest, study_id: int, token: uuid.UUID, side: str) -> H
     if name is None:
         raise Http404("No such image.")
     with default_storage.open(name, "rb") as handle:
-        response = HttpResponse(handle.read(), content_type="image/png")
+        # Fixed length for its size: Content-Length tells no model or decoy apart (issue 18).
+        response = HttpResponse(png.blind(handle.read()), content_type="image/png")
     response["Cache-Control"] = "private, max-age=3600"
     return response
 
@@ -333,14 +345,20 @@ def example_image(request: HttpRequest, study_id: int, kind: str) -> HttpRespons
         return stop
     if study.status != Study.Status.RATING:
         raise Http404("No such example.")
-    example = selectors.example_pair(study=study)
-    if example is None or kind not in ("clear", "degraded", "unrelated"):
+    if kind not in ("clear", "degraded", "unrelated"):
         raise Http404("No such example.")
-    name = example["unrelated_file"] if kind == "unrelated" else example["clear_file"]
-    with default_storage.open(name, "rb") as handle:
-        content = handle.read()
-    if kind == "degraded":
-        content = images.degrade_png(content, seed=study.pk)
+    # Made once per study and kept: a degraded copy costs a blur of a full-size image.
+    key = f"ratings:example:{study.pk}:{study.display_size}:{kind}"
+    content = cache.get(key)
+    if content is None:
+        example = selectors.example_pair(study=study)
+        if example is None:
+            raise Http404("No such example.")
+        name = example["unrelated_file"] if kind == "unrelated" else example["clear_file"]
+        with default_storage.open(name, "rb") as handle:
+            content = handle.read()
+        content = images.degrade_png(content, seed=study.pk) if kind == "degraded" else png.blind(content)
+        cache.set(key, content, EXAMPLE_CACHE_SECONDS)
     response = HttpResponse(content, content_type="image/png")
     response["Cache-Control"] = "private, max-age=3600"
     return response
@@ -351,6 +369,10 @@ def finish(request: HttpRequest, study_id: int) -> HttpResponse:
     if stop:
         return stop
     participation = session[0]
+    if participation.consented_at is None:
+        # No completion code for someone who never agreed to take part (a paused or closed
+        # study serves no pairs, which would otherwise look like a finished session).
+        return _with_cookie(redirect("ratings:rate", study_id=study.pk), request, study, session)
     if participation.finished_at is None:
         if services.session_serve(study_id=study.pk, rater_id=participation.rater_id).get("pairs"):
             return redirect("ratings:rate", study_id=study.pk)

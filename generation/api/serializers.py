@@ -3,6 +3,9 @@ images, and prompt sets. Validation of a spec's settings is the service's, not r
 
 from __future__ import annotations
 
+from django.contrib.auth import get_user_model
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from ..models import ModelSpec, Prompt, PromptSet
@@ -13,10 +16,11 @@ from ..specs import CONFIG_FIELDS
 
 class ModelSpecSerializer(serializers.ModelSerializer):
     images = serializers.IntegerField(read_only=True, source="image_count", help_text="Images made or uploaded with this spec.")
+    owner = serializers.SlugRelatedField(slug_field="username", read_only=True, help_text="Empty for system-owned specs (presets).")
 
     class Meta:
         model = ModelSpec
-        fields = ["id", "name", "slug", "version", "is_external", *CONFIG_FIELDS, "source", "config_hash", "images", "created_at"]
+        fields = ["id", "name", "slug", "version", "owner", "is_external", *CONFIG_FIELDS, "source", "config_hash", "images", "created_at"]
         read_only_fields = fields
 
 
@@ -52,8 +56,19 @@ class ExternalSpecCreateSerializer(serializers.Serializer):
     source = serializers.CharField(required=False, allow_blank=True, default="", help_text="How the images were obtained.")
 
 
+@extend_schema_field(OpenApiTypes.INT)
+class UsablePromptSetField(serializers.PrimaryKeyRelatedField):
+    """A prompt set the requesting researcher may use (theirs, shared with them, or system-owned)."""
+
+    def get_queryset(self):
+        from ..selectors import prompt_sets_usable_by
+
+        request = self.context.get("request")
+        return prompt_sets_usable_by(user=request.user) if request is not None else PromptSet.objects.none()
+
+
 class ExternalImagesUploadSerializer(serializers.Serializer):
-    prompt_set = serializers.PrimaryKeyRelatedField(queryset=PromptSet.objects.all())
+    prompt_set = UsablePromptSetField()
     seeds = serializers.ListField(child=serializers.IntegerField(), min_length=1, help_text="Seeds covered; repeat the field per seed.")
     file = serializers.FileField(
         help_text="A zip holding one image per prompt x seed, named <prompt position>_<seed>.png (or .jpg, .webp)."
@@ -76,10 +91,28 @@ class PromptSerializer(serializers.ModelSerializer):
 
 class PromptSetSerializer(serializers.ModelSerializer):
     prompts = serializers.IntegerField(read_only=True, source="prompt_count")
+    owner = serializers.SlugRelatedField(slug_field="username", read_only=True, help_text="Empty for system-owned prompt sets.")
 
     class Meta:
         model = PromptSet
-        fields = ["id", "name", "source", "prompts", "created_at"]
+        fields = ["id", "name", "source", "owner", "prompts", "created_at"]
+
+
+class ShareSerializer(serializers.Serializer):
+    usernames = serializers.ListField(child=serializers.CharField(), min_length=1)
+    remove = serializers.BooleanField(default=False, help_text="Stop sharing with these researchers instead.")
+
+    def validate_usernames(self, usernames):
+        users = list(get_user_model().objects.filter(username__in=usernames))
+        unknown = sorted(set(usernames) - {user.username for user in users})
+        if unknown:
+            raise serializers.ValidationError([f"No user named '{name}'." for name in unknown])
+        return users
+
+
+class SharedWithSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    shared_with = serializers.ListField(child=serializers.CharField(), help_text="Usernames it is shared with.")
 
 
 class PromptSetUploadSerializer(serializers.Serializer):

@@ -6,14 +6,14 @@ import django_filters
 from django.conf import settings
 from django.db.models import Count
 from drf_spectacular.utils import extend_schema
-from rest_framework import mixins, status, viewsets
+from rest_framework import exceptions, mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 
 from evalsite.api_access import ResearcherAPIMixin, service_errors
 
-from .. import services, uploads
+from .. import selectors, services, uploads
 from ..models import ModelSpec, PromptSet
 from ..builtin_prompts import builtin_prompt_set_import
 from ..prompt_imports import prompt_set_import
@@ -32,27 +32,54 @@ def installed_presets():
     """Specs installed from the shipped presets (``python manage.py install_presets``)."""
     from ..presets import PRESETS
 
-    return ModelSpec.objects.filter(slug__in=[preset["slug"] for preset in PRESETS], is_external=False)
+    return ModelSpec.objects.filter(slug__in=[preset["slug"] for preset in PRESETS], is_external=False, owner__isnull=True)
 
 
-class ModelSpecViewSet(ResearcherAPIMixin, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
-    """Model specs: the systems a study compares."""
+class OwnedAPIMixin:
+    """Specs and prompt sets follow the studies' rule: a researcher reaches what is theirs,
+    shared with them, or system-owned (others answer 404); only the owner (or staff) changes one."""
+
+    def _check_owner(self, thing, what: str) -> None:
+        user = self.request.user
+        if user.is_staff or (thing.owner_id is not None and thing.owner_id == user.pk):
+            return
+        if thing.owner_id is None:
+            raise exceptions.PermissionDenied(f"This {what} is system-owned (a preset or the tiny family): it is read-only.")
+        raise exceptions.PermissionDenied(f"Only the {what}'s owner and staff can change it; it is shared with you to use only.")
+
+    def _share(self, request, thing, what: str):
+        self._check_owner(thing, what)
+        form = serializers.ShareSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        share = services.owned_unshare if form.validated_data["remove"] else services.owned_share
+        share(thing=thing, users=form.validated_data["usernames"])
+        return Response({"id": thing.pk, "shared_with": sorted(thing.shared_with.values_list("username", flat=True))})
+
+
+class ModelSpecViewSet(ResearcherAPIMixin, OwnedAPIMixin, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+    """Model specs: the systems a study compares; you reach yours, those shared with you and
+    the system-owned presets."""
 
     serializer_class = serializers.ModelSpecSerializer
     filterset_class = ModelSpecFilter
     ordering_fields = ["slug", "version", "created_at", "steps"]
     ordering = ["slug", "version"]
 
+    queryset = ModelSpec.objects.none()  # for the schema; requests use get_queryset
+
     def get_queryset(self):
-        return ModelSpec.objects.annotate(image_count=Count("images")).order_by("slug", "version")
+        if getattr(self, "swagger_fake_view", False):
+            return ModelSpec.objects.none()
+        return selectors.specs_usable_by(user=self.request.user).annotate(image_count=Count("images")).order_by("slug", "version")
 
     @extend_schema(request=serializers.ModelSpecCreateSerializer, responses={201: serializers.ModelSpecSerializer})
     def create(self, request, *args, **kwargs):
-        """Create a generated system's spec (the next version if the slug exists)."""
+        """Create a generated system's spec, owned by you (the next version if the slug is yours;
+        a slug of someone else's is refused)."""
         form = serializers.ModelSpecCreateSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         with service_errors():
-            spec = services.model_spec_create(**form.validated_data)
+            spec = services.model_spec_create(owner=request.user, local_root=settings.EVALSITE_MODELS_DIR, **form.validated_data)
         return self._created(spec)
 
     @extend_schema(request=serializers.ExternalSpecCreateSerializer, responses={201: serializers.ModelSpecSerializer})
@@ -62,7 +89,7 @@ class ModelSpecViewSet(ResearcherAPIMixin, mixins.CreateModelMixin, viewsets.Rea
         form = serializers.ExternalSpecCreateSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         with service_errors():
-            spec = uploads.external_spec_create(**form.validated_data)
+            spec = uploads.external_spec_create(owner=request.user, **form.validated_data)
         return self._created(spec)
 
     def _created(self, spec):
@@ -83,7 +110,8 @@ class ModelSpecViewSet(ResearcherAPIMixin, mixins.CreateModelMixin, viewsets.Rea
         """Upload an external system's images: a zip with one image per prompt x seed, named
         ``<prompt position>_<seed>.png``, each at the spec's size. All or nothing."""
         spec = self.get_object()
-        form = serializers.ExternalImagesUploadSerializer(data=request.data)
+        self._check_owner(spec, "spec")
+        form = serializers.ExternalImagesUploadSerializer(data=request.data, context={"request": request})
         form.is_valid(raise_exception=True)
         data = form.validated_data
         with service_errors():
@@ -94,6 +122,13 @@ class ModelSpecViewSet(ResearcherAPIMixin, mixins.CreateModelMixin, viewsets.Rea
         return Response(report, status=status.HTTP_201_CREATED)
 
 
+    @extend_schema(request=serializers.ShareSerializer, responses={200: serializers.SharedWithSerializer})
+    @action(detail=True, methods=["post"])
+    def share(self, request, pk=None):
+        """Let other researchers use this spec in their studies (or stop, with ``remove: true``); owner and staff only."""
+        return self._share(request, self.get_object(), "spec")
+
+
 class PromptSetFilter(django_filters.FilterSet):
     name = django_filters.CharFilter(lookup_expr="icontains")
 
@@ -102,7 +137,7 @@ class PromptSetFilter(django_filters.FilterSet):
         fields = ["name", "source"]
 
 
-class PromptSetViewSet(ResearcherAPIMixin, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+class PromptSetViewSet(ResearcherAPIMixin, OwnedAPIMixin, mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     """Prompt sets, uploaded from PartiPrompts, DrawBench, plain text or JSON lines."""
 
     serializer_class = serializers.PromptSetSerializer
@@ -111,8 +146,12 @@ class PromptSetViewSet(ResearcherAPIMixin, mixins.CreateModelMixin, viewsets.Rea
     ordering = ["-created_at"]
     parser_classes = [MultiPartParser, FormParser, JSONParser]
 
+    queryset = PromptSet.objects.none()  # for the schema; requests use get_queryset
+
     def get_queryset(self):
-        return PromptSet.objects.annotate(prompt_count=Count("prompts")).order_by("-created_at")
+        if getattr(self, "swagger_fake_view", False):
+            return PromptSet.objects.none()
+        return selectors.prompt_sets_usable_by(user=self.request.user).annotate(prompt_count=Count("prompts")).order_by("-created_at")
 
     @extend_schema(request={"multipart/form-data": serializers.PromptSetUploadSerializer, "application/json": serializers.PromptSetUploadSerializer}, responses={201: serializers.PromptSetReportSerializer})
     def create(self, request, *args, **kwargs):
@@ -137,6 +176,7 @@ class PromptSetViewSet(ResearcherAPIMixin, mixins.CreateModelMixin, viewsets.Rea
                 raw=upload.read(),
                 format=form.validated_data.get("format", ""),
                 strict=form.validated_data["strict"],
+                owner=request.user,
             )
         return self._report(result)
 
@@ -156,3 +196,9 @@ class PromptSetViewSet(ResearcherAPIMixin, mixins.CreateModelMixin, viewsets.Rea
         prompt_set = self.get_object()
         page = self.paginate_queryset(prompt_set.prompts.order_by("position"))
         return self.get_paginated_response(serializers.PromptSerializer(page, many=True).data)
+
+    @extend_schema(request=serializers.ShareSerializer, responses={200: serializers.SharedWithSerializer})
+    @action(detail=True, methods=["post"])
+    def share(self, request, pk=None):
+        """Let other researchers use this prompt set (or stop, with ``remove: true``); owner and staff only."""
+        return self._share(request, self.get_object(), "prompt set")

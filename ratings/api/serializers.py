@@ -7,7 +7,8 @@ import re
 from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
-from generation.models import ModelSpec, PromptSet
+from generation.api.serializers import ShareSerializer, UsablePromptSetField  # noqa: F401  (one sharing form for studies, specs, prompt sets)
+from generation.models import ModelSpec
 
 from ..models import ATTENTION_CHECK_KINDS, DEFAULT_RATER_TITLE, Study, default_attention_check_kinds, default_criteria
 from ..services import MAX_SEED, MAX_SEEDS
@@ -38,13 +39,11 @@ class StudySerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-def resolve_spec(reference: str) -> ModelSpec | None:
-    """``slug`` (its latest version) or ``slug@version``."""
-    slug, _, version = reference.partition("@")
-    specs = ModelSpec.objects.filter(slug=slug)
-    if version:
-        return specs.filter(version=int(version)).first() if version.isdigit() else None
-    return specs.order_by("-version").first()
+def resolve_spec(reference: str, *, user) -> ModelSpec | None:
+    """``slug`` (its latest version) or ``slug@version``, among the specs ``user`` may use."""
+    from generation.selectors import spec_resolve
+
+    return spec_resolve(reference=reference, user=user)
 
 
 class StudyCreateSerializer(serializers.Serializer):
@@ -57,7 +56,7 @@ class StudyCreateSerializer(serializers.Serializer):
         child=serializers.CharField(max_length=210), min_length=2,
         help_text='Model spec slugs (latest version) or "slug@version", at least two.',
     )
-    prompt_set = serializers.PrimaryKeyRelatedField(queryset=PromptSet.objects.all())
+    prompt_set = UsablePromptSetField(help_text="A prompt set you own, that is shared with you, or a system-owned one.")
     seeds = serializers.ListField(
         child=serializers.IntegerField(min_value=0, max_value=MAX_SEED), min_length=1, max_length=MAX_SEEDS,
         help_text=f"Seeds every model gets for every prompt: distinct whole numbers from 0 to {MAX_SEED}, at most {MAX_SEEDS}.",
@@ -80,7 +79,7 @@ class StudyCreateSerializer(serializers.Serializer):
     def validate_models(self, references: list[str]) -> list[ModelSpec]:
         specs, errors = [], []
         for reference in references:
-            spec = resolve_spec(reference)
+            spec = resolve_spec(reference, user=self.context["request"].user)
             if spec is None:
                 errors.append(f"Unknown model spec '{reference}'. List them with GET /api/v1/specs/.")
             elif spec in specs:
@@ -103,16 +102,6 @@ class StudyCreateSerializer(serializers.Serializer):
         return criteria
 
 
-class ShareSerializer(serializers.Serializer):
-    usernames = serializers.ListField(child=serializers.CharField(), min_length=1)
-    remove = serializers.BooleanField(default=False, help_text="Stop sharing with these researchers instead.")
-
-    def validate_usernames(self, usernames):
-        users = list(get_user_model().objects.filter(username__in=usernames))
-        unknown = sorted(set(usernames) - {user.username for user in users})
-        if unknown:
-            raise serializers.ValidationError([f"No user named '{name}'." for name in unknown])
-        return users
 
 
 class StartSerializer(serializers.Serializer):

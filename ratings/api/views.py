@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import django_filters
 from django.db import transaction
+from django.utils.translation import gettext
 from django.http import FileResponse, HttpResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
@@ -67,7 +68,7 @@ class StudyViewSet(ResearcherAPIMixin, mixins.CreateModelMixin, viewsets.ReadOnl
     @extend_schema(request=serializers.StudyCreateSerializer, responses={201: serializers.StudySerializer})
     def create(self, request, *args, **kwargs):
         """Create a study, owned by you; with ``start: true`` its images start generating at once."""
-        form = serializers.StudyCreateSerializer(data=request.data)
+        form = serializers.StudyCreateSerializer(data=request.data, context={"request": request})
         form.is_valid(raise_exception=True)
         data = dict(form.validated_data)
         start = data.pop("start")
@@ -231,11 +232,19 @@ class ResearcherTokenView(ObtainAuthToken):
     """Trade a researcher's username and password for their API token."""
 
     def post(self, request, *args, **kwargs):
+        from axes.helpers import get_lockout_message
+
         form = self.serializer_class(data=request.data, context={"request": request})
-        form.is_valid(raise_exception=True)
+        valid = form.is_valid()
+        if getattr(request, "axes_locked_out", False) or getattr(request._request, "axes_locked_out", False):
+            # django-axes: too many failed attempts for this username, right password or not.
+            return Response({"detail": get_lockout_message()}, status=status.HTTP_429_TOO_MANY_REQUESTS)
+        if not valid:
+            raise exceptions.ValidationError(form.errors)
         user = form.validated_data["user"]
         if not is_researcher(user):
-            raise exceptions.PermissionDenied("The API is for researchers and staff; rater accounts get no token.")
+            # The same answer as a wrong password: the endpoint must not confirm a rater's password.
+            raise exceptions.ValidationError({"non_field_errors": [gettext("Unable to log in with provided credentials.")]}, code="authorization")
         from rest_framework.authtoken.models import Token
 
         token, _ = Token.objects.get_or_create(user=user)

@@ -164,6 +164,11 @@ def test_uploading_twice_or_to_a_generated_spec_is_refused(api, midjourney, prom
     assert response.status_code == 400
     assert "Midjourney v6 already has 8 of these images" in response.json()["file"][0]
     response = api.post(f"/api/v1/specs/{tiny_specs[0].pk}/images/", {"prompt_set": prompt_set.pk, "seeds": [0], "file": full_zip(prompt_set, [0])}, format="multipart")
+    assert response.status_code == 403
+    assert "system-owned" in response.json()["detail"]
+    own = api.post("/api/v1/specs/", {"name": "Mine", "slug": "mine-generated", "weights": str(tiny_specs[0].weights), "pipeline_class": tiny_specs[0].pipeline_class, "steps": 1, "height": 64, "width": 64}, format="json")
+    assert own.status_code == 201, own.json()
+    response = api.post(f"/api/v1/specs/{own.json()['id']}/images/", {"prompt_set": prompt_set.pk, "seeds": [0], "file": full_zip(prompt_set, [0])}, format="multipart")
     assert response.status_code == 400
     assert "images are uploaded only for external systems" in response.json()["spec"][0]
     assert Image.objects.count() == 8

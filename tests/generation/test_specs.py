@@ -19,11 +19,11 @@ VALID = dict(weights="stabilityai/sdxl-turbo", pipeline_class="StableDiffusionXL
         ({"steps": 0}, "steps", "from 1 to 1000"),
         ({"steps": 10**12}, "steps", "from 1 to 1000"),
         ({"width": 10**6}, "width", "larger than the largest supported side"),
-        ({"weights": "0" * 5000}, "weights", "no such local directory"),
+        ({"weights": "0" * 5000}, "weights", "nor a directory"),
         ({"guidance_scale": -1.0}, "guidance_scale", "at least 0"),
         ({"height": 500}, "height", "not a multiple of 8"),
         ({"pipeline_class": "StableDiffusion3Pipeline", "width": 1000}, "width", "not a multiple of 16"),
-        ({"weights": "/no/such/directory"}, "weights", "no such local directory"),
+        ({"weights": "/no/such/directory"}, "weights", "nor a directory"),
         ({"timesteps": [999, 499]}, "timesteps", "must match"),
     ],
 )

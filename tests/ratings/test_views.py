@@ -117,16 +117,19 @@ def test_too_fast_votes_are_refused_with_a_message(make_study):
     assert Vote.objects.count() == 0
 
 
-def test_prolific_link_joins_and_a_second_session_with_the_same_id_resumes(study):
+def test_prolific_link_joins_and_the_same_crowd_session_resumes_in_a_fresh_browser(study):
     first = RaterSession(RecordingClient(), study)
     response = first.join_prolific("60a1b2c3d4e5f60718293a4b", "PSTUDY", "PSESSION")
     assert response.status_code == 302 and response["Location"] == f"/rate/{study.pk}/"
     first.start()
     first.vote()
     token_on_screen = first.token
-    # The tab is closed; the same participant comes back in a fresh browser through the link.
+    # Another session id with the same participant id is not the same participant (issue 18).
+    other = RaterSession(RecordingClient(), study)
+    assert other.join_prolific("60a1b2c3d4e5f60718293a4b", "PSTUDY", "PSESSION2").status_code == 409
+    # The tab is closed; the same participant comes back in a fresh browser through their link.
     second = RaterSession(RecordingClient(), study)
-    second.join_prolific("60a1b2c3d4e5f60718293a4b", "PSTUDY", "PSESSION2")
+    second.join_prolific("60a1b2c3d4e5f60718293a4b", "PSTUDY", "PSESSION")
     second.open()
     assert second.token == token_on_screen and second.state["answered"] == 1
     assert Rater.objects.filter(external_id="60a1b2c3d4e5f60718293a4b").count() == 1

@@ -165,3 +165,119 @@ def test_csrf_is_enforced_on_every_form_post(world):
                 refused.append(f"{who} POST {path} ({name}) -> {status}")
     allowed_without_csrf = {"healthz", "livez"}
     assert [line for line in refused if not any(f"({name})" in line for name in allowed_without_csrf)] == []
+
+
+# --- Specs, prompt sets, uploads and slugs with two researchers --------------------------------
+
+
+def _png_zip(prompt_set, seeds, size=64):
+    import io
+    import zipfile
+
+    from PIL import Image as PILImage
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zipped:
+        for position in range(prompt_set.prompts.count()):
+            for seed in seeds:
+                png = io.BytesIO()
+                PILImage.new("RGB", (size, size), (position * 40 % 256, seed % 256, 90)).save(png, format="PNG")
+                zipped.writestr(f"{position}_{seed}.png", png.getvalue())
+    buffer.seek(0)
+    buffer.name = "images.zip"
+    return buffer
+
+
+@pytest.fixture
+def two_researchers(db):
+    from generation import services as generation_services
+
+    User = get_user_model()
+    clients = {}
+    for name in ("ada", "bob"):
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Token {study_services.researcher_grant(user=User.objects.create_user(name, password='pw')).key}")
+        clients[name] = client
+    system = [
+        generation_services.model_spec_create(
+            name=f"System {slug}", slug=slug, weights="stabilityai/sd-turbo", pipeline_class="StableDiffusionPipeline", steps=1, height=64, width=64
+        )
+        for slug in ("tiny-turbo-1step", "tiny-base-25step")
+    ]
+    ada = clients["ada"]
+    spec = ada.post("/api/v1/specs/external/", {"name": "Ada's secret model", "slug": "ada-model", "width": 64, "height": 64, "source": "internal notes"}, format="json")
+    assert spec.status_code == 201, spec.json()
+    upload = io_upload("ada.txt", b"a lighthouse at dawn\na red bicycle\n")
+    prompts = ada.post("/api/v1/prompt-sets/", {"name": "Ada's prompts", "file": upload}, format="multipart")
+    assert prompts.status_code == 201, prompts.json()
+    return {"ada": ada, "bob": clients["bob"], "spec": spec.json(), "prompt_set": prompts.json()["prompt_set"], "system": system}
+
+
+def io_upload(name, content):
+    import io
+
+    upload = io.BytesIO(content)
+    upload.name = name
+    return upload
+
+
+def _study(client, models, prompt_set):
+    return client.post("/api/v1/studies/", {"name": "S", "models": models, "prompt_set": prompt_set, "seeds": [0]}, format="json")
+
+
+def test_a_researcher_reaches_only_their_own_shared_or_system_specs_and_prompt_sets(two_researchers):
+    from generation.models import Image, ModelSpec, PromptSet
+
+    ada, bob = two_researchers["ada"], two_researchers["bob"]
+    spec, prompt_set = two_researchers["spec"], two_researchers["prompt_set"]
+    # Bob lists and reads nothing of Ada's: not her spec (nor its source notes), not her prompts.
+    listed = bob.get("/api/v1/specs/", {"page_size": 500}).json()["results"]
+    assert {row["slug"] for row in listed} == {"tiny-turbo-1step", "tiny-base-25step"}
+    assert "ada-model" not in bob.get("/api/v1/specs/", {"slug": "ada-model"}).content.decode()
+    assert bob.get(f"/api/v1/specs/{spec['id']}/").status_code == 404
+    assert bob.get("/api/v1/prompt-sets/").json()["results"] == []
+    assert bob.get(f"/api/v1/prompt-sets/{prompt_set['id']}/").status_code == 404
+    assert bob.get(f"/api/v1/prompt-sets/{prompt_set['id']}/prompts/").status_code == 404
+    # Bob cannot upload into Ada's spec, nor take a version of her slug or of a system slug.
+    ada_prompt_set = PromptSet.objects.get(pk=prompt_set["id"])
+    response = bob.post(f"/api/v1/specs/{spec['id']}/images/", {"prompt_set": prompt_set["id"], "seeds": [0], "file": _png_zip(ada_prompt_set, [0])}, format="multipart")
+    assert response.status_code == 404
+    for slug in ("ada-model", "tiny-turbo-1step"):
+        response = bob.post("/api/v1/specs/external/", {"name": "Mine now", "slug": slug, "width": 64, "height": 64}, format="json")
+        assert response.status_code == 400 and "taken by another owner" in response.json()["slug"][0], response.json()
+        response = bob.post("/api/v1/specs/", {"name": "Mine now", "slug": slug, "weights": "org/model", "pipeline_class": "StableDiffusionPipeline", "steps": 1}, format="json")
+        assert response.status_code == 400 and "taken by another owner" in response.json()["slug"][0], response.json()
+    assert ModelSpec.objects.filter(slug__in=["ada-model", "tiny-turbo-1step"]).count() == 2
+    # Bob cannot make a study on Ada's spec (by slug or slug@version) or her prompt set.
+    bob_prompts = bob.post("/api/v1/prompt-sets/", {"name": "Bob's prompts", "file": io_upload("bob.txt", b"a blue teapot\n")}, format="multipart").json()["prompt_set"]["id"]
+    for models in (["ada-model", "tiny-turbo-1step"], ["ada-model@1", "tiny-turbo-1step"]):
+        response = _study(bob, models, bob_prompts)
+        assert response.status_code == 400 and "Unknown model spec" in response.json()["models"][0]
+    response = _study(bob, ["tiny-turbo-1step", "tiny-base-25step"], prompt_set["id"])
+    assert response.status_code == 400 and "prompt_set" in response.json()
+    # His own external spec takes only prompt sets he may use.
+    bob_spec = bob.post("/api/v1/specs/external/", {"name": "Bob's", "slug": "bob-model", "width": 64, "height": 64}, format="json").json()
+    response = bob.post(f"/api/v1/specs/{bob_spec['id']}/images/", {"prompt_set": prompt_set["id"], "seeds": [0], "file": _png_zip(ada_prompt_set, [0])}, format="multipart")
+    assert response.status_code == 400 and "prompt_set" in response.json()
+    assert Image.objects.count() == 0
+    # System specs are read-only for everyone, Ada included; a study by slug resolves to them.
+    tiny = two_researchers["system"][0]
+    response = ada.post(f"/api/v1/specs/{tiny.pk}/images/", {"prompt_set": prompt_set["id"], "seeds": [0], "file": _png_zip(ada_prompt_set, [0])}, format="multipart")
+    assert response.status_code == 403 and "system-owned" in response.json()["detail"]
+    response = _study(bob, ["tiny-turbo-1step", "bob-model"], bob_prompts)
+    assert response.status_code == 201, response.json()
+    assert {m["id"] for m in response.json()["models"]} == {tiny.pk, bob_spec["id"]}
+    # Ada's own: her version, her study. Sharing lets Bob use but not change them.
+    assert ada.post("/api/v1/specs/external/", {"name": "Ada v2", "slug": "ada-model", "width": 64, "height": 64}, format="json").json()["version"] == 2
+    assert _study(ada, ["ada-model@1", "tiny-turbo-1step"], prompt_set["id"]).status_code == 201
+    assert bob.post(f"/api/v1/specs/{spec['id']}/share/", {"usernames": ["bob"]}, format="json").status_code == 404
+    assert ada.post(f"/api/v1/specs/{spec['id']}/share/", {"usernames": ["bob"]}, format="json").status_code == 200
+    assert ada.post(f"/api/v1/prompt-sets/{prompt_set['id']}/share/", {"usernames": ["bob"]}, format="json").status_code == 200
+    assert bob.get(f"/api/v1/prompt-sets/{prompt_set['id']}/prompts/").status_code == 200
+    response = _study(bob, ["ada-model", "tiny-turbo-1step"], prompt_set["id"])
+    assert response.status_code == 201, response.json()
+    assert {m["version"] for m in response.json()["models"] if m["slug"] == "ada-model"} == {1}  # v2 is not shared with him
+    response = bob.post(f"/api/v1/specs/{spec['id']}/images/", {"prompt_set": prompt_set["id"], "seeds": [0], "file": _png_zip(ada_prompt_set, [0])}, format="multipart")
+    assert response.status_code == 403 and "owner" in response.json()["detail"]
+    assert bob.post(f"/api/v1/specs/{spec['id']}/share/", {"usernames": ["bob"]}, format="json").status_code == 403
+    assert Image.objects.count() == 0
