@@ -66,7 +66,8 @@ def test_json_document(two_criteria, method):
     if method == "winrate":
         assert all(0 <= r["ci_low"] <= r["rating"] <= r["ci_high"] <= 1 for r in rows)
     if method == "elo":
-        assert "not a confidence interval" in document["interval"]
+        assert document["interval"].startswith("95% bootstrap percentile interval (votes resampled")
+        assert "not a confidence interval" in document["ordering_spread"]["what"]
     assert by_criterion["mean"][0]["model"] == "sdxl-base"
 
 
