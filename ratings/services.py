@@ -380,8 +380,14 @@ def vote_submit(*, study_id: int, rater_id: int, token, answers: Mapping[str, st
     answers = {str(k): str(v) for k, v in answers.items()}
     response_ms = max(0, min(int(response_ms), 2_000_000_000))
     if _sql_hot_path():
-        return _call_sql("ratings_vote", [study_id, rater_id, str(token), json.dumps(answers), response_ms])
-    return _vote_python(study_id=study_id, rater_id=rater_id, token=token, answers=answers, response_ms=response_ms, rng=rng or random.SystemRandom())
+        result = _call_sql("ratings_vote", [study_id, rater_id, str(token), json.dumps(answers), response_ms])
+    else:
+        result = _vote_python(study_id=study_id, rater_id=rater_id, token=token, answers=answers, response_ms=response_ms, rng=rng or random.SystemRandom())
+    if result.pop("flagged_now", False):  # never shown to the rater
+        from .leaderboards import leaderboards_invalidate
+
+        leaderboards_invalidate(study_ids=[study_id])
+    return result
 
 
 def comparison_serve(*, study: Study, rater: Rater, rng: random.Random | None = None) -> Comparison | None:
@@ -598,7 +604,9 @@ def _vote_python(*, study_id: int, rater_id: int, token, answers: Mapping[str, s
         Participation.objects.filter(pk=participation.pk).update(
             answered=F("answered") + 1, last_answered_at=now, failed_checks=F("failed_checks") + (1 if failed else 0)
         )
-        participation.refresh_from_db(fields=["failed_checks"])
-        if failed and participation.failed_checks >= study.flag_after_failed_checks:
-            Rater.objects.filter(pk=rater_id).update(flagged=True)
+        participation.refresh_from_db(fields=["failed_checks", "flagged"])
+        if failed and participation.failed_checks >= study.flag_after_failed_checks and not participation.flagged:
+            # Flagged in this study only; vote_submit refreshes the study's cached leaderboards.
+            Participation.objects.filter(pk=participation.pk).update(flagged=True, flag_reason=Participation.FlagReason.ATTENTION_CHECKS)
+            return {**serve_with("recorded"), "flagged_now": True}
         return serve_with("recorded")

@@ -24,7 +24,7 @@ Files and output:
 from .agreement import AttentionAccuracy, SelfConsistency, attention_accuracy, krippendorff_alpha, rater_agreement, self_consistency
 from .arrays import VoteArrays, canonical, from_labels
 from .bradley_terry import bradley_terry, fit_bradley_terry
-from .formats import leaderboard_document, render, render_latex
+from .formats import leaderboard_document, render, render_latex, results_document
 from .leaderboard import breakdown, estimate, leaderboard, leaderboard_rows
 from .ratings import Ratings
 from .significance import PAIR_FIELDS, BinomialTests, pairwise_binomial_tests, pairwise_table
@@ -36,7 +36,7 @@ __all__ = [
     "attention_accuracy", "bradley_terry", "breakdown", "estimate", "fit_bradley_terry",
     "from_labels", "krippendorff_alpha", "leaderboard", "leaderboard_document", "leaderboard_rows",
     "online_elo", "pairwise_binomial_tests", "rater_agreement", "read_vote_file", "render",
-    "render_latex", "win_rates",
+    "render_latex", "results_document", "win_rates",
 ]
 
 
