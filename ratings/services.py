@@ -77,6 +77,8 @@ def study_create(
     flag_after_failed_checks: int = 2,
     reservation_seconds: int = 600,
     repeat_share: float = 0.05,
+    min_self_consistency: float | None = None,
+    min_repeats_to_judge: int = 6,
 ) -> Study:
     specs = list(specs)
     errors = {}
@@ -93,6 +95,10 @@ def study_create(
             errors[field] = "Give a share between 0 and 1."
     if min_seconds_per_vote < 0:
         errors["min_seconds_per_vote"] = "Give zero or more seconds."
+    if min_self_consistency is not None and not 0 <= min_self_consistency <= 1:
+        errors["min_self_consistency"] = "Give a share between 0 and 1, or nothing to never flag for it."
+    if min_repeats_to_judge < 1:
+        errors["min_repeats_to_judge"] = "Judge self-consistency on at least one repeated answer."
     if reservation_seconds < 10:
         errors["reservation_seconds"] = "Reserve a pair for at least 10 seconds."
     if completion_url and not completion_url.startswith(("https://", "http://")):
@@ -117,6 +123,8 @@ def study_create(
             flag_after_failed_checks=flag_after_failed_checks,
             reservation_seconds=reservation_seconds,
             repeat_share=repeat_share,
+            min_self_consistency=min_self_consistency,
+            min_repeats_to_judge=min_repeats_to_judge,
         )
 
 

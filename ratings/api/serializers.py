@@ -35,7 +35,7 @@ class StudySerializer(serializers.ModelSerializer):
         model = Study
         fields = [
             "id", "name", "status", "owner", "shared_with", "models", "prompt_set", "seeds", "criteria",
-            "allow_ties", "display_size", "votes_per_pair", "quota_per_rater", "created_at",
+            "allow_ties", "display_size", "votes_per_pair", "quota_per_rater", "min_self_consistency", "min_repeats_to_judge", "created_at",
         ]
         read_only_fields = fields
 
@@ -68,6 +68,11 @@ class StudyCreateSerializer(serializers.Serializer):
     display_size = serializers.IntegerField(default=512, min_value=64, max_value=2048, help_text="Width in pixels every image is shown at.")
     votes_per_pair = serializers.IntegerField(default=3, min_value=1, max_value=100)
     quota_per_rater = serializers.IntegerField(default=50, min_value=1, max_value=10000)
+    min_self_consistency = serializers.FloatField(
+        required=False, allow_null=True, default=None, min_value=0, max_value=1,
+        help_text="Flag raters (in this study) whose share of deliberate repeats answered the same way is below this.",
+    )
+    min_repeats_to_judge = serializers.IntegerField(default=6, min_value=1, max_value=1000, help_text="Repeated answers needed before that flag.")
     start = serializers.BooleanField(default=False, help_text="Start generating images right away.")
 
     def validate_models(self, references: list[str]) -> list[ModelSpec]:
