@@ -368,16 +368,15 @@ def study_leaderboard(
 
 def leaderboards_refresh_stale(*, every: int | None = None) -> list[int]:
     """Recompute the default leaderboards of studies with ``every`` or more votes since their
-    cached one; returns the ids of the studies refreshed. Called by a periodic task."""
+    cached one; returns the ids of the studies refreshed. Called by a periodic task, which also
+    applies each study's self-consistency threshold (a new flag refreshes the study at once)."""
+    from .study_services import raters_flag_inconsistent
+
     every = every or settings.LEADERBOARD_REFRESH_VOTES
     refreshed = []
     for study in Study.objects.filter(status__in=[Study.Status.RATING, Study.Status.CLOSED]):
-        key = _cache_key(study.pk, "bt", 1000, 0, False)
-        from .study_services import raters_flag_inconsistent
-
-        if raters_flag_inconsistent(study=study):
-            key = _cache_key(study.pk, "bt", 1000, 0, False)  # the flags moved the generation
-        cached = cache.get(key)
+        raters_flag_inconsistent(study=study)
+        cached = cache.get(_cache_key(study.pk, "bt", 1000, 0, False))
         total = counted_votes(study=study)
         if total == 0:
             continue

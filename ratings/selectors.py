@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import itertools
-from collections import Counter, defaultdict
+from collections import defaultdict
 
 from django.core import signing
-from django.db.models import Q
 from django.utils.crypto import constant_time_compare
 
 from generation.models import DisplayCopy, Image

@@ -19,7 +19,7 @@ import numpy as np
 
 from .arrays import VoteArrays
 from .ratings import BOOTSTRAP, Ratings
-from .resample import POPULATION, unit_labels
+from .resample import unit_labels
 
 #: What the Elo interval is: votes resampled, then ordered (not the spread over orderings).
 ELO_BOOTSTRAP = BOOTSTRAP + " (votes resampled, then run in random orders)"

@@ -15,7 +15,7 @@ import math
 from typing import Any, Mapping, Sequence
 
 from .leaderboard import COMBINED, METHOD_NAMES, ROW_FIELDS, leaderboard_rows
-from .ratings import Ratings, interval_ranks
+from .ratings import Ratings
 from .resample import POPULATION
 from .significance import PAIR_FIELDS
 
