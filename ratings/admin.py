@@ -116,17 +116,17 @@ class StudyAdmin(admin.ModelAdmin):
 
 @admin.register(Rater)
 class RaterAdmin(admin.ModelAdmin):
-    list_display = ("__str__", "source", "external_id", "flagged", "withdrawn_at", "answered", "excluded_votes", "created_at")
-    list_filter = ("source", "flagged", "studies")
+    list_display = ("__str__", "source", "external_id", "flagged_in", "withdrawn_at", "answered", "excluded_votes", "created_at")
+    list_filter = ("source", "participations__flagged", "studies")
     search_fields = ("user__username", "external_id")
     list_select_related = ("user",)
-    actions = ["flag", "unflag", "exclude_votes", "include_votes"]
+    actions = ["exclude_votes", "include_votes"]
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(
             answered=Count("comparisons", filter=Q(comparisons__answered_at__isnull=False), distinct=True),
             excluded_votes=Count("comparisons__votes", filter=Q(comparisons__votes__excluded=True)),
-        )
+        ).prefetch_related("participations__study")
 
     @admin.display(description="comparisons answered", ordering="answered")
     def answered(self, rater):
@@ -136,19 +136,10 @@ class RaterAdmin(admin.ModelAdmin):
     def excluded_votes(self, rater):
         return rater.excluded_votes
 
-    @admin.action(description="Flag the selected raters (left out of leaderboards)")
-    def flag(self, request, queryset):
-        for rater in queryset:
-            study_services.rater_flag(rater=rater, flagged=True)
-        count = queryset.count()
-        self.message_user(request, f"{count} rater{pluralize(count)} flagged.", messages.SUCCESS)
-
-    @admin.action(description="Clear the flag of the selected raters")
-    def unflag(self, request, queryset):
-        for rater in queryset:
-            study_services.rater_flag(rater=rater, flagged=False)
-        count = queryset.count()
-        self.message_user(request, f"{count} rater{pluralize(count)} no longer flagged.", messages.SUCCESS)
+    @admin.display(description="flagged in (flags are per study: see Participations)")
+    def flagged_in(self, rater):
+        studies = [p.study.name for p in rater.participations.all() if p.flagged]
+        return ", ".join(studies) or "-"
 
     @admin.action(description="Exclude every vote of the selected raters")
     def exclude_votes(self, request, queryset):
@@ -173,8 +164,22 @@ class AppendOnlyAdmin(admin.ModelAdmin):
 
 @admin.register(Participation)
 class ParticipationAdmin(admin.ModelAdmin):
-    list_display = ("pk", "study", "rater", "answered", "failed_checks", "consented_at", "finished_at")
-    list_filter = ("study",)
+    """One rater in one study; a flag here leaves the rater out of this study's leaderboards only."""
+
+    list_display = ("pk", "study", "rater", "answered", "failed_checks", "flagged", "flag_reason", "consented_at", "finished_at")
+    list_filter = ("study", "flagged", "flag_reason")
+    list_select_related = ("study", "rater__user")
+    actions = ["flag", "unflag"]
+
+    @admin.action(description="Flag the selected raters in these studies (left out of their leaderboards)")
+    def flag(self, request, queryset):
+        changed = sum(study_services.rater_flag(study=p.study, rater=p.rater, flagged=True) for p in queryset)
+        self.message_user(request, f"{changed} participation{'s' if changed != 1 else ''} flagged.", messages.SUCCESS)
+
+    @admin.action(description="Clear the flag of the selected raters in these studies")
+    def unflag(self, request, queryset):
+        changed = sum(study_services.rater_flag(study=p.study, rater=p.rater, flagged=False) for p in queryset)
+        self.message_user(request, f"{changed} participation{'s' if changed != 1 else ''} no longer flagged.", messages.SUCCESS)
 
 
 @admin.register(PairSlot)

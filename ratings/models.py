@@ -110,6 +110,13 @@ class Study(models.Model):
         help_text="The lowest fill of the study's pair slots, where the scheduler's search starts; raised when none is left below it.",
     )
     repeat_share = models.FloatField(default=0.05, help_text="Share of served pairs that repeat one the rater already answered (self-consistency).")
+    min_self_consistency = models.FloatField(
+        null=True, blank=True,
+        help_text="Flag raters whose share of repeats answered the same way is below this (0 to 1); empty: never.",
+    )
+    min_repeats_to_judge = models.PositiveIntegerField(
+        default=6, help_text="Repeated answers (all criteria) a rater needs before self-consistency can flag them.",
+    )
 
     class Meta:
         verbose_name_plural = "studies"
@@ -131,7 +138,6 @@ class Rater(models.Model):
     user = models.OneToOneField(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="rater")
     source = models.CharField(max_length=10, choices=Source.choices, default=Source.ACCOUNT)
     external_id = models.CharField(max_length=200, blank=True, help_text="Participant id from a crowd platform.")
-    flagged = models.BooleanField(default=False, help_text="Left out of leaderboards by default.")
     created_at = models.DateTimeField(auto_now_add=True)
     withdrawn_at = models.DateTimeField(null=True, blank=True, help_text="The rater withdrew: votes excluded, identifying data removed.")
 
@@ -148,7 +154,13 @@ class Rater(models.Model):
 
 class Participation(models.Model):
     """One rater in one study: consent, progress, attention-check failures, and the crowd
-    platform's session ids. One per rater and study, so a participant id gets one quota."""
+    platform's session ids. One per rater and study, so a participant id gets one quota.
+    A flag is per study: a rater flagged here still counts in their other studies."""
+
+    class FlagReason(models.TextChoices):
+        ATTENTION_CHECKS = "attention_checks", "failed attention checks"
+        SELF_CONSISTENCY = "self_consistency", "answered repeats inconsistently"
+        STAFF = "staff", "flagged by staff"
 
     study = models.ForeignKey(Study, on_delete=models.PROTECT, related_name="participations")
     rater = models.ForeignKey(Rater, on_delete=models.PROTECT, related_name="participations")
@@ -159,6 +171,8 @@ class Participation(models.Model):
     answered = models.PositiveIntegerField(default=0, help_text="Answered comparisons, attention checks and repeats included.")
     last_answered_at = models.DateTimeField(null=True, blank=True)
     failed_checks = models.PositiveIntegerField(default=0)
+    flagged = models.BooleanField(default=False, help_text="Left out of this study's leaderboards by default.")
+    flag_reason = models.CharField(max_length=20, blank=True, choices=FlagReason.choices)
     crowd_study_id = models.CharField(max_length=200, blank=True, help_text="Prolific STUDY_ID or MTurk hitId.")
     crowd_session_id = models.CharField(max_length=200, blank=True, help_text="Prolific SESSION_ID or MTurk assignmentId.")
 

@@ -6,9 +6,10 @@ from __future__ import annotations
 import statistics
 from collections import Counter, defaultdict
 
+import numpy as np
 from django.db.models import Q
 
-from .models import Comparison, Rater, Study, Vote
+from .models import Comparison, Participation, Rater, Study, Vote
 
 
 def study_raters(*, study: Study):
@@ -57,7 +58,9 @@ def study_reported_pairs(*, study: Study) -> list[Comparison]:
 
 def study_rater_table(*, study: Study) -> list[dict]:
     """One row per rater: answered comparisons, votes, median seconds per comparison,
-    attention-check accuracy, agreement with the other raters' majority, flagged and excluded.
+    attention-check accuracy, agreement with the other raters' majority, self-consistency on
+    deliberate repeats (share answered the same way, with Krippendorff's alpha per criterion),
+    flagged in this study (and why) and excluded votes.
 
     Agreement: over this rater's votes on a (pair of images, criterion) that at least one other
     rater answered with a strict majority, the share that matches that majority (None if none).
@@ -94,6 +97,8 @@ def study_rater_table(*, study: Study) -> list[dict]:
         excluded[rater_id] += is_excluded
     answered = Counter(real_comparisons(study=study).filter(answered_at__isnull=False).values_list("rater_id", flat=True))
     attention = _attention_accuracy(study=study)
+    flags = dict(Participation.objects.filter(study=study, flagged=True).values_list("rater_id", "flag_reason"))
+    consistency = study_self_consistency(study=study)["raters"]
     table = []
     for rater in study_raters(study=study):
         times = list(response_ms[rater.pk].values())
@@ -108,8 +113,68 @@ def study_rater_table(*, study: Study) -> list[dict]:
                 "median_seconds_per_vote": statistics.median(times) / 1000 if times else None,
                 "attention_accuracy": attention.get(rater.pk),
                 "agreement": agree[rater.pk] / compared[rater.pk] if compared[rater.pk] else None,
-                "flagged": rater.flagged,
+                "flagged": rater.pk in flags,
+                "flag_reason": flags.get(rater.pk) or "",
                 "excluded_votes": excluded[rater.pk],
+                "self_consistency": consistency.get(rater.pk, {}).get("share"),
+                "repeats": consistency.get(rater.pk, {}).get("repeats", 0),
+                "self_consistency_by_criterion": consistency.get(rater.pk, {}).get("criteria", {}),
             }
         )
     return table
+
+
+def study_self_consistency(*, study: Study) -> dict:
+    """Deliberate repeats against the rater's first answer to the same pair, per criterion for
+    the study ("criteria": {criterion: {repeats, same, share, alpha}}) and per rater ("raters":
+    {rater id: {"repeats", "same", "share", "criteria": {...}}}). Answers are compared by the image
+    picked (or a tie), so the side it was shown on does not matter; alpha is Krippendorff's
+    alpha with each (first, repeat) as one unit rated twice. Withdrawn raters are left out."""
+    from ratings.stats import self_consistency
+
+    criteria = list(study.criteria)
+    repeats = list(
+        Vote.objects.filter(
+            comparison__study=study, comparison__is_repeat=True, comparison__repeat_of__isnull=False,
+            comparison__rater__withdrawn_at__isnull=True,
+        ).values_list(
+            "comparison__rater_id", "comparison__repeat_of_id", "criterion", "choice", "comparison__image_a_id", "comparison__image_b_id",
+        )
+    )
+    firsts = {
+        (comparison_id, criterion): (image_a if choice == "a" else image_b if choice == "b" else "tie")
+        for comparison_id, criterion, choice, image_a, image_b in Vote.objects.filter(
+            comparison_id__in={row[1] for row in repeats}
+        ).values_list("comparison_id", "criterion", "choice", "comparison__image_a_id", "comparison__image_b_id")
+    }
+    entries = [
+        (rater_id, criteria.index(criterion), firsts[(first_id, criterion)], image_a if choice == "a" else image_b if choice == "b" else "tie")
+        for rater_id, first_id, criterion, choice, image_a, image_b in repeats
+        if criterion in criteria and (first_id, criterion) in firsts
+    ]
+    rater_ids = sorted({entry[0] for entry in entries})
+    code = {rater_id: i for i, rater_id in enumerate(rater_ids)}
+    result = self_consistency(
+        [code[e[0]] for e in entries], [e[1] for e in entries],
+        np.array([str(e[2]) for e in entries], dtype=object), np.array([str(e[3]) for e in entries], dtype=object),
+        n_raters=len(rater_ids), n_criteria=len(criteria),
+    )
+
+    def cell(repeats_n, same_n, alpha) -> dict:
+        return {
+            "repeats": int(repeats_n), "same": int(same_n),
+            "share": round(same_n / repeats_n, 4) if repeats_n else None,
+            "alpha": None if not np.isfinite(alpha) else round(float(alpha), 4),
+        }
+
+    raters = {}
+    for rater_id, i in code.items():
+        total, same = int(result.repeats[i].sum()), int(result.same[i].sum())
+        raters[rater_id] = {
+            "repeats": total, "same": same, "share": round(same / total, 4) if total else None,
+            "criteria": {c: cell(result.repeats[i, k], result.same[i, k], result.alpha[i, k]) for k, c in enumerate(criteria)},
+        }
+    return {
+        "criteria": {c: cell(result.study_repeats[k], result.study_same[k], result.study_alpha[k]) for k, c in enumerate(criteria)},
+        "raters": raters,
+    }

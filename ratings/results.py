@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import BadRequest, PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
 from generation.selectors import job_progress
 
-from . import exports, leaderboards, selectors
+from . import exports, leaderboards
 from .models import CRITERION_QUESTIONS, Study
 
 
@@ -20,44 +22,100 @@ def _results_study(request: HttpRequest, study_id: int) -> Study:
     return study
 
 
-def _method(request: HttpRequest) -> str:
-    method = request.GET.get("method", "bt")
-    if method not in leaderboards.METHODS:
-        raise Http404(f"Unknown method '{method}': use one of {', '.join(leaderboards.METHODS)}.")
-    return method
+def _options(request: HttpRequest) -> dict:
+    """The leaderboard options of a results URL, checked (a bad one is a 400 with the reason)."""
+    try:
+        rounds = int(request.GET.get("rounds", 1000))
+        seed = int(request.GET.get("seed", 0))
+    except ValueError:
+        raise BadRequest("rounds and seed must be whole numbers.") from None
+    options = {
+        "method": request.GET.get("method", "bt"),
+        "rounds": rounds,
+        "seed": seed,
+        "resample": request.GET.get("resample", "comparison"),
+        "by": request.GET.get("by") or None,
+        "include_flagged": request.GET.get("include_flagged") in ("1", "true"),
+    }
+    try:
+        leaderboards.check_options(**{k: v for k, v in options.items() if k != "include_flagged"})
+    except ValueError as error:
+        raise BadRequest(str(error)) from None
+    return options
+
+
+def _query(options: dict, **changes) -> str:
+    merged = {**options, **changes}
+    query = {
+        "method": merged["method"], "resample": merged["resample"],
+        **({"by": merged["by"]} if merged["by"] else {}),
+        **({"include_flagged": "1"} if merged["include_flagged"] else {}),
+        **({"rounds": merged["rounds"]} if merged["rounds"] != 1000 else {}),
+        **({"seed": merged["seed"]} if merged["seed"] else {}),
+    }
+    return urlencode(query)
+
+
+def _pair_matrices(document: dict) -> list[dict]:
+    """Per criterion (and the mean): a model x model matrix of cells (win rate of the row over
+    the column, its interval, and whether the Holm-adjusted p is below 0.05), from the pairs."""
+    models = sorted({row["model"] for row in document["models"]} | {p[k] for p in document.get("pairs", []) for k in ("model_a", "model_b")})
+    matrices = []
+    for criterion in [*document["criteria"], *(["mean"] if len(document["criteria"]) > 1 else [])]:
+        cells = {}
+        for pair in document.get("pairs", []):
+            if pair["criterion"] != criterion:
+                continue
+            flip = lambda x: None if x is None else 1.0 - x  # noqa: E731
+            cells[(pair["model_a"], pair["model_b"])] = {**pair, "rate": pair["win_rate"], "low": pair["ci_low"], "high": pair["ci_high"]}
+            cells[(pair["model_b"], pair["model_a"])] = {**pair, "rate": flip(pair["win_rate"]), "low": flip(pair["ci_high"]), "high": flip(pair["ci_low"])}
+        matrices.append({"name": criterion, "rows": [(row, [cells.get((row, col)) for col in models]) for row in models]})
+    return {"models": models, "matrices": matrices}
 
 
 @login_required
 def leaderboard(request: HttpRequest, study_id: int) -> HttpResponse:
     study = _results_study(request, study_id)
-    method = _method(request)
-    document = leaderboards.study_leaderboard(study=study, method=method, recompute=request.GET.get("recompute") == "1")
-    sections = []
-    for criterion in [*document["criteria"], *(["mean"] if len(document["criteria"]) > 1 else [])]:
-        sections.append(
+    options = _options(request)
+    try:
+        document = leaderboards.study_leaderboard(study=study, recompute=request.GET.get("recompute") == "1", **options)
+    except leaderboards.LeaderboardPending as pending:
+        return render(request, "ratings/leaderboard.html", {"study": study, "pending": str(pending), "options": options}, status=202)
+    method = options["method"]
+
+    def sections_of(rows):
+        return [
             {
                 "name": criterion,
                 "question": CRITERION_QUESTIONS.get(criterion, "Mean over the criteria (as ADD reports)" if criterion == "mean" else criterion),
-                "rows": [row for row in document["models"] if row["criterion"] == criterion],
+                "rows": [row for row in rows if row["criterion"] == criterion],
             }
-        )
-    win_rates = selectors.study_win_rates(study=study)
-    matrices = [
-        {"name": criterion, "matrix": list(zip(win_rates["specs"], win_rates["criteria"][criterion]["matrix"]))}
-        for criterion in study.criteria
+            for criterion in [*document["criteria"], *(["mean"] if len(document["criteria"]) > 1 else [])]
+        ]
+
+    spread = {(row["model"], row["criterion"]): row for row in (document.get("ordering_spread") or {}).get("rows", [])}
+    sections = sections_of([{**row, "spread": spread.get((row["model"], row["criterion"]))} for row in document["models"]])
+    categories = [
+        {"name": name, "votes": part["votes"], "warnings": part["warnings"], "sections": sections_of(part["models"])}
+        for name, part in (document.get("by_category") or {}).items()
     ]
     context = {
         "study": study,
         "method": method,
-        "methods": [("bt", "Bradley-Terry (bootstrap 95% CI)"), ("elo", "ADD online Elo (spread over orderings)"), ("winrate", "Mean win rate")],
+        "options": options,
+        "methods": [("bt", "Bradley-Terry"), ("elo", "ADD online Elo"), ("winrate", "Mean win rate")],
+        "units": [("comparison", "comparisons (these prompts and raters)"), ("prompt", "prompts (prompts like these)"), ("rater", "raters (raters like these)")],
+        "breakdowns": [("", "none"), ("category", "prompt category"), ("challenge", "prompt challenge")],
         "document": document,
         "provenance": document["provenance"],
         "sections": sections,
-        "specs": win_rates["specs"],
-        "matrices": matrices,
+        "categories": categories,
+        "pairs": _pair_matrices(document),
         "progress": job_progress(job=study.job),
         "formats": list(exports.LEADERBOARD_FORMATS),
         "plots": exports.PLOTS,
+        "query": _query(options),
+        "toggle_flagged": _query(options, include_flagged=not options["include_flagged"]),
     }
     return render(request, "ratings/leaderboard.html", context)
 
@@ -65,8 +123,11 @@ def leaderboard(request: HttpRequest, study_id: int) -> HttpResponse:
 @login_required
 def leaderboard_download(request: HttpRequest, study_id: int, fmt: str) -> HttpResponse:
     study = _results_study(request, study_id)
+    options = _options(request)
+    if options["rounds"] > leaderboards.INLINE_ROUNDS:
+        raise BadRequest(f"Downloads use at most {leaderboards.INLINE_ROUNDS} rounds; ask the API for more.")
     try:
-        content, content_type, filename = exports.leaderboard_export(study=study, method=_method(request), fmt=fmt)
+        content, content_type, filename = exports.leaderboard_export(study=study, fmt=fmt, **options)
     except ValueError as error:
         raise Http404(str(error)) from None
     return _download(content, content_type, filename)
@@ -75,15 +136,18 @@ def leaderboard_download(request: HttpRequest, study_id: int, fmt: str) -> HttpR
 @login_required
 def votes_download(request: HttpRequest, study_id: int) -> HttpResponse:
     study = _results_study(request, study_id)
-    return _download(exports.votes_csv(study=study), "text/csv", f"study-{study.pk}-votes.csv")
+    include = request.GET.get("include_flagged", "1") not in ("0", "false")
+    return _download(exports.votes_csv(study=study, include_flagged=include), "text/csv", f"study-{study.pk}-votes.csv")
 
 
 @login_required
 def plot_download(request: HttpRequest, study_id: int, plot: str, fmt: str) -> HttpResponse:
     study = _results_study(request, study_id)
+    options = _options(request)
     try:
         content, content_type, filename = exports.plot_export(
-            study=study, plot=plot, fmt=fmt, method=_method(request), criterion=request.GET.get("criterion", "mean"), model=request.GET.get("model")
+            study=study, plot=plot, fmt=fmt, method=options["method"], criterion=request.GET.get("criterion", "mean"),
+            model=request.GET.get("model"), resample=options["resample"], include_flagged=options["include_flagged"],
         )
     except ValueError as error:
         raise Http404(str(error)) from None

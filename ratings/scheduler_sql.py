@@ -281,8 +281,11 @@ BEGIN
       failed_checks = failed_checks + CASE WHEN v_failed THEN 1 ELSE 0 END
   WHERE id = part.id
   RETURNING * INTO part;
-  IF v_failed AND part.failed_checks >= st.flag_after_failed_checks THEN
-    UPDATE ratings_rater SET flagged = true WHERE id = p_rater AND NOT flagged;
+  -- Flagged in this study only (a crowd worker may do well in the next); the caller refreshes
+  -- the study's cached leaderboards when this flags the participation now.
+  IF v_failed AND part.failed_checks >= st.flag_after_failed_checks AND NOT part.flagged THEN
+    UPDATE ratings_participation SET flagged = true, flag_reason = 'attention_checks' WHERE id = part.id;
+    RETURN ratings_serve_locked(st, part) || jsonb_build_object('status', 'recorded', 'flagged_now', true);
   END IF;
   RETURN ratings_serve_locked(st, part) || jsonb_build_object('status', 'recorded');
 END

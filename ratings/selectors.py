@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import itertools
-from collections import Counter, defaultdict
+from collections import defaultdict
 
 from django.core import signing
-from django.db.models import Q
 from django.utils.crypto import constant_time_compare
 
 from generation.models import DisplayCopy, Image
@@ -135,7 +134,7 @@ def study_rating_progress(*, study: Study) -> dict:
         "live_reservations": Comparison.objects.filter(study=study, answered_at__isnull=True, released_at__isnull=True).count(),
         "participants": participations.count(),
         "finished": participations.filter(finished_at__isnull=False).count(),
-        "flagged": participations.filter(rater__flagged=True).count(),
+        "flagged": participations.filter(flagged=True).count(),
         "withdrawn": participations.filter(rater__withdrawn_at__isnull=False).count(),
         "reports": Comparison.objects.filter(study=study, reported_at__isnull=False).count(),
     }
@@ -152,54 +151,6 @@ def counted_votes(*, study: Study, include_flagged: bool = False):
         comparison__rater__withdrawn_at__isnull=True,
     )
     if not include_flagged:
-        votes = votes.filter(~Q(comparison__rater__flagged=True))
+        flagged = Participation.objects.filter(study=study, flagged=True).values("rater_id")
+        votes = votes.exclude(comparison__rater_id__in=flagged)
     return votes
-
-
-def study_vote_rows(*, study: Study, include_flagged: bool = False) -> list[tuple[int, int, str, str]]:
-    """(spec of A, spec of B, criterion, choice) for every counted vote, in one query."""
-    votes = counted_votes(study=study, include_flagged=include_flagged)
-    return list(votes.values_list("comparison__image_a__spec_id", "comparison__image_b__spec_id", "criterion", "choice"))
-
-
-def study_win_rates(*, study: Study, include_flagged: bool = False) -> dict:
-    """Per criterion: each model's win rate over all its votes (a tie counts half) and the
-    pairwise matrix of wins of the row model over the column model."""
-    specs = list(study.job.specs.order_by("pk"))
-    rows = study_vote_rows(study=study, include_flagged=include_flagged)
-    result = {}
-    for criterion in study.criteria:
-        wins: dict[int, float] = defaultdict(float)
-        totals: Counter = Counter()
-        pair_wins: dict[tuple[int, int], float] = defaultdict(float)
-        pair_totals: Counter = Counter()
-        for spec_a, spec_b, vote_criterion, choice in rows:
-            if vote_criterion != criterion:
-                continue
-            score_a = {"a": 1.0, "b": 0.0, "tie": 0.5}[choice]
-            wins[spec_a] += score_a
-            wins[spec_b] += 1.0 - score_a
-            totals[spec_a] += 1
-            totals[spec_b] += 1
-            pair_wins[(spec_a, spec_b)] += score_a
-            pair_wins[(spec_b, spec_a)] += 1.0 - score_a
-            pair_totals[(spec_a, spec_b)] += 1
-            pair_totals[(spec_b, spec_a)] += 1
-        models = [
-            {
-                "spec": spec,
-                "votes": totals[spec.pk],
-                "win_rate": wins[spec.pk] / totals[spec.pk] if totals[spec.pk] else None,
-            }
-            for spec in specs
-        ]
-        models.sort(key=lambda row: -1 if row["win_rate"] is None else -row["win_rate"])
-        matrix = [
-            [
-                (pair_wins[(row.pk, col.pk)] / pair_totals[(row.pk, col.pk)]) if pair_totals[(row.pk, col.pk)] else None
-                for col in specs
-            ]
-            for row in specs
-        ]
-        result[criterion] = {"models": models, "matrix": matrix, "votes": sum(1 for r in rows if r[2] == criterion)}
-    return {"specs": specs, "criteria": result}

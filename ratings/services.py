@@ -95,6 +95,8 @@ def study_create(
     repeat_share: float = 0.05,
     rater_title: str = DEFAULT_RATER_TITLE,
     attention_check_kinds: Sequence[str] = tuple(ATTENTION_CHECK_KINDS),
+    min_self_consistency: float | None = None,
+    min_repeats_to_judge: int = 6,
 ) -> Study:
     specs = list(specs)
     errors = {}
@@ -121,6 +123,10 @@ def study_create(
             errors[field] = "Give a share between 0 and 1."
     if min_seconds_per_vote < 0:
         errors["min_seconds_per_vote"] = "Give zero or more seconds."
+    if min_self_consistency is not None and not 0 <= min_self_consistency <= 1:
+        errors["min_self_consistency"] = "Give a share between 0 and 1, or nothing to never flag for it."
+    if min_repeats_to_judge < 1:
+        errors["min_repeats_to_judge"] = "Judge self-consistency on at least one repeated answer."
     if reservation_seconds < 10:
         errors["reservation_seconds"] = "Reserve a pair for at least 10 seconds."
     if completion_url and not completion_url.startswith(("https://", "http://")):
@@ -147,6 +153,8 @@ def study_create(
             repeat_share=repeat_share,
             rater_title=rater_title,
             attention_check_kinds=list(attention_check_kinds),
+            min_self_consistency=min_self_consistency,
+            min_repeats_to_judge=min_repeats_to_judge,
         )
 
 
@@ -441,8 +449,14 @@ def vote_submit(*, study_id: int, rater_id: int, token, answers: Mapping[str, st
     answers = {str(k): str(v) for k, v in answers.items()}
     response_ms = max(0, min(int(response_ms), 2_000_000_000))
     if _sql_hot_path():
-        return _call_sql("ratings_vote", [study_id, rater_id, str(token), json.dumps(answers), response_ms])
-    return _vote_python(study_id=study_id, rater_id=rater_id, token=token, answers=answers, response_ms=response_ms, rng=rng or random.SystemRandom())
+        result = _call_sql("ratings_vote", [study_id, rater_id, str(token), json.dumps(answers), response_ms])
+    else:
+        result = _vote_python(study_id=study_id, rater_id=rater_id, token=token, answers=answers, response_ms=response_ms, rng=rng or random.SystemRandom())
+    if result.pop("flagged_now", False):  # never shown to the rater
+        from .leaderboards import leaderboards_invalidate
+
+        leaderboards_invalidate(study_ids=[study_id])
+    return result
 
 
 def comparison_serve(*, study: Study, rater: Rater, rng: random.Random | None = None) -> Comparison | None:
@@ -665,7 +679,9 @@ def _vote_python(*, study_id: int, rater_id: int, token, answers: Mapping[str, s
         Participation.objects.filter(pk=participation.pk).update(
             answered=F("answered") + 1, last_answered_at=now, failed_checks=F("failed_checks") + (1 if failed else 0)
         )
-        participation.refresh_from_db(fields=["failed_checks"])
-        if failed and participation.failed_checks >= study.flag_after_failed_checks:
-            Rater.objects.filter(pk=rater_id).update(flagged=True)
+        participation.refresh_from_db(fields=["failed_checks", "flagged"])
+        if failed and participation.failed_checks >= study.flag_after_failed_checks and not participation.flagged:
+            # Flagged in this study only; vote_submit refreshes the study's cached leaderboards.
+            Participation.objects.filter(pk=participation.pk).update(flagged=True, flag_reason=Participation.FlagReason.ATTENTION_CHECKS)
+            return {**serve_with("recorded"), "flagged_now": True}
         return serve_with("recorded")

@@ -123,10 +123,17 @@ def study_unshare(*, study: Study, users: Iterable) -> None:
     study.shared_with.remove(*list(users))
 
 
-def rater_flag(*, rater: Rater, flagged: bool = True) -> None:
-    """Flag (or clear) a rater: flagged raters are left out of every leaderboard by default."""
-    Rater.objects.filter(pk=rater.pk).update(flagged=flagged)
-    leaderboards.rater_leaderboards_invalidate(rater=rater)
+def rater_flag(*, study: Study, rater: Rater, flagged: bool = True, reason: str = "staff") -> int:
+    """Flag (or clear) a rater in one study: flagged raters are left out of that study's
+    leaderboards by default and still count in their other studies. Returns the participations
+    changed; the study's cached leaderboards are refreshed."""
+    from .models import Participation
+
+    changed = Participation.objects.filter(study=study, rater=rater).exclude(flagged=flagged).update(
+        flagged=flagged, flag_reason=reason if flagged else ""
+    )
+    leaderboards.leaderboards_invalidate(study_ids=[study.pk])
+    return changed
 
 
 def rater_exclude(*, study: Study, rater: Rater, excluded: bool = True) -> int:
@@ -148,9 +155,35 @@ def researcher_grant(*, user) -> Token:
     return token
 
 
+def raters_flag_inconsistent(*, study: Study) -> int:
+    """Flag, in this study, raters whose share of deliberate repeats answered the same way is
+    below the study's ``min_self_consistency``, once they have ``min_repeats_to_judge`` repeated
+    answers; returns the raters flagged. Nothing happens when the study sets no threshold."""
+    from .models import Participation
+    from .rater_stats import study_self_consistency
+
+    if study.min_self_consistency is None:
+        return 0
+    below = [
+        rater_id for rater_id, row in study_self_consistency(study=study)["raters"].items()
+        if row["repeats"] >= study.min_repeats_to_judge and row["share"] is not None and row["share"] < study.min_self_consistency
+    ]
+    changed = Participation.objects.filter(study=study, rater_id__in=below, flagged=False).update(
+        flagged=True, flag_reason=Participation.FlagReason.SELF_CONSISTENCY
+    )
+    if changed:
+        leaderboards.leaderboards_invalidate(study_ids=[study.pk])
+    return changed
+
+
 def votes_exclude(*, votes, excluded: bool = True) -> int:
-    """Exclude (or include again) chosen votes; returns the number changed. Never deletes."""
-    return Vote.objects.filter(pk__in=[vote.pk for vote in votes]).exclude(excluded=excluded).update(excluded=excluded)
+    """Exclude (or include again) chosen votes; returns the number changed. Never deletes. The
+    cached leaderboards of the studies they belong to are refreshed."""
+    chosen = Vote.objects.filter(pk__in=[vote.pk for vote in votes])
+    study_ids = set(chosen.values_list("comparison__study_id", flat=True))
+    changed = chosen.exclude(excluded=excluded).update(excluded=excluded)
+    leaderboards.leaderboards_invalidate(study_ids=study_ids)
+    return changed
 
 
 def rater_exclude_everywhere(*, rater: Rater, excluded: bool = True) -> int:

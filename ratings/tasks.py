@@ -10,11 +10,12 @@ def leaderboards_refresh_stale() -> list[int]:
     return leaderboards.leaderboards_refresh_stale()
 
 
-@shared_task(name="ratings.leaderboard_recompute")
-def leaderboard_recompute(study_id: int, method: str = "bt") -> None:
+@shared_task(name="ratings.leaderboard_recompute", time_limit=1800)
+def leaderboard_recompute(study_id: int, options: dict | None = None) -> None:
+    """A leaderboard variant too heavy for a request (``leaderboards.INLINE_ROUNDS``)."""
     from .models import Study
 
-    leaderboards.study_leaderboard(study=Study.objects.get(pk=study_id), method=method, recompute=True)
+    leaderboards.study_leaderboard(study=Study.objects.get(pk=study_id), recompute=True, in_task=True, **(options or {}))
 
 
 @shared_task(name="ratings.serve_levels_repair")

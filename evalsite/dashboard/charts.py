@@ -18,12 +18,22 @@ def _scale(lo: float, hi: float, start: float, end: float):
     return lambda value: start + (value - lo) / span * (end - start)
 
 
-def _svg(height: float, body: list[str], title: str) -> str:
+def _svg(height: float, body: list[str], title: str, width: float = WIDTH) -> str:
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-label="{escape(title)}" '
-        f'viewBox="0 0 {WIDTH} {height:.0f}" width="100%" class="chart">'
+        f'viewBox="0 0 {width:.0f} {height:.0f}" width="100%" class="chart">'
         f"<title>{escape(title)}</title>{''.join(body)}</svg>"
     )
+
+
+def model_colours(names) -> dict[str, str]:
+    """One colour per model, fixed by its place among the sorted names: a model keeps its
+    colour whatever the order of the rows."""
+    return {name: COLOURS[i % len(COLOURS)] for i, name in enumerate(sorted(set(names)))}
+
+
+def _text_width(text: str, size: float = 12) -> float:
+    return 0.6 * size * len(text)  # a conservative average glyph width
 
 
 def interval_chart(rows: list[dict], *, title: str = "Ratings with 95% intervals") -> str:
@@ -35,16 +45,19 @@ def interval_chart(rows: list[dict], *, title: str = "Ratings with 95% intervals
     values = [v for row in rows for v in (row["rating"], row.get("ci_low"), row.get("ci_high")) if v is not None]
     lo, hi = min(values), max(values)
     pad = (hi - lo) * 0.05 or 1.0
-    x = _scale(lo - pad, hi + pad, LEFT, WIDTH - 20)
+    left = max(LEFT, max(_text_width(str(row["model"])) for row in rows) + 16)
+    width = WIDTH + max(0.0, left - LEFT)
+    x = _scale(lo - pad, hi + pad, left, width - 30)
+    colours = model_colours(str(row["model"]) for row in rows)
     body, y = [], 10
     criteria = list(dict.fromkeys(row["criterion"] for row in rows))
     for criterion in criteria:
         y += ROW
         body.append(f'<text x="4" y="{y - 6}" font-weight="bold" font-size="12">{escape(criterion)}</text>')
-        for index, row in enumerate(r for r in rows if r["criterion"] == criterion):
-            colour = COLOURS[index % len(COLOURS)]
+        for row in (r for r in rows if r["criterion"] == criterion):
+            colour = colours[str(row["model"])]
             cy = y + ROW / 2
-            body.append(f'<text x="{LEFT - 8}" y="{cy + 4}" text-anchor="end" font-size="12">{escape(str(row["model"]))}</text>')
+            body.append(f'<text x="{left - 8}" y="{cy + 4}" text-anchor="end" font-size="12">{escape(str(row["model"]))}</text>')
             if row.get("ci_low") is not None and row.get("ci_high") is not None:
                 body.append(
                     f'<line x1="{x(row["ci_low"]):.1f}" x2="{x(row["ci_high"]):.1f}" y1="{cy}" y2="{cy}" '
@@ -53,9 +66,10 @@ def interval_chart(rows: list[dict], *, title: str = "Ratings with 95% intervals
             body.append(f'<circle cx="{x(row["rating"]):.1f}" cy="{cy}" r="4.5" fill="{colour}"><title>{row["rating"]:.4g}</title></circle>')
             y += ROW
     y += 6
+    body.append(f'<line x1="{left}" y1="{y}" x2="{width - 30}" y2="{y}" stroke="#999"/>')
     for tick in (lo, (lo + hi) / 2, hi):
-        body.append(f'<text x="{x(tick):.1f}" y="{y + 12}" text-anchor="middle" font-size="11" fill="#555">{tick:.3g}</text>')
-    return _svg(y + 18, body, title)
+        body.append(f'<text x="{x(tick):.1f}" y="{y + 14}" text-anchor="middle" font-size="12" fill="#333">{tick:.4g}</text>')
+    return _svg(y + 22, body, title, width)
 
 
 def speed_chart(points: list[dict], *, title: str = "Rating against seconds per image") -> str:
@@ -63,37 +77,45 @@ def speed_chart(points: list[dict], *, title: str = "Rating against seconds per 
     points = [p for p in points if p.get("rating") is not None and p.get("seconds") and p["seconds"] > 0]
     if not points:
         return _svg(30, ['<text x="10" y="20">No rated model with a measured speed yet.</text>'], title)
-    height, bottom, top = 300, 260, 20
+    height, bottom, top, left = 300, 256, 20, 76
     logs = [math.log10(p["seconds"]) for p in points]
     ratings = [p["rating"] for p in points]
-    x = _scale(min(logs) - 0.2, max(logs) + 0.2, 60, WIDTH - 120)
+    label_room = max(_text_width(str(p["model"])) for p in points) + 14
+    width = max(WIDTH, left + 200 + label_room)
+    x = _scale(min(logs) - 0.2, max(logs) + 0.2, left + 10, width - label_room)
+    colours = model_colours(str(p["model"]) for p in points)
     rating_pad = (max(ratings) - min(ratings)) * 0.1 or 1.0
     y = _scale(min(ratings) - rating_pad, max(ratings) + rating_pad, bottom, top)
     body = [
-        f'<line x1="60" y1="{bottom}" x2="{WIDTH - 20}" y2="{bottom}" stroke="#999"/>',
-        f'<line x1="60" y1="{top}" x2="60" y2="{bottom}" stroke="#999"/>',
-        f'<text x="{WIDTH / 2}" y="{height - 8}" text-anchor="middle" font-size="12">seconds per image (log scale)</text>',
+        f'<line x1="{left}" y1="{bottom}" x2="{width - 20}" y2="{bottom}" stroke="#999"/>',
+        f'<line x1="{left}" y1="{top}" x2="{left}" y2="{bottom}" stroke="#999"/>',
+        f'<text x="{width / 2}" y="{height - 6}" text-anchor="middle" font-size="12">seconds per image (log scale)</text>',
         f'<text x="14" y="{(top + bottom) / 2}" font-size="12" transform="rotate(-90 14 {(top + bottom) / 2})" text-anchor="middle">rating</text>',
     ]
     for tick in range(math.floor(min(logs) - 0.2), math.ceil(max(logs) + 0.2) + 1):
-        if 60 <= x(tick) <= WIDTH - 20:
-            body.append(f'<text x="{x(tick):.1f}" y="{bottom + 16}" text-anchor="middle" font-size="11" fill="#555">{10.0**tick:g}</text>')
-    for index, (point, log) in enumerate(zip(points, logs)):
-        colour = COLOURS[index % len(COLOURS)]
+        if left <= x(tick) <= width - 20:
+            body.append(f'<text x="{x(tick):.1f}" y="{bottom + 18}" text-anchor="middle" font-size="12" fill="#333">{10.0**tick:g}</text>')
+    rating_lo, rating_hi = min(ratings) - rating_pad, max(ratings) + rating_pad
+    for tick in (rating_lo, (rating_lo + rating_hi) / 2, rating_hi):
+        body.append(f'<text x="{left - 6}" y="{y(tick) + 4:.1f}" text-anchor="end" font-size="12" fill="#333">{tick:.4g}</text>')
+    for point, log in zip(points, logs):
+        colour = colours[str(point["model"])]
         px, py = x(log), y(point["rating"])
         body.append(
             f'<circle cx="{px:.1f}" cy="{py:.1f}" r="5" fill="{colour}"><title>{escape(point["model"])}: '
             f'{point["seconds"]:.3g} s, {point["rating"]:.4g}</title></circle>'
         )
-        body.append(f'<text x="{px + 8:.1f}" y="{py + 4:.1f}" font-size="12">{escape(point["model"])}</text>')
-    return _svg(height, body, title)
+        body.append(f'<text x="{px + 8:.1f}" y="{py + 4:.1f}" font-size="12" fill="{colour}">{escape(point["model"])}</text>')
+    return _svg(height, body, title, width)
 
 
 def bar_chart(values: list[int], labels: list[str], *, title: str) -> str:
-    """Vertical bars, e.g. comparisons answered per hour; every sixth label is written."""
-    height, bottom = 140, 110
+    """Vertical bars, e.g. comparisons answered per hour; as many labels are written as fit
+    without overlapping, at a readable size."""
+    height, bottom = 150, 116
     top_value = max(values + [1])
     step = (WIDTH - 40) / max(len(values), 1)
+    every = max(1, math.ceil((max((_text_width(label) for label in labels), default=0) + 12) / step))
     body = [f'<line x1="20" y1="{bottom}" x2="{WIDTH - 20}" y2="{bottom}" stroke="#999"/>']
     for index, (value, label) in enumerate(zip(values, labels)):
         bar = (bottom - 10) * value / top_value
@@ -102,7 +124,7 @@ def bar_chart(values: list[int], labels: list[str], *, title: str) -> str:
             f'<rect x="{bx + 1:.1f}" y="{bottom - bar:.1f}" width="{max(step - 2, 1):.1f}" height="{bar:.1f}" fill="#2b6cb0">'
             f"<title>{escape(label)}: {value}</title></rect>"
         )
-        if index % 6 == 0:
-            body.append(f'<text x="{bx:.1f}" y="{bottom + 14}" font-size="10" fill="#555">{escape(label)}</text>')
+        if index % every == 0:
+            body.append(f'<text x="{bx + step / 2:.1f}" y="{bottom + 16}" text-anchor="middle" font-size="12" fill="#333">{escape(label)}</text>')
     body.append(f'<text x="{WIDTH - 20}" y="12" text-anchor="end" font-size="11" fill="#555">max {top_value}</text>')
     return _svg(height + 10, body, title)

@@ -24,7 +24,9 @@ def study_leaderboard_live(*, study: Study) -> dict:
 def study_seconds_per_image(*, study: Study) -> dict[str, float]:
     """Model (named as on the leaderboard) -> seconds per image, as the exports and plots use
     (``generation.selectors.spec_seconds_per_image``); models without a figure are left out."""
-    speeds = {str(spec): spec_seconds_per_image(spec) for spec in study.job.specs.all()}
+    from ratings.leaderboards import model_label
+
+    speeds = {model_label(spec): spec_seconds_per_image(spec) for spec in study.job.specs.all()}
     return {name: speed[0] for name, speed in speeds.items() if speed is not None}
 
 

@@ -11,6 +11,8 @@ from generation.api.serializers import ShareSerializer, UsablePromptSetField  # 
 from generation.models import ModelSpec
 
 from ..models import ATTENTION_CHECK_KINDS, DEFAULT_RATER_TITLE, Study, default_attention_check_kinds, default_criteria
+from ..leaderboards import BREAKDOWNS, INLINE_ROUNDS, MAX_ROUNDS, RESAMPLE_UNITS
+from ..leaderboards import MAX_SEED as MAX_LEADERBOARD_SEED
 from ..services import MAX_SEED, MAX_SEEDS
 
 CRITERION = re.compile(r"^[a-z][a-z0-9_]{0,49}$")
@@ -34,7 +36,8 @@ class StudySerializer(serializers.ModelSerializer):
         model = Study
         fields = [
             "id", "name", "rater_title", "status", "owner", "shared_with", "models", "prompt_set", "seeds", "criteria",
-            "allow_ties", "display_size", "votes_per_pair", "quota_per_rater", "attention_check_kinds", "created_at",
+            "allow_ties", "display_size", "votes_per_pair", "quota_per_rater", "attention_check_kinds",
+            "min_self_consistency", "min_repeats_to_judge", "created_at",
         ]
         read_only_fields = fields
 
@@ -74,6 +77,11 @@ class StudyCreateSerializer(serializers.Serializer):
         help_text="Attention checks to use: degraded (a blurred, noisy copy) and unrelated_prompt (an image made for another "
         "prompt). Use degraded alone when the images carry no recognisable content.",
     )
+    min_self_consistency = serializers.FloatField(
+        required=False, allow_null=True, default=None, min_value=0, max_value=1,
+        help_text="Flag raters (in this study) whose share of deliberate repeats answered the same way is below this.",
+    )
+    min_repeats_to_judge = serializers.IntegerField(default=6, min_value=1, max_value=1000, help_text="Repeated answers needed before that flag.")
     start = serializers.BooleanField(default=False, help_text="Start generating images right away.")
 
     def validate_models(self, references: list[str]) -> list[ModelSpec]:
@@ -168,8 +176,14 @@ class RaterRowSerializer(serializers.Serializer):
     median_seconds_per_vote = serializers.FloatField(allow_null=True)
     attention_accuracy = serializers.FloatField(allow_null=True)
     agreement = serializers.FloatField(allow_null=True, help_text="Share of votes matching the other raters' majority.")
-    flagged = serializers.BooleanField()
+    flagged = serializers.BooleanField(help_text="Flagged in this study (flags are per study).")
+    flag_reason = serializers.CharField(help_text="attention_checks, self_consistency or staff; empty when not flagged.")
     excluded_votes = serializers.IntegerField()
+    repeats = serializers.IntegerField(help_text="Deliberate repeats answered (one per criterion).")
+    self_consistency = serializers.FloatField(allow_null=True, help_text="Share of repeats answered as the first time.")
+    self_consistency_by_criterion = serializers.DictField(
+        help_text="Per criterion: repeats, same, share, and Krippendorff's alpha of (first, repeat)."
+    )
 
 
 class FlagSerializer(serializers.Serializer):
@@ -181,11 +195,34 @@ class ExcludeSerializer(serializers.Serializer):
 
 
 class LeaderboardQuerySerializer(serializers.Serializer):
-    method = serializers.ChoiceField(choices=["bt", "elo", "winrate"], default="bt")
-    rounds = serializers.IntegerField(default=1000, min_value=1, max_value=10000)
-    seed = serializers.IntegerField(default=0)
+    method = serializers.ChoiceField(
+        choices=["bt", "elo", "winrate"], default="bt",
+        error_messages={"invalid_choice": "Unknown method '{input}': use bt, elo or winrate."},
+    )
+    rounds = serializers.IntegerField(
+        default=1000, min_value=1, max_value=MAX_ROUNDS,
+        help_text=f"Bootstrap rounds (orderings for elo). More than {INLINE_ROUNDS} are computed in the background: the answer is 202, ask again later.",
+    )
+    seed = serializers.IntegerField(default=0, min_value=0, max_value=MAX_LEADERBOARD_SEED)
     include_flagged = serializers.BooleanField(default=False)
+    resample = serializers.ChoiceField(
+        choices=list(RESAMPLE_UNITS), default="comparison",
+        error_messages={"invalid_choice": "Unknown resampling unit '{input}': use comparison, prompt or rater."},
+        help_text="Bootstrap unit for every method: comparison (intervals about these prompts and raters), prompt (prompts like these) or rater (raters like these).",
+    )
+    by = serializers.ChoiceField(
+        choices=list(BREAKDOWNS), required=False,
+        error_messages={"invalid_choice": "Unknown breakdown '{input}': use category or challenge."}, help_text="Add a leaderboard per prompt category (or challenge): by_category.")
     recompute = serializers.BooleanField(default=False, help_text="Recompute now instead of reading the cached leaderboard.")
+
+
+class LeaderboardExportQuerySerializer(LeaderboardQuerySerializer):
+    fmt = serializers.ChoiceField(
+        choices=["json", "csv", "md", "latex"], default="csv",
+        error_messages={"invalid_choice": "Unknown format '{input}': use json, csv, md or latex."},
+    )
+    rounds = serializers.IntegerField(default=1000, min_value=1, max_value=INLINE_ROUNDS)
+    recompute = None
 
 
 class LeaderboardRowSerializer(serializers.Serializer):
@@ -198,9 +235,32 @@ class LeaderboardRowSerializer(serializers.Serializer):
     votes = serializers.IntegerField()
 
 
+class PairRowSerializer(serializers.Serializer):
+    model_a = serializers.CharField()
+    model_b = serializers.CharField()
+    criterion = serializers.CharField()
+    wins_a = serializers.IntegerField()
+    wins_b = serializers.IntegerField()
+    ties = serializers.IntegerField()
+    win_rate = serializers.FloatField(allow_null=True, help_text="Win rate of model_a over model_b, a tie counting half.")
+    ci_low = serializers.FloatField(allow_null=True)
+    ci_high = serializers.FloatField(allow_null=True)
+    p_value = serializers.FloatField(help_text="Exact two-sided binomial p on the decisive votes.")
+    p_holm = serializers.FloatField(help_text="Holm-adjusted over the pairs of the criterion.")
+    significant = serializers.BooleanField(help_text="p_holm < 0.05.")
+
+
 class LeaderboardSerializer(serializers.Serializer):
     method = serializers.CharField()
     rounds = serializers.IntegerField()
+    seed = serializers.IntegerField()
+    interval = serializers.CharField(help_text="What the interval is (bootstrap percentile interval, and for elo how it was made).")
+    resample = serializers.CharField(help_text="The bootstrap's unit: comparison, prompt or rater.")
+    population = serializers.CharField(help_text="What population the intervals are about.")
     criteria = serializers.ListField(child=serializers.CharField())
     models = LeaderboardRowSerializer(many=True, help_text='Rows per model and criterion; criterion "mean" is the combined rating.')
+    pairs = PairRowSerializer(many=True, help_text="Pairwise significance per criterion and for the mean.")
+    warnings = serializers.ListField(child=serializers.CharField(), help_text="Fits without a finite maximum likelihood.")
+    by_category = serializers.DictField(required=False, help_text="With ?by=: {category: {votes, models, warnings}}.")
+    ordering_spread = serializers.DictField(required=False, help_text="elo only: the spread over orderings, labelled (not a confidence interval).")
     provenance = serializers.DictField(help_text="How it was computed: votes, raters, exclusions, code version, time.")

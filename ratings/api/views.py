@@ -19,11 +19,12 @@ from rest_framework.response import Response
 from evalsite.api_access import ResearcherAPIMixin, is_researcher, service_errors
 
 from .. import image_exports, progress, rater_stats, services, study_services
-from ..exports import LEADERBOARD_FORMATS, leaderboard_export, votes_csv
-from ..leaderboards import study_leaderboard
+from ..exports import leaderboard_export, votes_csv
+from ..leaderboards import LeaderboardPending, study_leaderboard
 from ..models import Rater, Study
 from . import serializers
 
+PENDING = OpenApiResponse(description="Too heavy for a request: queued as a task; ask again later (without recompute).")
 CONFLICT = OpenApiResponse(description="The study's status does not allow this step; the message says why.")
 
 
@@ -138,45 +139,48 @@ class StudyViewSet(ResearcherAPIMixin, mixins.CreateModelMixin, viewsets.ReadOnl
 
     @extend_schema(
         parameters=[serializers.LeaderboardQuerySerializer],
-        responses=serializers.LeaderboardSerializer,
+        responses={200: serializers.LeaderboardSerializer, 202: PENDING},
         filters=False,
     )
     @action(detail=True, methods=["get"])
     def leaderboard(self, request, pk=None):
         """Ratings with confidence intervals per criterion and combined, by method (Bradley-Terry,
-        Elo or win rate). Flagged raters and excluded votes are left out unless asked for."""
+        Elo or win rate), the pairwise significance table, and with ``by`` a leaderboard per
+        prompt category. Raters flagged in this study are left out unless asked for."""
         study = self.get_object()
         query = serializers.LeaderboardQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        board = study_leaderboard(study=study, **query.validated_data)
+        try:
+            board = study_leaderboard(study=study, **query.validated_data)
+        except LeaderboardPending as pending:
+            return Response({"detail": str(pending)}, status=status.HTTP_202_ACCEPTED)
         return Response(board)
 
-    @extend_schema(responses={(200, "text/csv"): OpenApiTypes.BINARY}, filters=False)
+    @extend_schema(
+        parameters=[OpenApiParameter("include_flagged", bool, default=True, description="Also the votes of raters flagged in this study (marked in the counted column).")],
+        responses={(200, "text/csv"): OpenApiTypes.BINARY}, filters=False,
+    )
     @action(detail=True, methods=["get"], url_path="export/votes")
     def export_votes(self, request, pk=None):
-        """Every vote as the Chatbot Arena CSV, rater ids pseudonymized."""
+        """Every vote as the Chatbot Arena CSV, rater ids pseudonymized, models by slug, under a
+        provenance header; a ``counted`` column says whether the leaderboard counts the vote."""
         study = self.get_object()
-        return _file_response(votes_csv(study=study), "text/csv", f"study-{study.pk}-votes.csv")
+        include = request.query_params.get("include_flagged", "true").lower() not in ("false", "0", "no")
+        return _file_response(votes_csv(study=study, include_flagged=include), "text/csv", f"study-{study.pk}-votes.csv")
 
     @extend_schema(
-        parameters=[
-            OpenApiParameter("method", str, enum=["bt", "elo", "winrate"], default="bt"),
-            OpenApiParameter("fmt", str, enum=list(LEADERBOARD_FORMATS), default="csv"),
-        ],
+        parameters=[serializers.LeaderboardExportQuerySerializer],
         responses={(200, "application/octet-stream"): OpenApiTypes.BINARY},
         filters=False,
     )
     @action(detail=True, methods=["get"], url_path="export/leaderboard")
     def export_leaderboard(self, request, pk=None):
-        """The leaderboard as a file."""
+        """The leaderboard as a file, with its provenance and the pairwise significance table."""
         study = self.get_object()
-        method = request.query_params.get("method", "bt")
-        if method not in ("bt", "elo", "winrate"):
-            raise exceptions.ValidationError({"method": [f"Unknown method '{method}'; use bt, elo or winrate."]})
-        try:
-            content, content_type, filename = leaderboard_export(study=study, method=method, fmt=request.query_params.get("fmt", "csv"))
-        except ValueError as error:
-            raise exceptions.ValidationError({"fmt": [str(error)]}) from None
+        query = serializers.LeaderboardExportQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        options = dict(query.validated_data)
+        content, content_type, filename = leaderboard_export(study=study, **options)
         return _file_response(content, content_type, filename)
 
     @extend_schema(responses={(200, "application/zip"): OpenApiTypes.BINARY}, filters=False)
@@ -206,11 +210,12 @@ class StudyViewSet(ResearcherAPIMixin, mixins.CreateModelMixin, viewsets.ReadOnl
     @extend_schema(request=serializers.FlagSerializer, responses=serializers.RaterRowSerializer)
     @action(detail=True, methods=["post"], url_path=r"raters/(?P<rater_id>[0-9]+)/flag")
     def flag_rater(self, request, pk=None, rater_id=None):
-        """Flag a rater (``flagged: false`` clears it); flagged raters are left out of leaderboards."""
+        """Flag a rater in this study (``flagged: false`` clears it): left out of this study's
+        leaderboards by default; the rater still counts in their other studies."""
         study, rater = self._study_rater(rater_id)
         form = serializers.FlagSerializer(data=request.data)
         form.is_valid(raise_exception=True)
-        study_services.rater_flag(rater=rater, flagged=form.validated_data["flagged"])
+        study_services.rater_flag(study=study, rater=rater, flagged=form.validated_data["flagged"])
         return Response(self._rater_row(study, rater))
 
     @extend_schema(request=serializers.ExcludeSerializer, responses=serializers.RaterRowSerializer)

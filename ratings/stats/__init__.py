@@ -6,6 +6,8 @@ Estimators (each docstring names the protocol it reproduces and its defaults):
     online_elo(votes, permutations=1000, seed=0, *, k=1, base=10, scale=400, initial=1000) -> Ratings
     win_rates(votes, rounds=1000, seed=0, *, ties="half", resample) -> WinRates
     pairwise_binomial_tests(votes, *, criterion=0, alpha=0.05) -> BinomialTests
+    pairwise_table(votes, rounds, seed, *, resample, alpha) -> rows: win rate + interval, p, Holm p
+    self_consistency(rater, criterion, first, repeat, ...) -> SelfConsistency (repeats, alpha)
     krippendorff_alpha(unit, value) -> float;  rater_agreement(votes, item) -> {criterion: alpha}
     attention_accuracy(votes, expected) -> AttentionAccuracy
 Leaderboards:
@@ -19,21 +21,22 @@ Files and output:
 `online_elo` is loaded on first use, so that `import ratings.stats` does not import numba.
 """
 
-from .agreement import AttentionAccuracy, attention_accuracy, krippendorff_alpha, rater_agreement
-from .arrays import VoteArrays, from_labels
+from .agreement import AttentionAccuracy, SelfConsistency, attention_accuracy, krippendorff_alpha, rater_agreement, self_consistency
+from .arrays import VoteArrays, canonical, from_labels
 from .bradley_terry import bradley_terry, fit_bradley_terry
-from .formats import leaderboard_document, render, render_latex
+from .formats import leaderboard_document, render, render_latex, results_document
 from .leaderboard import breakdown, estimate, leaderboard, leaderboard_rows
 from .ratings import Ratings
-from .significance import BinomialTests, pairwise_binomial_tests
+from .significance import PAIR_FIELDS, BinomialTests, pairwise_binomial_tests, pairwise_table
 from .win_rates import WinRates, win_rates
 
 __all__ = [
+    "PAIR_FIELDS", "SelfConsistency", "canonical", "pairwise_table", "self_consistency",
     "AttentionAccuracy", "BinomialTests", "Ratings", "VoteArrays", "VoteFileError", "WinRates",
     "attention_accuracy", "bradley_terry", "breakdown", "estimate", "fit_bradley_terry",
     "from_labels", "krippendorff_alpha", "leaderboard", "leaderboard_document", "leaderboard_rows",
     "online_elo", "pairwise_binomial_tests", "rater_agreement", "read_vote_file", "render",
-    "render_latex", "win_rates",
+    "render_latex", "results_document", "win_rates",
 ]
 
 

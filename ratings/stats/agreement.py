@@ -85,3 +85,54 @@ def attention_accuracy(votes: VoteArrays, expected: np.ndarray) -> AttentionAccu
     checks = np.bincount(votes.rater[is_check], minlength=n_raters)
     correct = np.bincount(votes.rater[is_check & (votes.outcome == expected)], minlength=n_raters)
     return AttentionAccuracy(checks=checks, correct=correct)
+
+
+@dataclass(frozen=True)
+class SelfConsistency:
+    """Deliberate repeats against the first answer, per rater and criterion.
+
+    repeats, same: int[R, C], repeats answered and answered the same way as the first time;
+    alpha: float[R, C], Krippendorff's alpha of (first, repeat) as two ratings of one unit, per
+    rater; study_repeats, study_same, study_alpha: the same over every rater, per criterion."""
+
+    repeats: np.ndarray
+    same: np.ndarray
+    alpha: np.ndarray
+    study_repeats: np.ndarray
+    study_same: np.ndarray
+    study_alpha: np.ndarray
+
+    @property
+    def share(self) -> np.ndarray:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return self.same / self.repeats
+
+    @property
+    def study_share(self) -> np.ndarray:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return self.study_same / self.study_repeats
+
+
+def self_consistency(rater, criterion, first, repeat, *, n_raters: int, n_criteria: int) -> SelfConsistency:
+    """Test-retest consistency from deliberate repeats: one entry per repeated vote, with the
+    rater code, the criterion code, and the answer the first time and on the repeat (any labels
+    that name the image picked, or a tie, so the sides shown do not matter). The share is the
+    fraction answered the same way; alpha is nominal Krippendorff's alpha with each (first,
+    repeat) as one unit rated twice (1: perfectly consistent, 0: as consistent as chance)."""
+    rater, criterion = np.asarray(rater, dtype=np.int64), np.asarray(criterion, dtype=np.int64)
+    first, repeat = np.asarray(first), np.asarray(repeat)
+    same_answer = first == repeat
+    cells = rater * n_criteria + criterion
+    repeats = np.bincount(cells, minlength=n_raters * n_criteria).reshape(n_raters, n_criteria)
+    same = np.bincount(cells[same_answer], minlength=n_raters * n_criteria).reshape(n_raters, n_criteria)
+    units = np.arange(first.size)
+
+    def alpha_of(mask):
+        if mask.sum() == 0:
+            return float("nan")
+        return krippendorff_alpha(np.concatenate([units[mask], units[mask]]), np.concatenate([first[mask], repeat[mask]]))
+
+    alpha = np.array([[alpha_of((rater == r) & (criterion == c)) for c in range(n_criteria)] for r in range(n_raters)])
+    alpha = alpha.reshape(n_raters, n_criteria)
+    study_alpha = np.array([alpha_of(criterion == c) for c in range(n_criteria)])
+    return SelfConsistency(repeats, same, alpha, repeats.sum(axis=0), same.sum(axis=0), study_alpha)

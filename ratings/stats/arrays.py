@@ -40,7 +40,9 @@ class VoteArrays:
         interval accounts for their correlation (default: each vote is its own comparison).
     cluster: int[n] or None, a grouping to resample instead of comparisons (the prompt id, for a
         cluster bootstrap over prompts).
-    rater: int[n] or None, the rater id (agreement, attention checks).
+    rater: int[n] or None, the rater id (agreement, attention checks, a bootstrap over raters).
+    category: int[n] or None, indices into `category_names`: the prompt's category (PartiPrompts'
+        Category or Challenge, or any imported label), for a breakdown by category.
     """
 
     model_a: np.ndarray
@@ -52,6 +54,8 @@ class VoteArrays:
     comparison: np.ndarray | None = None
     cluster: np.ndarray | None = None
     rater: np.ndarray | None = None
+    category: np.ndarray | None = None
+    category_names: tuple[str, ...] = ()
     _validated: bool = field(default=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -73,11 +77,14 @@ class VoteArrays:
             set_(self, "comparison", np.arange(n, dtype=np.int64))
         else:
             set_(self, "comparison", _int_array(self.comparison, "comparison", n))
-        for name in ("cluster", "rater"):
+        for name in ("cluster", "rater", "category"):
             if getattr(self, name) is not None:
                 set_(self, name, _int_array(getattr(self, name), name, n))
+        set_(self, "category_names", tuple(self.category_names))
         if self._validated:
             return
+        if self.category is not None:
+            _check_codes(self.category, "category", len(self.category_names), "category_names")
         _check_codes(self.model_a, "model_a", len(self.model_names), "model_names")
         _check_codes(self.model_b, "model_b", len(self.model_names), "model_names")
         _check_codes(self.criterion, "criterion", len(self.criterion_names), "criterion_names")
@@ -117,6 +124,7 @@ class VoteArrays:
             comparison=self.comparison[mask],
             cluster=take(self.cluster),
             rater=take(self.rater),
+            category=take(self.category),
             _validated=True,
         )
 
@@ -137,6 +145,35 @@ class VoteArrays:
         return counts
 
 
+def _first_appearance(codes: np.ndarray | None) -> np.ndarray | None:
+    """Codes renumbered 0, 1, ... in order of first appearance."""
+    if codes is None or codes.size == 0:
+        return codes
+    _, first, inverse = np.unique(codes, return_index=True, return_inverse=True)
+    rank = np.empty(first.size, dtype=np.int64)
+    rank[np.argsort(first, kind="stable")] = np.arange(first.size)
+    return rank[inverse.reshape(-1)]
+
+
+def canonical(votes: VoteArrays) -> VoteArrays:
+    """The same votes in the one order every caller uses, so that the same seed draws the same
+    bootstrap from a database and from the vote file exported from it: models sorted by name,
+    comparisons, prompts and raters numbered by first appearance, votes in file order."""
+    order = sorted(range(votes.n_models), key=lambda i: votes.model_names[i])
+    position = np.empty(votes.n_models, dtype=np.int64)
+    position[order] = np.arange(votes.n_models)
+    return replace(
+        votes,
+        model_a=position[votes.model_a],
+        model_b=position[votes.model_b],
+        model_names=tuple(votes.model_names[i] for i in order),
+        comparison=_first_appearance(votes.comparison),
+        cluster=_first_appearance(votes.cluster),
+        rater=_first_appearance(votes.rater),
+        _validated=True,
+    )
+
+
 def from_labels(
     model_a,
     model_b,
@@ -146,9 +183,11 @@ def from_labels(
     comparison=None,
     cluster=None,
     rater=None,
+    category=None,
 ) -> VoteArrays:
     """Build `VoteArrays` from label sequences (strings or any hashable); names come out sorted,
-    criteria in order of first appearance. `comparison`, `cluster`, `rater` may be labels too."""
+    criteria in order of first appearance. `comparison`, `cluster`, `rater` may be labels too;
+    `category` labels become `category_names` (sorted)."""
 
     def codes(labels):
         if labels is None:
@@ -176,4 +215,6 @@ def from_labels(
         comparison=codes(comparison),
         cluster=codes(cluster),
         rater=codes(rater),
+        category=codes(category),
+        category_names=() if category is None else tuple(str(c) for c in np.unique(np.asarray(category))),
     )

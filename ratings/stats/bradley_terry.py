@@ -119,7 +119,7 @@ def bradley_terry(
     maximum likelihood of P(i beats j) = 1 / (1 + base**((R_j - R_i) / scale)), a tie counting
     as half a win and half a loss; ratings on the Elo scale (base 10, scale 400), mean-centred at
     1000 or anchored with anchor=(model, rating); `rounds` (default 1000) bootstrap rounds that
-    resample comparisons (or clusters, resample="cluster") with replacement, the same draw for
+    resample comparisons (or prompts or raters: resample="prompt" | "rater") with replacement, the same draw for
     every criterion; the interval is the central `level` (95%) percentile interval.
     The point estimate is the fit on all votes. `converged` is False when it has no finite MLE
     (a model won or lost all its games; its rating then stops near 30 natural units from the
@@ -143,5 +143,6 @@ def bradley_terry(
         interval_kind=BOOTSTRAP,
         level=level,
         converged=bool(point_ok.all()),
+        resample="prompt" if resample == "cluster" else resample,
         unconverged_rounds=int((~draws_ok).any(axis=-1).sum()) if rounds > 0 else 0,
     )

@@ -11,15 +11,16 @@ import argparse
 import sys
 from typing import Any, Mapping, TextIO
 
-from .formats import FORMATS, fit_warnings, leaderboard_document, render
-from .leaderboard import METHODS, estimate
+from .formats import FORMATS, render, results_document
+from .leaderboard import METHODS
 from .vote_file import VoteFileError, read_vote_file
 
 DESCRIPTION = (
     "Rate models from a vote CSV (columns model_a, model_b, winner = model_a | model_b | tie | "
-    "tie (bothbad); optional criterion, prompt_id, rater_id, tstamp) and print a leaderboard."
+    "tie (bothbad); optional criterion, prompt_id, rater_id, tstamp, category, counted) and print a "
+    "leaderboard."
 )
-RESAMPLE_CHOICES = {"comparison": "comparison", "prompt": "cluster"}
+RESAMPLE_CHOICES = ("comparison", "prompt", "rater")
 
 
 class UsageError(ValueError):
@@ -55,8 +56,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="output format (default json)")
     parser.add_argument("--ties", choices=("half", "exclude"), default="half",
                         help="winrate: a tie counts half a win, or is left out (default half)")
-    parser.add_argument("--resample", choices=tuple(RESAMPLE_CHOICES), default="comparison",
-                        help="bootstrap unit: comparisons (default) or prompts (needs prompt_id)")
+    parser.add_argument("--resample", choices=RESAMPLE_CHOICES, default="comparison",
+                        help="bootstrap unit, for every method: comparisons (default; intervals about these "
+                             "prompts and raters), prompts (needs prompt_id; about prompts like these) or "
+                             "raters (needs rater_id; about raters like these)")
+    parser.add_argument("--by", choices=("category",), dest="by",
+                        help="category: also a leaderboard per prompt category (needs a category column; "
+                             "JSON key by_category)")
+    parser.add_argument("--pairs", action="store_true",
+                        help="also the pairwise significance table: win rate with interval, exact binomial p, "
+                             "Holm-adjusted p (JSON key pairs)")
+    parser.add_argument("--include-uncounted", action="store_true",
+                        help="keep rows whose counted column is no (e.g. flagged raters' votes in an export)")
     parser.add_argument("--anchor", type=_anchor, metavar="MODEL=RATING",
                         help="bt: pin MODEL at RATING instead of centring the mean at 1000")
 
@@ -66,8 +77,12 @@ def run(options: Mapping[str, Any], stderr: TextIO | None = None) -> str:
     Raises VoteFileError for a bad file and UsageError for an impossible request."""
     if options["rounds"] < 1:
         raise UsageError(f"--rounds must be at least 1, got {options['rounds']}")
-    resample = RESAMPLE_CHOICES[options.get("resample") or "comparison"]
-    votes = read_vote_file(options["votes"], require_prompt=resample == "cluster")
+    resample = options.get("resample") or "comparison"
+    by_category = options.get("by") == "category"
+    votes = read_vote_file(
+        options["votes"], require_prompt=resample == "prompt", require_rater=resample == "rater",
+        require_category=by_category, include_uncounted=bool(options.get("include_uncounted")),
+    )
     if options.get("criterion"):
         name = options["criterion"]
         if name not in votes.criterion_names:
@@ -75,7 +90,7 @@ def run(options: Mapping[str, Any], stderr: TextIO | None = None) -> str:
             raise UsageError(f"--criterion {name!r} is not in {options['votes']}; it has: {found}")
         votes = votes.only_criterion(name)
     try:
-        ratings = estimate(
+        document = results_document(
             votes,
             options["method"],
             options["rounds"],
@@ -83,13 +98,17 @@ def run(options: Mapping[str, Any], stderr: TextIO | None = None) -> str:
             anchor=options.get("anchor"),
             ties=options.get("ties") or "half",
             resample=resample,
+            pairs=bool(options.get("pairs")),
+            by_category=by_category,
         )
     except ValueError as error:  # e.g. an anchor model that is not in the file
         raise UsageError(str(error)) from None
     if stderr is not None:
-        for warning in fit_warnings(ratings, options["rounds"]):
+        for warning in document.pop("warnings"):
             stderr.write(f"warning: {warning}\n")
-    return render(leaderboard_document(ratings, options["rounds"], options["seed"]), options["output_format"])
+    else:
+        document.pop("warnings")
+    return render(document, options["output_format"])
 
 
 def main(argv: list[str] | None = None, stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:

@@ -18,7 +18,11 @@ import numba
 import numpy as np
 
 from .arrays import VoteArrays
-from .ratings import ORDERINGS, Ratings
+from .ratings import BOOTSTRAP, Ratings
+from .resample import unit_labels
+
+#: What the Elo interval is: votes resampled, then ordered (not the spread over orderings).
+ELO_BOOTSTRAP = BOOTSTRAP + " (votes resampled, then run in random orders)"
 
 @numba.njit(cache=True, inline="always")
 def _splitmix64(state):
@@ -83,6 +87,58 @@ def _elo_orderings(packed, unit_start, n_criteria, n_models, n_orderings, seed, 
     return out
 
 
+@numba.njit(cache=True, parallel=True)
+def _elo_bootstrap(packed, unit_start, group_start, group_units, n_criteria, n_models, rounds,
+                   orderings, seed, k, log_base_over_scale, initial):
+    """(mean, within) float[rounds, n_criteria, n_models]: for each round, draw as many groups as
+    there are (comparisons, prompts or raters) with replacement, take every comparison of the
+    drawn groups, and run `orderings` random orderings of them; the round's rating is their mean,
+    `within` the variance over its orderings."""
+    n_groups = group_start.size - 1
+    mask20 = np.int64((1 << 20) - 1)
+    out = np.zeros((rounds, n_criteria, n_models))
+    squares = np.zeros((rounds, n_criteria, n_models))
+    for r in numba.prange(rounds):
+        state = (seed ^ np.uint64(0xA0761D6478BD642F)) * np.uint64(0xD1B54A32D192ED03) + np.uint64(r)
+        state, _ = _splitmix64(state)
+        drawn = np.empty(n_groups, np.int64)
+        total = 0
+        for g in range(n_groups):
+            state, j = _below(state, n_groups)
+            drawn[g] = j
+            total += group_start[j + 1] - group_start[j]
+        units = np.empty(total, np.int64)
+        filled = 0
+        for g in range(n_groups):
+            j = drawn[g]
+            for position in range(group_start[j], group_start[j + 1]):
+                units[filled] = group_units[position]
+                filled += 1
+        rating = np.empty((n_criteria, n_models))
+        for _ in range(orderings):
+            rating[:, :] = initial
+            for position in range(total):  # forward Fisher-Yates, fused with the updates
+                state, offset = _below(state, total - position)
+                j = position + offset
+                units[position], units[j] = units[j], units[position]
+                u = units[position]
+                for v in range(unit_start[u], unit_start[u + 1]):
+                    word = packed[v]
+                    a = word & mask20
+                    b = (word >> 20) & mask20
+                    c = (word >> 40) & mask20
+                    score = 0.5 * (word >> 60)
+                    expected_a = 1.0 / (1.0 + math.exp((rating[c, b] - rating[c, a]) * log_base_over_scale))
+                    delta = k * (score - expected_a)
+                    rating[c, a] += delta
+                    rating[c, b] -= delta
+            out[r] += rating
+            squares[r] += rating * rating
+        out[r] /= orderings
+        squares[r] = squares[r] / orderings - out[r] * out[r]
+    return out, squares * orderings / max(orderings - 1, 1)
+
+
 def online_elo(
     votes: VoteArrays,
     permutations: int = 1000,
@@ -94,17 +150,28 @@ def online_elo(
     initial: float = 1000.0,
     shuffle: bool = True,
     level: float = 0.95,
+    bootstrap_rounds: int | None = None,
+    orderings_per_round: int = 10,
+    resample: str = "comparison",
 ) -> Ratings:
     """Online Elo per criterion, averaged over random orderings of the votes.
 
     Protocol: ADD (Sauer et al. 2023), following Boubdir et al.: each ordering runs the Elo
     update R_a += K (S_a - E_a), E_a = 1 / (1 + base**((R_b - R_a) / scale)) over every vote,
     from `initial` for all models; defaults K=1, base 10, scale 400, start 1000, 1000
-    orderings. The rating is the mean over orderings; the interval is the central `level`
-    (2.5 / 97.5 percent) spread over orderings: it measures order dependence, it is not a
-    confidence interval. Orderings shuffle comparisons, so on every ordering all criteria see
-    the comparisons in the same order and the combined rating is their per-ordering mean.
-    shuffle=False runs the votes in the given order (every "ordering" is then identical).
+    orderings. The rating is the mean over orderings.
+
+    The interval is a bootstrap percentile interval: each of `bootstrap_rounds` rounds (default:
+    permutations / 5, 200 for ADD's 1000) resamples the units (`resample`: comparisons, prompts
+    or raters) with replacement and runs `orderings_per_round` (default 10) random orderings of
+    the resample, whose mean is the round's rating; the order noise left in that mean (the
+    variance over the round's orderings / 10) is taken out of the spread between rounds (draws
+    shrunk towards their mean by sqrt(1 - noise / spread)); the central `level` of the rounds
+    is the interval. It narrows as votes grow and does not shrink with more orderings. The spread over
+    orderings (what ADD's error bars show: order dependence, not a confidence interval) is kept
+    as `Ratings.ordering_spread`. Orderings shuffle comparisons, so on every ordering all
+    criteria see the comparisons in the same order and the combined rating is their
+    per-ordering mean. shuffle=False runs the votes in the given order.
     """
     if permutations < 1:
         raise ValueError(f"permutations must be at least 1, got {permutations}")
@@ -136,13 +203,38 @@ def online_elo(
     )
     votes_per_model = votes.votes_per_model()
     draws[:, votes_per_model == 0] = np.nan
+    rounds = max(1, permutations // 5) if bootstrap_rounds is None else int(bootstrap_rounds)
+    if rounds < 1 or orderings_per_round < 1:
+        raise ValueError("bootstrap_rounds and orderings_per_round must be at least 1")
+    # Group the comparisons (units, in sorted comparison order) by the resampling unit.
+    group_of_unit = unit_labels(votes, resample)[order][unit_start[:-1]]
+    _, group_codes = np.unique(group_of_unit, return_inverse=True)
+    group_codes = group_codes.reshape(-1)
+    group_units = np.argsort(group_codes, kind="stable").astype(np.int64)
+    group_start = np.concatenate([[0], np.cumsum(np.bincount(group_codes))]).astype(np.int64)
+    boot, within = _elo_bootstrap(
+        packed, unit_start, group_start, group_units, votes.n_criteria, votes.n_models, rounds,
+        int(orderings_per_round), np.uint64(seed % 2**64), float(k), math.log(base) / scale, float(initial),
+    )
+    if orderings_per_round > 1 and rounds > 1:
+        # A round's mean over a few orderings still carries order noise (variance within / m);
+        # take it out of the spread between rounds, so the interval is about the votes alone.
+        centre = boot.mean(axis=0)
+        between = boot.var(axis=0, ddof=1)
+        noise = within.mean(axis=0) / orderings_per_round
+        with np.errstate(invalid="ignore", divide="ignore"):
+            factor = np.sqrt(np.clip(1.0 - noise / between, 0.0, 1.0))
+        boot = centre + (boot - centre) * np.where(between > 0, factor, 1.0)
+    boot[:, votes_per_model == 0] = np.nan
     return Ratings(
         method="elo",
         model_names=votes.model_names,
         criterion_names=votes.criterion_names,
         rating=draws.mean(axis=0),
-        draws=draws,
+        draws=boot,
         votes=votes_per_model,
-        interval_kind=ORDERINGS,
+        interval_kind=ELO_BOOTSTRAP,
         level=level,
+        resample=resample,
+        ordering_draws=draws,
     )

@@ -16,6 +16,13 @@ from typing import Any, Mapping, Sequence
 
 from .leaderboard import COMBINED, METHOD_NAMES, ROW_FIELDS, leaderboard_rows
 from .ratings import Ratings
+from .resample import POPULATION
+from .significance import PAIR_FIELDS
+
+#: A category row resting on fewer votes than this is flagged as too few to rank.
+MIN_CATEGORY_VOTES = 20
+#: Cells a spreadsheet would run as a formula (OWASP's CSV injection list).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 FORMATS = ("json", "csv", "md", "latex")
 _LATEX_SPECIAL = {
@@ -24,16 +31,90 @@ _LATEX_SPECIAL = {
 }
 
 
+def _ordering_spread_rows(ratings: Ratings) -> list[dict[str, Any]]:
+    low, high, combined_low, combined_high = ratings.ordering_spread
+    rows = []
+    finite = lambda x: float(x) if math.isfinite(x) else None  # noqa: E731
+    for c, criterion in enumerate(ratings.criterion_names):
+        rows += [{"model": m, "criterion": criterion, "low": finite(low[c, i]), "high": finite(high[c, i])} for i, m in enumerate(ratings.model_names)]
+    if len(ratings.criterion_names) >= 2:
+        rows += [{"model": m, "criterion": COMBINED, "low": finite(combined_low[i]), "high": finite(combined_high[i])} for i, m in enumerate(ratings.model_names)]
+    return rows
+
+
 def leaderboard_document(ratings: Ratings, rounds: int, seed: int | None) -> dict[str, Any]:
-    """The JSON object of the `leaderboard` command."""
-    return {
+    """The JSON object of the `leaderboard` command: method, rounds, seed, interval, criteria,
+    models (rows; rank = 1 + the models whose interval lies wholly above, for every method),
+    resample and population (the bootstrap unit and what the interval is about), and for online
+    Elo `ordering_spread` (the spread over orderings, labelled as such)."""
+    document = {
         "method": ratings.method,
         "rounds": rounds,
         "seed": seed,
         "interval": f"{ratings.level:.0%} {ratings.interval_kind}",
         "criteria": list(ratings.criterion_names),
         "models": leaderboard_rows(ratings),
+        "resample": ratings.resample,
+        "population": POPULATION.get(ratings.resample, ratings.resample),
     }
+    if ratings.ordering_spread is not None:
+        document["ordering_spread"] = {
+            "what": f"central {ratings.level:.0%} spread of the rating over {rounds} orderings of all votes: "
+            "how much the order of the votes moves online Elo; not a confidence interval",
+            "rows": _ordering_spread_rows(ratings),
+        }
+    return document
+
+
+def category_rows(rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Warnings for a category's rows: models with too few votes to rank."""
+    thin = sorted({row["model"] for row in rows if row["votes"] < MIN_CATEGORY_VOTES})
+    if not thin:
+        return []
+    return [f"fewer than {MIN_CATEGORY_VOTES} votes for {', '.join(thin)}: too few to rank in this category"]
+
+
+def results_document(
+    votes,
+    method: str = "bt",
+    rounds: int = 1000,
+    seed: int | None = 0,
+    *,
+    resample: str = "comparison",
+    pairs: bool = True,
+    by_category: bool = False,
+    **options,
+) -> dict[str, Any]:
+    """Everything the leaderboard command and the study pages show, from one `VoteArrays`:
+    `leaderboard_document` plus `warnings` (fits without a finite MLE), `pairs`
+    (`significance.pairwise_table`: win rate, interval, binomial p, Holm p, per criterion and
+    mean) and with by_category `by_category` ({category: {"votes", "models", "warnings"}}, the
+    same rows per prompt category; needs `votes.category`)."""
+    from .leaderboard import breakdown, estimate
+    from .significance import pairwise_table
+
+    ratings = estimate(votes, method, rounds, seed, resample=resample, **options)
+    document = leaderboard_document(ratings, rounds, seed)
+    document["warnings"] = fit_warnings(ratings, rounds)
+    if pairs:
+        document["pairs"] = pairwise_table(votes, rounds, seed, resample=resample)
+    if by_category:
+        if votes.category is None:
+            raise ValueError("a breakdown by category needs the category of each vote (a 'category' column)")
+        document["by_category"] = {}
+        for code, sub in breakdown(votes, votes.category, estimator=lambda v: v).items():
+            name = votes.category_names[code] if votes.category_names else str(code)
+            try:
+                sub_ratings = estimate(sub, method, rounds, seed, resample=resample, **options)
+            except ValueError as error:  # e.g. a prompt bootstrap over a category of one prompt
+                document["by_category"][name] = {"votes": sub.n_votes, "models": [], "warnings": [str(error)]}
+                continue
+            rows = leaderboard_rows(sub_ratings)
+            document["by_category"][name] = {
+                "votes": sub.n_votes, "models": rows,
+                "warnings": category_rows(rows) + fit_warnings(sub_ratings, rounds),
+            }
+    return document
 
 
 def fit_warnings(ratings: Ratings, rounds: int) -> list[str]:
@@ -75,13 +156,50 @@ def render_json(document: Mapping[str, Any]) -> str:
     return json.dumps(document, indent=2, allow_nan=False) + "\n"
 
 
+def csv_safe(value: Any) -> Any:
+    """A text cell a spreadsheet would run as a formula (=, +, -, @, tab, CR first) gets a
+    leading apostrophe; numbers pass as they are."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def _csv_rows(writer, rows) -> None:
+    for row in rows:
+        writer.writerow({key: csv_safe(value) for key, value in row.items()})
+
+
 def render_csv(document: Mapping[str, Any]) -> str:
+    """The model rows; then, when the document has them, the pairs (significance) and the rows by
+    category, each after a `#` line saying what follows."""
     out = io.StringIO()
     out.write(f"# {describe(document)}\n")
     writer = csv.DictWriter(out, fieldnames=ROW_FIELDS, lineterminator="\n")
     writer.writeheader()
-    writer.writerows(document["models"])
+    _csv_rows(writer, document["models"])
+    if document.get("pairs"):
+        out.write("# pairwise significance: win rate of model_a over model_b (ties half) with its interval; "
+                  "exact binomial p on decisive votes; Holm-adjusted over the pairs of each criterion\n")
+        writer = csv.DictWriter(out, fieldnames=PAIR_FIELDS, lineterminator="\n")
+        writer.writeheader()
+        _csv_rows(writer, document["pairs"])
+    if document.get("by_category"):
+        out.write("# by prompt category\n")
+        writer = csv.DictWriter(out, fieldnames=("category", *ROW_FIELDS), lineterminator="\n")
+        writer.writeheader()
+        for category, part in document["by_category"].items():
+            _csv_rows(writer, [{"category": category, **row} for row in part["models"]])
     return out.getvalue()
+
+
+def markdown_escape(text: Any) -> str:
+    """Table-cell text with HTML and Markdown's own characters neutralised."""
+    import html
+
+    escaped = html.escape(str(text), quote=False)
+    for ch in "\\`*_[]|":
+        escaped = escaped.replace(ch, "\\" + ch)
+    return escaped
 
 
 def render_markdown(document: Mapping[str, Any]) -> str:
@@ -94,12 +212,37 @@ def render_markdown(document: Mapping[str, Any]) -> str:
         "| --- | ---: | --- | ---: | --- | ---: |",
     ]
     for row in rows:
-        model = row["model"].replace("|", "\\|")
+        model = markdown_escape(row["model"])
         interval = f"[{_number(row['ci_low'], digits)}, {_number(row['ci_high'], digits)}]"
         lines.append(
-            f"| {row['criterion']} | {row['rank']} | {model} | {row['rating']:.{digits}f} "
+            f"| {markdown_escape(row['criterion'])} | {row['rank']} | {model} | {row['rating']:.{digits}f} "
             f"| {interval} | {row['votes']} |"
         )
+    if document.get("pairs"):
+        lines += [
+            "",
+            "Pairwise significance: win rate of A over B (ties half) with its interval, exact binomial p on "
+            "decisive votes, Holm-adjusted p over the pairs of each criterion; * marks p_holm < 0.05.",
+            "",
+            "| criterion | model A | model B | A wins | B wins | ties | win rate of A | interval | p | p (Holm) |",
+            "| --- | --- | --- | ---: | ---: | ---: | ---: | --- | ---: | ---: |",
+        ]
+        for pair in document["pairs"]:
+            lines.append(
+                f"| {markdown_escape(pair['criterion'])} | {markdown_escape(pair['model_a'])} | {markdown_escape(pair['model_b'])} "
+                f"| {pair['wins_a']} | {pair['wins_b']} | {pair['ties']} | {_number(pair['win_rate'], 3)} "
+                f"| [{_number(pair['ci_low'], 3)}, {_number(pair['ci_high'], 3)}] | {pair['p_value']:.3g} "
+                f"| {pair['p_holm']:.3g}{' *' if pair['significant'] else ''} |"
+            )
+    for category, part in (document.get("by_category") or {}).items():
+        lines += ["", f"Category {markdown_escape(category)} ({part['votes']} votes)", ""]
+        lines += [f"_Caution: {markdown_escape(w)}_" for w in part["warnings"]]
+        lines += ["| criterion | rank | model | rating | interval | votes |", "| --- | ---: | --- | ---: | --- | ---: |"]
+        for row in part["models"]:
+            lines.append(
+                f"| {markdown_escape(row['criterion'])} | {row['rank']} | {markdown_escape(row['model'])} | {row['rating']:.{digits}f} "
+                f"| [{_number(row['ci_low'], digits)}, {_number(row['ci_high'], digits)}] | {row['votes']} |"
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -158,6 +301,30 @@ def render_latex(
     return "\n".join(lines) + "\n"
 
 
+def render_latex_pairs(pairs: Sequence[Mapping[str, Any]]) -> str:
+    """The pairwise table as a `tabular`: win rate of A over B with its interval and the
+    Holm-adjusted p; a significant pair (p_holm < 0.05) is marked with $^{*}$."""
+    if not pairs:
+        return ""
+    lines = [
+        "% pairwise significance: exact binomial test on decisive votes, Holm-adjusted per criterion; * p_holm < 0.05",
+        "\\begin{tabular}{lllcr}",
+        "\\toprule",
+        "criterion & model A & model B & win rate of A & $p_\\mathrm{Holm}$ \\\\",
+        "\\midrule",
+    ]
+    for pair in pairs:
+        rate = "--" if pair["win_rate"] is None else f"{pair['win_rate']:.3f}"
+        interval = "" if pair["ci_low"] is None else f" [{pair['ci_low']:.3f}, {pair['ci_high']:.3f}]"
+        mark = "$^{*}$" if pair["significant"] else ""
+        lines.append(
+            f"{latex_escape(pair['criterion'])} & {latex_escape(pair['model_a'])} & {latex_escape(pair['model_b'])} "
+            f"& {rate}{interval}{mark} & {pair['p_holm']:.3g} \\\\"
+        )
+    lines += ["\\bottomrule", "\\end{tabular}"]
+    return "\n".join(lines) + "\n"
+
+
 def render(document: Mapping[str, Any], output_format: str) -> str:
     """The document in one of FORMATS."""
     if output_format == "json":
@@ -167,5 +334,5 @@ def render(document: Mapping[str, Any], output_format: str) -> str:
     if output_format == "md":
         return render_markdown(document)
     if output_format == "latex":
-        return render_latex(document["models"], header=describe(document))
+        return render_latex(document["models"], header=describe(document)) + render_latex_pairs(document.get("pairs") or [])
     raise ValueError(f"format must be one of {FORMATS}, got {output_format!r}")

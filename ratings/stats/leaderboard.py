@@ -31,7 +31,8 @@ def estimate(
 ) -> Ratings:
     """`Ratings` by `method`: "bt" (`bradley_terry`, `rounds` bootstrap rounds, `anchor`),
     "elo" (`online_elo`, `rounds` orderings) or "winrate" (`win_rates`' mean win rate, `ties`).
-    `resample` ("comparison" or "cluster") applies to the bootstraps."""
+    `resample` ("comparison", "prompt" or "rater") is the bootstrap's unit for every method
+    (Elo: votes resampled, then ordered)."""
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     if votes.n_votes == 0:
@@ -42,7 +43,7 @@ def estimate(
         return win_rates(votes, rounds, seed, ties=ties, resample=resample, level=level).mean
     from .elo import online_elo  # numba: imported only when Elo is asked for
 
-    return online_elo(votes, rounds, seed, level=level)
+    return online_elo(votes, rounds, seed, level=level, resample=resample)
 
 
 def _finite_or_none(value) -> float | None:

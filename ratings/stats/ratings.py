@@ -61,6 +61,20 @@ class Ratings:
     #: many bootstrap rounds have none (a model won or lost all its games in that round).
     converged: bool = True
     unconverged_rounds: int = 0
+    #: The resampling unit of the bootstrap: "comparison", "prompt" or "rater".
+    resample: str = "comparison"
+    #: Online Elo only: float[O, C, M], the final ratings of each ordering of all votes.
+    ordering_draws: np.ndarray | None = None
+
+    @property
+    def ordering_spread(self) -> tuple | None:
+        """Online Elo only: (low, high) float[C, M] and (low, high) float[M] of the combined
+        rating: the central `level` spread over orderings of all votes (order dependence, not a
+        confidence interval)."""
+        if self.ordering_draws is None:
+            return None
+        low, high = nan_percentiles(self.ordering_draws, self.level)
+        return (low, high, *nan_percentiles(self.ordering_draws.mean(axis=1), self.level))
 
     def interval(self) -> tuple[np.ndarray, np.ndarray]:
         """(low, high), float[C, M]: the central `level` percentile interval of the draws."""

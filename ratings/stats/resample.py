@@ -27,7 +27,29 @@ from .arrays import VoteArrays
 
 #: Outcome categories of a pair cell, from the lower-indexed model's side.
 LO_WINS, HI_WINS, TIES = 0, 1, 2
-RESAMPLE_UNITS = ("comparison", "cluster")
+#: Resampling units: "comparison" (a shown pair, its votes on all criteria together), "prompt"
+#: (every comparison about one prompt: `votes.cluster`), "rater" (every comparison by one rater:
+#: `votes.rater`); "cluster" is the older name of "prompt".
+RESAMPLE_UNITS = ("comparison", "prompt", "rater", "cluster")
+#: What population an interval from each unit speaks about.
+POPULATION = {
+    "comparison": "these prompts and these raters (votes resampled; prompts and raters held fixed)",
+    "prompt": "prompts like these (prompts resampled with all their votes; raters held fixed)",
+    "rater": "raters like these (raters resampled with all their votes; prompts held fixed)",
+}
+
+
+def unit_labels(votes: VoteArrays, resample: str) -> np.ndarray:
+    """The label of each vote's resampling unit (comparison, prompt or rater)."""
+    if resample not in RESAMPLE_UNITS:
+        raise ValueError(f"resample must be one of {', '.join(RESAMPLE_UNITS[:3])}, got {resample!r}")
+    if resample == "comparison":
+        return votes.comparison
+    labels = votes.rater if resample == "rater" else votes.cluster
+    if labels is None:
+        what = "votes.rater (the rater of each vote)" if resample == "rater" else "votes.cluster (the prompt of each vote)"
+        raise ValueError(f"resample={resample!r} needs {what}")
+    return labels
 #: Bound on round-chunk x entries held at once when summing draws into cells.
 _CHUNK_ELEMENTS = 1 << 23
 
@@ -131,9 +153,9 @@ def pair_counts(
     """Counts per (criterion, pair, outcome), and with `rounds` > 0 their bootstrap draws.
 
     resample="comparison" draws comparisons with replacement (a vote-level bootstrap when each
-    vote is its own comparison); resample="cluster" draws `votes.cluster` groups (prompts)."""
-    if resample not in RESAMPLE_UNITS:
-        raise ValueError(f"resample must be one of {RESAMPLE_UNITS}, got {resample!r}")
+    vote is its own comparison); "prompt" (or "cluster") draws `votes.cluster` groups, "rater"
+    draws `votes.rater` groups: a cluster bootstrap, each drawn group bringing all its votes."""
+    unit = unit_labels(votes, resample)
     lo, hi, vote_pair, category = vote_cells(votes)
     n_criteria, n_pairs = votes.n_criteria, lo.size
     n_cells = n_criteria * n_pairs * 3
@@ -142,10 +164,8 @@ def pair_counts(
     shape = (n_criteria, n_pairs, 3)
     if rounds <= 0:
         return PairCounts(lo, hi, votes.n_models, counts.reshape(shape))
-    if resample == "cluster":
-        if votes.cluster is None:
-            raise ValueError("resample='cluster' needs votes.cluster (e.g. the prompt of each vote)")
-        units, k = _compact(votes.cluster)
+    if resample != "comparison":
+        units, k = _compact(unit)
         patterns = _generic_patterns(units, k, cell, n_cells)
     else:
         units, k = _compact(votes.comparison)

@@ -89,3 +89,84 @@ def pairwise_binomial_tests(votes: VoteArrays, *, criterion: int | str = 0, alph
         p_holm=holm(p_value),
         alpha=alpha,
     )
+
+
+PAIR_FIELDS = (
+    "model_a", "model_b", "criterion", "wins_a", "wins_b", "ties", "win_rate", "ci_low", "ci_high",
+    "p_value", "p_holm", "significant",
+)
+
+
+def _mean_decisions(votes: VoteArrays) -> tuple[np.ndarray, ...]:
+    """(lo, hi, wins_lo, wins_hi, ties) per observed pair for the mean over criteria: each
+    comparison's answers averaged over its criteria (seen from the pair's lower-indexed model)
+    count as one decision: a win above 1/2, a loss below, a tie at 1/2."""
+    from .resample import vote_cells
+
+    lo, hi, vote_pair, _ = vote_cells(votes)
+    score_lo = np.where(votes.model_a == lo[vote_pair], votes.outcome, 1.0 - votes.outcome)
+    _, unit = np.unique(votes.comparison, return_inverse=True)
+    unit = unit.reshape(-1)
+    n_units = int(unit.max(initial=-1)) + 1
+    mean_score = np.bincount(unit, weights=score_lo, minlength=n_units) / np.maximum(np.bincount(unit, minlength=n_units), 1)
+    unit_pair = np.zeros(n_units, dtype=np.int64)
+    unit_pair[unit] = vote_pair
+    n_pairs = lo.size
+    won = np.bincount(unit_pair[mean_score > 0.5], minlength=n_pairs)
+    lost = np.bincount(unit_pair[mean_score < 0.5], minlength=n_pairs)
+    tied = np.bincount(unit_pair[mean_score == 0.5], minlength=n_pairs)
+    return lo, hi, won, lost, tied
+
+
+def pairwise_table(
+    votes: VoteArrays,
+    rounds: int = 1000,
+    seed: int | None = 0,
+    *,
+    resample: str = "comparison",
+    alpha: float = 0.05,
+    level: float = 0.95,
+) -> list[dict[str, Any]]:
+    """Every compared model pair per criterion, and for the mean over criteria (with two or more):
+    decisive wins and losses and ties, the win rate of model_a over model_b (a tie counts half)
+    with its bootstrap percentile interval (`rounds` rounds resampling `resample` units, as the
+    leaderboards do), the exact two-sided binomial p on the decisive votes (scipy's `binomtest`
+    with p = 1/2) and Holm's adjustment over the pairs of that criterion; `significant` is
+    p_holm < alpha. For "mean", win_rate is the mean of the criteria's win rates (as ADD reports)
+    and the test counts each comparison once, by its answers averaged over the criteria (a sign
+    test: the criteria's votes on one comparison are not independent). model_a is the pair's
+    model that comes first in `votes.model_names`."""
+    from .win_rates import win_rates
+
+    if votes.n_votes == 0:
+        return []
+    rates = win_rates(votes, rounds, seed, resample=resample, level=level)
+    names = votes.model_names
+    rows: list[dict[str, Any]] = []
+
+    def add(criterion, lo, hi, wins_a, wins_b, ties, rate, low, high):
+        p_value = binomial_two_sided(wins_a, wins_a + wins_b)
+        p_holm = holm(p_value)
+        for k in range(lo.size):
+            i, j = int(lo[k]), int(hi[k])
+            finite = lambda x: float(x) if np.isfinite(x) else None  # noqa: E731
+            rows.append({
+                "model_a": names[i], "model_b": names[j], "criterion": criterion,
+                "wins_a": int(wins_a[k]), "wins_b": int(wins_b[k]), "ties": int(ties[k]),
+                "win_rate": finite(rate[i, j]), "ci_low": finite(low[i, j]), "ci_high": finite(high[i, j]),
+                "p_value": float(p_value[k]), "p_holm": float(p_holm[k]), "significant": bool(p_holm[k] < alpha),
+            })
+
+    for c, criterion in enumerate(votes.criterion_names):
+        tests = pairwise_binomial_tests(votes, criterion=c, alpha=alpha)
+        add(criterion, tests.model_i, tests.model_j, tests.wins_i, tests.wins_j, tests.ties,
+            rates.matrix[c], rates.low[c], rates.high[c])
+    if votes.n_criteria >= 2:
+        from .ratings import nan_mean, nan_percentiles
+
+        lo, hi, won, lost, tied = _mean_decisions(votes)
+        compared = (won + lost + tied) > 0
+        mean = nan_mean(rates.matrix, axis=0)
+        low, high = (rates.mean_low, rates.mean_high) if rates.mean_low is not None else nan_percentiles(mean[None], level)
+        add("mean", lo[compared], hi[compared], won[compared], lost[compared], tied[compared], mean, low, high)
+    return rows

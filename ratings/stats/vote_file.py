@@ -2,7 +2,10 @@
 
 Columns (header on line 1, any order, other columns ignored): `model_a`, `model_b`, `winner`
 (one of model_a, model_b, tie, tie (bothbad)), and optionally `criterion`, `prompt_id`,
-`rater_id`, `tstamp`. A file without `criterion` has one criterion, "overall".
+`rater_id`, `tstamp`, `category` (the prompt's category, for a breakdown), `counted` (yes / no:
+rows marked no, e.g. votes of flagged raters in an evalsite export, are left out unless asked
+for). A file without `criterion` has one criterion, "overall". Lines starting with `#` before the
+header (an export's provenance) are skipped.
 
 The votes of one comparison on different criteria are matched by the columns that identify a
 shown pair: rows with the same model_a, model_b, prompt_id, rater_id and tstamp (those present)
@@ -23,11 +26,15 @@ from . import numba_cache  # noqa: F401  (before numba: where kernels are cached
 import numba
 import numpy as np
 
-from .arrays import VoteArrays
+from .arrays import VoteArrays, canonical
 
 WINNER_OUTCOMES = {"model_a": 1.0, "model_b": 0.0, "tie": 0.5, "tie (bothbad)": 0.5}
 REQUIRED_COLUMNS = ("model_a", "model_b", "winner")
-OPTIONAL_COLUMNS = ("criterion", "prompt_id", "rater_id", "tstamp")
+OPTIONAL_COLUMNS = ("criterion", "prompt_id", "rater_id", "tstamp", "category", "counted")
+#: `counted` values that leave a vote out (a flagged, excluded or withdrawn rater's vote).
+NOT_COUNTED = ("no", "false", "0")
+#: The category of a vote whose `category` cell is empty.
+UNCATEGORIZED = "uncategorized"
 DEFAULT_CRITERION = "overall"
 #: Reserved for the combined rating in leaderboards.
 COMBINED = "mean"
@@ -181,30 +188,37 @@ def _factorize(hashes):
     return codes, first[:n_codes]
 
 
-def _header(buf: np.ndarray) -> tuple[list[str], int]:
-    """(column names, offset of line 2)."""
+def _header(buf: np.ndarray) -> tuple[list[str], int, int]:
+    """(column names, offset of the line after the header, the header's line number): leading
+    lines starting with '#' are comments."""
     newline = np.flatnonzero(buf == _LF)
-    end = int(newline[0]) + 1 if newline.size else buf.size
-    raw = buf[:end].tobytes()
+    start, line = 0, 1
+    while start < buf.size and buf[start] == ord("#"):
+        following = newline[newline >= start]
+        start = int(following[0]) + 1 if following.size else buf.size
+        line += 1
+    following = newline[newline >= start]
+    end = int(following[0]) + 1 if following.size else buf.size
+    raw = buf[start:end].tobytes()
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         raise VoteFileError(1, None, f"the header is not valid UTF-8 ({error.reason})") from None
     names = next(csv.reader([text.rstrip("\r\n")]), [])
-    return [name.strip() for name in names], end
+    return [name.strip() for name in names], end, line
 
 
 class _Columns:
     """The tokenized rows, factorized column by column."""
 
-    def __init__(self, buf, header, body_start):
+    def __init__(self, buf, header, body_start, first_line=2):
         self.buf, self.header = buf, header
         self.wanted = [name for name in (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS) if name in header]
         slot_of_column = np.full(len(header), -1, np.int64)
         for slot, name in enumerate(self.wanted):
             slot_of_column[header.index(name)] = slot
         max_rows = int(np.count_nonzero(buf[body_start:] == _LF) + np.count_nonzero(buf[body_start:] == _CR)) + 1
-        status, rows, *arrays, bad_field = _tokenize(buf, body_start, 2, slot_of_column, len(self.wanted), max_rows)
+        status, rows, *arrays, bad_field = _tokenize(buf, body_start, first_line, slot_of_column, len(self.wanted), max_rows)
         row_line, n_fields, hashes, starts, ends, escaped = (a[..., :rows] for a in arrays)
         if status != _OK:
             column = header[bad_field] if bad_field < len(header) else None
@@ -305,23 +319,31 @@ def _comparison_ids(key_codes: list[np.ndarray], criterion: np.ndarray, n_criter
     return _row_ids(key_codes + [occurrence])
 
 
-def parse_vote_bytes(data: bytes, *, require_prompt: bool = False) -> VoteArrays:
-    """`VoteArrays` from the bytes of a vote CSV; raises `VoteFileError` at the first bad line.
+def parse_vote_bytes(
+    data: bytes, *, require_prompt: bool = False, require_rater: bool = False, require_category: bool = False,
+    include_uncounted: bool = False,
+) -> VoteArrays:
+    """`VoteArrays` from the bytes of a vote CSV, in `arrays.canonical` order; raises
+    `VoteFileError` at the first bad line.
 
-    require_prompt: every row must have a non-empty prompt_id (for a cluster bootstrap)."""
+    require_prompt / require_rater: every row must have a non-empty prompt_id / rater_id (for a
+    bootstrap over prompts or raters); require_category: the file must have a category column.
+    include_uncounted: keep rows whose `counted` is no."""
     buf = np.frombuffer(data, dtype=np.uint8)
     if buf.size == 0 or not data.strip():
         raise VoteFileError(1, None, "the file is empty; expected a header with model_a, model_b, winner")
-    header, body_start = _header(buf)
-    for name in REQUIRED_COLUMNS + (("prompt_id",) if require_prompt else ()):
+    header, body_start, header_line = _header(buf)
+    needed = REQUIRED_COLUMNS + (("prompt_id",) if require_prompt else ()) + (("rater_id",) if require_rater else ())
+    needed += ("category",) if require_category else ()
+    for name in needed:
         if name not in header:
-            raise VoteFileError(1, name, f"missing column {name!r}; the header has: {', '.join(header)}")
+            raise VoteFileError(header_line, name, f"missing column {name!r}; the header has: {', '.join(header)}")
     duplicated = sorted({name for name in header if header.count(name) > 1 and name in REQUIRED_COLUMNS + OPTIONAL_COLUMNS})
     if duplicated:
-        raise VoteFileError(1, duplicated[0], f"column {duplicated[0]!r} appears more than once")
-    columns = _Columns(buf, header, body_start)
+        raise VoteFileError(header_line, duplicated[0], f"column {duplicated[0]!r} appears more than once")
+    columns = _Columns(buf, header, body_start, header_line + 1)
     if columns.rows == 0:
-        raise VoteFileError(2, None, "the file has a header but no votes")
+        raise VoteFileError(header_line + 1, None, "the file has a header but no votes")
     problems = _FirstProblem(header)
     n_fields = columns.n_fields
     wrong_count = np.flatnonzero(n_fields != len(header))
@@ -383,8 +405,21 @@ def parse_vote_bytes(data: bytes, *, require_prompt: bool = False) -> VoteArrays
                     problems.add(columns.starts[slot] == columns.ends[slot], name, "empty prompt_id")
             if name == "rater_id":
                 rater = codes
+                if require_rater:
+                    slot = columns.wanted.index(name)
+                    problems.add(columns.starts[slot] == columns.ends[slot], name, "empty rater_id")
+    category = category_names = None
+    if "category" in columns.wanted:
+        codes, labels, _ = columns.labels("category")
+        labels = [label or UNCATEGORIZED for label in labels]
+        category_names = sorted(set(labels))
+        category = np.array([category_names.index(label) for label in labels], dtype=np.int64)[codes]
+    keep = None
+    if "counted" in columns.wanted and not include_uncounted:
+        codes, labels, _ = columns.labels("counted")
+        keep = ~np.isin(codes, [i for i, label in enumerate(labels) if label.lower() in NOT_COUNTED])
     problems.raise_first(columns)
-    return VoteArrays(
+    votes = VoteArrays(
         model_a=model_a,
         model_b=model_b,
         outcome=outcome,
@@ -394,15 +429,20 @@ def parse_vote_bytes(data: bytes, *, require_prompt: bool = False) -> VoteArrays
         comparison=_comparison_ids(key_codes, criterion, len(criterion_names)) if criterion is not None else None,
         cluster=prompt,
         rater=rater,
+        category=category,
+        category_names=tuple(category_names or ()),
         _validated=True,
     )
+    if keep is not None and not keep.all():
+        votes = votes.subset(keep)
+    return canonical(votes)
 
 
-def read_vote_file(path: str | os.PathLike, *, require_prompt: bool = False) -> VoteArrays:
+def read_vote_file(path: str | os.PathLike, **options) -> VoteArrays:
     """`parse_vote_bytes` of a file; an unreadable file is a `VoteFileError` at line 1."""
     try:
         with open(path, "rb") as file:
             data = file.read()
     except OSError as error:
         raise VoteFileError(1, None, f"cannot read {os.fspath(path)!r}: {error.strerror}") from None
-    return parse_vote_bytes(data, require_prompt=require_prompt)
+    return parse_vote_bytes(data, **options)

@@ -25,6 +25,9 @@ class WinRates:
     low: np.ndarray
     high: np.ndarray
     mean: Ratings
+    #: The matrix averaged over criteria (as ADD reports) and its bootstrap interval.
+    mean_low: np.ndarray | None = None
+    mean_high: np.ndarray | None = None
 
 
 def win_rate_matrix(counts: np.ndarray, lo: np.ndarray, hi: np.ndarray, n_models: int, ties: str = "half") -> np.ndarray:
@@ -58,7 +61,7 @@ def win_rates(
 
     Protocol: the win-rate matrices of the ADD / LADD user studies; a tie counts half a win
     (ties="half", default) or is left out (ties="exclude"). `rounds` (default 1000) bootstrap
-    rounds resample comparisons, or clusters (resample="cluster", e.g. prompts) with
+    rounds resample comparisons, or prompts / raters (resample="prompt" | "rater", a cluster bootstrap) with
     replacement, the same draw for all criteria; intervals are central `level` percentiles.
     A model's mean win rate averages its win rates against the models it met (0 to 1).
     Memory: the draws hold R x C x M x M floats (1000 x 2 x 20 x 20 = 6 MB).
@@ -77,5 +80,7 @@ def win_rates(
         votes=votes.votes_per_model(),
         interval_kind=BOOTSTRAP,
         level=level,
+        resample="prompt" if resample == "cluster" else resample,
     )
-    return WinRates(votes.model_names, votes.criterion_names, matrix, low, high, mean)
+    mean_low, mean_high = nan_percentiles(nan_mean(matrix_draws, axis=-3), level)
+    return WinRates(votes.model_names, votes.criterion_names, matrix, low, high, mean, mean_low, mean_high)

@@ -69,5 +69,5 @@ def test_readme_example_runs_a_study_to_its_leaderboard(live_server, tiny_specs,
     study.refresh_from_db()
     assert study.status == Study.Status.CLOSED
     leaderboard = (tmp_path / "leaderboard.csv").read_text()
-    assert "Tiny turbo (1 step)" in leaderboard and "Tiny LCM (4 steps)" in leaderboard
+    assert "tiny-turbo-1step" in leaderboard and "tiny-lcm-4step" in leaderboard
     assert "votes 48 in 24 comparisons by 3 raters" in leaderboard

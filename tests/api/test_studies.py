@@ -155,7 +155,7 @@ def test_raters_list_flag_and_exclude(api, other_api, rated_study):
     assert api.post(f"{url}{rater.pk}/flag/", {"flagged": False}, format="json").json()["flagged"] is False
     assert api.post(f"{url}999999/flag/", {}, format="json").status_code == 404
     assert other_api.post(f"{url}{rater.pk}/flag/", {}, format="json").status_code == 404
-    assert Rater.objects.get(pk=rater.pk).flagged is False
+    assert not rater.participations.get(study=rated_study).flagged
 
 
 def test_agreement_is_the_share_of_votes_matching_the_others_majority(rated_study):

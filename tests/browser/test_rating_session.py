@@ -86,7 +86,8 @@ def test_an_attention_check_failed_on_purpose_flags_the_rater(live_server, brows
     check.refresh_from_db()
     assert check.failed_check is True
     rater = Rater.objects.get(external_id="careless00000000000000001")
-    assert rater.flagged and Participation.objects.get(rater=rater).failed_checks == 1
+    participation = Participation.objects.get(rater=rater)
+    assert participation.flagged and participation.failed_checks == 1
     # The rater is told nothing that would teach them which pairs are checks.
     assert page.is_hidden("#message")
     text = page.inner_text("main").lower()

@@ -62,11 +62,13 @@ def test_start_generation_action_starts_once_and_reports_a_second_start(staff_cl
 def test_rater_actions_flag_and_exclude_without_deleting(staff_client, rated_study):
     rater = Rater.objects.get(user__username="rater-1")
     votes = Vote.objects.count()
-    run_action(staff_client, "ratings/rater", "flag", [rater.pk])
+    participation = rater.participations.get(study=rated_study)
+    response = run_action(staff_client, "ratings/participation", "flag", [participation.pk])
+    assert "1 participation flagged." in response.content.decode()
     response = run_action(staff_client, "ratings/rater", "exclude_votes", [rater.pk])
     assert "12 votes excluded (kept, never deleted)." in response.content.decode()
-    rater.refresh_from_db()
-    assert rater.flagged and Vote.objects.count() == votes
+    participation.refresh_from_db()
+    assert participation.flagged and participation.flag_reason == "staff" and Vote.objects.count() == votes
     assert Vote.objects.filter(excluded=True, comparison__rater=rater).count() == 12
     run_action(staff_client, "ratings/rater", "include_votes", [rater.pk])
     assert Vote.objects.filter(excluded=True).count() == 0

@@ -8,7 +8,7 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from ratings import exports, leaderboards, services
-from ratings.models import Rater
+from ratings.models import Participation, Rater
 from ratings.stats import read_vote_file
 
 
@@ -33,7 +33,7 @@ def voted_study(tiny_specs, prompt_set, django_capture_on_commit_callbacks):
             other_side = b_side if turbo_side == a_side else a_side
             adherence, quality = (turbo_side, other_side) if not contrary else (other_side, turbo_side)
             services.vote_record(token=comparison.token, rater=rater, answers={"prompt_adherence": adherence, "image_quality": quality}, response_ms=800)
-    Rater.objects.filter(user__username="flagged").update(flagged=True)
+    Participation.objects.filter(study=study, rater__user__username="flagged").update(flagged=True, flag_reason="staff")
     return study
 
 
@@ -42,7 +42,7 @@ def test_bradley_terry_leaderboard_leaves_flagged_raters_out_and_says_so(voted_s
     document = leaderboards.compute_study_leaderboard(study=voted_study, method="bt", rounds=200, seed=1)
     by_key = {(row["model"], row["criterion"]): row for row in document["models"]}
     assert document["criteria"] == ["prompt_adherence", "image_quality"]
-    turbo = "Tiny turbo (1 step)"
+    turbo = leaderboards.model_label(voted_study.job.specs.order_by("pk")[0])
     assert by_key[(turbo, "prompt_adherence")]["rank"] == 1
     assert by_key[(turbo, "image_quality")]["rating"] < 1000 < by_key[(turbo, "prompt_adherence")]["rating"]
     # 3 pairs x 8 prompts answered by two counted raters; the turbo model is in 2 of 3 pairs.
@@ -75,9 +75,9 @@ def test_flagging_excluding_or_withdrawing_a_rater_drops_the_cached_leaderboards
     cached = leaderboards.study_leaderboard(study=voted_study, method="winrate", rounds=50)
     assert cached["provenance"]["votes"] == 2 * 24 * 2
     r1 = Rater.objects.get(user__username="r1")
-    study_services.rater_flag(rater=r1)  # not a recompute: the cached one is gone
+    study_services.rater_flag(study=voted_study, rater=r1)  # not a recompute: the cached one is gone
     assert leaderboards.study_leaderboard(study=voted_study, method="winrate", rounds=50)["provenance"]["votes"] == 24 * 2
-    study_services.rater_flag(rater=r1, flagged=False)
+    study_services.rater_flag(study=voted_study, rater=r1, flagged=False)
     assert leaderboards.study_leaderboard(study=voted_study, method="winrate", rounds=50)["provenance"]["votes"] == 2 * 24 * 2
     study_services.rater_exclude(study=voted_study, rater=r1)
     assert leaderboards.study_leaderboard(study=voted_study, method="winrate", rounds=50)["provenance"]["votes"] == 24 * 2
@@ -88,16 +88,30 @@ def test_flagging_excluding_or_withdrawing_a_rater_drops_the_cached_leaderboards
 @pytest.mark.django_db(transaction=True)
 def test_votes_export_is_an_arena_csv_the_leaderboard_command_reads(voted_study, tmp_path):
     content = exports.votes_csv(study=voted_study)
-    rows = list(csv.DictReader(io.StringIO(content.decode())))
+    text = content.decode()
+    assert text.startswith(f"# study {voted_study.pk}: votes exported") and "48 votes are of raters flagged in this study" in text
+    rows = list(csv.DictReader(line for line in io.StringIO(text) if not line.startswith("#")))
     assert len(rows) == 3 * 24 * 2
-    assert set(rows[0]) == {"model_a", "model_b", "winner", "criterion", "prompt_id", "rater_id", "tstamp"}
+    assert list(rows[0])[:7] == ["model_a", "model_b", "winner", "criterion", "prompt_id", "rater_id", "tstamp"]
+    assert sum(row["counted"] == "no" for row in rows) == 48 and {row["rater_status"] for row in rows} == {"counted", "flagged"}
+    slugs = {leaderboards.model_label(spec) for spec in voted_study.job.specs.all()}
+    assert {row["model_a"] for row in rows} <= slugs
     assert {row["winner"] for row in rows} <= {"model_a", "model_b", "tie"}
     raters = {row["rater_id"] for row in rows}
     assert len(raters) == 3 and not any(name in " ".join(raters) for name in ("r1", "r2", "flagged"))
     path = tmp_path / "votes.csv"
     path.write_bytes(content)
-    arrays = read_vote_file(path)
-    assert arrays.n_votes == len(rows)
+    assert read_vote_file(path).n_votes == 2 * 24 * 2  # the flagged rater's votes are not counted
+    assert read_vote_file(path, include_uncounted=True).n_votes == len(rows)
+    # One vote order, one seed rule: the command's intervals on the downloaded votes are the page's.
+    from ratings.stats import cli
+
+    for method, resample in (("bt", "comparison"), ("bt", "prompt"), ("winrate", "rater")):
+        options = {"votes": str(path), "method": method, "rounds": 300, "seed": 7, "output_format": "json", "resample": resample, "pairs": True}
+        offline = json.loads(cli.run(options))
+        online = leaderboards.compute_study_leaderboard(study=voted_study, method=method, rounds=300, seed=7, resample=resample)
+        assert offline["models"] == online["models"], (method, resample)
+        assert offline["pairs"] == online["pairs"], (method, resample)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -123,11 +137,20 @@ def test_leaderboard_exports_and_plots_carry_how_they_were_made(voted_study):
 def test_results_pages_for_staff(voted_study, client):
     client.force_login(get_user_model().objects.create_user("staff", password="pw", is_staff=True))
     html = client.get(f"/studies/{voted_study.pk}/leaderboard/?method=elo").content.decode()
-    assert "spread over orderings" in html and "Tiny turbo (1 step)" in html
+    turbo = leaderboards.model_label(voted_study.job.specs.order_by("pk")[0])
+    assert "Spread over orderings (not a confidence interval)" in html and turbo in html
+    assert "95% bootstrap interval" in html and "votes resampled" in html
+    # The flagged rater's votes are left out, and the page says so with a switch to include them.
+    assert "48 of 144 votes were left out" in html and "Include flagged raters" in html
+    included = client.get(f"/studies/{voted_study.pk}/leaderboard/?include_flagged=1").content.decode()
+    assert "left out" not in included.split("Raters flagged in this study are included")[0]
+    assert "Counted: 144 votes" in included
     response = client.get(f"/studies/{voted_study.pk}/leaderboard.latex?method=bt")
     assert response.status_code == 200 and "attachment" in response["Content-Disposition"]
     assert client.get(f"/studies/{voted_study.pk}/plots/heatmap.svg").status_code == 200
-    assert client.get(f"/studies/{voted_study.pk}/leaderboard/?method=nonsense").status_code == 404
+    response = client.get(f"/studies/{voted_study.pk}/leaderboard/?method=nonsense")
+    assert response.status_code == 400
+    assert client.get(f"/studies/{voted_study.pk}/leaderboard/?seed=-1").status_code == 400
 
 
 @pytest.mark.django_db(transaction=True)
@@ -137,7 +160,7 @@ def test_export_command_writes_files_and_refuses_bad_input(voted_study, tmp_path
     call_command("export_study", "leaderboard", study=voted_study.pk, fmt="md", out=tmp_path / "board.md", rounds=50)
     assert "| criterion | rank | model |" in (tmp_path / "board.md").read_text()
     call_command("export_study", "votes", study=voted_study.pk, out=tmp_path / "votes.csv")
-    assert (tmp_path / "votes.csv").read_text().startswith("model_a,model_b,winner")
+    assert (tmp_path / "votes.csv").read_text().startswith(f"# study {voted_study.pk}: votes exported")
     with pytest.raises(CommandError, match="no study with id 999999"):
         call_command("export_study", "votes", study=999999)
     with pytest.raises(CommandError, match="Unknown format 'docx'"):
@@ -167,3 +190,179 @@ def test_separated_votes_carry_a_warning_on_the_page_and_in_exports(make_study, 
     assert b"# warning: the Bradley-Terry maximum likelihood does not exist" in content
     client.force_login(get_user_model().objects.create_user("staff", password="pw", is_staff=True))
     assert "Caution: the Bradley-Terry maximum likelihood" in client.get(f"/studies/{study.pk}/leaderboard/?recompute=1").content.decode()
+
+
+def _vote_everything(study, rater, pick_a=True):
+    """The rater answers every pair: image A on both criteria (or B)."""
+    while (comparison := services.comparison_serve(study=study, rater=rater)) is not None:
+        a_side, b_side = ("left", "right") if comparison.left_is_a else ("right", "left")
+        side = a_side if pick_a else b_side
+        services.vote_record(token=comparison.token, rater=rater, answers={"prompt_adherence": side, "image_quality": side}, response_ms=800)
+
+
+def _views(study, client):
+    """The vote counts every cached view and download shows: the leaderboard by each method, the
+    CSV and Markdown downloads, and the staff page."""
+    import re
+
+    counts = {method: leaderboards.study_leaderboard(study=study, method=method, rounds=40)["provenance"]["votes"] for method in ("bt", "elo", "winrate")}
+    for fmt in ("csv", "md"):
+        text = client.get(f"/studies/{study.pk}/leaderboard.{fmt}?method=winrate&rounds=40").content.decode()
+        counts[fmt] = int(re.search(r"(?m)^(?:# |<!-- )votes (\d+) in", text).group(1))
+    page = client.get(f"/studies/{study.pk}/leaderboard/?rounds=40").content.decode()
+    counts["page"] = int(re.search(r"Counted: (\d+) votes", page).group(1))
+    return set(counts.values())
+
+
+@pytest.mark.django_db
+def test_every_change_of_what_counts_refreshes_every_cached_view(make_study, client):
+    """Flag, unflag, exclude, include, exclude votes in the admin, withdraw: after each, every
+    cached view and download shows the new count (the automatic flag: the next test)."""
+    from ratings import study_services
+    from ratings.models import Vote
+
+    study = make_study(n_models=3, n_prompts=2, attention_check_rate=0, repeat_share=0)
+    client.force_login(get_user_model().objects.create_user("staff", password="pw", is_staff=True, is_superuser=True))
+    raters = []
+    for name in ("one", "two", "three"):
+        rater = services.rater_invite(study=study, user=get_user_model().objects.create_user(name, password="pw"))
+        _vote_everything(study, rater)
+        raters.append(rater)
+    per_rater = 6 * 2
+    assert _views(study, client) == {3 * per_rater}
+    one, two, three = raters
+    study_services.rater_flag(study=study, rater=one)
+    assert _views(study, client) == {2 * per_rater}
+    study_services.rater_flag(study=study, rater=one, flagged=False)
+    assert _views(study, client) == {3 * per_rater}
+    study_services.rater_exclude(study=study, rater=two)
+    assert _views(study, client) == {2 * per_rater}
+    study_services.rater_exclude(study=study, rater=two, excluded=False)
+    assert _views(study, client) == {3 * per_rater}
+    vote = Vote.objects.filter(comparison__rater=one).first()
+    response = client.post("/admin/ratings/vote/", {"action": "exclude_selected", "_selected_action": [str(vote.pk)]}, follow=True)
+    assert "1 votes excluded" in response.content.decode()
+    assert _views(study, client) == {3 * per_rater - 1}
+    services.rater_withdraw(rater=three)
+    assert _views(study, client) == {2 * per_rater - 1}
+
+
+@pytest.mark.django_db
+def test_automatic_flagging_refreshes_the_leaderboard_at_once(make_study, client, hot_path):
+    from tests.ratings.test_scheduler import crowd_rater, current, serve, vote as submit
+
+    study = make_study(n_models=3, n_prompts=6, attention_check_rate=0.4, repeat_share=0, flag_after_failed_checks=1)
+    client.force_login(get_user_model().objects.create_user("staff", password="pw", is_staff=True))
+    rater = crowd_rater(study, "careless")
+    result, normal_votes = serve(study, rater), 0
+    while result["pairs"]:
+        comparison = current(result)
+        a_side, b_side = ("left", "right") if comparison.left_is_a else ("right", "left")
+        if comparison.attention_check_id is not None and normal_votes >= 1:
+            assert _views(study, client) == {normal_votes * 2}  # cached, with the rater's votes
+            result = submit(study, rater, comparison.token, {c: b_side for c in study.criteria})
+            assert result["status"] == "recorded" and "flagged_now" not in result  # nothing tells the rater
+            assert Participation.objects.get(study=study, rater=rater).flagged
+            assert _views(study, client) == {0}
+            return
+        result = submit(study, rater, comparison.token, {c: a_side for c in study.criteria})  # passes a check
+        normal_votes += comparison.attention_check_id is None
+    pytest.fail("no attention check came after an ordinary pair; the automatic flag was not exercised")
+
+
+@pytest.mark.django_db
+def test_a_rater_flagged_in_one_study_still_counts_in_another(make_study, hot_path):
+    from ratings import study_services
+
+    first = make_study(n_models=2, n_prompts=2, attention_check_rate=0, repeat_share=0)
+    # The same models, prompts and images in a second study.
+    second = services.study_create(
+        name="Second", specs=list(first.job.specs.order_by("pk")), prompt_set=first.job.prompt_set, seeds=[0], display_size=64,
+        attention_check_rate=0, repeat_share=0, min_seconds_per_vote=0,
+    )
+    services.study_open(study=second)
+    user = get_user_model().objects.create_user("crowd", password="pw")
+    rater = services.rater_invite(study=first, user=user)
+    services.rater_invite(study=second, user=user)
+    for study in (first, second):
+        _vote_everything(study, rater)
+    before = [leaderboards.study_leaderboard(study=s, method="winrate", rounds=20)["provenance"]["votes"] for s in (first, second)]
+    assert before == [4, 4]
+    study_services.rater_flag(study=first, rater=rater)
+    after = [leaderboards.study_leaderboard(study=s, method="winrate", rounds=20)["provenance"]["votes"] for s in (first, second)]
+    assert after == [0, 4]
+    first_board = leaderboards.study_leaderboard(study=first, method="winrate", rounds=20)
+    assert first_board["provenance"]["left_out"]["note"].startswith("All 4 votes were left out: every rater who voted is flagged in this study")
+    from ratings import rater_stats
+
+    assert {row["id"]: row["flagged"] for row in rater_stats.study_rater_table(study=second)} == {rater.pk: False}
+    assert {row["id"]: row["flagged"] for row in rater_stats.study_rater_table(study=first)} == {rater.pk: True}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_breakdown_by_prompt_category_on_page_and_api(voted_study, client):
+    from generation.models import Prompt
+
+    prompts = list(Prompt.objects.filter(prompt_set=voted_study.job.prompt_set).order_by("pk"))
+    Prompt.objects.filter(pk__in=[p.pk for p in prompts[:6]]).update(category="Animals")
+    Prompt.objects.filter(pk__in=[p.pk for p in prompts[6:]]).update(category="Vehicles")
+    document = leaderboards.study_leaderboard(study=voted_study, method="bt", rounds=100, by="category", recompute=True)
+    assert set(document["by_category"]) == {"Animals", "Vehicles"}
+    animals, vehicles = document["by_category"]["Animals"], document["by_category"]["Vehicles"]
+    assert animals["votes"] == 6 * 3 * 2 * 2 and vehicles["votes"] == 2 * 3 * 2 * 2
+    assert any("too few to rank" in w for w in vehicles["warnings"])
+    assert {row["votes"] for row in vehicles["models"] if row["criterion"] != "mean"} == {2 * 2 * 2}
+    client.force_login(get_user_model().objects.create_user("staff", password="pw", is_staff=True))
+    html = client.get(f"/studies/{voted_study.pk}/leaderboard/?by=category&rounds=100").content.decode()
+    assert "Category: Animals" in html and "Category: Vehicles" in html and "too few to rank" in html
+    md = client.get(f"/studies/{voted_study.pk}/leaderboard.md?by=category&rounds=100").content.decode()
+    assert "Category Animals (72 votes)" in md
+
+
+@pytest.mark.django_db
+def test_self_consistency_per_rater_and_study_and_the_study_threshold_flags(make_study, hot_path):
+    from ratings import rater_stats, study_services
+    from ratings.models import Comparison
+    from tests.ratings.test_scheduler import crowd_rater, current, serve, vote as submit
+
+    study = make_study(n_prompts=6, attention_check_rate=0, repeat_share=1.0, quota_per_rater=12, min_self_consistency=0.75, min_repeats_to_judge=4)
+    steady, fickle = crowd_rater(study, "steady"), crowd_rater(study, "fickle")
+    for rater, flip in ((steady, False), (fickle, True)):
+        result = serve(study, rater)
+        while result["pairs"]:
+            comparison = current(result)
+            picked_a = True
+            if comparison.is_repeat and flip:
+                picked_a = False  # answers a repeat the other way
+            side = ("left" if comparison.left_is_a else "right") if picked_a else ("right" if comparison.left_is_a else "left")
+            result = submit(study, rater, comparison.token, {c: side for c in study.criteria})
+    repeats = Comparison.objects.filter(study=study, is_repeat=True, answered_at__isnull=False)
+    assert repeats.filter(rater=steady).exists() and repeats.filter(rater=fickle).exists()
+    consistency = rater_stats.study_self_consistency(study=study)
+    assert consistency["raters"][steady.pk]["share"] == 1.0 and consistency["raters"][fickle.pk]["share"] == 0.0
+    n = consistency["raters"][steady.pk]["repeats"] + consistency["raters"][fickle.pk]["repeats"]
+    assert sum(cell["repeats"] for cell in consistency["criteria"].values()) == n
+    assert consistency["criteria"]["prompt_adherence"]["share"] == pytest.approx(0.5, abs=0.2)
+    table = {row["id"]: row for row in rater_stats.study_rater_table(study=study)}
+    assert table[fickle.pk]["self_consistency"] == 0.0 and table[steady.pk]["self_consistency"] == 1.0
+    assert study_services.raters_flag_inconsistent(study=study) == (1 if consistency["raters"][fickle.pk]["repeats"] >= 4 else 0)
+    if consistency["raters"][fickle.pk]["repeats"] >= 4:
+        assert Participation.objects.get(study=study, rater=fickle).flag_reason == "self_consistency"
+    assert not Participation.objects.get(study=study, rater=steady).flagged
+    board = leaderboards.compute_study_leaderboard(study=study, method="winrate", rounds=20)
+    assert board["provenance"]["self_consistency"] == consistency["criteria"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_plots_survive_dollar_signs_and_ratings_outside_their_interval(voted_study):
+    from generation.models import ModelSpec
+
+    ModelSpec.objects.filter(pk=voted_study.job.specs.order_by("pk")[0].pk).update(slug="cost-$5-$model")
+    leaderboards.leaderboards_invalidate(study_ids=[voted_study.pk])
+    for method in ("elo", "bt"):
+        for plot in exports.PLOTS:
+            content, content_type, _ = exports.plot_export(study=voted_study, plot=plot, fmt="png", method=method)
+            assert content.startswith(b"\x89PNG"), (method, plot)
+    row = {"rating": 10.0, "ci_low": 11.0, "ci_high": 12.0}
+    assert exports._errors(row) == (0.0, 2.0)
+    assert exports.model_colours(["a", "b"])["a"] == exports.model_colours(["b", "a"])["a"]

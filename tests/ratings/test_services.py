@@ -6,7 +6,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 
-from ratings import selectors, services
+from ratings import leaderboards, services
 from ratings.models import Comparison, Vote
 
 
@@ -102,8 +102,8 @@ def test_win_rates_count_each_models_votes_per_criterion(study):
             lcm = "a" if slug_a == "tiny-lcm-4step" else "b"
             answers = {"prompt_adherence": side[lcm], "image_quality": side[lcm]}
         services.vote_record(token=comparison.token, rater=rater, answers=answers, response_ms=1000)
-    board = selectors.study_win_rates(study=study)
-    adherence = {row["spec"].slug: (row["votes"], row["win_rate"]) for row in board["criteria"]["prompt_adherence"]["models"]}
-    quality = {row["spec"].slug: (row["votes"], row["win_rate"]) for row in board["criteria"]["image_quality"]["models"]}
+    board = leaderboards.compute_study_leaderboard(study=study, method="winrate", rounds=20)
+    adherence = {row["model"]: (row["votes"], row["rating"]) for row in board["models"] if row["criterion"] == "prompt_adherence"}
+    quality = {row["model"]: (row["votes"], row["rating"]) for row in board["models"] if row["criterion"] == "image_quality"}
     assert adherence == {"tiny-turbo-1step": (32, 1.0), "tiny-lcm-4step": (32, 0.5), "tiny-base-25step": (32, 0.0)}
     assert quality == {"tiny-turbo-1step": (32, 0.0), "tiny-lcm-4step": (32, 1.0), "tiny-base-25step": (32, 0.5)}

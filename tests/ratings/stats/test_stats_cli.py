@@ -66,7 +66,8 @@ def test_json_document(two_criteria, method):
     if method == "winrate":
         assert all(0 <= r["ci_low"] <= r["rating"] <= r["ci_high"] <= 1 for r in rows)
     if method == "elo":
-        assert "not a confidence interval" in document["interval"]
+        assert document["interval"].startswith("95% bootstrap percentile interval (votes resampled")
+        assert "not a confidence interval" in document["ordering_spread"]["what"]
     assert by_criterion["mean"][0]["model"] == "sdxl-base"
 
 
@@ -192,3 +193,39 @@ def test_django_command_wraps_main(two_criteria, write_csv):
     failed = manage("--votes", bad)
     assert failed.returncode == 2
     assert "line 3, column 'winner'" in failed.stderr
+
+
+def test_pairs_categories_raters_and_the_counted_column(write_csv):
+    """--pairs adds the significance table, --by category a leaderboard per category, --resample
+    rater a cluster bootstrap over raters; rows marked counted=no are left out; an export's
+    provenance lines (#) are skipped. Existing keys stay."""
+    body = study_csv(400).splitlines()
+    lines = ["# an export's provenance line", body[0] + ",rater_id,category,counted"]
+    for k, line in enumerate(body[1:]):
+        comparison = k // 2  # two criteria per comparison
+        lines.append(f"{line},r{comparison % 7},{'animals' if comparison % 3 else 'vehicles'},{'no' if comparison % 10 == 0 else 'yes'}")
+    path = write_csv("\n".join(lines) + "\n")
+    status, out, err = run(["--votes", path, "--rounds", "60", "--pairs", "--by", "category", "--resample", "rater"])
+    assert status == 0, err
+    document = json.loads(out)
+    assert {"method", "rounds", "seed", "interval", "criteria", "models"} <= set(document)
+    assert document["resample"] == "rater" and "raters like these" in document["population"]
+    pair_keys = {"model_a", "model_b", "criterion", "wins_a", "wins_b", "ties", "win_rate", "ci_low", "ci_high", "p_value", "p_holm"}
+    assert all(pair_keys <= set(pair) for pair in document["pairs"])
+    assert len(document["pairs"]) == 6 * 3  # six pairs of four models, per criterion and the mean
+    assert set(document["by_category"]) == {"animals", "vehicles"}
+    counted = sum(row["votes"] for row in document["models"] if row["criterion"] == "prompt_adherence") // 2
+    per_category = sum(part["votes"] for part in document["by_category"].values()) // 2
+    assert counted == per_category == 360  # 400 comparisons, 40 of them counted=no
+    for part in document["by_category"].values():
+        assert {row["criterion"] for row in part["models"]} == {"prompt_adherence", "image_quality", "mean"}
+    status, out, _ = run(["--votes", path, "--rounds", "20", "--include-uncounted"])
+    assert sum(row["votes"] for row in json.loads(out)["models"] if row["criterion"] == "prompt_adherence") // 2 == 400
+    status, out, _ = run(["--votes", path, "--rounds", "20", "--pairs", "--format", "csv"])
+    assert "# pairwise significance" in out and "p_holm" in out
+    status, out, _ = run(["--votes", path, "--rounds", "20", "--pairs", "--format", "latex"])
+    assert out.count("\\begin{tabular}") == 2
+    status, _, err = run(["--votes", write_csv(study_csv(50)), "--by", "category"])
+    assert status == 2 and "missing column 'category'" in err
+    status, _, err = run(["--votes", write_csv(study_csv(50)), "--resample", "rater"])
+    assert status == 2 and "missing column 'rater_id'" in err

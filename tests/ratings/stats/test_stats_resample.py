@@ -53,3 +53,31 @@ def test_irregular_comparisons_fall_back_to_one_pattern_per_unit():
     # comparisons move whole: every draw holds each comparison's two identical votes in pairs
     assert (counts.draws % 2 == 0).all()
     np.testing.assert_allclose(counts.draws.mean(axis=0), counts.counts, rtol=0.1, atol=2)
+
+
+def test_prompt_bootstrap_covers_the_population_truth_and_the_vote_bootstrap_does_not():
+    """Models whose advantage differs by prompt: the interval from resampling prompts covers the
+    win rate over the population of prompts at close to 95%; resampling votes, which treats the
+    study's prompts as the whole population, covers it visibly less often."""
+    from scipy.special import expit
+
+    from ratings.stats import win_rates
+    from ratings.stats.arrays import VoteArrays
+
+    rng = np.random.default_rng(11)
+    mean_advantage, prompt_sd, n_prompts, votes_per_prompt = 0.3, 1.0, 30, 20
+    truth = expit(mean_advantage + prompt_sd * rng.standard_normal(2_000_000)).mean()
+    covered = {"prompt": 0, "comparison": 0}
+    studies = 300
+    for _ in range(studies):
+        advantage = mean_advantage + prompt_sd * rng.standard_normal(n_prompts)
+        prompt = np.repeat(np.arange(n_prompts), votes_per_prompt)
+        outcome = (rng.random(prompt.size) < expit(advantage[prompt])).astype(float)
+        votes = VoteArrays(np.zeros(prompt.size, int), np.ones(prompt.size, int), outcome, ("a", "b"), cluster=prompt)
+        for unit in covered:
+            result = win_rates(votes, 400, int(rng.integers(2**31)), resample=unit)
+            covered[unit] += result.low[0, 0, 1] <= truth <= result.high[0, 0, 1]
+    rates = {unit: n / studies for unit, n in covered.items()}
+    print(f"coverage of the population win rate {truth:.3f}: prompt bootstrap {rates['prompt']:.2f}, vote bootstrap {rates['comparison']:.2f}")
+    assert 0.88 <= rates["prompt"] <= 0.99
+    assert rates["comparison"] <= rates["prompt"] - 0.15

@@ -55,3 +55,38 @@ def test_criterion_by_name():
     tests = pairwise_binomial_tests(votes, criterion="quality")
     assert tests.criterion == "quality"
     assert (tests.wins_i[0], tests.wins_j[0]) == (1, 1)
+
+
+def test_pairwise_table_on_a_fixed_file_equals_scipy_and_holm_by_hand(write_csv):
+    from scipy.stats import binomtest
+
+    from ratings.stats import pairwise_table, read_vote_file
+
+    lines = ["model_a,model_b,winner,criterion,prompt_id"]
+    counts = {("a", "b"): (18, 3, 2), ("a", "c"): (9, 8, 0), ("b", "c"): (3, 12, 1)}
+    for (x, y), (wins, losses, ties) in counts.items():
+        for k, winner in enumerate(["model_a"] * wins + ["model_b"] * losses + ["tie"] * ties):
+            lines.append(f"{x},{y},{winner},overall,p{k % 5}")
+    votes = read_vote_file(write_csv("\n".join(lines) + "\n"))
+    rows = pairwise_table(votes, 200, 0)
+    assert [(r["model_a"], r["model_b"]) for r in rows] == list(counts)
+    p = [binomtest(w, w + l, 0.5).pvalue for w, l, _ in counts.values()]
+    by_hand = holm_by_hand(p)
+    for row, (wins, losses, ties), p_value, p_holm in zip(rows, counts.values(), p, by_hand):
+        assert (row["wins_a"], row["wins_b"], row["ties"]) == (wins, losses, ties)
+        assert row["p_value"] == pytest.approx(p_value, rel=1e-12)
+        assert row["p_holm"] == pytest.approx(p_holm, rel=1e-12)
+        assert row["win_rate"] == pytest.approx((wins + ties / 2) / (wins + losses + ties))
+        assert row["ci_low"] <= row["win_rate"] <= row["ci_high"]
+        assert row["significant"] == (p_holm < 0.05)
+    assert rows[0]["significant"] and not rows[1]["significant"]
+
+
+def test_the_mean_counts_each_comparison_once():
+    from ratings.stats import from_labels, pairwise_table
+
+    # Three comparisons of a vs b: a wins both criteria, b wins both, and a split (a tie on the mean).
+    votes = from_labels(["a"] * 6, ["b"] * 6, [1, 1, 0, 0, 1, 0], ["q", "r"] * 3, comparison=[0, 0, 1, 1, 2, 2])
+    mean = [row for row in pairwise_table(votes, 50, 0) if row["criterion"] == "mean"]
+    assert [(r["wins_a"], r["wins_b"], r["ties"]) for r in mean] == [(1, 1, 1)]
+    assert mean[0]["win_rate"] == pytest.approx(0.5)
