@@ -3,6 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from evalsite.health import healthz
+from evalsite.observability import metrics
 from ratings import views as ratings_views
 
 urlpatterns = [
@@ -13,5 +14,6 @@ urlpatterns = [
     path("", include("evalsite.api")),
     path("dashboard/", include("evalsite.dashboard.urls")),
     path("healthz/", healthz, name="healthz"),
+    path("metrics", metrics, name="metrics"),
     path("", include("ratings.urls")),
 ]
