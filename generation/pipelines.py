@@ -201,7 +201,7 @@ def weights_unavailable_reason(error: BaseException, config: dict) -> str | None
         chain.append(cause)
         cause = cause.__cause__ or cause.__context__
     text = " ".join(str(e) for e in chain)
-    if any(isinstance(e, GatedRepoError) for e in chain) or "gated" in text.lower():
+    if any(isinstance(e, GatedRepoError) for e in chain):
         return (
             f"The weights {repos} are gated and this worker may not read them: accept the licence on huggingface.co "
             "with the account whose token the GPU workers use (HF_TOKEN in .env), then restart the study's generation."
