@@ -16,6 +16,7 @@ import contextvars
 import ipaddress
 import logging
 import re
+import time
 import uuid
 
 from django.conf import settings
@@ -23,6 +24,8 @@ from django.http import Http404, HttpRequest, HttpResponse
 from prometheus_client import Counter
 
 logger = logging.getLogger(__name__)
+# One line per request (method, path, status, view, duration_ms, request_id, study_id).
+request_logger = logging.getLogger("evalsite.request")
 
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
 study_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("study_id", default="")
@@ -60,15 +63,19 @@ class RequestContextMiddleware:
         request.request_id = request_id
         request_token = request_id_var.set(request_id)
         study_token = study_id_var.set("")
+        started = time.perf_counter()
         try:
             response = self.get_response(request)
             match = getattr(request, "resolver_match", None)
-            if (
-                match is not None and request.method == "POST" and 200 <= response.status_code < 300
-                and match.view_name == VOTE_VIEW
-            ):
+            view = match.view_name if match is not None else ""
+            if request.method == "POST" and 200 <= response.status_code < 300 and view == VOTE_VIEW:
                 VOTES_SUBMITTED.inc()
             response["X-Request-ID"] = request_id
+            request_logger.info(
+                "%s %s %s", request.method, request.path, response.status_code,
+                extra={"method": request.method, "path": request.path, "status": response.status_code, "view": view,
+                       "duration_ms": round(1000 * (time.perf_counter() - started), 1)},
+            )
             return response
         finally:
             request_id_var.reset(request_token)
@@ -112,6 +119,8 @@ def worker_metrics_start(port: int, *, address: str = "0.0.0.0") -> bool:
     """Serve this worker process's metrics on ``address:port`` (a thread); False if the port is
     taken (another worker on the same host), which is logged and not fatal."""
     from prometheus_client import REGISTRY, start_http_server
+
+    import generation.telemetry  # noqa: F401  (registers the generation metrics before the first batch)
 
     if not getattr(worker_metrics_start, "_collector", None):
         worker_metrics_start._collector = QueueCollector()

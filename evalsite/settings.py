@@ -301,3 +301,8 @@ LOGGING = {
     },
     "root": {"handlers": ["console"], "level": os.environ.get("EVALSITE_LOG_LEVEL", "INFO")},
 }
+if EVALSITE_LOG_FORMAT == "json":
+    import logging
+
+    # Python warnings become log records too, so a log collector reads nothing but JSON lines.
+    logging.captureWarnings(True)
