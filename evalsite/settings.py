@@ -272,6 +272,10 @@ EVALSITE_MAX_PROMPT_FILE_BYTES = int(os.environ.get("EVALSITE_MAX_PROMPT_FILE_BY
 # /metrics answers direct connections from these networks (Prometheus inside the deployment)
 # and staff; a request relayed by a proxy (X-Forwarded-For) counts as from outside.
 EVALSITE_METRICS_NETWORKS = env_list("EVALSITE_METRICS_NETWORKS", "127.0.0.0/8,::1/128,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16")
+# gunicorn's workers merge their metrics through this directory (docker-compose.yml sets it for
+# the web); any process started with it (a manage.py command in the container) needs it to exist.
+if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]).mkdir(parents=True, exist_ok=True)
 # Each Celery worker serves its metrics on this port (0: not served); never published outside.
 EVALSITE_WORKER_METRICS_PORT = int(os.environ.get("EVALSITE_WORKER_METRICS_PORT", "0"))
 # The staff dashboard alerts when a running batch's heartbeat is older than this, or when the
