@@ -198,7 +198,14 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = DEFAULT_QUEUE
-CELERY_TASK_ROUTES = {"generation.generate_batch": {"queue": GPU_QUEUE}, "generation.reconcile_jobs": {"queue": DEFAULT_QUEUE}}
+CELERY_TASK_ROUTES = {
+    "generation.generate_batch": {"queue": GPU_QUEUE},
+    "generation.reconcile_jobs": {"queue": DEFAULT_QUEUE},
+    "generation.storage_orphans_delete": {"queue": DEFAULT_QUEUE},
+}
+# Stored image files no row references are deleted once this old (hourly, by beat): a worker
+# killed between writing files and committing rows leaves them; younger ones may be mid-commit.
+EVALSITE_ORPHAN_AGE_S = float(os.environ.get("EVALSITE_ORPHAN_AGE_S", "3600"))
 # Re-queues the missing images of generation batches whose worker died (see generation.services.job_reconcile).
 CELERY_BEAT_SCHEDULE = {
     "generation-reconcile-jobs": {
@@ -209,6 +216,11 @@ CELERY_BEAT_SCHEDULE = {
     "ratings-leaderboards-refresh": {
         "task": "ratings.leaderboards_refresh_stale",
         "schedule": 60.0,
+        "options": {"queue": DEFAULT_QUEUE},
+    },
+    "generation-storage-orphans-delete": {
+        "task": "generation.storage_orphans_delete",
+        "schedule": 3600.0,
         "options": {"queue": DEFAULT_QUEUE},
     },
     "ratings-serve-levels-repair": {

@@ -531,3 +531,30 @@ def job_run_inline(*, job: GenerationJob, batch_size: int | None = None, on_batc
             on_batch(len(items))
     job_refresh_status(job_id=job.pk)
     return made
+
+
+STORED_PREFIXES = ("images", "display")
+
+
+def storage_orphans_delete(*, older_than_s: float) -> int:
+    """Delete stored image files no row references, older than ``older_than_s`` seconds; returns
+    how many. A worker killed between writing a batch's files and committing its rows leaves
+    such files (with random names nothing else knows); the age keeps files of a batch that is
+    still being committed. Lists the storage (the operator's credentials; raters never can)."""
+    referenced = set(Image.objects.values_list("file", flat=True)) | set(DisplayCopy.objects.values_list("file", flat=True))
+    cutoff = timezone.now() - timedelta(seconds=older_than_s)
+    deleted = 0
+    for prefix in STORED_PREFIXES:
+        try:
+            _, names = default_storage.listdir(prefix)
+        except FileNotFoundError:
+            continue
+        for name in names:
+            key = f"{prefix}/{name}"
+            if key in referenced or default_storage.get_modified_time(key) > cutoff:
+                continue
+            default_storage.delete(key)
+            deleted += 1
+    if deleted:
+        logger.warning("deleted %d stored image file(s) that no row referenced (left by a worker that died mid-batch)", deleted)
+    return deleted

@@ -42,6 +42,11 @@ def reconcile_jobs() -> int:
     return services.jobs_reconcile()
 
 
+@shared_task(name="generation.storage_orphans_delete")
+def storage_orphans_delete() -> int:
+    return services.storage_orphans_delete(older_than_s=settings.EVALSITE_ORPHAN_AGE_S)
+
+
 @worker_shutdown.connect
 @worker_process_shutdown.connect
 def _finish_pending_writes(**_):
