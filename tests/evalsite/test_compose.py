@@ -234,3 +234,21 @@ def test_a_gpu_machine_of_its_own_runs_the_same_worker_with_only_database_broker
     header = (ROOT / "docker-compose.gpu-machine.yml").read_text().split("services:")[0]
     for variable in ["DATABASE_URL", "REDIS_URL", "EVALSITE_STORAGE=s3", "AWS_STORAGE_BUCKET_NAME", "HF_TOKEN"]:
         assert variable in header
+
+
+def test_docker_compose_config_accepts_the_files_where_docker_is_installed(tmp_path):
+    import shutil
+
+    docker = shutil.which("docker")
+    if docker is None or subprocess.run([docker, "compose", "version"], capture_output=True).returncode != 0:
+        pytest.skip("docker compose is not installed on this machine; the stack test runs the services without it")
+    # A copy of the files with .env made from .env.example, as an operator starts.
+    for name in ["docker-compose.yml", "docker-compose.gpu-machine.yml", "Dockerfile"]:
+        shutil.copy(ROOT / name, tmp_path / name)
+    shutil.copy(ROOT / ".env.example", tmp_path / ".env")
+    generated = subprocess.run([sys.executable, str(ROOT / "scripts" / "compose-gpus"), "4", "--output", str(tmp_path / "docker-compose.gpus.yml")], capture_output=True, text=True)
+    assert generated.returncode == 0, generated.stderr
+    for files in (["docker-compose.yml"], ["docker-compose.yml", "docker-compose.gpus.yml"], ["docker-compose.gpu-machine.yml"]):
+        args = [arg for name in files for arg in ("-f", name)]
+        result = subprocess.run([docker, "compose", *args, "config", "-q"], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, f"{files}: {result.stderr}"
