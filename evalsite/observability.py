@@ -101,11 +101,22 @@ def _client_is_internal(request: HttpRequest) -> bool:
     return any(address in ipaddress.ip_network(network, strict=False) for network in settings.EVALSITE_METRICS_NETWORKS)
 
 
+def _scraper_allowed(request: HttpRequest) -> bool:
+    """With ``EVALSITE_METRICS_TOKEN`` set, a scraper shows it as a bearer token (from any
+    network); without one, a direct connection from the internal networks is enough."""
+    token = settings.EVALSITE_METRICS_TOKEN
+    if token:
+        import hmac
+
+        return hmac.compare_digest(request.headers.get("Authorization", ""), f"Bearer {token}")
+    return _client_is_internal(request)
+
+
 def metrics(request: HttpRequest) -> HttpResponse:
-    """Prometheus metrics of the web process, for the internal network and staff only; anyone
-    else gets a 404, as for a page that does not exist."""
+    """Prometheus metrics of the web process, for the internal network (or the holder of the
+    metrics token) and staff only; anyone else gets a 404, as for a page that does not exist."""
     user = getattr(request, "user", None)
-    if not (_client_is_internal(request) or (user is not None and user.is_authenticated and user.is_staff)):
+    if not (_scraper_allowed(request) or (user is not None and user.is_authenticated and user.is_staff)):
         raise Http404("No such page.")
     from django_prometheus.exports import ExportToDjangoView
 

@@ -283,6 +283,9 @@ EVALSITE_MAX_PROMPT_FILE_BYTES = int(os.environ.get("EVALSITE_MAX_PROMPT_FILE_BY
 # --- Operations: metrics, logs, alerts (evalsite.observability) ---
 # /metrics answers direct connections from these networks (Prometheus inside the deployment)
 # and staff; a request relayed by a proxy (X-Forwarded-For) counts as from outside.
+# A token Prometheus sends as "Authorization: Bearer ..."; when set, it is required instead of the
+# network rule (a published port behind Docker's proxy can make outside clients look internal).
+EVALSITE_METRICS_TOKEN = os.environ.get("EVALSITE_METRICS_TOKEN", "")
 EVALSITE_METRICS_NETWORKS = env_list("EVALSITE_METRICS_NETWORKS", "127.0.0.0/8,::1/128,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16")
 # gunicorn's workers merge their metrics through this directory (docker-compose.yml sets it for
 # the web); any process started with it (a manage.py command in the container) needs it to exist.

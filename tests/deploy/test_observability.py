@@ -39,6 +39,14 @@ def test_metrics_answer_the_internal_network_and_staff_and_nobody_else(client, d
     assert client.get("/metrics", REMOTE_ADDR="203.0.113.5").status_code == 200
 
 
+@pytest.mark.django_db
+def test_with_a_metrics_token_the_scraper_must_show_it_from_any_network(client, settings):
+    settings.EVALSITE_METRICS_TOKEN = "scrape-secret-42"
+    assert client.get("/metrics", REMOTE_ADDR="10.1.2.3").status_code == 404, "the internal network alone no longer suffices"
+    assert client.get("/metrics", REMOTE_ADDR="10.1.2.3", HTTP_AUTHORIZATION="Bearer wrong").status_code == 404
+    assert client.get("/metrics", REMOTE_ADDR="203.0.113.5", HTTP_AUTHORIZATION="Bearer scrape-secret-42").status_code == 200
+
+
 def test_every_log_line_is_json_with_the_request_id_and_the_study_id(tmp_path):
     code = """
 import django
