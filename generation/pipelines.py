@@ -208,10 +208,20 @@ def weights_unavailable_reason(error: BaseException, config: dict) -> str | None
         )
     if any(isinstance(e, RevisionNotFoundError) for e in chain):
         return f"The revision pinned for {repos} does not exist on the hub: fix the spec's revision."
-    hub_missing = any(isinstance(e, (LocalEntryNotFoundError, RepositoryNotFoundError)) for e in chain)
-    cache_missing = isinstance(error, (OSError, EnvironmentError)) and (
-        "cannot find" in text.lower() or "not found" in text.lower() or "does not appear to have" in text.lower()
-        or "couldn't connect" in text.lower() or "offline" in text.lower() or "not cached" in text.lower()
+    from huggingface_hub import constants
+    from huggingface_hub.errors import EntryNotFoundError
+
+    # Missing on the hub (or hidden from this token): retrying cannot help.
+    hub_missing = any(
+        isinstance(e, RepositoryNotFoundError) or (isinstance(e, EntryNotFoundError) and not isinstance(e, LocalEntryNotFoundError))
+        for e in chain
+    )
+    # Missing from an offline worker's cache. Online, a failed download may be a passing network
+    # fault: that stays an ordinary batch failure, retried by reconciliation.
+    lowered = text.lower()
+    cache_missing = bool(constants.HF_HUB_OFFLINE) and (
+        any(isinstance(e, LocalEntryNotFoundError) for e in chain)
+        or any(phrase in lowered for phrase in ("cannot find", "not found", "does not appear to have", "couldn't connect", "not cached", "offline"))
     )
     if hub_missing or cache_missing:
         return (

@@ -147,3 +147,17 @@ def test_gated_weights_that_cannot_be_read_fail_every_batch_of_the_spec_once_wit
     other = GenerationBatch.objects.filter(job=job, spec=tiny_specs[0]).first()
     assert services.batch_run(batch_id=other.pk) == 2
     assert Image.objects.filter(spec=gated).count() == 0
+
+
+def test_only_errors_that_retrying_cannot_fix_count_as_unreadable_weights(monkeypatch):
+    import huggingface_hub.constants as hub_constants
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    config = {"weights": "stabilityai/sdxl-turbo"}
+    network_blip = LocalEntryNotFoundError("An error happened while trying to locate the file on the Hub and we cannot find it in the local cache.")
+    monkeypatch.setattr(hub_constants, "HF_HUB_OFFLINE", False)
+    assert pipelines.weights_unavailable_reason(network_blip, config) is None, "online, a failed download may pass: retried"
+    assert pipelines.weights_unavailable_reason(RuntimeError("CUDA out of memory"), config) is None
+    monkeypatch.setattr(hub_constants, "HF_HUB_OFFLINE", True)
+    reason = pipelines.weights_unavailable_reason(network_blip, config)
+    assert reason.startswith("The weights 'stabilityai/sdxl-turbo' cannot be read")
