@@ -18,3 +18,21 @@ worker_class = "gthread"
 threads = int(os.environ.get("GUNICORN_THREADS", "2"))
 keepalive = 30
 timeout = 120
+
+
+def on_starting(server):
+    # Prometheus metrics of the worker processes are merged through PROMETHEUS_MULTIPROC_DIR
+    # (evalsite.observability); files of a previous run would add stale counts.
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if directory:
+        import shutil
+
+        shutil.rmtree(directory, ignore_errors=True)
+        os.makedirs(directory, exist_ok=True)
+
+
+def child_exit(server, worker):
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)

@@ -74,12 +74,16 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "django_prometheus",
     "evalsite.dashboard",
     "generation",
     "ratings",
 ]
 
 MIDDLEWARE = [
+    # Outermost: every request is counted and timed, and has its request id for the logs.
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "evalsite.observability.RequestContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -88,6 +92,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
     # Innermost, so a view's database outage becomes a 503 with a retry message.
     "evalsite.middleware.DatabaseUnavailableMiddleware",
 ]
@@ -145,7 +150,14 @@ if EVALSITE_STORAGE == "s3":
     }
     AWS_STORAGE_BUCKET_NAME = os.environ.get("AWS_STORAGE_BUCKET_NAME", "")
     AWS_S3_ENDPOINT_URL = os.environ.get("AWS_S3_ENDPOINT_URL") or None
+    AWS_S3_REGION_NAME = os.environ.get("AWS_S3_REGION_NAME") or None
+    # Objects are private and carry no metadata beyond their content type; raters never get a
+    # bucket URL: the web streams images by opaque key (ratings.views), so a signed URL is never
+    # handed out, and keys are random (images/<uuid>.png).
     AWS_QUERYSTRING_AUTH = True
+    AWS_DEFAULT_ACL = None
+    AWS_S3_FILE_OVERWRITE = False
+    AWS_S3_OBJECT_PARAMETERS: dict = {}
 else:
     STORAGES = {
         "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -184,7 +196,14 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = DEFAULT_QUEUE
-CELERY_TASK_ROUTES = {"generation.generate_batch": {"queue": GPU_QUEUE}, "generation.reconcile_jobs": {"queue": DEFAULT_QUEUE}}
+CELERY_TASK_ROUTES = {
+    "generation.generate_batch": {"queue": GPU_QUEUE},
+    "generation.reconcile_jobs": {"queue": DEFAULT_QUEUE},
+    "generation.storage_orphans_delete": {"queue": DEFAULT_QUEUE},
+}
+# Stored image files no row references are deleted once this old (hourly, by beat): a worker
+# killed between writing files and committing rows leaves them; younger ones may be mid-commit.
+EVALSITE_ORPHAN_AGE_S = float(os.environ.get("EVALSITE_ORPHAN_AGE_S", "3600"))
 # Re-queues the missing images of generation batches whose worker died (see generation.services.job_reconcile).
 CELERY_BEAT_SCHEDULE = {
     "generation-reconcile-jobs": {
@@ -195,6 +214,11 @@ CELERY_BEAT_SCHEDULE = {
     "ratings-leaderboards-refresh": {
         "task": "ratings.leaderboards_refresh_stale",
         "schedule": 60.0,
+        "options": {"queue": DEFAULT_QUEUE},
+    },
+    "generation-storage-orphans-delete": {
+        "task": "generation.storage_orphans_delete",
+        "schedule": 3600.0,
         "options": {"queue": DEFAULT_QUEUE},
     },
     "ratings-serve-levels-repair": {
@@ -254,10 +278,44 @@ SPECTACULAR_SETTINGS = {
 EVALSITE_MAX_IMAGE_ZIP_BYTES = int(os.environ.get("EVALSITE_MAX_IMAGE_ZIP_BYTES", str(2 * 1024**3)))
 EVALSITE_MAX_PROMPT_FILE_BYTES = int(os.environ.get("EVALSITE_MAX_PROMPT_FILE_BYTES", str(5 * 1024**2)))
 
+# --- Operations: metrics, logs, alerts (evalsite.observability) ---
+# /metrics answers direct connections from these networks (Prometheus inside the deployment)
+# and staff; a request relayed by a proxy (X-Forwarded-For) counts as from outside.
+# A token Prometheus sends as "Authorization: Bearer ..."; when set, it is required instead of the
+# network rule (a published port behind Docker's proxy can make outside clients look internal).
+EVALSITE_METRICS_TOKEN = os.environ.get("EVALSITE_METRICS_TOKEN", "")
+EVALSITE_METRICS_NETWORKS = env_list("EVALSITE_METRICS_NETWORKS", "127.0.0.0/8,::1/128,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16")
+# gunicorn's workers merge their metrics through this directory (docker-compose.yml sets it for
+# the web); any process started with it (a manage.py command in the container) needs it to exist.
+if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]).mkdir(parents=True, exist_ok=True)
+# Each Celery worker serves its metrics on this port (0: not served); never published outside.
+EVALSITE_WORKER_METRICS_PORT = int(os.environ.get("EVALSITE_WORKER_METRICS_PORT", "0"))
+# The staff dashboard alerts when a running batch's heartbeat is older than this, or when the
+# oldest queued batch has waited longer than this.
+EVALSITE_ALERT_HEARTBEAT_S = float(os.environ.get("EVALSITE_ALERT_HEARTBEAT_S", str(3 * EVALSITE_BATCH_HEARTBEAT_S)))
+EVALSITE_ALERT_QUEUE_WAIT_S = float(os.environ.get("EVALSITE_ALERT_QUEUE_WAIT_S", "600"))
+# "json": one JSON object per line with request_id and study_id (production); "text": readable lines.
+EVALSITE_LOG_FORMAT = os.environ.get("EVALSITE_LOG_FORMAT", "text")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"context": {"()": "evalsite.observability.ContextFilter"}},
+    "formatters": {
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s %(study_id)s %(process)d",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
+        "text": {"format": "%(message)s"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "filters": ["context"],
+            "formatter": "json" if EVALSITE_LOG_FORMAT == "json" else "text",
+        }
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("EVALSITE_LOG_LEVEL", "INFO")},
 }
 
@@ -308,3 +366,8 @@ CONTENT_SECURITY_POLICY = {
         "frame-ancestors": ["'none'"],
     }
 }
+if EVALSITE_LOG_FORMAT == "json":
+    import logging
+
+    # Python warnings become log records too, so a log collector reads nothing but JSON lines.
+    logging.captureWarnings(True)

@@ -5,6 +5,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 
 from evalsite.health import healthz
+from evalsite.observability import metrics
 from ratings import views as ratings_views
 
 urlpatterns = [
@@ -17,5 +18,6 @@ urlpatterns = [
     path("healthz/", healthz, name="healthz"),
     # Browsers ask for /favicon.ico on every page that names no icon (the admin, the API).
     path("favicon.ico", RedirectView.as_view(url=static("evalsite/favicon.ico"), permanent=True)),
+    path("metrics", metrics, name="metrics"),
     path("", include("ratings.urls")),
 ]

@@ -35,6 +35,10 @@ class ModelSpec(models.Model):
     component_overrides = models.JSONField(default=dict, blank=True, help_text='Components replacing the base pipeline\'s, e.g. {"unet": {"class": "UNet2DConditionModel", "weights": "...", "weight_name": "..."}}.')
     dtype = models.CharField(max_length=10, choices=DType.choices, default=DType.FLOAT32)
     variant = models.CharField(max_length=20, blank=True, help_text='Weight file variant, e.g. "fp16".')
+    revision = models.CharField(
+        max_length=100, blank=True,
+        help_text="Hub revision of the base weights (commit hash, tag or branch); empty means main. Each image records the commit it resolved to.",
+    )
     steps = models.PositiveIntegerField(help_text="Number of sampling steps.")
     guidance_scale = models.FloatField(default=0.0)
     height = models.PositiveIntegerField(default=512)
@@ -128,6 +132,10 @@ class Image(models.Model):
     gpu_name = models.CharField(max_length=200, blank=True)
     torch_version = models.CharField(max_length=50)
     diffusers_version = models.CharField(max_length=50)
+    weights_revisions = models.JSONField(
+        default=dict, blank=True,
+        help_text='Hub snapshot commit of every weight used, e.g. {"weights": {"repo": "stabilityai/sdxl-turbo", "revision": "main", "commit": "..."}, "unet": {...}, "lora": {...}}; local weights are absent.',
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -7,8 +7,10 @@ generate images pay for it. One pipeline stays resident per worker process.
 from __future__ import annotations
 
 import logging
+import re
 import time
-from dataclasses import dataclass
+from pathlib import Path
+from dataclasses import dataclass, field
 from typing import Any
 
 from .specs import SHADOWED_CALL_KWARGS
@@ -17,6 +19,8 @@ logger = logging.getLogger(__name__)
 
 # The resident pipeline of this process: (config_hash, device, pipeline).
 _resident: tuple[str, str, Any] | None = None
+# id(pipeline) -> the hub commits it was loaded from.
+_revisions: dict[int, dict] = {}
 
 
 @dataclass(frozen=True)
@@ -27,6 +31,14 @@ class SampledBatch:
     gpu_name: str
     torch_version: str
     diffusers_version: str
+    # Hub snapshot commit of every weight the pipeline was loaded from (see weights_revisions).
+    weights_revisions: dict = field(default_factory=dict)
+
+
+class WeightsUnavailable(Exception):
+    """A spec's weights cannot be read here: a gated or missing hub repository, or files absent
+    from an offline cache. Retrying does not help until an operator acts, so every batch of the
+    spec fails with this one message."""
 
 
 def quiet_progress_bars() -> None:
@@ -60,8 +72,10 @@ def load_pipeline(config: dict, device: str):
     load_kwargs: dict[str, Any] = {"torch_dtype": dtype}
     if config.get("variant"):
         load_kwargs["variant"] = config["variant"]
+    if config.get("revision"):
+        load_kwargs["revision"] = config["revision"]
     for component, override in (config.get("component_overrides") or {}).items():
-        load_kwargs[component] = load_component(component, override, dtype, base_weights=config["weights"])
+        load_kwargs[component] = load_component(component, override, dtype, base_weights=config["weights"], base_revision=config.get("revision") or None)
     pipe = pipeline_cls.from_pretrained(config["weights"], **load_kwargs)
     scheduler_cls = getattr(diffusers, config["scheduler_class"]) if config.get("scheduler_class") else type(pipe.scheduler)
     if config.get("scheduler_class") or config.get("scheduler_config"):
@@ -73,6 +87,8 @@ def load_pipeline(config: dict, device: str):
         kwargs = {"adapter_name": adapter}
         if lora.get("weight_name"):
             kwargs["weight_name"] = lora["weight_name"]
+        if lora.get("revision"):
+            kwargs["revision"] = lora["revision"]
         pipe.load_lora_weights(lora["weights"], **kwargs)
         scale = float(lora.get("scale", 1.0))
         if lora.get("fuse"):
@@ -81,10 +97,12 @@ def load_pipeline(config: dict, device: str):
             pipe.set_adapters([adapter], adapter_weights=[scale])
     pipe.to(device)
     pipe.set_progress_bar_config(disable=True)
+    # Resolved now, from the cache the load just filled: the exact snapshot this pipeline holds.
+    _revisions[id(pipe)] = weights_revisions(config)
     return pipe
 
 
-def weights_file(weights: str, weight_name: str) -> str:
+def weights_file(weights: str, weight_name: str, revision: str | None = None) -> str:
     """A single weights file: inside a local directory, or downloaded (or found in the cache)."""
     from pathlib import Path
 
@@ -95,10 +113,10 @@ def weights_file(weights: str, weight_name: str) -> str:
         return str(path / weight_name if path.is_dir() else path)
     from huggingface_hub import hf_hub_download
 
-    return hf_hub_download(weights, weight_name)
+    return hf_hub_download(weights, weight_name, revision=revision)
 
 
-def load_component(name: str, override: dict, dtype, *, base_weights: str):
+def load_component(name: str, override: dict, dtype, *, base_weights: str, base_revision: str | None = None):
     """A component from another repository replacing the base pipeline's, e.g. a distilled UNet.
 
     Two shapes, as the model cards load them:
@@ -116,10 +134,11 @@ def load_component(name: str, override: dict, dtype, *, base_weights: str):
     weight_name = override.get("weight_name")
     if weight_name:
         config_source = override.get("config") or base_weights
+        config_revision = None if override.get("config") else base_revision
         component = component_cls.from_config(
-            component_cls.load_config(config_source, subfolder=override.get("config_subfolder", name))
+            component_cls.load_config(config_source, subfolder=override.get("config_subfolder", name), revision=config_revision)
         )
-        path = weights_file(override["weights"], weight_name)
+        path = weights_file(override["weights"], weight_name, override.get("revision") or None)
         if path.endswith(".safetensors"):
             from safetensors.torch import load_file
 
@@ -133,7 +152,86 @@ def load_component(name: str, override: dict, dtype, *, base_weights: str):
         kwargs["subfolder"] = override["subfolder"]
     if override.get("variant"):
         kwargs["variant"] = override["variant"]
+    if override.get("revision"):
+        kwargs["revision"] = override["revision"]
     return component_cls.from_pretrained(override["weights"], **kwargs)
+
+
+COMMIT = re.compile(r"^[0-9a-f]{40}$")
+
+
+def resolved_commit(repo_id: str, revision: str = "") -> str:
+    """The snapshot commit a hub revision resolved to, read from the Hugging Face cache that the
+    load just used ("" when unknown): ``refs/<revision>`` holds it, a commit is itself."""
+    from huggingface_hub import constants
+
+    revision = revision or "main"
+    if COMMIT.match(revision):
+        return revision
+    ref = Path(constants.HF_HUB_CACHE) / ("models--" + repo_id.replace("/", "--")) / "refs" / revision
+    try:
+        return ref.read_text().strip()
+    except OSError:
+        return ""
+
+
+def weights_revisions(config: dict) -> dict:
+    """``{"weights" | component | "lora": {"repo", "revision", "commit"}}`` for every hub weight of
+    a spec's config (local directories have no commit and are left out)."""
+    from .specs import is_local_weights
+
+    sources = {"weights": (config["weights"], config.get("revision") or "")}
+    for component, override in (config.get("component_overrides") or {}).items():
+        sources[component] = (override["weights"], override.get("revision") or "")
+    if config.get("lora"):
+        sources["lora"] = (config["lora"]["weights"], config["lora"].get("revision") or "")
+    return {
+        role: {"repo": repo, "revision": revision or "main", "commit": resolved_commit(repo, revision)}
+        for role, (repo, revision) in sources.items()
+        if not is_local_weights(repo)
+    }
+
+
+def weights_unavailable_reason(error: BaseException, config: dict) -> str | None:
+    """An English explanation when ``error`` says a spec's hub weights cannot be read (gated,
+    missing, not in an offline cache); None for any other error."""
+    from huggingface_hub.errors import GatedRepoError, LocalEntryNotFoundError, RepositoryNotFoundError, RevisionNotFoundError
+
+    repos = ", ".join(f"'{r['repo']}'" for r in weights_revisions(config).values()) or f"'{config['weights']}'"
+    chain, cause = [], error
+    while cause is not None and len(chain) < 10:
+        chain.append(cause)
+        cause = cause.__cause__ or cause.__context__
+    text = " ".join(str(e) for e in chain)
+    if any(isinstance(e, GatedRepoError) for e in chain):
+        return (
+            f"The weights {repos} are gated and this worker may not read them: accept the licence on huggingface.co "
+            "with the account whose token the GPU workers use (HF_TOKEN in .env), then restart the study's generation."
+        )
+    if any(isinstance(e, RevisionNotFoundError) for e in chain):
+        return f"The revision pinned for {repos} does not exist on the hub: fix the spec's revision."
+    from huggingface_hub import constants
+    from huggingface_hub.errors import EntryNotFoundError
+
+    # Missing on the hub (or hidden from this token): retrying cannot help.
+    hub_missing = any(
+        isinstance(e, RepositoryNotFoundError) or (isinstance(e, EntryNotFoundError) and not isinstance(e, LocalEntryNotFoundError))
+        for e in chain
+    )
+    # Missing from an offline worker's cache. Online, a failed download may be a passing network
+    # fault: that stays an ordinary batch failure, retried by reconciliation.
+    lowered = text.lower()
+    cache_missing = bool(constants.HF_HUB_OFFLINE) and (
+        any(isinstance(e, LocalEntryNotFoundError) for e in chain)
+        or any(phrase in lowered for phrase in ("cannot find", "not found", "does not appear to have", "couldn't connect", "not cached", "offline"))
+    )
+    if hub_missing or cache_missing:
+        return (
+            f"The weights {repos} cannot be read: they are not in this worker's Hugging Face cache and could not be "
+            "downloaded (a gated repository needs HF_TOKEN in .env with its licence accepted; an offline worker needs "
+            f"them in the shared cache volume first). The loader said: {str(error).strip()[:300]}"
+        )
+    return None
 
 
 def resident_pipeline(config: dict, config_hash: str, device: str):
@@ -141,10 +239,18 @@ def resident_pipeline(config: dict, config_hash: str, device: str):
     global _resident
     if _resident is not None and _resident[0] == config_hash and _resident[1] == device:
         return _resident[2]
+    if _resident is not None:
+        _revisions.pop(id(_resident[2]), None)
     _resident = None  # drop the old pipeline before loading the next: one resident at a time
     _free_accelerator_memory()
     started = time.perf_counter()
-    pipe = load_pipeline(config, device)
+    try:
+        pipe = load_pipeline(config, device)
+    except Exception as error:
+        reason = weights_unavailable_reason(error, config)
+        if reason:
+            raise WeightsUnavailable(reason) from error
+        raise
     # One untimed call first, so no image's latency includes kernel selection or lazy init.
     sample(pipe, config, ["warm-up"], [0], device)
     logger.info("loaded pipeline %s on %s in %.1f s", config["pipeline_class"], device, time.perf_counter() - started)
@@ -199,6 +305,7 @@ def sample(pipe, config: dict, prompts: list[str], seeds: list[int], device: str
         gpu_name=gpu_name,
         torch_version=torch.__version__,
         diffusers_version=diffusers.__version__,
+        weights_revisions=_revisions.get(id(pipe), {}),
     )
 
 

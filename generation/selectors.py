@@ -129,3 +129,20 @@ def spec_seconds_per_image(spec: ModelSpec) -> tuple[float, str] | None:
     if not rows:
         return None
     return statistics.median(row[0] for row in rows), f"{rows[0][2] or rows[0][1].upper()}, in-batch estimate"
+
+
+def oldest_queued_batch_at():
+    """When the oldest batch still waiting in the queue was queued (None when none waits)."""
+    return GenerationBatch.objects.filter(status=GenerationBatch.Status.QUEUED).order_by("queued_at").values_list("queued_at", flat=True).first()
+
+
+def stalled_batches(*, older_than_s: float) -> list[GenerationBatch]:
+    """Running batches whose worker has sent no heartbeat for ``older_than_s`` seconds."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    cutoff = timezone.now() - timedelta(seconds=older_than_s)
+    return list(
+        GenerationBatch.objects.filter(status=GenerationBatch.Status.RUNNING, heartbeat_at__lt=cutoff).select_related("spec").order_by("heartbeat_at")
+    )

@@ -31,6 +31,7 @@ SPEC_DEFAULTS = {
     "component_overrides": {},
     "dtype": "float32",
     "variant": "",
+    "revision": "",
     "guidance_scale": 0.0,
     "height": 512,
     "width": 512,
@@ -234,16 +235,24 @@ def batch_run(*, batch_id: int, worker: str = "", write_behind: bool = False) ->
     while they are encoded and written, so the next batch samples meanwhile; the batch row stays
     ``running`` with a live heartbeat until they are committed (see ``generation.inflight``).
     """
-    from . import inflight
+    from . import inflight, telemetry
+    from .pipelines import WeightsUnavailable
 
     batch = batch_claim(batch_id=batch_id, worker=worker)
     if batch is None:
         logger.info("batch %s is done, superseded or held by another worker; skipping", batch_id)
         return 0
+    if batch.attempt == 1 and batch.claimed_at and batch.queued_at:
+        telemetry.QUEUE_WAIT.observe(max(0.0, (batch.claimed_at - batch.queued_at).total_seconds()))
     inflight.hold(batch_id)
     handed_off = False
     try:
-        sampled = _batch_sample(job=batch.job, spec=batch.spec, items=batch.items)
+        try:
+            sampled = _batch_sample(job=batch.job, spec=batch.spec, items=batch.items)
+        except WeightsUnavailable as error:
+            telemetry.BATCH_FAILURES.labels(spec=batch.spec.slug, reason="weights_unavailable").inc()
+            spec_batches_fail_weights_unavailable(job_id=batch.job_id, spec_id=batch.spec_id, message=str(error))
+            return 0
         if write_behind:
             inflight.write_behind(_batch_write_and_finish, batch_id, batch.job, batch.spec, sampled)
             handed_off = True
@@ -251,6 +260,7 @@ def batch_run(*, batch_id: int, worker: str = "", write_behind: bool = False) ->
             _batch_write_and_finish(batch_id, batch.job, batch.spec, sampled)
         return sum(len(chunk) for chunk, _ in sampled)
     except Exception as error:
+        telemetry.BATCH_FAILURES.labels(spec=batch.spec.slug, reason=type(error).__name__).inc()
         batch_fail(batch_id=batch_id, error=f"{type(error).__name__}: {error}")
         raise
     finally:
@@ -258,12 +268,34 @@ def batch_run(*, batch_id: int, worker: str = "", write_behind: bool = False) ->
             inflight.release(batch_id)
 
 
+def spec_batches_fail_weights_unavailable(*, job_id: int, spec_id: int, message: str) -> int:
+    """Give up every unfinished batch of one spec in a job because its weights cannot be read
+    (gated, missing): one message on each batch and one log line, instead of a retry and a
+    traceback per batch; returns the batches given up. Other specs of the job go on."""
+    with transaction.atomic():
+        given_up = GenerationBatch.objects.filter(
+            job_id=job_id, spec_id=spec_id,
+            status__in=[GenerationBatch.Status.QUEUED, GenerationBatch.Status.RUNNING, GenerationBatch.Status.FAILED],
+        ).update(status=GenerationBatch.Status.ABANDONED, error=message[:2000], finished_at=timezone.now())
+    spec = ModelSpec.objects.filter(pk=spec_id).values_list("slug", flat=True).first()
+    logger.error("spec %s: %d batch(es) of job %s given up: %s", spec, given_up, job_id, message)
+    job_refresh_status(job_id=job_id)
+    return given_up
+
+
 def _batch_write_and_finish(batch_id: int, job: GenerationJob, spec: ModelSpec, sampled) -> None:
     from . import inflight
 
+    from . import telemetry
+
     try:
-        _images_write(job=job, spec=spec, sampled=sampled)
+        made = _images_write(job=job, spec=spec, sampled=sampled)
         GenerationBatch.objects.filter(pk=batch_id).update(status=GenerationBatch.Status.DONE, finished_at=timezone.now(), error="")
+        for items, part in sampled:
+            labels = {"spec": spec.slug, "device": part.device}
+            telemetry.SECONDS_PER_IMAGE.labels(**labels).observe(part.seconds / len(items))
+        if made:
+            telemetry.IMAGES_GENERATED.labels(spec=spec.slug, device=sampled[0][1].device).inc(len(made))
         job_refresh_status(job_id=job.pk)
     except Exception as error:
         logger.exception("writing the images of batch %s failed", batch_id)
@@ -415,6 +447,7 @@ def _images_write(*, job: GenerationJob, spec: ModelSpec, sampled) -> list[Image
                 spec=spec, prompt_id=prompt_id, seed=seed, file=name, width=pil_image.width, height=pil_image.height,
                 config_hash=spec.config_hash, latency_s=per_image, batch_size=len(items), device=part.device,
                 gpu_name=part.gpu_name, torch_version=part.torch_version, diffusers_version=part.diffusers_version,
+                weights_revisions=part.weights_revisions,
             )
             rows.append((image, display_name))
     try:
@@ -533,3 +566,30 @@ def job_run_inline(*, job: GenerationJob, batch_size: int | None = None, on_batc
             on_batch(len(items))
     job_refresh_status(job_id=job.pk)
     return made
+
+
+STORED_PREFIXES = ("images", "display")
+
+
+def storage_orphans_delete(*, older_than_s: float) -> int:
+    """Delete stored image files no row references, older than ``older_than_s`` seconds; returns
+    how many. A worker killed between writing a batch's files and committing its rows leaves
+    such files (with random names nothing else knows); the age keeps files of a batch that is
+    still being committed. Lists the storage (the operator's credentials; raters never can)."""
+    referenced = set(Image.objects.values_list("file", flat=True)) | set(DisplayCopy.objects.values_list("file", flat=True))
+    cutoff = timezone.now() - timedelta(seconds=older_than_s)
+    deleted = 0
+    for prefix in STORED_PREFIXES:
+        try:
+            _, names = default_storage.listdir(prefix)
+        except FileNotFoundError:
+            continue
+        for name in names:
+            key = f"{prefix}/{name}"
+            if key in referenced or default_storage.get_modified_time(key) > cutoff:
+                continue
+            default_storage.delete(key)
+            deleted += 1
+    if deleted:
+        logger.warning("deleted %d stored image file(s) that no row referenced (left by a worker that died mid-batch)", deleted)
+    return deleted

@@ -24,6 +24,7 @@ CONFIG_FIELDS = (
     "component_overrides",
     "dtype",
     "variant",
+    "revision",
     "steps",
     "guidance_scale",
     "height",
@@ -34,8 +35,8 @@ CONFIG_FIELDS = (
 
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 DTYPES = ("float32", "float16", "bfloat16")
-COMPONENT_OVERRIDE_KEYS = frozenset({"class", "weights", "subfolder", "variant", "weight_name", "config", "config_subfolder"})
-LORA_KEYS = frozenset({"weights", "weight_name", "adapter_name", "scale", "fuse"})
+COMPONENT_OVERRIDE_KEYS = frozenset({"class", "weights", "subfolder", "variant", "weight_name", "config", "config_subfolder", "revision"})
+LORA_KEYS = frozenset({"weights", "weight_name", "adapter_name", "scale", "fuse", "revision"})
 # Pipeline call arguments the spec's validated fields (or the worker) set: extra_call_kwargs
 # may not override them (an 8x8200 image through "height"/"width", another batch size...).
 SHADOWED_CALL_KWARGS = frozenset({
@@ -50,8 +51,18 @@ def spec_config(spec) -> dict:
     return {field: getattr(spec, field) for field in CONFIG_FIELDS}
 
 
+# Settings added after specs had images: left out of the hash while unset, so every existing
+# spec keeps its hash (and its images stay its own).
+OPTIONAL_HASH_FIELDS = ("revision",)
+# A hub revision: a branch, a tag or a commit hash (refs/pr/N included).
+REVISION = re.compile(r"^[A-Za-z0-9][\w./-]{0,99}$")
+
+
 def config_hash(config: dict) -> str:
-    canonical = json.dumps({k: config.get(k) for k in CONFIG_FIELDS}, sort_keys=True, separators=(",", ":"))
+    canonical = json.dumps(
+        {k: config.get(k) for k in CONFIG_FIELDS if k not in OPTIONAL_HASH_FIELDS or config.get(k)},
+        sort_keys=True, separators=(",", ":"),
+    )
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -108,6 +119,8 @@ def validate_config(config: dict, *, local_root: Path | None = None) -> None:
     elif is_local_weights(weights, local_root) and not local_ok(weights, directory=True):
         fail("weights", f"'{weights}' is not a hub id (org/name) nor a directory {where}.")
 
+    _check_revision(config.get("revision"), weights, "revision", fail)
+
     pipeline_class = config.get("pipeline_class") or ""
     factor = PIPELINE_SIZE_FACTORS.get(pipeline_class)
     if factor is None:
@@ -155,6 +168,8 @@ def validate_config(config: dict, *, local_root: Path | None = None) -> None:
             fail("lora", f"Unknown LoRA keys {', '.join(sorted(set(lora) - LORA_KEYS))}; known: {', '.join(sorted(LORA_KEYS))}.")
         elif not isinstance(lora.get("scale", 1.0), (int, float)) or isinstance(lora.get("scale", 1.0), bool):
             fail("lora", f"LoRA scale must be a number, not {lora.get('scale')!r}.")
+        else:
+            _check_revision(lora.get("revision"), lora["weights"], "lora", fail, what="LoRA ")
 
     overrides = config.get("component_overrides") or {}
     if not isinstance(overrides, dict):
@@ -172,6 +187,7 @@ def validate_config(config: dict, *, local_root: Path | None = None) -> None:
                 fail("component_overrides", f"'{component}': weight_name '{weight_name}' must be a .safetensors or .bin state-dict file.")
             if is_local_weights(override["weights"], local_root) and not local_ok(override["weights"]):
                 fail("component_overrides", f"'{component}': '{override['weights']}' is not a hub id (org/name) nor a path {where}.")
+            _check_revision(override.get("revision"), override["weights"], "component_overrides", fail, what=f"'{component}': ")
 
     extra = config.get("extra_call_kwargs") or {}
     if not isinstance(extra, dict):
@@ -184,3 +200,13 @@ def validate_config(config: dict, *, local_root: Path | None = None) -> None:
         )
     if errors:
         raise ValidationError(errors)
+
+
+def _check_revision(revision, weights: str, field: str, fail, *, what: str = "") -> None:
+    """A revision is a hub branch, tag or commit, and pins hub weights only."""
+    if revision in (None, ""):
+        return
+    if not isinstance(revision, str) or not REVISION.match(revision) or ".." in revision:
+        fail(field, f"{what}revision {revision!r} is not a hub revision: give a commit hash, a tag or a branch name (letters, digits, '.', '_', '-', '/').")
+    elif weights and is_local_weights(weights):
+        fail(field, f"{what}revision pins hub weights, but '{weights}' is a local directory: leave the revision empty.")

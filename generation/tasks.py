@@ -30,6 +30,9 @@ def generate_batch(self, batch_id: int) -> int:
             services.batch_release(batch_id=batch_id, error=f"{type(error).__name__}: {error}")
         except TRANSIENT_ERRORS:
             logger.warning("could not release batch %s; reconciliation will re-queue it", batch_id)
+        from .telemetry import BATCH_RETRIES
+
+        BATCH_RETRIES.inc()
         # Exponential backoff: 5 s, 10 s, 20 s, ... capped at 10 minutes.
         raise self.retry(exc=error, countdown=min(600, 5 * 2**self.request.retries))
 
@@ -37,6 +40,11 @@ def generate_batch(self, batch_id: int) -> int:
 @shared_task(name="generation.reconcile_jobs")
 def reconcile_jobs() -> int:
     return services.jobs_reconcile()
+
+
+@shared_task(name="generation.storage_orphans_delete")
+def storage_orphans_delete() -> int:
+    return services.storage_orphans_delete(older_than_s=settings.EVALSITE_ORPHAN_AGE_S)
 
 
 @worker_shutdown.connect

@@ -49,6 +49,8 @@ def image_metadata(image: Image, path: str) -> dict:
         "gpu_name": image.gpu_name,
         "torch_version": image.torch_version,
         "diffusers_version": image.diffusers_version,
+        # The hub snapshot commit of every weight used (base, component overrides, LoRA).
+        "weights_revisions": image.weights_revisions,
         "created_at": image.created_at.isoformat(),
     }
 

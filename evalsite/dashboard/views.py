@@ -10,6 +10,7 @@ from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.utils.safestring import mark_safe
 
+from evalsite.observability import alerts
 from generation.selectors import job_progress
 from ratings import progress, rater_stats
 from ratings.models import Study
@@ -26,7 +27,7 @@ def index(request: HttpRequest) -> HttpResponse:
     for study in studies:
         images = job_progress(job=study.job)
         rows.append({"study": study, "images": images, "percent": _percent(images["done"], images["total"])})
-    return render(request, "dashboard/index.html", {"rows": rows, "broker": broker.broker_status()})
+    return render(request, "dashboard/index.html", {"rows": rows, "broker": broker.broker_status(), "alerts": alerts()})
 
 
 @staff_member_required
@@ -61,6 +62,7 @@ def _panel_context(study: Study) -> dict:
         "images_percent": _percent(state["images"]["done"], state["images"]["total"]),
         "comparisons_percent": min(100, _percent(state["comparisons"]["done"], state["comparisons"]["target"])),
         "broker": broker.broker_status(),
+        "alerts": alerts(),
         "votes_chart": mark_safe(
             charts.bar_chart([h["comparisons"] for h in per_hour], [h["hour"].strftime("%H:00") for h in per_hour],
                              title="Comparisons answered per hour, last 24 hours")

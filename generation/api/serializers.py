@@ -38,6 +38,10 @@ class ModelSpecCreateSerializer(serializers.Serializer):
     component_overrides = serializers.JSONField(required=False)
     dtype = serializers.ChoiceField(choices=ModelSpec.DType.choices, required=False)
     variant = serializers.CharField(max_length=20, required=False, allow_blank=True)
+    revision = serializers.CharField(
+        max_length=100, required=False, allow_blank=True,
+        help_text="Hub revision of the base weights (a commit hash, tag or branch); empty means main. Component overrides and a LoRA take their own \"revision\" key.",
+    )
     steps = serializers.IntegerField()
     guidance_scale = serializers.FloatField(required=False)
     height = serializers.IntegerField(required=False)

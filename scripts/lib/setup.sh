@@ -5,7 +5,7 @@ PYTHON_BIN="${PYTHON:-python3.11}"
 VENV=".venv"
 
 ensure_venv() {
-    local extras="$1"  # "" or "test"
+    local extras="$1"  # comma-separated extras, e.g. "gpu" (the demo) or "gpu,test"
     if ! command -v "$PYTHON_BIN" >/dev/null 2>&1; then
         echo "evalsite needs Python 3.11 ($PYTHON_BIN was not found on PATH; set PYTHON=/path/to/python3.11)." >&2
         exit 1
@@ -14,7 +14,9 @@ ensure_venv() {
         echo "==> Creating the virtual environment in $VENV"
         "$PYTHON_BIN" -m venv "$VENV"
     fi
-    local stamp="$VENV/.installed-${extras:-base}"
+    # Both the demo and the tests generate images, so both want the gpu extra (torch, diffusers).
+    extras="${extras:-gpu}"
+    local stamp="$VENV/.installed-${extras//,/-}"
     local want
     want="$(sha256sum pyproject.toml | cut -d' ' -f1)"
     if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
@@ -22,11 +24,7 @@ ensure_venv() {
         "$VENV/bin/python" -m pip install --quiet --upgrade pip
         # torch first and alone: the pinned release is the CPU wheel the machine holds on disk.
         "$VENV/bin/python" -m pip install --quiet "torch==2.13.0"
-        if [ -n "$extras" ]; then
-            "$VENV/bin/python" -m pip install --quiet -e ".[$extras]"
-        else
-            "$VENV/bin/python" -m pip install --quiet -e .
-        fi
+        "$VENV/bin/python" -m pip install --quiet -e ".[$extras]"
         echo "$want" > "$stamp"
     fi
 }

@@ -16,7 +16,7 @@ BLOCKER = """
 import sys
 class Blocker:
     def find_spec(self, name, path=None, target=None):
-        if name.split('.')[0] in {'torch', 'diffusers', 'transformers'}:
+        if name.split('.')[0] in {'torch', 'diffusers', 'transformers', 'accelerate', 'peft'}:
             raise ImportError(f'start-up imported {name}')
         return None
 sys.meta_path.insert(0, Blocker())
