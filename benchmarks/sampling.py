@@ -64,7 +64,7 @@ def setup_django(data_dir: Path) -> None:
     call_command("migrate", verbosity=0)
 
 
-def make_models(n_prompts: int, tag: str):
+def make_models(n_prompts: int, tag: str, *, n_models: int = len(ELO[0])):
     """8 specs, a prompt set and one image row per spec, prompt and seed (no files)."""
     from generation.models import Image, ModelSpec
     from generation.services import prompt_set_create
@@ -74,7 +74,7 @@ def make_models(n_prompts: int, tag: str):
             name=f"bench model {i} {tag}", slug=f"bench-{tag}-{i}", weights=f"/weights/bench-{i}",
             pipeline_class="StableDiffusionPipeline", steps=i + 1, config_hash=f"{tag}{i:060d}"[:64],
         )
-        for i in range(len(ELO[0]))
+        for i in range(n_models)
     ]
     prompt_set = prompt_set_create(
         name=f"sampling bench {tag}", prompts=[{"text": f"benchmark prompt {i}: an object on a table"} for i in range(n_prompts)]
@@ -166,14 +166,14 @@ class SimulatedCrowd:
         return result["status"]
 
 
-def run_study(specs, prompt_set, *, sampling_rule: str, budget: int, seed: int, refresh_every: int, quota: int = 100) -> dict:
+def run_study(specs, prompt_set, *, sampling_rule: str, budget: int, seed: int, refresh_every: int, quota: int = 100, elo=ELO) -> dict:
     """One whole study until its rule or budget stops it (and open pairs are answered)."""
     from ratings import sampling
     from ratings.models import Study
     from ratings.stats import sampling as stats_sampling
 
     study = make_study(specs, prompt_set, sampling_rule=sampling_rule, budget=budget, seed=seed, quota=quota)
-    crowd = SimulatedCrowd(study, specs, seed=seed)
+    crowd = SimulatedCrowd(study, specs, seed=seed, elo=elo)
     since_refresh = 0
     refresh = None
     while True:
@@ -193,7 +193,7 @@ def run_study(specs, prompt_set, *, sampling_rule: str, budget: int, seed: int, 
     n_models = len(specs)
     lo, hi = stats_sampling.pair_index(n_models)
     result = stats_sampling.separation(stats_sampling.fit(counts, lo, hi, n_models), alpha=study.stop_alpha)
-    truth = np.asarray(ELO, dtype=np.float64)
+    truth = np.asarray(elo, dtype=np.float64)
     claimed = result.separated & result.considered
     wrong = claimed & (np.take_along_axis(truth, result.upper, axis=-1) < np.take_along_axis(truth, result.lower, axis=-1))
     study.refresh_from_db()
