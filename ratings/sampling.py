@@ -262,6 +262,10 @@ def study_forecast(*, study: Study, runs: int = 100, seed: int = 0, price_per_vo
         document = result.as_dict(**extras)
         return {**document, "done": comparisons, "text": f"{left:,} more comparisons to fill every pair to its target."}
     counts = study_pair_counts(study=study)
+    if counts.sum() == 0:
+        return {"comparisons": {"median": None, "low": None, "high": None, "range": "90%"}, "budget_hits": 0.0, "runs": 0,
+                "done": comparisons, "text": "No votes yet: the forecast starts from the first refresh of votes "
+                "(before launch, POST /api/v1/forecasts/ forecasts from assumed ratings)."}
     remaining = (study.vote_budget if study.vote_budget is not None else comparisons + FORECAST_DEFAULT_BUDGET) - comparisons
     if remaining <= 0:
         result = stats_forecast.Forecast(median=0.0, low=0.0, high=0.0, budget_hits=1.0, runs=0).as_dict(**extras)
@@ -307,3 +311,21 @@ def forecast_design(
     result = stats_forecast.forecast(design, elo=np.asarray(elo_rows, dtype=np.float64), runs=runs, seed=seed)
     document = result.as_dict(price_per_vote=price_per_vote, crowd_size=crowd_size, seconds_per_vote=seconds_per_vote)
     return {**document, "text": forecast_text(document)}
+
+
+def study_sampling_summary(*, study: Study) -> dict:
+    """The staff dashboard's line: the study's rules, whether and why it stopped, and the
+    forecast (cached per refresh: computed at most once per ``pair_weights_votes``)."""
+    from django.core.cache import cache
+
+    rules = {"target": f"fills every slot to {study.votes_per_pair} comparisons", "separated": "stops when adjacent models are separated",
+             "width": f"stops when every interval is under {study.stop_width or 0:g} Elo"}[study.stop_when]
+    budget = f"budget {study.vote_budget:,} comparisons" if study.vote_budget is not None else "no budget cap"
+    stopped = study.stopped_at.timestamp() if study.stopped_at else 0
+    key = f"ratings:forecast:{study.pk}:{study.pair_weights_votes}:{study.vote_budget}:{stopped}"
+    text = cache.get(key)
+    if text is None:
+        text = study_forecast(study=study, runs=30)["text"]
+        cache.set(key, text, timeout=3600)
+    return {"rules": f"{study.get_sampling_display()} sampling; {rules}; {budget}", "stopped": study.stopped_at is not None,
+            "stop_reason": study.stop_reason, "forecast": text}

@@ -211,9 +211,9 @@ class ForecastCreateSerializer(ForecastQuerySerializer):
 
 
 class ForecastAmountSerializer(serializers.Serializer):
-    median = serializers.FloatField()
-    low = serializers.FloatField(help_text="5th percentile")
-    high = serializers.FloatField(help_text="95th percentile")
+    median = serializers.FloatField(allow_null=True, help_text="None before the study's first votes.")
+    low = serializers.FloatField(allow_null=True, help_text="5th percentile")
+    high = serializers.FloatField(allow_null=True, help_text="95th percentile")
 
 
 class ForecastSerializer(serializers.Serializer):

@@ -58,7 +58,9 @@ def test_study_create_takes_sampling_settings_and_explains_bad_ones(api, tiny_sp
     assert Study.objects.count() == 1
 
 
-def test_forecast_of_a_running_study_with_cost_and_hours(api, rule_study):
+def test_forecast_of_a_running_study_with_cost_and_hours(api, rule_study, client):
+    before = api.get(f"/api/v1/studies/{rule_study.pk}/forecast/").json()
+    assert before["comparisons"]["median"] is None and before["text"].startswith("No votes yet")
     crowd = benchmark.SimulatedCrowd(rule_study, list(rule_study.job.specs.order_by("pk")), seed=0, elo=ELO)
     for _ in range(60):
         assert crowd.vote() == "recorded"
@@ -71,6 +73,14 @@ def test_forecast_of_a_running_study_with_cost_and_hours(api, rule_study):
     assert body["cost"]["median"] == round(comparisons["median"] * 0.15, 2)
     assert body["hours"]["median"] == round(comparisons["median"] * 12 / 20 / 3600, 2)
     assert body["text"].startswith("About ") and "90% range" in body["text"]
+    # The staff dashboard says the rules and the forecast (from the last refresh's votes).
+    from django.contrib.auth import get_user_model
+
+    sampling.study_sampling_refresh(study=rule_study)
+    client.force_login(get_user_model().objects.create_user("staff", password="pw", is_staff=True))
+    html = client.get(f"/dashboard/studies/{rule_study.pk}/panel/").content.decode()
+    assert "Adaptive (votes where the ranking is uncertain) sampling; stops when adjacent models are separated; budget 3,000" in html
+    assert "Forecast: About " in html and "90% range" in html
     refused = api.get(f"/api/v1/studies/{rule_study.pk}/forecast/?price_per_vote=-1&runs=5000")
     assert refused.status_code == 400 and set(refused.json()) == {"price_per_vote", "runs"}
     assert "100" in refused.json()["runs"][0]
@@ -83,6 +93,12 @@ def test_progress_says_why_a_study_stopped_and_reopen_needs_a_higher_budget(api,
         crowd.vote()
     assert sampling.study_sampling_refresh(study=rule_study).stopped
     state = api.get(f"/api/v1/studies/{rule_study.pk}/progress/").json()["sampling"]
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    staff = Client()
+    staff.force_login(get_user_model().objects.create_user("staff", password="pw", is_staff=True))
+    assert "Stopped serving new pairs: Vote budget reached: 20 of 20" in staff.get(f"/dashboard/studies/{rule_study.pk}/panel/").content.decode()
     assert state["stopped"] and state["stop_reason"].startswith("Vote budget reached: 20 of 20")
     forecast = api.get(f"/api/v1/studies/{rule_study.pk}/forecast/").json()
     assert forecast["comparisons"]["median"] == 0 and forecast["text"].startswith("Stopped: Vote budget reached")
