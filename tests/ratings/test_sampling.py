@@ -165,6 +165,10 @@ def test_the_budget_stops_the_study_the_rater_mid_pair_gets_the_code_and_a_highe
     assert last["status"] == "recorded" and last["pairs"] == [] and last["finish_url"] == f"/rate/{study.pk}/finish/"
     page = session.finish()
     assert page.status_code == 200 and study.completion_code in page.content.decode()
+    # A participant arriving after the stop is told so, and gets no code for nothing.
+    late = RaterSession(RecordingClient(), study).join_prolific("LATECOMER")
+    assert late.status_code == 409 and "has the answers it needs" in late.content.decode()
+    assert study.completion_code not in late.content.decode()
     # The progress says why it stopped.
     progress = sampling.study_sampling_state(study=study)
     assert progress["stopped"] and "budget" in progress["stop_reason"]
