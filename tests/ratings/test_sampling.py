@@ -231,3 +231,17 @@ def test_the_benchmark_runs_at_a_tiny_size(tmp_path):
                              "budget_hits", "serve_ms_uniform", "serve_ms_adaptive"}
     assert document["runs"] == 1 and document["budget_hits"] == {"uniform": 1, "adaptive": 1}
     assert 120 <= document["uniform_votes"] <= 160 and 120 <= document["adaptive_votes"] <= 160
+
+
+def test_the_admin_checks_sampling_settings_as_the_api_does(make_study):
+    from django.forms.models import model_to_dict
+
+    from ratings.admin import StudyAdminForm
+
+    study = make_study(n_models=3, n_prompts=2)
+    data = {key: value for key, value in model_to_dict(study).items() if value is not None}
+    data["criteria"] = json.dumps(study.criteria)
+    form = StudyAdminForm(data={**data, "stop_when": "separated", "sampling": "adaptive"}, instance=study)
+    assert not form.is_valid() and "needs a vote_budget" in form.errors["vote_budget"][0]
+    form = StudyAdminForm(data={**data, "stop_when": "separated", "sampling": "adaptive", "vote_budget": 500}, instance=study)
+    assert form.is_valid(), form.errors
