@@ -197,8 +197,11 @@ class PairSlot(models.Model):
     filled = models.PositiveIntegerField(default=0, help_text="Answered comparisons plus live reservations.")
     random_key = models.FloatField(help_text="Random order among equally filled slots; redrawn on every reservation.")
     retired = models.BooleanField(default=False, help_text="Reported by raters; no longer served.")
+    # Set for adaptive studies only, so the index below (rewritten on every serve, like the one
+    # above) costs uniform studies nothing.
     model_pair = models.SmallIntegerField(
-        default=0, help_text="The model pair's index in Study.pair_weights (stats.sampling.pair_index over specs by id).",
+        null=True, blank=True,
+        help_text="Adaptive studies: the model pair's index in Study.pair_weights (stats.sampling.pair_index over specs by id).",
     )
 
     class Meta:
@@ -207,7 +210,7 @@ class PairSlot(models.Model):
             models.Index(fields=["study", "filled", "random_key"], condition=models.Q(retired=False), name="pairslot_least_filled"),
             # Adaptive serving: the least-filled slot of one drawn model pair.
             models.Index(
-                fields=["study", "model_pair", "filled", "random_key"], condition=models.Q(retired=False),
+                fields=["study", "model_pair", "filled", "random_key"], condition=models.Q(retired=False, model_pair__isnull=False),
                 name="pairslot_pair_least_filled",
             ),
         ]

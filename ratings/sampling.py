@@ -88,6 +88,24 @@ def model_pair_index(*, study: Study) -> dict[tuple[int, int], int]:
     return index
 
 
+def pair_slots_model_pairs_set(*, study: Study) -> int:
+    """Give every slot of the study its model pair where it has none (a study made adaptive
+    after its slots were made); returns how many slots were set."""
+    from .models import PairSlot
+
+    missing = PairSlot.objects.filter(study=study, model_pair__isnull=True)
+    if not missing.exists():
+        return 0
+    pair = model_pair_index(study=study)
+    per_pair: dict[int, list[int]] = {}
+    for pk, spec_a, spec_b in missing.values_list("pk", "image_a__spec_id", "image_b__spec_id"):
+        per_pair.setdefault(pair[(spec_a, spec_b)], []).append(pk)
+    with transaction.atomic():
+        for model_pair, pks in per_pair.items():
+            PairSlot.objects.filter(pk__in=pks, model_pair__isnull=True).update(model_pair=model_pair)
+    return sum(len(pks) for pks in per_pair.values())
+
+
 def answered_comparisons(*, study: Study) -> int:
     """Answered comparisons of the study's pairs (what the budget caps): every rater's, flagged
     ones too (they were shown and paid), not attention checks or deliberate repeats."""
@@ -143,6 +161,8 @@ def study_sampling_refresh(*, study: Study) -> Refresh:
     """Fit the study's votes, write its pair weights (adaptive sampling) and stop it when its rule
     or its budget says so. For the background task and the benchmark; never a rater's request."""
     study = Study.objects.select_related("job").get(pk=study.pk)
+    if study.sampling == "adaptive":
+        pair_slots_model_pairs_set(study=study)
     comparisons = answered_comparisons(study=study)
     counts = study_pair_counts(study=study)
     model_fit = _fit(counts)

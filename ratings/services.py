@@ -192,7 +192,7 @@ def pair_slots_sync(*, study: Study, rng: random.Random | None = None) -> int:
     slots = [
         PairSlot(
             study=study, prompt_id=prompt_id, seed=seed, image_a_id=a, image_b_id=b, random_key=rng.random(),
-            model_pair=model_pair[(image_spec[a], image_spec[b])],
+            model_pair=model_pair[(image_spec[a], image_spec[b])] if study.sampling == "adaptive" else None,
         )
         for prompt_id, seed, a, b in selectors.study_image_pairs(study=study)
     ]

@@ -1,5 +1,6 @@
 """Adaptive pair sampling and the stopping rule (issue 13): the study's settings, each pair
-slot's model pair (backfilled here) with an index to serve one model pair least-filled first,
+slot's model pair (backfilled here for adaptive studies; the refresh sets it for a study made
+adaptive later) with an index to serve one model pair least-filled first,
 and the scheduler's functions re-installed (their slot search reads the new fields)."""
 
 from django.db import migrations, models
@@ -15,7 +16,7 @@ def pair_index_of(n_models: int, lo: int, hi: int) -> int:
 def backfill_model_pairs(apps, schema_editor):
     Study = apps.get_model("ratings", "Study")
     PairSlot = apps.get_model("ratings", "PairSlot")
-    for study in Study.objects.all():
+    for study in Study.objects.filter(sampling="adaptive"):  # uniform studies' slots need none
         spec_ids = sorted(study.job.specs.values_list("pk", flat=True))
         position = {spec_id: i for i, spec_id in enumerate(spec_ids)}
         rows = PairSlot.objects.filter(study=study).values_list("pk", "image_a__spec_id", "image_b__spec_id")
@@ -38,7 +39,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='pairslot',
             name='model_pair',
-            field=models.SmallIntegerField(default=0, help_text="The model pair's index in Study.pair_weights (stats.sampling.pair_index over specs by id)."),
+            field=models.SmallIntegerField(blank=True, null=True, help_text="Adaptive studies: the model pair's index in Study.pair_weights (stats.sampling.pair_index over specs by id)."),
         ),
         migrations.AddField(
             model_name='study',
@@ -102,7 +103,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name='pairslot',
-            index=models.Index(condition=models.Q(('retired', False)), fields=['study', 'model_pair', 'filled', 'random_key'], name='pairslot_pair_least_filled'),
+            index=models.Index(condition=models.Q(('model_pair__isnull', False), ('retired', False)), fields=['study', 'model_pair', 'filled', 'random_key'], name='pairslot_pair_least_filled'),
         ),
         migrations.RunPython(backfill_model_pairs, migrations.RunPython.noop),
         migrations.RunPython(scheduler_sql.install, migrations.RunPython.noop),

@@ -42,6 +42,11 @@ def served_pairs(study) -> Counter:
 
 def test_slots_know_their_model_pair_in_pair_weight_order(make_study):
     study = make_study(n_models=4, n_prompts=2)
+    # A uniform study's slots have none (the per-pair index skips them); made adaptive, the
+    # refresh sets them.
+    assert not PairSlot.objects.filter(study=study, model_pair__isnull=False).exists()
+    Study.objects.filter(pk=study.pk).update(sampling="adaptive")
+    sampling.study_sampling_refresh(study=study)
     spec_ids = sampling.study_spec_ids(study=study)
     lo, hi = stats_sampling.pair_index(len(spec_ids))
     for slot in PairSlot.objects.filter(study=study).select_related("image_a", "image_b"):
