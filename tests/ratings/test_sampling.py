@@ -250,3 +250,22 @@ def test_the_admin_checks_sampling_settings_as_the_api_does(make_study):
     assert not form.is_valid() and "needs a vote_budget" in form.errors["vote_budget"][0]
     form = StudyAdminForm(data={**data, "stop_when": "separated", "sampling": "adaptive", "vote_budget": 500}, instance=study)
     assert form.is_valid(), form.errors
+
+
+@pytest.mark.slow
+def test_a_real_worker_refreshes_the_weights_and_stops_the_study_on_its_budget(celery_worker, make_study, settings):
+    from ratings import tasks
+    from tests.processes import wait_for
+
+    study = make_study(n_models=3, n_prompts=6, seeds=(0, 1), sampling_rule="adaptive", **{**RULE_STUDY, "vote_budget": 30})
+    crowd_votes(study, 30, elo=[[0, 10, 20]] * 2)
+    tasks.study_sampling_refresh_due.delay()  # what beat sends every minute
+
+    def refreshed():
+        study.refresh_from_db()
+        return study.pair_weights_at is not None
+
+    wait_for(refreshed, timeout=60, what="the worker to refresh the study's pair weights", interval=0.2)
+    assert len(study.pair_weights) == 3 and study.pair_weights_votes == 30
+    assert study.stopped_at is not None and study.stop_reason.startswith("Vote budget reached: 30 of 30")
+    assert "ratings.study_sampling_refresh_due" in celery_worker.log()
