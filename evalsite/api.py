@@ -9,7 +9,7 @@ from rest_framework.routers import DefaultRouter
 
 from evalsite.api_access import IsResearcher
 from generation.api.views import ModelSpecViewSet, PromptSetViewSet
-from ratings.api.views import ResearcherTokenView, StudyViewSet
+from ratings.api.views import ForecastViewSet, ResearcherTokenView, StudyViewSet
 
 class SchemaView(SpectacularAPIView):
     """The schema; a browser opening the address reads it as text instead of downloading a
@@ -37,6 +37,7 @@ router = ResearcherRouter()
 router.register("specs", ModelSpecViewSet, basename="spec")
 router.register("prompt-sets", PromptSetViewSet, basename="prompt-set")
 router.register("studies", StudyViewSet, basename="study")
+router.register("forecasts", ForecastViewSet, basename="forecast")
 
 urlpatterns = [
     path("api/v1/auth/token/", ResearcherTokenView.as_view(), name="api-token"),

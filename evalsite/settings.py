@@ -221,6 +221,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 3600.0,
         "options": {"queue": DEFAULT_QUEUE},
     },
+    # Adaptive pair weights and the stopping rule of studies with enough new votes (ratings/sampling.py).
+    "ratings-sampling-refresh": {
+        "task": "ratings.study_sampling_refresh_due",
+        "schedule": float(os.environ.get("RATINGS_SAMPLING_REFRESH_INTERVAL_S", "60")),
+        "options": {"queue": DEFAULT_QUEUE},
+    },
     "ratings-serve-levels-repair": {
         "task": "ratings.serve_levels_repair",
         "schedule": 60.0,
@@ -235,6 +241,9 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 # A study's cached leaderboard is recomputed once this many new votes have come in.
 LEADERBOARD_REFRESH_VOTES = int(os.environ.get("LEADERBOARD_REFRESH_VOTES", "200"))
+# An adaptive or rule-stopped study's pair weights and stopping rule are recomputed once this
+# many new comparisons are answered (checked by beat every RATINGS_SAMPLING_REFRESH_INTERVAL_S).
+RATINGS_SAMPLING_REFRESH_VOTES = int(os.environ.get("RATINGS_SAMPLING_REFRESH_VOTES", "100"))
 
 if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}

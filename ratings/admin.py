@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import zipfile
 
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Q
@@ -17,6 +18,7 @@ from django.utils.html import format_html
 from generation.selectors import job_progress
 
 from . import study_services
+from .sampling import design_errors
 from .exports import votes_csv
 from .models import AttentionCheck, Comparison, PairSlot, Participation, Rater, Study, Vote
 
@@ -33,13 +35,37 @@ def _each_study(modeladmin, request, queryset, step, done: str):
             modeladmin.message_user(request, f"{study}: {done}.", messages.SUCCESS)
 
 
+class StudyAdminForm(forms.ModelForm):
+    """Sampling and stopping settings are checked as the API checks them (ratings/sampling.py)."""
+
+    class Meta:
+        model = Study
+        fields = "__all__"
+
+    def clean(self):
+        data = super().clean()
+        if self.instance.pk is None:
+            return data
+        errors = design_errors(
+            n_models=self.instance.job.specs.count(), sampling_rule=data.get("sampling", "uniform"),
+            exploration=data.get("exploration", 0.2), stop_when=data.get("stop_when", "target"),
+            stop_alpha=data.get("stop_alpha", 0.05), stop_top_k=data.get("stop_top_k"), stop_width=data.get("stop_width"),
+            vote_budget=data.get("vote_budget"),
+        )
+        field_names = {"sampling_rule": "sampling"}
+        for field, message in errors.items():
+            self.add_error(field_names.get(field, field), message)
+        return data
+
+
 @admin.register(Study)
 class StudyAdmin(admin.ModelAdmin):
+    form = StudyAdminForm
     list_display = ("name", "status", "owner", "model_count", "images_made", "answered", "allow_ties", "votes_per_pair", "created_at", "dashboard")
     list_filter = ("status", "allow_ties", "owner")
     search_fields = ("name", "owner__username")
     filter_horizontal = ("shared_with", "raters")
-    readonly_fields = ("job", "created_at")
+    readonly_fields = ("job", "created_at", "stop_reason", "stopped_at", "pair_weights", "pair_weights_at", "pair_weights_votes")
     list_select_related = ("owner", "job")
     actions = ["start_generation", "open_for_rating", "pause", "resume", "close", "export_votes", "export_images"]
 

@@ -50,6 +50,13 @@ ATTENTION_CHECK_KINDS = ["degraded", "unrelated_prompt"]
 def default_attention_check_kinds() -> list[str]:
     return list(ATTENTION_CHECK_KINDS)
 
+SAMPLING_CHOICES = [("uniform", "Uniform (every slot filled evenly)"), ("adaptive", "Adaptive (votes where the ranking is uncertain)")]
+STOP_CHOICES = [
+    ("target", "Every slot at its vote target"),
+    ("separated", "Adjacent models separated"),
+    ("width", "Every interval narrower than a width"),
+]
+
 
 def new_completion_code() -> str:
     return secrets.token_hex(4).upper()
@@ -117,6 +124,34 @@ class Study(models.Model):
     min_repeats_to_judge = models.PositiveIntegerField(
         default=6, help_text="Repeated answers (all criteria) a rater needs before self-consistency can flag them.",
     )
+    # Sampling and stopping (issue 13; ratings/sampling.py, the rule in ratings/stats/sampling.py).
+    # pair_weights lists one serving probability per model pair in ``stats.sampling.pair_index``
+    # order over the study's models sorted by ModelSpec id (as the leaderboards sort them), the
+    # index every PairSlot.model_pair holds.
+    sampling = models.CharField(
+        max_length=10, choices=SAMPLING_CHOICES, default="uniform",
+        help_text="uniform: every (prompt, seed, model pair) slot filled evenly; adaptive: model pairs drawn by "
+        "pair_weights, votes going where the ranking is still uncertain.",
+    )
+    exploration = models.FloatField(default=0.2, help_text="Adaptive sampling: share of pairs served uniformly over all model pairs.")
+    stop_when = models.CharField(
+        max_length=10, choices=STOP_CHOICES, default="target",
+        help_text="target: fill every slot to votes_per_pair; separated: stop when adjacent models are separated at "
+        "confidence 1 - stop_alpha; width: stop when every model's interval is narrower than stop_width Elo.",
+    )
+    stop_alpha = models.FloatField(default=0.05, help_text="Error level of the anytime-valid stopping rule.")
+    stop_top_k = models.PositiveIntegerField(null=True, blank=True, help_text="separated: only the top k adjacent pairs must be separated; empty: all.")
+    stop_width = models.FloatField(null=True, blank=True, help_text="width: the largest interval width allowed, in Elo points.")
+    vote_budget = models.PositiveIntegerField(
+        null=True, blank=True,
+        help_text="Hard cap on answered comparisons (checked by the background refresh, so it may be passed by the "
+        "votes of one refresh interval); required unless stop_when is target.",
+    )
+    pair_weights = models.JSONField(null=True, blank=True, editable=False, help_text="Current serving probability per model pair.")
+    pair_weights_at = models.DateTimeField(null=True, blank=True, editable=False, help_text="When pair_weights and the stopping rule were last computed.")
+    pair_weights_votes = models.PositiveIntegerField(default=0, editable=False, help_text="Answered comparisons counted by that computation.")
+    stop_reason = models.CharField(max_length=300, blank=True, editable=False, help_text="Why the study stopped serving new pairs.")
+    stopped_at = models.DateTimeField(null=True, blank=True, editable=False, help_text="When the stopping rule or the budget stopped the study.")
 
     class Meta:
         verbose_name_plural = "studies"
@@ -195,11 +230,22 @@ class PairSlot(models.Model):
     filled = models.PositiveIntegerField(default=0, help_text="Answered comparisons plus live reservations.")
     random_key = models.FloatField(help_text="Random order among equally filled slots; redrawn on every reservation.")
     retired = models.BooleanField(default=False, help_text="Reported by raters; no longer served.")
+    # Set for adaptive studies only, so the index below (rewritten on every serve, like the one
+    # above) costs uniform studies nothing.
+    model_pair = models.SmallIntegerField(
+        null=True, blank=True,
+        help_text="Adaptive studies: the model pair's index in Study.pair_weights (stats.sampling.pair_index over specs by id).",
+    )
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["study", "image_a", "image_b"], name="pairslot_unique_images")]
         indexes = [
             models.Index(fields=["study", "filled", "random_key"], condition=models.Q(retired=False), name="pairslot_least_filled"),
+            # Adaptive serving: the least-filled slot of one drawn model pair.
+            models.Index(
+                fields=["study", "model_pair", "filled", "random_key"], condition=models.Q(retired=False, model_pair__isnull=False),
+                name="pairslot_pair_least_filled",
+            ),
         ]
 
 

@@ -68,6 +68,10 @@ DECLARE
   v_found boolean;
   v_level integer := st.serve_level;
   v_filled integer;
+  v_pair integer;
+  v_draw float8;
+  -- The per-slot cap: the vote target, or none for a study stopped by its rule or budget.
+  v_cap integer := CASE WHEN st.stop_when = 'target' THEN st.votes_per_pair ELSE 2147483647 END;
   r record;
 BEGIN
   v_hold := make_interval(secs => st.reservation_seconds);
@@ -106,7 +110,7 @@ BEGIN
   WHERE study_id = p_study AND rater_id = p_rater AND answered_at IS NULL AND released_at IS NULL;
 
   WHILE n_open < __OPEN_PAIRS__ AND part.answered + n_open < st.quota_per_rater
-        AND st.status = 'rating' AND part.finished_at IS NULL LOOP
+        AND st.status = 'rating' AND st.stopped_at IS NULL AND part.finished_at IS NULL LOOP
     v_served := false;
     IF st.attention_check_rate > 0 AND random() < st.attention_check_rate THEN
       SELECT a.* INTO v_check FROM ratings_attentioncheck a
@@ -140,13 +144,39 @@ BEGIN
       END IF;
     END IF;
     IF NOT v_served THEN
-      -- Balance: the least-filled slot this rater has not seen, in random order among equals.
+      v_found := false;
+      v_pair := NULL;
+      IF st.sampling = 'adaptive' AND jsonb_typeof(st.pair_weights) = 'array' THEN
+        -- Adaptive: draw a model pair by the study's precomputed weights (a uniform number
+        -- against their running sum), then its least-filled slot this rater has not seen.
+        -- (random() once, into a variable: in the WHERE clause it would be drawn per row.)
+        SELECT random() * sum(x::float8) INTO v_draw FROM jsonb_array_elements_text(st.pair_weights) x;
+        SELECT (w.i - 1)::integer INTO v_pair FROM (
+          SELECT t.i, sum(t.x::float8) OVER (ORDER BY t.i) AS cumulative
+          FROM jsonb_array_elements_text(st.pair_weights) WITH ORDINALITY AS t(x, i)) w
+        WHERE w.cumulative > v_draw
+        ORDER BY w.i LIMIT 1;
+        IF v_pair IS NOT NULL THEN
+          SELECT s.* INTO v_slot FROM ratings_pairslot s
+          WHERE s.study_id = p_study AND s.model_pair = v_pair AND NOT s.retired AND s.filled < v_cap
+            AND NOT EXISTS (SELECT 1 FROM ratings_comparison c WHERE c.rater_id = p_rater AND c.slot_id = s.id OFFSET 0)
+          ORDER BY s.filled, s.random_key LIMIT 1
+          FOR UPDATE SKIP LOCKED;
+          v_found := FOUND;
+        END IF;
+        IF NOT v_found THEN
+          v_pair := NULL;
+        END IF;
+      END IF;
+      -- Balance (uniform, or the drawn pair has nothing for this rater): the least-filled
+      -- slot this rater has not seen, in random order among equals.
       -- The search starts at the study's fill level: the index entries a reservation leaves
       -- behind (it moves its slot one level up) lie below it, and a search from the bottom
       -- would step over every one of them until VACUUM removes them.
       LOOP
+        EXIT WHEN v_found;
         SELECT s.* INTO v_slot FROM ratings_pairslot s
-        WHERE s.study_id = p_study AND NOT s.retired AND s.filled >= v_level AND s.filled < st.votes_per_pair
+        WHERE s.study_id = p_study AND NOT s.retired AND s.filled >= v_level AND s.filled < v_cap
           -- OFFSET 0 keeps this a probe of the (rater, slot) index per candidate; as an
           -- anti-join the planner would read the rater's whole history on every serve.
           AND NOT EXISTS (SELECT 1 FROM ratings_comparison c WHERE c.rater_id = p_rater AND c.slot_id = s.id OFFSET 0)
@@ -158,7 +188,7 @@ BEGIN
         EXIT WHEN v_found OR v_level = 0;
         v_level := 0;
       END LOOP;
-      IF v_found AND v_slot.filled > v_level AND NOT EXISTS (
+      IF v_found AND v_pair IS NULL AND v_slot.filled > v_level AND NOT EXISTS (
           SELECT 1 FROM ratings_pairslot s WHERE s.study_id = p_study AND NOT s.retired AND s.filled < v_slot.filled) THEN
         -- Nothing is left below this slot's level for anyone (reserved slots count as taken):
         -- the study's level moves up.

@@ -27,7 +27,7 @@ from django.utils import timezone
 from generation import services as generation_services
 from generation.models import DisplayCopy, ModelSpec, PromptSet
 
-from . import images, scheduler_sql, selectors
+from . import images, sampling, scheduler_sql, selectors
 from .models import (
     ATTENTION_CHECK_KINDS,
     DEFAULT_CONSENT_TEXT,
@@ -97,9 +97,19 @@ def study_create(
     attention_check_kinds: Sequence[str] = tuple(ATTENTION_CHECK_KINDS),
     min_self_consistency: float | None = None,
     min_repeats_to_judge: int = 6,
+    sampling_rule: str = "uniform",
+    exploration: float = 0.2,
+    stop_when: str = "target",
+    stop_alpha: float = 0.05,
+    stop_top_k: int | None = None,
+    stop_width: float | None = None,
+    vote_budget: int | None = None,
 ) -> Study:
     specs = list(specs)
-    errors = {}
+    errors = sampling.design_errors(
+        n_models=len(specs), sampling_rule=sampling_rule, exploration=exploration, stop_when=stop_when,
+        stop_alpha=stop_alpha, stop_top_k=stop_top_k, stop_width=stop_width, vote_budget=vote_budget,
+    )
     rater_title = rater_title.strip()
     title_problem = rater_title_problem(rater_title=rater_title, specs=specs)
     if title_problem:
@@ -155,6 +165,13 @@ def study_create(
             attention_check_kinds=list(attention_check_kinds),
             min_self_consistency=min_self_consistency,
             min_repeats_to_judge=min_repeats_to_judge,
+            sampling=sampling_rule,
+            exploration=exploration,
+            stop_when=stop_when,
+            stop_alpha=stop_alpha,
+            stop_top_k=stop_top_k,
+            stop_width=stop_width,
+            vote_budget=vote_budget,
         )
 
 
@@ -219,8 +236,13 @@ def pair_slots_sync(*, study: Study, rng: random.Random | None = None) -> int:
     """Add the slots of image pairs that exist now (idempotent); returns how many were added."""
     rng = rng or random.SystemRandom()
     before = PairSlot.objects.filter(study=study).count()
+    image_spec = {image: spec for images in selectors.study_items(study=study).values() for spec, image in images.items()}
+    model_pair = sampling.model_pair_index(study=study)  # (spec id, spec id) -> index in pair_weights
     slots = [
-        PairSlot(study=study, prompt_id=prompt_id, seed=seed, image_a_id=a, image_b_id=b, random_key=rng.random())
+        PairSlot(
+            study=study, prompt_id=prompt_id, seed=seed, image_a_id=a, image_b_id=b, random_key=rng.random(),
+            model_pair=model_pair[(image_spec[a], image_spec[b])] if study.sampling == "adaptive" else None,
+        )
         for prompt_id, seed, a, b in selectors.study_image_pairs(study=study)
     ]
     PairSlot.objects.bulk_create(slots, ignore_conflicts=True, batch_size=2000)
@@ -539,6 +561,7 @@ def _serve_python(*, study_id: int, rater_id: int, rng: random.Random) -> dict:
             n_open < scheduler_sql.OPEN_PAIRS
             and participation.answered + n_open < study.quota_per_rater
             and study.status == Study.Status.RATING
+            and study.stopped_at is None
             and participation.finished_at is None
         ):
             fields = dict(study_id=study_id, rater_id=rater_id, served_at=now, expires_at=now + hold)
@@ -594,15 +617,37 @@ def _serve_repeat(study: Study, rater_id: int, rng: random.Random, fields: dict)
     return True
 
 
+def _slot_cap(study: Study) -> int:
+    """Most reservations plus answers a slot takes: the vote target, or (for a study that its
+    stopping rule or budget stops) none: a hot model pair's slots take more than the target,
+    and least-filled-first within the pair keeps its prompts and seeds balanced."""
+    return study.votes_per_pair if study.stop_when == "target" else 2**31 - 1
+
+
+def _drawn_model_pair(study: Study, rng: random.Random) -> int | None:
+    """Adaptive sampling: a model pair drawn by the study's precomputed weights, else None."""
+    weights = study.pair_weights
+    if study.sampling != "adaptive" or not isinstance(weights, list) or not weights:
+        return None
+    draw = rng.random() * sum(float(w) for w in weights)
+    cumulative = 0.0
+    for index, weight in enumerate(weights):
+        cumulative += float(weight)
+        if cumulative > draw:
+            return index
+    return None
+
+
 def _serve_slot(study: Study, rater_id: int, rng: random.Random, fields: dict) -> bool:
     seen = Comparison.objects.filter(rater_id=rater_id, slot_id=OuterRef("pk"))
-    slot = (
-        PairSlot.objects.select_for_update(skip_locked=True)
-        .filter(study=study, retired=False, filled__lt=study.votes_per_pair)
-        .exclude(Exists(seen))
-        .order_by("filled", "random_key")
-        .first()
-    )
+    open_slots = PairSlot.objects.select_for_update(skip_locked=True).filter(study=study, retired=False, filled__lt=_slot_cap(study))
+    slot = None
+    model_pair = _drawn_model_pair(study, rng)
+    if model_pair is not None:
+        slot = open_slots.filter(model_pair=model_pair).exclude(Exists(seen)).order_by("filled", "random_key").first()
+    if slot is None:
+        # Uniform, or the drawn pair has nothing for this rater: the least-filled slot.
+        slot = open_slots.exclude(Exists(seen)).order_by("filled", "random_key").first()
     if slot is None:
         return False
     PairSlot.objects.filter(pk=slot.pk).update(filled=F("filled") + 1, random_key=rng.random())

@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from . import leaderboards, services
+from . import leaderboards, sampling, services
 
 
 @shared_task(name="ratings.leaderboards_refresh_stale")
@@ -21,3 +21,16 @@ def leaderboard_recompute(study_id: int, options: dict | None = None) -> None:
 @shared_task(name="ratings.serve_levels_repair")
 def serve_levels_repair() -> list[int]:
     return services.serve_levels_repair()
+
+
+@shared_task(name="ratings.study_sampling_refresh")
+def study_sampling_refresh(study_id: int) -> bool:
+    """Refit one study's votes: its pair weights and its stopping rule; True if it stopped."""
+    from .models import Study
+
+    return sampling.study_sampling_refresh(study=Study.objects.get(pk=study_id)).stopped
+
+
+@shared_task(name="ratings.study_sampling_refresh_due")
+def study_sampling_refresh_due() -> list[int]:
+    return sampling.study_sampling_refresh_due()

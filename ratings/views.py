@@ -190,6 +190,11 @@ def join(request: HttpRequest, study_id: int, signature: str) -> HttpResponse:
         return render(request, "ratings/bad_link.html", {"missing_id": True}, status=400)
     if study.status != Study.Status.RATING:
         return render(request, "ratings/closed.html", {"study": study}, status=409)
+    if study.stopped_at is not None and not Participation.objects.filter(
+        study=study, rater__source=source, rater__external_id=external_id
+    ).exists():
+        # Stopped by its rule or budget (ratings/sampling.py): only raters already in it finish.
+        return render(request, "ratings/stopped.html", {"study": study}, status=409)
     try:
         rater, _ = services.rater_join(
             study=study, source=source, external_id=external_id, crowd_study_id=crowd_study_id, crowd_session_id=crowd_session_id,
@@ -226,7 +231,9 @@ def rate(request: HttpRequest, study_id: int) -> HttpResponse:
         response = render(request, "ratings/closed.html", {"study": study}, status=409)
     else:
         result = services.session_serve(study_id=study.pk, rater_id=participation.rater_id)
-        if not result.get("pairs"):
+        if not result.get("pairs") and study.stopped_at is not None and participation.answered == 0:
+            response = render(request, "ratings/stopped.html", {"study": study}, status=409)
+        elif not result.get("pairs"):
             response = redirect("ratings:finish", study_id=study.pk)
         else:
             state = _session_payload(study.pk, result)
@@ -376,6 +383,8 @@ def finish(request: HttpRequest, study_id: int) -> HttpResponse:
     if participation.finished_at is None:
         if services.session_serve(study_id=study.pk, rater_id=participation.rater_id).get("pairs"):
             return redirect("ratings:rate", study_id=study.pk)
+        if study.stopped_at is not None and participation.answered == 0:
+            return render(request, "ratings/stopped.html", {"study": study}, status=409)
         services.participation_finish(participation=participation)
     if study.completion_url:
         url = study.completion_url.replace("{code}", study.completion_code).replace("{assignment_id}", participation.crowd_session_id)

@@ -13,6 +13,7 @@ from django.utils.safestring import mark_safe
 from evalsite.observability import alerts
 from generation.selectors import job_progress
 from ratings import progress, rater_stats
+from ratings.sampling import study_sampling_summary
 from ratings.models import Study
 
 from . import broker, charts, selectors
@@ -75,5 +76,6 @@ def _panel_context(study: Study) -> dict:
         "seconds_per_image": sorted(seconds.items()),
         "reported": rater_stats.study_reported_pairs(study=study)[:50],
         "media_bytes": selectors.study_media_bytes(study=study),
+        "sampling": study_sampling_summary(study=study),
         "updated_at": timezone.now(),
     }

@@ -13,6 +13,8 @@ from generation.models import ModelSpec
 from ..models import ATTENTION_CHECK_KINDS, DEFAULT_RATER_TITLE, Study, default_attention_check_kinds, default_criteria
 from ..leaderboards import BREAKDOWNS, INLINE_ROUNDS, MAX_ROUNDS, RESAMPLE_UNITS
 from ..leaderboards import MAX_SEED as MAX_LEADERBOARD_SEED
+from ..models import SAMPLING_CHOICES, STOP_CHOICES
+from ..sampling import FORECAST_MAX_BUDGET, FORECAST_MAX_CRITERIA, FORECAST_MAX_MODELS, FORECAST_MAX_RUNS, design_errors
 from ..services import MAX_SEED, MAX_SEEDS
 
 CRITERION = re.compile(r"^[a-z][a-z0-9_]{0,49}$")
@@ -22,6 +24,13 @@ class SpecBriefSerializer(serializers.ModelSerializer):
     class Meta:
         model = ModelSpec
         fields = ["id", "slug", "version", "name", "is_external"]
+
+
+# Sampling and stopping (issue 13): settings, then what the background refresh wrote.
+SAMPLING_FIELDS = [
+    "sampling", "exploration", "stop_when", "stop_alpha", "stop_top_k", "stop_width", "vote_budget",
+    "pair_weights", "pair_weights_at", "pair_weights_votes", "stop_reason", "stopped_at",
+]
 
 
 class StudySerializer(serializers.ModelSerializer):
@@ -38,6 +47,7 @@ class StudySerializer(serializers.ModelSerializer):
             "id", "name", "rater_title", "status", "owner", "shared_with", "models", "prompt_set", "seeds", "criteria",
             "allow_ties", "display_size", "votes_per_pair", "quota_per_rater", "attention_check_kinds",
             "min_self_consistency", "min_repeats_to_judge", "created_at",
+            *SAMPLING_FIELDS,
         ]
         read_only_fields = fields
 
@@ -83,6 +93,22 @@ class StudyCreateSerializer(serializers.Serializer):
     )
     min_repeats_to_judge = serializers.IntegerField(default=6, min_value=1, max_value=1000, help_text="Repeated answers needed before that flag.")
     start = serializers.BooleanField(default=False, help_text="Start generating images right away.")
+    sampling = serializers.ChoiceField(
+        choices=SAMPLING_CHOICES, default="uniform",
+        help_text="uniform: every (prompt, seed, model pair) filled evenly; adaptive: model pairs chosen where the ranking is still uncertain.",
+    )
+    exploration = serializers.FloatField(default=0.2, min_value=0, max_value=1, help_text="Adaptive: share of pairs served uniformly.")
+    stop_when = serializers.ChoiceField(
+        choices=STOP_CHOICES, default="target",
+        help_text="target: votes_per_pair per slot; separated: adjacent models separated at 1 - stop_alpha; width: intervals under stop_width Elo.",
+    )
+    stop_alpha = serializers.FloatField(default=0.05, help_text="Error level of the stopping rule, between 0 and 0.5.")
+    stop_top_k = serializers.IntegerField(required=False, allow_null=True, default=None, help_text="separated: only the top k adjacent pairs.")
+    stop_width = serializers.FloatField(required=False, allow_null=True, default=None, help_text="width: widest interval allowed, Elo points.")
+    vote_budget = serializers.IntegerField(
+        required=False, allow_null=True, default=None,
+        help_text="Most comparisons the study may use; required for stop_when separated or width.",
+    )
 
     def validate_models(self, references: list[str]) -> list[ModelSpec]:
         specs, errors = [], []
@@ -108,6 +134,113 @@ class StudyCreateSerializer(serializers.Serializer):
         if bad:
             raise serializers.ValidationError(f"Criteria are lower-case words joined by _, e.g. image_quality; not {', '.join(bad)}.")
         return criteria
+
+    def validate(self, data: dict) -> dict:
+        errors = design_errors(
+            n_models=len(data.get("models", [])), sampling_rule=data["sampling"], exploration=data["exploration"],
+            stop_when=data["stop_when"], stop_alpha=data["stop_alpha"], stop_top_k=data.get("stop_top_k"),
+            stop_width=data.get("stop_width"), vote_budget=data.get("vote_budget"),
+        )
+        if errors:
+            raise serializers.ValidationError({field: [message] for field, message in errors.items()})
+        data["sampling_rule"] = data.pop("sampling")
+        return data
+
+
+class ReopenSerializer(serializers.Serializer):
+    vote_budget = serializers.IntegerField(min_value=1, help_text="The new budget: above the current one and the comparisons answered so far.")
+
+
+class SamplingStateSerializer(serializers.Serializer):
+    sampling = serializers.CharField()
+    stop_when = serializers.CharField()
+    vote_budget = serializers.IntegerField(allow_null=True)
+    stopped = serializers.BooleanField(help_text="No new pairs are served; raters finish their open pairs.")
+    stopped_at = serializers.DateTimeField(allow_null=True)
+    stop_reason = serializers.CharField(help_text="Why the study stopped (its rule or its budget).")
+    pair_weights_at = serializers.DateTimeField(allow_null=True)
+    pair_weights_votes = serializers.IntegerField()
+
+
+class ForecastQuerySerializer(serializers.Serializer):
+    price_per_vote = serializers.FloatField(required=False, min_value=0, help_text="Price of one comparison, for the cost.")
+    crowd_size = serializers.IntegerField(required=False, min_value=1, max_value=1_000_000, help_text="Raters answering at once, for the time.")
+    seconds_per_vote = serializers.FloatField(required=False, min_value=0.1, max_value=3600, default=10.0,
+                                              help_text="Seconds one rater takes per comparison, for the time.")
+    runs = serializers.IntegerField(required=False, min_value=10, max_value=FORECAST_MAX_RUNS, default=50,
+                                    help_text=f"Simulated studies (10 to {FORECAST_MAX_RUNS}).")
+
+
+class ForecastCreateSerializer(ForecastQuerySerializer):
+    """A study not created yet: its models' assumed strengths, criteria and rules."""
+
+    models = serializers.IntegerField(required=False, min_value=2, max_value=FORECAST_MAX_MODELS,
+                                      help_text=f"Number of models (2 to {FORECAST_MAX_MODELS}), spaced elo_gap apart; or give elo.")
+    elo_gap = serializers.FloatField(required=False, default=50.0, min_value=1, max_value=1000, help_text="Assumed Elo gap between neighbours.")
+    elo = serializers.ListField(
+        required=False, child=serializers.JSONField(),
+        help_text="Assumed Elo ratings: one list of numbers for every criterion, or one list per criterion (e.g. from an earlier study).",
+    )
+    criteria = serializers.IntegerField(default=2, min_value=1, max_value=FORECAST_MAX_CRITERIA)
+    sampling = serializers.ChoiceField(choices=SAMPLING_CHOICES, default="adaptive")
+    exploration = serializers.FloatField(default=0.2, min_value=0, max_value=1)
+    stop_when = serializers.ChoiceField(choices=STOP_CHOICES, default="separated", help_text="separated or width (target needs no forecast).")
+    stop_alpha = serializers.FloatField(default=0.05)
+    stop_top_k = serializers.IntegerField(required=False, allow_null=True, default=None)
+    stop_width = serializers.FloatField(required=False, allow_null=True, default=None)
+    vote_budget = serializers.IntegerField(min_value=1, max_value=FORECAST_MAX_BUDGET,
+                                           help_text=f"Most comparisons (at most {FORECAST_MAX_BUDGET:,} here).")
+    allow_ties = serializers.BooleanField(default=False, help_text="Simulated raters answer tie 10% of the time.")
+
+    def validate(self, data: dict) -> dict:
+        elo = data.get("elo")
+        if data["stop_when"] == "target":
+            raise serializers.ValidationError({"stop_when": [
+                "A study with stop_when target needs votes_per_pair x slots comparisons: nothing to forecast; "
+                "use separated or width."
+            ]})
+        if elo is None and data.get("models") is None:
+            raise serializers.ValidationError({"models": ["Give the number of models (with elo_gap) or their assumed elo ratings."]})
+        if elo is not None:
+            rows = elo if elo and all(isinstance(row, list) for row in elo) else [elo]
+            numbers = all(isinstance(x, (int, float)) and not isinstance(x, bool) for row in rows for x in row)
+            sizes = {len(row) for row in rows}
+            if not numbers or len(sizes) != 1:
+                raise serializers.ValidationError({"elo": ["Give numbers: one list, or one list per criterion, all of the same length."]})
+            n_models = sizes.pop()
+            if not 2 <= n_models <= FORECAST_MAX_MODELS:
+                raise serializers.ValidationError({"elo": [f"Give 2 to {FORECAST_MAX_MODELS} models' ratings, not {n_models}."]})
+            if len(rows) > FORECAST_MAX_CRITERIA:
+                raise serializers.ValidationError({"elo": [f"At most {FORECAST_MAX_CRITERIA} criteria."]})
+            data["elo_rows"] = rows if len(rows) > 1 else rows * data["criteria"]
+        else:
+            n_models = data["models"]
+            row = [i * data["elo_gap"] for i in range(n_models)]
+            data["elo_rows"] = [row] * data["criteria"]
+        errors = design_errors(
+            n_models=n_models, sampling_rule=data["sampling"], exploration=data["exploration"], stop_when=data["stop_when"],
+            stop_alpha=data["stop_alpha"], stop_top_k=data.get("stop_top_k"), stop_width=data.get("stop_width"),
+            vote_budget=data.get("vote_budget"),
+        )
+        if errors:
+            raise serializers.ValidationError({field: [message] for field, message in errors.items()})
+        return data
+
+
+class ForecastAmountSerializer(serializers.Serializer):
+    median = serializers.FloatField(allow_null=True, help_text="None before the study's first votes.")
+    low = serializers.FloatField(allow_null=True, help_text="5th percentile")
+    high = serializers.FloatField(allow_null=True, help_text="95th percentile")
+
+
+class ForecastSerializer(serializers.Serializer):
+    comparisons = ForecastAmountSerializer(help_text="Comparisons still needed: median and 90% range.")
+    budget_hits = serializers.FloatField(help_text="Share of simulated runs stopped by the budget, not the rule.")
+    runs = serializers.IntegerField()
+    cost = ForecastAmountSerializer(required=False)
+    hours = ForecastAmountSerializer(required=False)
+    done = serializers.IntegerField(required=False, help_text="Comparisons answered so far.")
+    text = serializers.CharField()
 
 
 
@@ -165,6 +298,7 @@ class ProgressSerializer(serializers.Serializer):
     images_last_hour = serializers.IntegerField()
     seconds_left = SecondsLeftSerializer()
     complete = serializers.BooleanField(help_text="Every image made and every pair at its vote target.")
+    sampling = SamplingStateSerializer(help_text="Sampling and stopping: whether and why the study stopped serving.")
 
 
 class RaterRowSerializer(serializers.Serializer):

@@ -18,8 +18,8 @@ from rest_framework.response import Response
 
 from evalsite.api_access import ResearcherAPIMixin, is_researcher, service_errors
 
-from .. import image_exports, progress, rater_stats, services, study_services
-from ..exports import leaderboard_export, votes_csv
+from .. import image_exports, progress, rater_stats, sampling, services, study_services
+from ..exports import LEADERBOARD_FORMATS, leaderboard_export, votes_csv
 from ..leaderboards import LeaderboardPending, study_leaderboard
 from ..models import Rater, Study
 from . import serializers
@@ -135,7 +135,30 @@ class StudyViewSet(ResearcherAPIMixin, mixins.CreateModelMixin, viewsets.ReadOnl
     def progress(self, request, pk=None):
         """Images made of total per model, comparisons per model pair against the target,
         raters active and the estimated time to finish."""
-        return Response(progress.study_progress(study=self.get_object()))
+        study = self.get_object()
+        return Response({**progress.study_progress(study=study), "sampling": sampling.study_sampling_state(study=study)})
+
+    @extend_schema(request=serializers.ReopenSerializer, responses={200: serializers.StudySerializer})
+    @action(detail=True, methods=["post"])
+    def reopen(self, request, pk=None):
+        """Serve a study that its stopping rule or vote budget stopped again, with a higher
+        ``vote_budget`` (above the current one and the comparisons answered so far)."""
+        study = self.get_object()
+        form = serializers.ReopenSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        with service_errors():
+            sampling.study_reopen(study=study, vote_budget=form.validated_data["vote_budget"])
+        return Response(serializers.StudySerializer(self.get_queryset().get(pk=study.pk)).data)
+
+    @extend_schema(parameters=[serializers.ForecastQuerySerializer], responses=serializers.ForecastSerializer, filters=False)
+    @action(detail=True, methods=["get"])
+    def forecast(self, request, pk=None):
+        """Comparisons the study still needs (median and 90% range), simulated from its votes so
+        far under its sampling and stopping rule; cost and hours from a price and a crowd size."""
+        study = self.get_object()
+        query = serializers.ForecastQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        return Response(sampling.study_forecast(study=study, **query.validated_data))
 
     @extend_schema(
         parameters=[serializers.LeaderboardQuerySerializer],
@@ -254,3 +277,16 @@ class ResearcherTokenView(ObtainAuthToken):
 
         token, _ = Token.objects.get_or_create(user=user)
         return Response({"token": token.key})
+
+
+class ForecastViewSet(ResearcherAPIMixin, viewsets.ViewSet):
+    """Votes-needed forecasts for a study not created yet."""
+
+    @extend_schema(request=serializers.ForecastCreateSerializer, responses=serializers.ForecastSerializer)
+    def create(self, request):
+        """Simulate a study from assumed strengths (a number of models ``elo_gap`` apart, or
+        their Elo ratings per criterion) under its sampling and stopping rule: comparisons needed
+        (median and 90% range), with cost and hours from a price and a crowd size."""
+        form = serializers.ForecastCreateSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        return Response(sampling.forecast_design(**form.validated_data))

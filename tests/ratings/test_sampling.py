@@ -1,0 +1,271 @@
+"""Adaptive sampling and the stopping rule through the real serving and voting services, on both
+database paths (the PL/pgSQL functions and the ORM): weighted model-pair draws, the fallback,
+the background refresh, stopping by the rule and by the budget, raters finishing mid-pair, and
+reopening with a higher budget."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+from django.core.exceptions import ValidationError
+
+from ratings import sampling, services
+from ratings.models import Comparison, PairSlot, Rater, Study
+from ratings.stats import sampling as stats_sampling
+from tests.ratings.rater_client import RaterSession, RecordingClient
+
+pytestmark = pytest.mark.django_db
+
+ROOT = Path(__file__).resolve().parents[2]
+_spec = importlib.util.spec_from_file_location("sampling_benchmark", ROOT / "benchmarks" / "sampling.py")
+benchmark = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(benchmark)
+
+RULE_STUDY = dict(attention_check_rate=0, repeat_share=0, stop_when="separated", vote_budget=100_000, quota_per_rater=1000)
+
+
+def join(study, name: str) -> int:
+    rater, _ = services.rater_join(study=study, source=Rater.Source.PROLIFIC, external_id=name)
+    return rater.pk
+
+
+def served_pairs(study) -> Counter:
+    return Counter(Comparison.objects.filter(study=study, slot__isnull=False).values_list("slot__model_pair", flat=True))
+
+
+def test_slots_know_their_model_pair_in_pair_weight_order(make_study):
+    study = make_study(n_models=4, n_prompts=2)
+    # A uniform study's slots have none (the per-pair index skips them); made adaptive, the
+    # refresh sets them.
+    assert not PairSlot.objects.filter(study=study, model_pair__isnull=False).exists()
+    Study.objects.filter(pk=study.pk).update(sampling="adaptive")
+    sampling.study_sampling_refresh(study=study)
+    spec_ids = sampling.study_spec_ids(study=study)
+    lo, hi = stats_sampling.pair_index(len(spec_ids))
+    for slot in PairSlot.objects.filter(study=study).select_related("image_a", "image_b"):
+        k = slot.model_pair
+        assert (slot.image_a.spec_id, slot.image_b.spec_id) == (spec_ids[lo[k]], spec_ids[hi[k]])
+    assert sorted(set(PairSlot.objects.filter(study=study).values_list("model_pair", flat=True))) == list(range(6))
+
+
+def test_adaptive_serving_follows_the_weights_on_both_paths(make_study, hot_path):
+    study = make_study(n_models=3, n_prompts=10, seeds=(0, 1), sampling_rule="adaptive", **RULE_STUDY)
+    Study.objects.filter(pk=study.pk).update(pair_weights=[0.9, 0.05, 0.05])
+    for i in range(150):
+        assert len(services.session_serve(study_id=study.pk, rater_id=join(study, f"w{i}"))["pairs"]) == 2
+    served = served_pairs(study)
+    total = sum(served.values())
+    assert total == 300
+    # Binomial(300, 0.9): the share lies within 0.84-0.96 with overwhelming probability.
+    assert 0.84 < served[0] / total < 0.96, served
+    assert served[1] >= 4 and served[2] >= 4, served  # the floor: every pair keeps being served
+
+
+def test_uniform_serving_is_unchanged_by_weights(make_study, hot_path):
+    study = make_study(n_models=3, n_prompts=4, seeds=(0,), **RULE_STUDY)
+    Study.objects.filter(pk=study.pk).update(pair_weights=[1.0, 0.0, 0.0])  # ignored: sampling is uniform
+    for i in range(12):
+        services.session_serve(study_id=study.pk, rater_id=join(study, f"u{i}"))
+    filled = list(PairSlot.objects.filter(study=study).values_list("filled", flat=True))
+    assert max(filled) - min(filled) <= 1 and sum(filled) == 24
+
+
+def test_a_drawn_pair_with_nothing_left_for_the_rater_falls_back_to_the_least_filled_slot(make_study, hot_path):
+    study = make_study(n_models=3, n_prompts=2, seeds=(0,), sampling_rule="adaptive", min_seconds_per_vote=0, **RULE_STUDY)
+    Study.objects.filter(pk=study.pk).update(pair_weights=[1.0, 0.0, 0.0])
+    rater_id = join(study, "fallback")
+    pairs = services.session_serve(study_id=study.pk, rater_id=rater_id)["pairs"]
+    assert {Comparison.objects.get(token=p["token"]).slot.model_pair for p in pairs} == {0}
+    for _ in range(2):
+        token = services.session_serve(study_id=study.pk, rater_id=rater_id)["pairs"][0]["token"]
+        result = services.vote_submit(study_id=study.pk, rater_id=rater_id, token=token,
+                                      answers={"prompt_adherence": "left", "image_quality": "left"}, response_ms=4000)
+        assert result["status"] == "recorded"
+    # Both slots of pair 0 are this rater's already: the next pairs come from the others.
+    assert {Comparison.objects.get(token=p["token"]).slot.model_pair for p in result["pairs"]} <= {1, 2}
+    assert len(result["pairs"]) == 2
+
+
+def crowd_votes(study, n: int, *, elo, seed: int = 0, refresh_every: int | None = None, crowd=None):
+    """n recorded votes from simulated raters; refresh every `refresh_every`; returns the crowd
+    and the refreshes made (stops early when the study stops)."""
+    crowd = crowd or benchmark.SimulatedCrowd(study, list(study.job.specs.order_by("pk")), seed=seed, elo=elo)
+    refreshes, recorded = [], 0
+    while recorded < n:
+        status = crowd.vote()
+        if status == "none":
+            break
+        recorded += status == "recorded"
+        if refresh_every and recorded % refresh_every == 0 and status == "recorded":
+            refreshes.append((sampling.study_pair_counts(study=study), sampling.study_sampling_refresh(study=study)))
+            if refreshes[-1][1].stopped:
+                break
+    return crowd, refreshes
+
+
+def test_the_refresh_writes_weights_off_the_request_path_with_the_exploration_floor(make_study, hot_path):
+    study = make_study(n_models=4, n_prompts=6, seeds=(0, 1), sampling_rule="adaptive", **RULE_STUDY)
+    elo = [[0, 500, 1000, 1020]] * 2
+    crowd_votes(study, 300, elo=elo)
+    study.refresh_from_db()
+    assert study.pair_weights is None and study.pair_weights_at is None  # votes alone never fit anything
+    refresh = sampling.study_sampling_refresh(study=study)
+    study.refresh_from_db()
+    weights = np.asarray(study.pair_weights)
+    assert refresh.comparisons == study.pair_weights_votes == 300 and study.pair_weights_at is not None
+    assert weights.shape == (6,) and abs(weights.sum() - 1) < 1e-4
+    assert weights.min() >= 0.2 / 6 - 1e-5  # the exploration floor
+    spec_ids = sampling.study_spec_ids(study=study)
+    pair = sampling.model_pair_index(study=study)
+    close, settled = pair[(spec_ids[2], spec_ids[3])], pair[(spec_ids[0], spec_ids[3])]
+    assert weights[close] > 0.4 and weights[settled] < 0.1, weights
+    assert not refresh.stopped  # 20 Elo apart after 300 votes: not separated
+
+
+def test_the_rule_stops_a_separated_study_and_not_before(make_study, hot_path):
+    study = make_study(n_models=3, n_prompts=8, seeds=(0, 1), sampling_rule="adaptive", **{**RULE_STUDY, "vote_budget": 5000})
+    elo = [[0, 250, 500]] * 2
+    _, refreshes = crowd_votes(study, 5000, elo=elo, refresh_every=20)
+    study.refresh_from_db()
+    assert study.stopped_at is not None and study.stop_reason.startswith("Decided"), study.stop_reason
+    lo, hi = stats_sampling.pair_index(3)
+    for counts, refresh in refreshes:
+        met = bool(stats_sampling.stop_reached(stats_sampling.fit(counts, lo, hi, 3), rule="separated"))
+        assert refresh.stopped == met
+    assert [r.stopped for _, r in refreshes] == [False] * (len(refreshes) - 1) + [True]
+    assert len(refreshes) >= 2 and refreshes[-1][1].comparisons < 2000
+    # Stopped: a new rater is served nothing.
+    assert services.session_serve(study_id=study.pk, rater_id=join(study, "late"))["pairs"] == []
+
+
+def test_close_models_are_not_declared_separated(make_study):
+    study = make_study(n_models=3, n_prompts=8, seeds=(0, 1), sampling_rule="adaptive", **{**RULE_STUDY, "vote_budget": 5000})
+    _, refreshes = crowd_votes(study, 400, elo=[[0, 5, 10]] * 2, refresh_every=50)
+    assert len(refreshes) == 8 and not any(r.stopped for _, r in refreshes)
+    study.refresh_from_db()
+    assert study.stopped_at is None
+
+
+def test_the_budget_stops_the_study_the_rater_mid_pair_gets_the_code_and_a_higher_budget_reopens(make_study, hot_path):
+    study = make_study(n_models=3, n_prompts=8, seeds=(0, 1), sampling_rule="adaptive", **{**RULE_STUDY, "vote_budget": 60})
+    session = RaterSession(RecordingClient(), study)
+    session.join_prolific("MIDPAIR")
+    session.start()
+    assert len(session.state["pairs"]) == 2  # this rater has two open pairs
+    _, refreshes = crowd_votes(study, 200, elo=[[0, 1, 2]] * 2, refresh_every=30)
+    study.refresh_from_db()
+    assert study.stopped_at is not None and study.stop_reason.startswith("Vote budget reached: 60 of 60"), study.stop_reason
+    assert refreshes[-1][1].stopped
+    # The rater mid-pair answers both open pairs (counted), then is sent to the finish page.
+    first = session.vote().json()
+    assert first["status"] == "recorded" and len(first["pairs"]) == 1
+    last = session.vote().json()
+    assert last["status"] == "recorded" and last["pairs"] == [] and last["finish_url"] == f"/rate/{study.pk}/finish/"
+    page = session.finish()
+    assert page.status_code == 200 and study.completion_code in page.content.decode()
+    # A participant arriving after the stop is told so, and gets no code for nothing.
+    late = RaterSession(RecordingClient(), study).join_prolific("LATECOMER")
+    assert late.status_code == 409 and "has the answers it needs" in late.content.decode()
+    assert study.completion_code not in late.content.decode()
+    # The progress says why it stopped.
+    progress = sampling.study_sampling_state(study=study)
+    assert progress["stopped"] and "budget" in progress["stop_reason"]
+    # Reopening needs a higher budget; with one, new raters are served again.
+    with pytest.raises(ValidationError, match="higher than the current one"):
+        sampling.study_reopen(study=study, vote_budget=60)
+    with pytest.raises(ValidationError, match="already answered"):
+        sampling.study_reopen(study=study, vote_budget=61)
+    sampling.study_reopen(study=study, vote_budget=500)
+    study.refresh_from_db()
+    assert study.stopped_at is None and study.stop_reason == "" and study.vote_budget == 500
+    assert len(services.session_serve(study_id=study.pk, rater_id=join(study, "after-reopen"))["pairs"]) == 2
+
+
+def test_the_beat_task_refreshes_only_studies_with_enough_new_votes(make_study, settings):
+    settings.RATINGS_SAMPLING_REFRESH_VOTES = 50
+    study = make_study(n_models=3, n_prompts=6, seeds=(0, 1), sampling_rule="adaptive", **RULE_STUDY)
+    from ratings import tasks
+
+    assert tasks.study_sampling_refresh_due() == [study.pk]  # never refreshed yet
+    assert tasks.study_sampling_refresh_due() == []
+    crowd, _ = crowd_votes(study, 49, elo=[[0, 100, 200]] * 2)
+    assert tasks.study_sampling_refresh_due() == []
+    crowd_votes(study, 1, elo=[[0, 100, 200]] * 2, crowd=crowd)
+    assert tasks.study_sampling_refresh_due() == [study.pk]
+    assert tasks.study_sampling_refresh(study.pk) is False
+    # A uniform study filled to its target needs no refresh.
+    Study.objects.filter(pk=study.pk).update(sampling="uniform", stop_when="target", vote_budget=None, pair_weights_at=None)
+    assert tasks.study_sampling_refresh_due() == []
+
+
+def test_study_create_refuses_bad_sampling_settings_with_reasons(prompt_set):
+    from tests.ratings.conftest import make_specs
+
+    specs = make_specs(3)
+    base = dict(name="bad settings", specs=specs, prompt_set=prompt_set, seeds=[0])
+    with pytest.raises(ValidationError) as error:
+        services.study_create(**base, stop_when="separated", vote_budget=None, exploration=1.5, stop_alpha=0.7, stop_top_k=5,
+                              sampling_rule="greedy")
+    messages = error.value.message_dict
+    assert "needs a vote_budget" in messages["vote_budget"][0]
+    assert set(messages) == {"vote_budget", "exploration", "stop_alpha", "stop_top_k", "sampling"}
+    with pytest.raises(ValidationError, match="stop_width"):
+        services.study_create(**base, stop_when="width", vote_budget=100)
+    assert not Study.objects.exists()
+
+
+def test_the_benchmark_runs_at_a_tiny_size(tmp_path):
+    """Not timed: it runs end to end (SQLite, the ORM path) and prints its JSON summary last."""
+    env = {"PATH": "/usr/bin:/bin", "TRANSFORMERS_VERBOSITY": "error", "EVALSITE_DATA_DIR": str(tmp_path),
+           "DATABASE_URL": f"sqlite:///{tmp_path / 'bench.sqlite3'}"}
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "sampling.py"), "--seeds", "1", "--budget", "120", "--prompts", "2",
+         "--refresh-every", "40"],
+        capture_output=True, text=True, timeout=600, env=env, cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    document = json.loads(result.stdout.strip().splitlines()[-1])
+    assert set(document) >= {"runs", "uniform_votes", "adaptive_votes", "ratio", "uniform_wrong_order", "adaptive_wrong_order",
+                             "budget_hits", "serve_ms_uniform", "serve_ms_adaptive"}
+    assert document["runs"] == 1 and document["budget_hits"] == {"uniform": 1, "adaptive": 1}
+    assert 120 <= document["uniform_votes"] <= 160 and 120 <= document["adaptive_votes"] <= 160
+
+
+def test_the_admin_checks_sampling_settings_as_the_api_does(make_study):
+    from django.forms.models import model_to_dict
+
+    from ratings.admin import StudyAdminForm
+
+    study = make_study(n_models=3, n_prompts=2)
+    data = {key: value for key, value in model_to_dict(study).items() if value is not None}
+    data["criteria"] = json.dumps(study.criteria)
+    form = StudyAdminForm(data={**data, "stop_when": "separated", "sampling": "adaptive"}, instance=study)
+    assert not form.is_valid() and "needs a vote_budget" in form.errors["vote_budget"][0]
+    form = StudyAdminForm(data={**data, "stop_when": "separated", "sampling": "adaptive", "vote_budget": 500}, instance=study)
+    assert form.is_valid(), form.errors
+
+
+@pytest.mark.slow
+def test_a_real_worker_refreshes_the_weights_and_stops_the_study_on_its_budget(celery_worker, make_study, settings):
+    from ratings import tasks
+    from tests.processes import wait_for
+
+    study = make_study(n_models=3, n_prompts=6, seeds=(0, 1), sampling_rule="adaptive", **{**RULE_STUDY, "vote_budget": 30})
+    crowd_votes(study, 30, elo=[[0, 10, 20]] * 2)
+    tasks.study_sampling_refresh_due.delay()  # what beat sends every minute
+
+    def refreshed():
+        study.refresh_from_db()
+        return study.pair_weights_at is not None
+
+    wait_for(refreshed, timeout=60, what="the worker to refresh the study's pair weights", interval=0.2)
+    assert len(study.pair_weights) == 3 and study.pair_weights_votes == 30
+    assert study.stopped_at is not None and study.stop_reason.startswith("Vote budget reached: 30 of 30")
+    assert "ratings.study_sampling_refresh_due" in celery_worker.log()
