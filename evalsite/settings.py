@@ -343,9 +343,11 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 # Login lockout (django-axes, attempts kept in the database): after AXES_FAILURE_LIMIT wrong
-# passwords for one username, that username is locked for AXES_COOLOFF_TIME, on /login/, the
-# admin and /api/v1/auth/token/ alike; `manage.py axes_reset_username NAME` lifts it early.
-# Locking by username, not address: behind a proxy every request has the proxy's address.
+# passwords for one username, or from one client address, that username or address is locked
+# for AXES_COOLOFF_TIME, on /login/, the admin and /api/v1/auth/token/ alike;
+# `manage.py axes_reset_username NAME` / `axes_reset_ip ADDRESS` lift it early. Behind HTTPS the
+# site sits behind a proxy (EVALSITE_PROXY_COUNT of them): the client's address is then read
+# from X-Forwarded-For, or every visitor would share the proxy's address and its lock.
 INSTALLED_APPS += ["axes", "csp"]
 AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
 MIDDLEWARE.insert(MIDDLEWARE.index("django.middleware.clickjacking.XFrameOptionsMiddleware") + 1, "csp.middleware.CSPMiddleware")
@@ -353,7 +355,10 @@ MIDDLEWARE.append("axes.middleware.AxesMiddleware")
 AXES_ENABLED = env_bool("EVALSITE_LOGIN_LOCKOUT", True)
 AXES_FAILURE_LIMIT = int(os.environ.get("EVALSITE_LOGIN_FAILURE_LIMIT", "10"))
 AXES_COOLOFF_TIME = float(os.environ.get("EVALSITE_LOGIN_COOLOFF_HOURS", "0.25"))
-AXES_LOCKOUT_PARAMETERS = ["username"]
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_IPWARE_PROXY_COUNT = int(os.environ.get("EVALSITE_PROXY_COUNT", "1" if EVALSITE_HTTPS else "0"))
+if AXES_IPWARE_PROXY_COUNT:
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR")
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_HTTP_RESPONSE_CODE = 429

@@ -116,5 +116,23 @@ def browser(artifacts_dir):
                 "--disable-sync", "--no-first-run", "--disable-quic",
             ],
         )
-        yield browser
+        yield CspBypassingBrowser(browser)
         browser.close()
+
+
+class CspBypassingBrowser:
+    """The browser, whose pages ignore the site's Content-Security-Policy unless a test asks for
+    ``bypass_csp=False``: Playwright's ``wait_for_function`` evaluates its predicate with eval,
+    which the policy forbids. tests/reliability/test_csp_browser.py runs the pages under it."""
+
+    def __init__(self, browser):
+        self._browser = browser
+
+    def new_page(self, **options):
+        return self._browser.new_page(**{"bypass_csp": True, **options})
+
+    def new_context(self, **options):
+        return self._browser.new_context(**{"bypass_csp": True, **options})
+
+    def __getattr__(self, name):
+        return getattr(self._browser, name)

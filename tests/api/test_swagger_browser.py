@@ -11,6 +11,8 @@ def test_swagger_ui_renders_the_api_offline(live_server, browser, artifacts_dir)
     page = browser.new_page(viewport={"width": 1280, "height": 1000})
     requested = []
     page.on("request", lambda request: requested.append(request.url))
+    refused = []  # Content-Security-Policy violations Chromium reports on the console
+    page.on("console", lambda message: refused.append(message.text) if "Content Security Policy" in message.text else None)
     page.goto(f"{live_server.url}/api/docs/")
     page.wait_for_selector(".opblock-summary-path", timeout=20000)
     paths = page.eval_on_selector_all(".opblock-summary-path", "nodes => nodes.map(n => n.getAttribute('data-path'))")
@@ -21,4 +23,5 @@ def test_swagger_ui_renders_the_api_offline(live_server, browser, artifacts_dir)
     page.screenshot(path=str(artifacts_dir / "swagger-ui.png"), full_page=False)
     foreign = [url for url in requested if not url.startswith(live_server.url) and not url.startswith("data:")]
     assert foreign == []
+    assert refused == []
     assert any(url.endswith("/api/schema/") for url in requested)

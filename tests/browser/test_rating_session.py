@@ -118,7 +118,8 @@ def test_a_rater_closes_the_tab_and_resumes_in_a_fresh_browser(live_server, brow
 
     phone = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
     page = phone.new_page()
-    page.goto(live_server.url + study_link(study, PROLIFIC_PID="resumer00000000000000001", STUDY_ID="S1", SESSION_ID="X2"))
+    # The same Prolific session (its link carries the same SESSION_ID): another PID-only join is refused (issue 18).
+    page.goto(live_server.url + study_link(study, PROLIFIC_PID="resumer00000000000000001", STUDY_ID="S1", SESSION_ID="X1"))
     page.wait_for_selector("#vote-form")
     assert page.inner_text("#progress") == "Pair 3 of 6"
     assert page.input_value("#token") == on_screen_token

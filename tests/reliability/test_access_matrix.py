@@ -281,3 +281,30 @@ def test_a_researcher_reaches_only_their_own_shared_or_system_specs_and_prompt_s
     assert response.status_code == 403 and "owner" in response.json()["detail"]
     assert bob.post(f"/api/v1/specs/{spec['id']}/share/", {"usernames": ["bob"]}, format="json").status_code == 403
     assert Image.objects.count() == 0
+
+
+def test_the_ownership_migration_gives_existing_rows_their_first_studys_owner_or_the_system(db):
+    import importlib
+
+    from django.apps import apps
+
+    from generation import services as generation_services
+    from generation.models import ModelSpec
+    from ratings import services as ratings_services
+
+    migration = importlib.import_module("ratings.migrations.0007_spec_and_prompt_set_owners")
+    ada = get_user_model().objects.create_user("ada", password="pw")
+    make = dict(weights="org/model", pipeline_class="StableDiffusionPipeline", steps=1)
+    v1 = generation_services.model_spec_create(name="A", slug="ada-model", **make)
+    v2 = generation_services.model_spec_create(name="A", slug="ada-model", **{**make, "steps": 2})
+    preset = generation_services.model_spec_create(name="Turbo", slug="sdxl-turbo-1step", **make)
+    unused = generation_services.model_spec_create(name="U", slug="nobodys", **make)
+    used_prompts = generation_services.prompt_set_create(name="P", prompts=[{"text": "a cube"}])
+    other_prompts = generation_services.prompt_set_create(name="Q", prompts=[{"text": "a ball"}])
+    ratings_services.study_create(name="S", specs=[v1, preset], prompt_set=used_prompts, seeds=[0], owner=ada)
+    migration.give_owners(apps, None)
+    owners = dict(ModelSpec.objects.values_list("pk", "owner__username"))
+    assert owners == {v1.pk: "ada", v2.pk: "ada", preset.pk: None, unused.pk: None}
+    used_prompts.refresh_from_db()
+    other_prompts.refresh_from_db()
+    assert (used_prompts.owner, other_prompts.owner) == (ada, None)

@@ -35,6 +35,12 @@ def test_check_deploy_is_clean_with_production_settings(tmp_path):
     assert "no issues" in result.stdout
 
 
+def test_the_readme_documents_the_configuration_checked_here():
+    deploy = (ROOT / "README.md").read_text().split("## Deploying across GPU machines", 1)[1].split("\n## ", 1)[0]
+    for setting in ("DJANGO_SECRET_KEY", "DJANGO_ALLOWED_HOSTS", "EVALSITE_HTTPS=true", "DJANGO_CSRF_TRUSTED_ORIGINS=https://", "check --deploy"):
+        assert setting in deploy, f"the README's deploy steps do not name {setting}"
+
+
 def test_check_deploy_complains_without_https_or_with_debug(tmp_path):
     assert check_deploy(tmp_path, EVALSITE_HTTPS="false").returncode != 0
     debug = check_deploy(tmp_path, DJANGO_DEBUG="true")

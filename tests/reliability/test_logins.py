@@ -47,9 +47,10 @@ def test_repeated_wrong_passwords_lock_the_username_on_the_login_page_and_the_to
     assert locked.status_code == 429 and "Too many failed log-in attempts" in locked.content.decode()
     token = api.post("/api/v1/auth/token/", {"username": "ada", "password": PASSWORD}, format="json")
     assert token.status_code == 429 and "too many login attempts" in token.json()["detail"]
-    # Another username is not locked.
+    # Another username from another address is not locked; the same address is, for a while.
     get_user_model().objects.create_user("grace", password=PASSWORD)
-    assert Client().post("/login/", {"username": "grace", "password": PASSWORD}).status_code == 302
+    assert Client(REMOTE_ADDR="10.1.2.3").post("/login/", {"username": "grace", "password": PASSWORD}).status_code == 302
+    assert Client().post("/login/", {"username": "grace", "password": PASSWORD}).status_code == 429
 
 
 def test_a_successful_login_resets_the_count():
