@@ -148,6 +148,10 @@ class Study(models.Model):
         "votes of one refresh interval); required unless stop_when is target.",
     )
     pair_weights = models.JSONField(null=True, blank=True, editable=False, help_text="Current serving probability per model pair.")
+    pair_levels = models.JSONField(
+        null=True, blank=True, editable=False,
+        help_text="Lowest fill of each model pair's open slots at the last refresh, where adaptive serving's search starts.",
+    )
     pair_weights_at = models.DateTimeField(null=True, blank=True, editable=False, help_text="When pair_weights and the stopping rule were last computed.")
     pair_weights_votes = models.PositiveIntegerField(default=0, editable=False, help_text="Answered comparisons counted by that computation.")
     stop_reason = models.CharField(max_length=300, blank=True, editable=False, help_text="Why the study stopped serving new pairs.")

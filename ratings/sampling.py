@@ -106,6 +106,23 @@ def pair_slots_model_pairs_set(*, study: Study) -> int:
     return sum(len(pks) for pks in per_pair.values())
 
 
+def pair_levels(*, study: Study, n_pairs: int) -> list[int]:
+    """The lowest fill of each model pair's open slots: adaptive serving searches a pair from
+    there, stepping over none of the index entries its reservations left below (as the study's
+    serve_level does for the uniform search). Fills only rise between refreshes, except slots
+    given back, which the pair's search reaches again at the next refresh."""
+    from django.db.models import Min
+
+    from .models import PairSlot
+
+    levels = [0] * n_pairs
+    rows = PairSlot.objects.filter(study=study, retired=False, model_pair__isnull=False).values("model_pair").annotate(lowest=Min("filled"))
+    for row in rows.order_by():
+        if 0 <= row["model_pair"] < n_pairs:
+            levels[row["model_pair"]] = row["lowest"]
+    return levels
+
+
 def answered_comparisons(*, study: Study) -> int:
     """Answered comparisons of the study's pairs (what the budget caps): every rater's, flagged
     ones too (they were shown and paid), not attention checks or deliberate repeats."""
@@ -193,6 +210,7 @@ def study_sampling_refresh(*, study: Study) -> Refresh:
         fields = {"pair_weights_at": now, "pair_weights_votes": comparisons}
         if weights is not None:
             fields["pair_weights"] = weights
+            fields["pair_levels"] = pair_levels(study=study, n_pairs=len(weights))
         updated = Study.objects.filter(pk=study.pk)
         updated.update(**fields)
         stopped = False

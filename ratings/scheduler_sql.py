@@ -158,7 +158,9 @@ BEGIN
         ORDER BY w.i LIMIT 1;
         IF v_pair IS NOT NULL THEN
           SELECT s.* INTO v_slot FROM ratings_pairslot s
+          -- From the pair's level at the last refresh (see sampling.pair_levels), as serve_level.
           WHERE s.study_id = p_study AND s.model_pair = v_pair AND NOT s.retired AND s.filled < v_cap
+            AND s.filled >= COALESCE((st.pair_levels ->> v_pair)::integer, 0)
             AND NOT EXISTS (SELECT 1 FROM ratings_comparison c WHERE c.rater_id = p_rater AND c.slot_id = s.id OFFSET 0)
           ORDER BY s.filled, s.random_key LIMIT 1
           FOR UPDATE SKIP LOCKED;

@@ -644,7 +644,11 @@ def _serve_slot(study: Study, rater_id: int, rng: random.Random, fields: dict) -
     slot = None
     model_pair = _drawn_model_pair(study, rng)
     if model_pair is not None:
-        slot = open_slots.filter(model_pair=model_pair).exclude(Exists(seen)).order_by("filled", "random_key").first()
+        levels = study.pair_levels if isinstance(study.pair_levels, list) else []
+        level = int(levels[model_pair]) if model_pair < len(levels) else 0
+        slot = (
+            open_slots.filter(model_pair=model_pair, filled__gte=level).exclude(Exists(seen)).order_by("filled", "random_key").first()
+        )
     if slot is None:
         # Uniform, or the drawn pair has nothing for this rater: the least-filled slot.
         slot = open_slots.exclude(Exists(seen)).order_by("filled", "random_key").first()

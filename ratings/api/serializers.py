@@ -163,7 +163,7 @@ class SamplingStateSerializer(serializers.Serializer):
 
 
 class ForecastQuerySerializer(serializers.Serializer):
-    price_per_vote = serializers.FloatField(required=False, min_value=0, help_text="Price of one comparison, for the cost.")
+    price_per_vote = serializers.FloatField(required=False, min_value=0, max_value=1_000_000, help_text="Price of one comparison, for the cost.")
     crowd_size = serializers.IntegerField(required=False, min_value=1, max_value=1_000_000, help_text="Raters answering at once, for the time.")
     seconds_per_vote = serializers.FloatField(required=False, min_value=0.1, max_value=3600, default=10.0,
                                               help_text="Seconds one rater takes per comparison, for the time.")
@@ -203,10 +203,12 @@ class ForecastCreateSerializer(ForecastQuerySerializer):
             raise serializers.ValidationError({"models": ["Give the number of models (with elo_gap) or their assumed elo ratings."]})
         if elo is not None:
             rows = elo if elo and all(isinstance(row, list) for row in elo) else [elo]
-            numbers = all(isinstance(x, (int, float)) and not isinstance(x, bool) for row in rows for x in row)
+            numbers = all(isinstance(x, (int, float)) and not isinstance(x, bool) and abs(x) <= 10_000 for row in rows for x in row)
             sizes = {len(row) for row in rows}
             if not numbers or len(sizes) != 1:
-                raise serializers.ValidationError({"elo": ["Give numbers: one list, or one list per criterion, all of the same length."]})
+                raise serializers.ValidationError({"elo": [
+                    "Give Elo ratings between -10000 and 10000: one list, or one list per criterion, all of the same length."
+                ]})
             n_models = sizes.pop()
             if not 2 <= n_models <= FORECAST_MAX_MODELS:
                 raise serializers.ValidationError({"elo": [f"Give 2 to {FORECAST_MAX_MODELS} models' ratings, not {n_models}."]})

@@ -48,6 +48,11 @@ class Migration(migrations.Migration):
         ),
         migrations.AddField(
             model_name='study',
+            name='pair_levels',
+            field=models.JSONField(blank=True, editable=False, help_text="Lowest fill of each model pair's open slots at the last refresh, where adaptive serving's search starts.", null=True),
+        ),
+        migrations.AddField(
+            model_name='study',
             name='pair_weights',
             field=models.JSONField(blank=True, editable=False, help_text='Current serving probability per model pair.', null=True),
         ),

@@ -126,6 +126,11 @@ def test_the_refresh_writes_weights_off_the_request_path_with_the_exploration_fl
     pair = sampling.model_pair_index(study=study)
     close, settled = pair[(spec_ids[2], spec_ids[3])], pair[(spec_ids[0], spec_ids[3])]
     assert weights[close] > 0.4 and weights[settled] < 0.1, weights
+    # Where each pair's search starts: its least-filled open slot at the refresh.
+    from django.db.models import Min
+
+    lowest = dict(PairSlot.objects.filter(study=study).values_list("model_pair").annotate(Min("filled")))
+    assert study.pair_levels == [lowest[k] for k in range(6)] and max(study.pair_levels) > 0
     assert not refresh.stopped  # 20 Elo apart after 300 votes: not separated
 
 
