@@ -289,7 +289,11 @@ BEGIN
 
   -- A late vote on a lapsed reservation counts only if its slot still has room.
   IF c.released_at IS NOT NULL AND c.slot_id IS NOT NULL AND NOT c.is_repeat THEN
-    UPDATE ratings_pairslot SET filled = filled + 1 WHERE id = c.slot_id AND filled < st.votes_per_pair AND retired = false;
+    -- (The slot's cap is the serving search's: the vote target, or none when a stopping rule or
+    -- the budget ends the study.)
+    UPDATE ratings_pairslot SET filled = filled + 1
+    WHERE id = c.slot_id AND retired = false
+      AND filled < CASE WHEN st.stop_when = 'target' THEN st.votes_per_pair ELSE 2147483647 END;
     IF NOT FOUND THEN
       RETURN ratings_serve_locked(st, part) || jsonb_build_object('status', 'expired', 'message', __EXPIRED__);
     END IF;

@@ -706,7 +706,7 @@ def _vote_python(*, study_id: int, rater_id: int, token, answers: Mapping[str, s
             return serve_with("too_fast", scheduler_sql.TOO_FAST.format(seconds=f"{study.min_seconds_per_vote:g}"))
         if comparison.released_at is not None and comparison.slot_id is not None and not comparison.is_repeat:
             retaken = PairSlot.objects.filter(
-                pk=comparison.slot_id, filled__lt=study.votes_per_pair, retired=False
+                pk=comparison.slot_id, filled__lt=_slot_cap(study), retired=False
             ).update(filled=F("filled") + 1)
             if not retaken:
                 return serve_with("expired", scheduler_sql.EXPIRED)

@@ -296,6 +296,23 @@ def test_a_late_vote_counts_when_its_slot_still_has_room(make_study, hot_path):
     assert PairSlot.objects.get(pk=held.slot_id).filled == 1
 
 
+def test_a_late_vote_in_a_study_its_stopping_rule_ends_is_taken_past_the_vote_target(make_study, hot_path):
+    # Slots of a rule-stopped study have no per-slot cap (the budget is the cap), so the late
+    # vote of an abandoned tab counts even though its slot went to another rater meanwhile.
+    study = make_study(
+        n_models=2, n_prompts=1, votes_per_pair=1, attention_check_rate=0, repeat_share=0,
+        stop_when="separated", vote_budget=1000,
+    )
+    first, second = crowd_rater(study, "first"), crowd_rater(study, "second")
+    held = current(serve(study, first))
+    Comparison.objects.filter(pk=held.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    taken = current(serve(study, second))
+    assert taken.slot_id == held.slot_id
+    assert vote(study, second, taken.token)["status"] == "recorded"
+    assert vote(study, first, held.token)["status"] == "recorded"
+    assert PairSlot.objects.get(pk=held.slot_id).filled == 2
+
+
 def test_reporting_a_pair_records_why_serves_another_and_retires_a_pair_reported_twice(make_study, hot_path):
     study = make_study(n_models=2, n_prompts=3, votes_per_pair=3, attention_check_rate=0, repeat_share=0)
     raters = [crowd_rater(study, f"r{i}") for i in range(3)]
