@@ -28,6 +28,9 @@ API_REFUSED = {"anonymous": {401, 403}, "rater": {401, 403}, "account_rater": {4
 RULES = [
     ("healthz/", dict.fromkeys(ROLES, {200})),
     ("livez/", dict.fromkeys(ROLES, {200})),
+    # Prometheus metrics: the test client connects from 127.0.0.1, the internal network, where a
+    # scraper needs no login; from outside only staff get them (tests/deploy/test_observability.py).
+    ("metrics", dict.fromkeys(ROLES, {200})),
     ("login/", dict.fromkeys(ROLES, {200, 302})),
     ("logout/", dict.fromkeys(ROLES, {405})),  # logging out is a POST
     ("api/v1/auth/token/", dict.fromkeys(ROLES, {405})),  # POST only
