@@ -28,6 +28,7 @@ API_REFUSED = {"anonymous": {401, 403}, "rater": {401, 403}, "account_rater": {4
 RULES = [
     ("healthz/", dict.fromkeys(ROLES, {200})),
     ("livez/", dict.fromkeys(ROLES, {200})),
+    ("favicon.ico", dict.fromkeys(ROLES, {301})),  # to the static icon
     ("login/", dict.fromkeys(ROLES, {200, 302})),
     ("logout/", dict.fromkeys(ROLES, {405})),  # logging out is a POST
     ("api/v1/auth/token/", dict.fromkeys(ROLES, {405})),  # POST only
