@@ -6,12 +6,13 @@ from __future__ import annotations
 import io
 import zipfile
 
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Q
 from django.http import HttpResponse
-from django.urls import reverse
 from django.template.defaultfilters import pluralize
+from django.urls import reverse
 from django.utils.html import format_html
 
 from generation.selectors import job_progress
@@ -19,6 +20,7 @@ from generation.selectors import job_progress
 from . import study_services
 from .exports import votes_csv
 from .models import AttentionCheck, Comparison, PairSlot, Participation, Rater, Study, Vote
+from .services import rater_title_problem
 
 
 def _each_study(modeladmin, request, queryset, step, done: str):
@@ -33,8 +35,23 @@ def _each_study(modeladmin, request, queryset, step, done: str):
             modeladmin.message_user(request, f"{study}: {done}.", messages.SUCCESS)
 
 
+class StudyAdminForm(forms.ModelForm):
+    class Meta:
+        model = Study
+        fields = "__all__"
+
+    def clean_rater_title(self):
+        title = self.cleaned_data["rater_title"].strip()
+        specs = self.instance.job.specs.all() if self.instance.pk else []
+        problem = rater_title_problem(rater_title=title, specs=specs)
+        if problem:
+            raise forms.ValidationError(problem)
+        return title
+
+
 @admin.register(Study)
 class StudyAdmin(admin.ModelAdmin):
+    form = StudyAdminForm
     list_display = ("name", "status", "owner", "model_count", "images_made", "answered", "allow_ties", "votes_per_pair", "created_at", "dashboard")
     list_filter = ("status", "allow_ties", "owner")
     search_fields = ("name", "owner__username")
