@@ -33,8 +33,8 @@ def demo_server(tmp_path, artifacts_dir):
         try:
             def serving():
                 try:
-                    return requests.get(f"http://127.0.0.1:{port}/healthz/", timeout=2).status_code == 200
-                except requests.ConnectionError:
+                    return requests.get(f"http://127.0.0.1:{port}/healthz/", timeout=5).status_code == 200
+                except (requests.ConnectionError, requests.Timeout):  # not listening yet, or busy starting
                     assert process.poll() is None, log_path.read_text()[-3000:]
                     return False
 
