@@ -11,8 +11,8 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Q
 from django.http import HttpResponse
-from django.urls import reverse
 from django.template.defaultfilters import pluralize
+from django.urls import reverse
 from django.utils.html import format_html
 
 from generation.selectors import job_progress
@@ -21,6 +21,7 @@ from . import study_services
 from .sampling import design_errors
 from .exports import votes_csv
 from .models import AttentionCheck, Comparison, PairSlot, Participation, Rater, Study, Vote
+from .services import rater_title_problem
 
 
 def _each_study(modeladmin, request, queryset, step, done: str):
@@ -36,7 +37,8 @@ def _each_study(modeladmin, request, queryset, step, done: str):
 
 
 class StudyAdminForm(forms.ModelForm):
-    """Sampling and stopping settings are checked as the API checks them (ratings/sampling.py)."""
+    """Sampling and stopping settings are checked as the API checks them (ratings/sampling.py);
+    the rater title may not name a model of the study."""
 
     class Meta:
         model = Study
@@ -56,6 +58,14 @@ class StudyAdminForm(forms.ModelForm):
         for field, message in errors.items():
             self.add_error(field_names.get(field, field), message)
         return data
+
+    def clean_rater_title(self):
+        title = self.cleaned_data["rater_title"].strip()
+        specs = self.instance.job.specs.all() if self.instance.pk else []
+        problem = rater_title_problem(rater_title=title, specs=specs)
+        if problem:
+            raise forms.ValidationError(problem)
+        return title
 
 
 @admin.register(Study)

@@ -97,3 +97,18 @@ def test_the_schema_shows_as_text_in_a_browser_and_stays_openapi_for_tools():
 def test_staff_pages_name_plurals_properly():
     assert DisplayCopy._meta.verbose_name_plural == "display copies"
     assert GenerationBatch._meta.verbose_name_plural == "generation batches"
+
+
+def test_the_admin_refuses_a_rater_title_naming_a_model(make_study):
+    study = make_study(n_models=2, n_prompts=2)
+    spec = study.job.specs.first()
+    staff = get_user_model().objects.create_superuser("admin", password="admin-password")
+    client = Client()
+    client.force_login(staff)
+    page = client.get(f"/admin/ratings/study/{study.pk}/change/")
+    assert page.status_code == 200 and 'name="rater_title"' in page.content.decode()
+    from ratings.admin import StudyAdminForm
+
+    form = StudyAdminForm(instance=study, data={"rater_title": f"{spec.name} study"})
+    form.is_valid()
+    assert "must not name a model" in " ".join(form.errors.get("rater_title", []))

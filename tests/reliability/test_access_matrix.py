@@ -31,6 +31,7 @@ RULES = [
     # Prometheus metrics: the test client connects from 127.0.0.1, the internal network, where a
     # scraper needs no login; from outside only staff get them (tests/deploy/test_observability.py).
     ("metrics", dict.fromkeys(ROLES, {200})),
+    ("favicon.ico", dict.fromkeys(ROLES, {301})),  # to the static icon
     ("login/", dict.fromkeys(ROLES, {200, 302})),
     ("logout/", dict.fromkeys(ROLES, {405})),  # logging out is a POST
     ("api/v1/auth/token/", dict.fromkeys(ROLES, {405})),  # POST only

@@ -51,8 +51,18 @@ class Command(BaseCommand):
         )
         if options["no_serve"]:
             return
-        threading.Thread(target=self._generate, args=(study.pk,), name="demo-generation", daemon=True).start()
-        call_command("runserver", f"127.0.0.1:{options['port']}", use_reloader=False)
+        generation = threading.Thread(target=self._generate, args=(study.pk,), name="demo-generation", daemon=True)
+        generation.start()
+        try:
+            call_command("runserver", f"127.0.0.1:{options['port']}", use_reloader=False)
+        except (KeyboardInterrupt, SystemExit):  # runserver turns Ctrl+C into SystemExit(0)
+            if generation.is_alive():
+                # Leave at once: torch's threads abort the process if Python tears them down
+                # mid-generation. Every image made so far is saved; the next start makes the rest.
+                self.stdout.write("\nStopped while generating; the next ./scripts/demo makes the remaining images.")
+                sys.stdout.flush()
+                os._exit(0)
+            raise
 
     def _generate(self, study_id: int) -> None:
         try:
