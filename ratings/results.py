@@ -56,10 +56,10 @@ def _query(options: dict, **changes) -> str:
     return urlencode(query)
 
 
-def _pair_matrices(document: dict) -> list[dict]:
+def _pair_matrices(document: dict, study_models: list[str]) -> dict:
     """Per criterion (and the mean): a model x model matrix of cells (win rate of the row over
     the column, its interval, and whether the Holm-adjusted p is below 0.05), from the pairs."""
-    models = sorted({row["model"] for row in document["models"]} | {p[k] for p in document.get("pairs", []) for k in ("model_a", "model_b")})
+    models = sorted(set(study_models) | {p[k] for p in document.get("pairs", []) for k in ("model_a", "model_b")})
     matrices = []
     for criterion in [*document["criteria"], *(["mean"] if len(document["criteria"]) > 1 else [])]:
         cells = {}
@@ -110,7 +110,7 @@ def leaderboard(request: HttpRequest, study_id: int) -> HttpResponse:
         "provenance": document["provenance"],
         "sections": sections,
         "categories": categories,
-        "pairs": _pair_matrices(document),
+        "pairs": _pair_matrices(document, [leaderboards.model_label(spec) for spec in study.job.specs.all()]),
         "progress": job_progress(job=study.job),
         "formats": list(exports.LEADERBOARD_FORMATS),
         "plots": exports.PLOTS,

@@ -13,6 +13,8 @@ Estimators (each docstring names the protocol it reproduces and its defaults):
 Leaderboards:
     leaderboard(votes, method="bt", rounds=1000, seed=0, **options) -> list of row dicts
     breakdown(votes, group, estimator=leaderboard, **options) -> {group: result}
+    results_document(votes, method, rounds, seed, *, resample, pairs, by_category) -> the command's
+        and the study pages' document (rows, warnings, pairs, by_category)
 Files and output:
     read_vote_file(path) -> VoteArrays (raises VoteFileError(line, column, message))
     render(document, "json" | "csv" | "md" | "latex"), render_latex(rows, extra_columns=...)

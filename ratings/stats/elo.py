@@ -95,6 +95,7 @@ def _elo_bootstrap(packed, unit_start, group_start, group_units, n_criteria, n_m
     drawn groups, and run `orderings` random orderings of them; the round's rating is their mean,
     `within` the variance over its orderings."""
     n_groups = group_start.size - 1
+    one_vote_per_unit = unit_start[unit_start.size - 1] == unit_start.size - 1
     mask20 = np.int64((1 << 20) - 1)
     out = np.zeros((rounds, n_criteria, n_models))
     squares = np.zeros((rounds, n_criteria, n_models))
@@ -115,6 +116,9 @@ def _elo_bootstrap(packed, unit_start, group_start, group_units, n_criteria, n_m
                 units[filled] = group_units[position]
                 filled += 1
         rating = np.empty((n_criteria, n_models))
+        if one_vote_per_unit:  # shuffle the votes themselves: no indirection in the inner loop
+            for position in range(total):
+                units[position] = packed[units[position]]
         for _ in range(orderings):
             rating[:, :] = initial
             for position in range(total):  # forward Fisher-Yates, fused with the updates
@@ -122,8 +126,11 @@ def _elo_bootstrap(packed, unit_start, group_start, group_units, n_criteria, n_m
                 j = position + offset
                 units[position], units[j] = units[j], units[position]
                 u = units[position]
-                for v in range(unit_start[u], unit_start[u + 1]):
-                    word = packed[v]
+                first, last = position, position + 1
+                if not one_vote_per_unit:
+                    first, last = unit_start[u], unit_start[u + 1]
+                for v in range(first, last):
+                    word = units[v] if one_vote_per_unit else packed[v]
                     a = word & mask20
                     b = (word >> 20) & mask20
                     c = (word >> 40) & mask20
@@ -151,7 +158,7 @@ def online_elo(
     shuffle: bool = True,
     level: float = 0.95,
     bootstrap_rounds: int | None = None,
-    orderings_per_round: int = 10,
+    orderings_per_round: int = 5,
     resample: str = "comparison",
 ) -> Ratings:
     """Online Elo per criterion, averaged over random orderings of the votes.
@@ -163,9 +170,9 @@ def online_elo(
 
     The interval is a bootstrap percentile interval: each of `bootstrap_rounds` rounds (default:
     permutations / 5, 200 for ADD's 1000) resamples the units (`resample`: comparisons, prompts
-    or raters) with replacement and runs `orderings_per_round` (default 10) random orderings of
+    or raters) with replacement and runs `orderings_per_round` (default 5) random orderings of
     the resample, whose mean is the round's rating; the order noise left in that mean (the
-    variance over the round's orderings / 10) is taken out of the spread between rounds (draws
+    variance over the round's orderings / 5) is taken out of the spread between rounds (draws
     shrunk towards their mean by sqrt(1 - noise / spread)); the central `level` of the rounds
     is the interval. It narrows as votes grow and does not shrink with more orderings. The spread over
     orderings (what ADD's error bars show: order dependence, not a confidence interval) is kept

@@ -345,10 +345,11 @@ def test_self_consistency_per_rater_and_study_and_the_study_threshold_flags(make
     assert consistency["criteria"]["prompt_adherence"]["share"] == pytest.approx(0.5, abs=0.2)
     table = {row["id"]: row for row in rater_stats.study_rater_table(study=study)}
     assert table[fickle.pk]["self_consistency"] == 0.0 and table[steady.pk]["self_consistency"] == 1.0
-    assert study_services.raters_flag_inconsistent(study=study) == (1 if consistency["raters"][fickle.pk]["repeats"] >= 4 else 0)
-    if consistency["raters"][fickle.pk]["repeats"] >= 4:
-        assert Participation.objects.get(study=study, rater=fickle).flag_reason == "self_consistency"
+    assert consistency["raters"][fickle.pk]["repeats"] >= 4  # enough to judge (min_repeats_to_judge=4)
+    assert study_services.raters_flag_inconsistent(study=study) == 1
+    assert Participation.objects.get(study=study, rater=fickle).flag_reason == "self_consistency"
     assert not Participation.objects.get(study=study, rater=steady).flagged
+    assert study_services.raters_flag_inconsistent(study=study) == 0  # already flagged
     board = leaderboards.compute_study_leaderboard(study=study, method="winrate", rounds=20)
     assert board["provenance"]["self_consistency"] == consistency["criteria"]
 
