@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import time
 import uuid
 from collections import Counter
@@ -179,8 +180,11 @@ def rater_title_problem(*, rater_title: str, specs: Iterable[ModelSpec]) -> str:
     """Why a rater-facing title would not do (empty, or naming a model of the study), or ''."""
     if not rater_title.strip():
         return "Give the title raters see, e.g. \"Image comparison study\"."
-    lowered = rater_title.lower()
-    named = [spec.slug for spec in specs if spec.name.lower() in lowered or spec.slug.lower() in lowered]
+    # Whole words only: a model named "A" does not make "Image comparison study" name it.
+    named = [
+        spec.slug for spec in specs
+        if any(re.search(rf"(?<!\w){re.escape(term)}(?!\w)", rater_title, re.IGNORECASE) for term in (spec.name, spec.slug) if term.strip())
+    ]
     if named:
         return f"Raters see this title, so it must not name a model of the study (it names {', '.join(named)})."
     return ""

@@ -241,7 +241,7 @@ def test_every_change_of_what_counts_refreshes_every_cached_view(make_study, cli
     assert _views(study, client) == {3 * per_rater}
     vote = Vote.objects.filter(comparison__rater=one).first()
     response = client.post("/admin/ratings/vote/", {"action": "exclude_selected", "_selected_action": [str(vote.pk)]}, follow=True)
-    assert "1 votes excluded" in response.content.decode()
+    assert "1 vote excluded (kept, never deleted)." in response.content.decode()
     assert _views(study, client) == {3 * per_rater - 1}
     services.rater_withdraw(rater=three)
     assert _views(study, client) == {2 * per_rater - 1}

@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.test import Client
 
 from generation.models import DisplayCopy, GenerationBatch
+from generation.models import ModelSpec
 from ratings import services
 from ratings.models import DEFAULT_RATER_TITLE, AttentionCheck, Participation, Study
 from tests.ratings.conftest import add_images, make_specs
@@ -29,6 +30,20 @@ def test_a_rater_title_naming_a_model_is_refused_and_the_default_is_neutral(make
         assert "rater_title" in refused.value.message_dict
     made = services.study_create(name="x", specs=specs, prompt_set=study.job.prompt_set, seeds=[0], rater_title=" Pictures from text ")
     assert made.rater_title == "Pictures from text"
+
+
+def test_a_rater_title_is_checked_for_whole_model_names_not_letters(make_study):
+    # A model named "A" (slug "a-1") does not make the neutral default name it; "A" alone does.
+    study = make_study(n_models=2, n_prompts=2)
+    specs = list(study.job.specs.all())
+    ModelSpec.objects.filter(pk=specs[0].pk).update(name="A", slug="a-1")
+    specs = list(study.job.specs.all())
+    made = services.study_create(name="x", specs=specs, prompt_set=study.job.prompt_set, seeds=[0])
+    assert made.rater_title == DEFAULT_RATER_TITLE
+    for title in ("Model A or model B?", "Study of a-1 images"):
+        with pytest.raises(ValidationError) as refused:
+            services.study_create(name="x", specs=specs, prompt_set=study.job.prompt_set, seeds=[0], rater_title=title)
+        assert "rater_title" in refused.value.message_dict
 
 
 def test_the_home_page_lists_studies_to_rate_by_rater_title_and_leaves_out_finished_ones(make_study):
