@@ -46,7 +46,23 @@ def _provenance_lines(document: dict) -> list[str]:
         f"attention-check failures: {p['attention_check_failures'] if p['attention_check_failures'] is not None else 'not recorded'}; "
         f"code {p['code_version']}; computed {p['computed_at']}",
         *(f"warning: {warning}" for warning in document.get("warnings", [])),
+        *_design_lines(p.get("design")),
+        *(
+            f"weights of {model}: " + ", ".join(f"{w['role']} {w['repo']}@{w['commit'] or w['revision']}" for w in weights)
+            for model, weights in (p.get("weights") or {}).items()
+        ),
     ]
+
+
+def _design_lines(design: dict | None) -> list[str]:
+    if not design:
+        return []
+    line = f"pairs chosen by {design['sampling']} sampling; stops on {design['stop_when']}"
+    if design.get("vote_budget"):
+        line += f" (budget {design['vote_budget']} comparisons)"
+    if design.get("stop_reason"):
+        line += f"; stopped: {design['stop_reason']}"
+    return [line, *([f"caution: {design['note']}"] if design.get("note") else [])]
 
 
 def _comment_safe(line: str, fmt: str) -> str:

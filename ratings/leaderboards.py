@@ -17,6 +17,8 @@ from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
+from generation.models import Image
+
 from . import selectors
 from .models import Participation, Rater, Study, Vote
 
@@ -271,10 +273,53 @@ def compute_study_leaderboard(
         "left_out": _left_out(votes, include_flagged),
         "include_flagged": include_flagged,
         "attention_check_failures": attention_check_failures(study=study),
+        "design": study_design(study=study, method=method),
+        "weights": weights_commits(study=study),
         "code_version": code_version(),
         "computed_at": timezone.now().isoformat(),
     }
     return document
+
+
+#: Why a method's numbers depend on how pairs were chosen (the notes' "what stays valid").
+DESIGN_BIAS = {
+    "elo": "online Elo depends on which pairs were served: under adaptive sampling a model served mostly "
+    "against close neighbours is rated differently than under uniform sampling; Bradley-Terry is not affected",
+    "winrate": "the mean win rate depends on which opponents a model met: under adaptive sampling models meet "
+    "different opponents, so mean win rates are not comparable across models; Bradley-Terry is not affected",
+}
+
+
+def study_design(*, study: Study, method: str) -> dict:
+    """How the study chose its pairs and when it stops, and a note where ``method`` is biased under
+    that design (Bradley-Terry's likelihood does not depend on how pairs were chosen from earlier
+    votes; online Elo and mean win rates do)."""
+    design = {
+        "sampling": study.sampling,
+        "stop_when": study.stop_when,
+        "vote_budget": study.vote_budget,
+        "stop_reason": study.stop_reason or None,
+        "note": DESIGN_BIAS.get(method) if study.sampling == "adaptive" else None,
+    }
+    if study.sampling == "adaptive":
+        design["exploration"] = study.exploration
+    return design
+
+
+def weights_commits(*, study: Study) -> dict[str, list[dict]]:
+    """Per model (results label): the hub snapshot commits its images were generated from, one
+    entry per distinct (role, repo, commit); a model with local weights has none."""
+    commits: dict[str, set] = {}
+    specs = {spec.pk: spec for spec in study.job.specs.all()}
+    rows = Image.objects.filter(spec_id__in=specs, prompt__prompt_set=study.job.prompt_set).values_list("spec_id", "weights_revisions").distinct()
+    for spec_id, revisions in rows:
+        label = model_label(specs[spec_id])
+        for role, source in (revisions or {}).items():
+            commits.setdefault(label, set()).add((role, source.get("repo", ""), source.get("revision", ""), source.get("commit", "")))
+    return {
+        label: [{"role": role, "repo": repo, "revision": revision, "commit": commit} for role, repo, revision, commit in sorted(found)]
+        for label, found in sorted(commits.items())
+    }
 
 
 def attention_check_failures(*, study: Study) -> int | None:

@@ -13,6 +13,7 @@ from generation.selectors import job_progress
 
 from . import exports, leaderboards
 from .models import CRITERION_QUESTIONS, Study
+from .sampling import study_sampling_summary
 
 
 def _results_study(request: HttpRequest, study_id: int) -> Study:
@@ -116,6 +117,8 @@ def leaderboard(request: HttpRequest, study_id: int) -> HttpResponse:
         "plots": exports.PLOTS,
         "query": _query(options),
         "toggle_flagged": _query(options, include_flagged=not options["include_flagged"]),
+        # The votes-needed forecast the dashboard shows (cached per refresh of the pair weights).
+        "forecast": None if study.stopped_at else f"Forecast: {study_sampling_summary(study=study)['forecast']}",
     }
     return render(request, "ratings/leaderboard.html", context)
 

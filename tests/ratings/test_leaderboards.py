@@ -367,3 +367,40 @@ def test_plots_survive_dollar_signs_and_ratings_outside_their_interval(voted_stu
     row = {"rating": 10.0, "ci_low": 11.0, "ci_high": 12.0}
     assert exports._errors(row) == (0.0, 2.0)
     assert exports.model_colours(["a", "b"])["a"] == exports.model_colours(["b", "a"])["a"]
+
+
+def test_the_design_and_the_weights_behind_the_images_are_in_every_result(make_study, client):
+    """The page and exports say how pairs were chosen, warn where a method is biased under
+    adaptive sampling (online Elo, mean win rate; never Bradley-Terry), give the forecast, and
+    name the hub commits each model's images came from."""
+    from django.db.models import Q
+
+    from generation.models import Image
+    from ratings.models import Study
+
+    study = make_study(n_models=2, n_prompts=2, attention_check_rate=0, repeat_share=0)
+    rater = services.rater_join(study=study, source=Rater.Source.PROLIFIC, external_id="design1")[0]
+    _vote_everything(study, rater)
+    first = study.job.specs.order_by("pk").first()
+    commit = {"weights": {"repo": "stabilityai/sdxl-turbo", "revision": "main", "commit": "f4c1d3e9b2a7"}}
+    Image.objects.filter(Q(spec=first)).update(weights_revisions=commit)
+    label = leaderboards.model_label(first)
+
+    uniform = leaderboards.study_leaderboard(study=study, method="elo", rounds=40, recompute=True)["provenance"]
+    assert uniform["design"]["sampling"] == "uniform" and uniform["design"]["note"] is None
+    assert uniform["weights"] == {label: [{"role": "weights", "repo": "stabilityai/sdxl-turbo", "revision": "main", "commit": "f4c1d3e9b2a7"}]}
+
+    Study.objects.filter(pk=study.pk).update(sampling="adaptive", stop_when="separated", vote_budget=500)
+    study.refresh_from_db()
+    for method, biased in (("bt", False), ("elo", True), ("winrate", True)):
+        document = leaderboards.study_leaderboard(study=study, method=method, rounds=40, recompute=True)
+        assert (document["provenance"]["design"]["note"] is not None) is biased
+        content = exports.leaderboard_export(study=study, method=method, fmt="md", rounds=40)[0].decode()
+        assert "pairs chosen by adaptive sampling; stops on separated (budget 500 comparisons)" in content
+        assert ("caution: " in content) is biased
+        assert f"weights of {label}: weights stabilityai/sdxl-turbo@f4c1d3e9b2a7" in content
+    client.force_login(get_user_model().objects.create_user("staff-design", password="pw", is_staff=True))
+    page = client.get(f"/studies/{study.pk}/leaderboard/?method=elo&rounds=40&recompute=1").content.decode()
+    assert "Pairs were chosen by adaptive sampling" in page and 'id="design-caution"' in page and "Forecast: " in page
+    page = client.get(f"/studies/{study.pk}/leaderboard/?method=bt&rounds=40&recompute=1").content.decode()
+    assert "Pairs were chosen by adaptive sampling" in page and 'id="design-caution"' not in page
