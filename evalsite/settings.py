@@ -356,7 +356,8 @@ AXES_ENABLED = env_bool("EVALSITE_LOGIN_LOCKOUT", True)
 AXES_FAILURE_LIMIT = int(os.environ.get("EVALSITE_LOGIN_FAILURE_LIMIT", "10"))
 AXES_COOLOFF_TIME = float(os.environ.get("EVALSITE_LOGIN_COOLOFF_HOURS", "0.25"))
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
-AXES_IPWARE_PROXY_COUNT = int(os.environ.get("EVALSITE_PROXY_COUNT", "1" if EVALSITE_HTTPS else "0"))
+# Empty (as .env.example leaves it) means the default: one proxy with HTTPS on, none without.
+AXES_IPWARE_PROXY_COUNT = int(os.environ.get("EVALSITE_PROXY_COUNT") or ("1" if EVALSITE_HTTPS else "0"))
 if AXES_IPWARE_PROXY_COUNT:
     AXES_IPWARE_META_PRECEDENCE_ORDER = ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR")
 AXES_RESET_ON_SUCCESS = True

@@ -66,5 +66,5 @@ def test_an_attentive_rater_passes_the_demo_studys_attention_checks(live_server,
     checks = Comparison.objects.filter(study=study, rater=rater, attention_check__isnull=False, answered_at__isnull=False)
     assert checks.count() >= 2, "the test must meet attention checks to show anything"
     assert list(checks.values_list("failed_check", flat=True)) == [False] * checks.count()
-    assert not Rater.objects.get(pk=rater.pk).flagged
+    assert not Participation.objects.get(rater=rater, study=study).flagged
     assert Participation.objects.get(study=study, rater=rater).failed_checks == 0

@@ -24,8 +24,10 @@ ROOT = Path(__file__).resolve().parents[2]
 def demo_server(tmp_path, artifacts_dir):
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE"}}
-    env.update(EVALSITE_DATA_DIR=str(tmp_path / "data"), TRANSFORMERS_VERBOSITY="error")
+    env.update(EVALSITE_DATA_DIR=str(tmp_path / "data"), EVALSITE_STATIC_ROOT=str(tmp_path / "static"), TRANSFORMERS_VERBOSITY="error")
+    # The steps of scripts/demo after its installer (a fresh clone has no collected static files).
     subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True, timeout=300)
+    subprocess.run([sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"], cwd=ROOT, env=env, check=True, timeout=300)
     log_path = artifacts_dir / "logs" / "demo.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "wb") as log:
