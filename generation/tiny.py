@@ -2,8 +2,7 @@
 
 They run the production loading code (``from_pretrained`` on a directory) on a CPU with no
 download: a byte-level CLIP tokenizer with no merges covers every input string, so no
-vocabulary has to be fetched. Sizes follow ../shared/notes/diffusers-offline.md: a VAE with
-scale factor 8 like the real ones, UNets of a few hundred thousand parameters.
+vocabulary has to be fetched. Sizes: a VAE with scale factor 8 like the real ones, UNets of a few hundred thousand parameters.
 
 torch, diffusers and transformers are imported inside the functions: importing this module is
 free, and Django start-up must not pay for torch.
