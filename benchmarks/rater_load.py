@@ -1,6 +1,7 @@
 """Load on the rater's vote endpoint: capacity, the bare-view ceiling, and a realistic crowd.
 
     python benchmarks/rater_load.py [--raters 64] [--seconds 10] [--crowd 500] [--crowd-seconds 20]
+                                    [--sampling uniform|adaptive] [--refresh-seconds 5]
 
 Makes its own study on PostgreSQL (``DATABASE_URL``, else database ``evalsite_bench`` on the
 local server at 127.0.0.1, created if missing) with no minimum vote time, no attention checks
@@ -16,6 +17,11 @@ with apt-get when missing and running as root; otherwise the run stops saying ho
 (b) the same client and connections against ``/livez/``, a bare Django JSON view (no database) in the same
     server: the ceiling; its time is split in two halves, one before (a) and one after;
 (c) a crowd of 500 raters pausing 2-5 s between submits.
+
+With ``--sampling adaptive`` the study chooses model pairs by its precomputed weights (issue 13):
+the benchmark process refreshes them every ``--refresh-seconds`` while the server takes votes,
+with the service beat's task calls (``study_sampling_refresh``), so the hot path reads weights
+that change under it as in production.
 
 Every acknowledged vote (``"status": "recorded"``) is checked against the database afterwards
 (``lost_votes``). Commits are durable: PostgreSQL's ``synchronous_commit`` is left as the
@@ -35,10 +41,14 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.postgres import ensure_database  # noqa: E402
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/evalsite_bench"
 PROMPTS, SEEDS = 100, [0, 1]  # 3 tiny models -> 3 x 100 x 2 = 600 pairs a rater can see once each
 
@@ -133,31 +143,18 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def ensure_database(url: str) -> None:
-    import psycopg
-    from urllib.parse import urlparse
-
-    parsed = urlparse(url)
-    name = parsed.path.lstrip("/")
-    admin = parsed._replace(path="/postgres").geturl()
-    with psycopg.connect(admin, autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            conn.execute(f'CREATE DATABASE "{name}"')
-
-
 def setup_django(database_url: str, data_dir: Path) -> None:
     os.environ["DATABASE_URL"] = database_url
     os.environ["EVALSITE_DATA_DIR"] = str(data_dir)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "evalsite.settings")
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     os.environ.pop("REDIS_URL", None)
-    sys.path.insert(0, str(ROOT))
     import django
 
     django.setup()
 
 
-def make_study(log):
+def make_study(log, sampling_rule: str = "uniform"):
     """A study on the tiny models, reusing the images of an earlier run when they exist."""
     from django.conf import settings
 
@@ -172,7 +169,7 @@ def make_study(log):
     study = services.study_create(
         name=f"rater load {time.strftime('%Y-%m-%d %H:%M:%S')}", specs=specs, prompt_set=prompt_set, seeds=SEEDS,
         display_size=64, votes_per_pair=10**6, quota_per_rater=10**6, min_seconds_per_vote=0,
-        attention_check_rate=0, repeat_share=0, reservation_seconds=3600,
+        attention_check_rate=0, repeat_share=0, reservation_seconds=3600, sampling_rule=sampling_rule,
     )
     started = time.monotonic()
     made = generation_services.job_run_inline(job=study.job)
@@ -180,6 +177,29 @@ def make_study(log):
     services.study_open(study=study)
     study.refresh_from_db()
     return study
+
+
+class WeightRefresher(threading.Thread):
+    """Beat's part in an adaptive study: refit and write the pair weights every few seconds."""
+
+    def __init__(self, study, every_s: float):
+        super().__init__(daemon=True)
+        self.study, self.every_s, self.stopping = study, every_s, threading.Event()
+        self.refreshes, self.seconds = 0, 0.0
+
+    def run(self) -> None:
+        from django.db import connection
+
+        from ratings.sampling import study_sampling_refresh
+
+        try:
+            while not self.stopping.wait(self.every_s):
+                started = time.monotonic()
+                study_sampling_refresh(study=self.study)
+                self.seconds += time.monotonic() - started
+                self.refreshes += 1
+        finally:
+            connection.close()
 
 
 def make_raters(study, count: int, prefix: str, path: Path) -> None:
@@ -269,6 +289,10 @@ def main() -> None:
     parser.add_argument("--crowd", type=int, default=500, help="raters in the crowd part (default 500)")
     parser.add_argument("--threads", type=int, default=None, help="threads per gunicorn worker (default: gunicorn.conf.py's)")
     parser.add_argument("--crowd-seconds", type=int, default=20, help="length of the crowd part (default 20)")
+    parser.add_argument("--sampling", choices=("uniform", "adaptive"), default="uniform",
+                        help="the study's pair sampling (default uniform; adaptive serves by weights refreshed during the run)")
+    parser.add_argument("--refresh-seconds", type=float, default=5.0,
+                        help="with --sampling adaptive: seconds between two refreshes of the pair weights (default 5)")
     options = parser.parse_args()
 
     def log(message: str) -> None:
@@ -289,7 +313,7 @@ def main() -> None:
         cursor.execute("SHOW synchronous_commit")
         synchronous_commit = cursor.fetchone()[0]
     log(f"database: {connection.settings_dict['NAME']} (synchronous_commit={synchronous_commit})")
-    study = make_study(log)
+    study = make_study(log, options.sampling)
 
     work = Path(tempfile.mkdtemp(prefix="rater-load-"))
     script, crowd_script = work / "vote.lua", work / "vote_crowd.lua"
@@ -306,6 +330,12 @@ def main() -> None:
         autovacuum = cursor.fetchone()[0]
         cursor.execute("VACUUM ANALYZE ratings_comparison, ratings_participation, ratings_pairslot, ratings_rater, ratings_vote")
     log(f"vacuumed and analyzed the rating tables (server autovacuum={autovacuum})")
+    refresher = None
+    if options.sampling == "adaptive":
+        from ratings.sampling import study_sampling_refresh
+
+        study_sampling_refresh(study=study)
+        refresher = WeightRefresher(study, options.refresh_seconds)
     connection.close()
 
     port = free_port()
@@ -315,6 +345,8 @@ def main() -> None:
     server = start_gunicorn(port, env, work / "gunicorn.log", ["--threads", str(threads)])
     url = f"http://127.0.0.1:{port}"
     vote_path = f"/rate/{study.pk}/vote/"
+    if refresher:
+        refresher.start()
     try:
         run_wrk(url=url, script=script, connections=options.raters, seconds=2,
                 args=["baseline", str(capacity_raters), "1000000", "0", "0", vote_path], out=work / "warmup.json")
@@ -338,6 +370,9 @@ def main() -> None:
                         args=["vote", str(crowd_raters), "1000000", "2000", "5000", vote_path], out=work / "crowd.json")
         log(f"(c) crowd: {crowd}")
     finally:
+        if refresher:
+            refresher.stopping.set()
+            refresher.join(60)
         server.send_signal(signal.SIGTERM)
         server.wait(30)
 
@@ -370,7 +405,13 @@ def main() -> None:
         "client": "wrk with a Lua script (one thread and connection per rater)",
         "server": f"gunicorn, 2 gthread workers x {threads} threads",
         "synchronous_commit": synchronous_commit,
+        "sampling": options.sampling,
     }
+    if refresher:
+        study.refresh_from_db()
+        result["weight_refreshes"] = refresher.refreshes
+        result["refresh_ms_mean"] = round(1000 * refresher.seconds / max(refresher.refreshes, 1), 1)
+        result["pair_weights"] = study.pair_weights
     print(json.dumps(result))
 
 

@@ -12,7 +12,7 @@ its rule (or its budget) says so.
 
 Models: 8 systems, two criteria, adjacent Elo gaps of 115-180 with two pairs per criterion within
 30-40 Elo. Database: a fresh SQLite file in a temporary directory (the ORM path), or PostgreSQL
-with ``DATABASE_URL`` (the PL/pgSQL path; the database must exist and is migrated). Image rows
+with ``DATABASE_URL`` (the PL/pgSQL path; the database is created if missing, and migrated). Image rows
 have no files (serving and voting never open them).
 
 Targets (issue 13): ratio <= 0.6; adaptive_wrong_order <= 0.05 and <= uniform_wrong_order + 0.01;
@@ -254,6 +254,10 @@ def main(argv=None) -> None:
     with tempfile.TemporaryDirectory(prefix="sampling-bench-", dir=scratch) as data_dir:
         if not os.environ.get("DATABASE_URL"):
             os.environ["DATABASE_URL"] = f"sqlite:///{Path(data_dir) / 'bench.sqlite3'}"
+        elif os.environ["DATABASE_URL"].startswith("postgres"):
+            from benchmarks.postgres import ensure_database
+
+            ensure_database(os.environ["DATABASE_URL"])
         setup_django(Path(data_dir))
         document = benchmark(seeds=args.seeds, budget=args.budget, prompts=args.prompts,
                              refresh_every=args.refresh_every, quota=args.quota, log=lambda m: print(m, flush=True))
