@@ -20,7 +20,9 @@ serve_ms_adaptive within 10% of serve_ms_uniform. The last line is a JSON object
 uniform_votes / adaptive_votes (median comparisons to stop), ratio, uniform_wrong_order /
 adaptive_wrong_order (share of declared-separated adjacent pairs in the wrong order, over all
 runs), budget_hits (runs stopped by the budget, per arm), serve_ms_uniform / serve_ms_adaptive
-(mean time of one vote-and-serve call).
+(mean time of one vote-and-serve call). The two studies of a seed run interleaved, one call each in
+turn, and the calls timed are those made while both ran: the same study sizes, and the same
+moments of a machine whose speed drifts.
 """
 
 from __future__ import annotations
@@ -166,46 +168,77 @@ class SimulatedCrowd:
         return result["status"]
 
 
-def run_study(specs, prompt_set, *, sampling_rule: str, budget: int, seed: int, refresh_every: int, quota: int = 100, elo=ELO) -> dict:
-    """One whole study until its rule or budget stops it (and open pairs are answered)."""
-    from ratings import sampling
-    from ratings.models import Study
-    from ratings.stats import sampling as stats_sampling
+class ArmRun:
+    """One whole study stepped a vote at a time until its rule or budget stops it (and open pairs
+    are answered), so the two arms of a seed can run interleaved."""
 
-    study = make_study(specs, prompt_set, sampling_rule=sampling_rule, budget=budget, seed=seed, quota=quota)
-    crowd = SimulatedCrowd(study, specs, seed=seed, elo=elo)
-    since_refresh = 0
-    refresh = None
-    while True:
-        status = crowd.vote()
+    def __init__(self, specs, prompt_set, *, sampling_rule: str, budget: int, seed: int, refresh_every: int, quota: int = 100, elo=ELO):
+        self.specs, self.elo, self.refresh_every = specs, elo, refresh_every
+        self.study = make_study(specs, prompt_set, sampling_rule=sampling_rule, budget=budget, seed=seed, quota=quota)
+        self.crowd = SimulatedCrowd(self.study, specs, seed=seed, elo=elo)
+        self.since_refresh = 0
+        self.refresh = None
+        self.running = True
+
+    def step(self) -> bool:
+        """One vote-and-serve call (and a refresh when one is due); False once the study stopped."""
+        from ratings import sampling
+        from ratings.models import Study
+
+        status = self.crowd.vote()
         if status == "recorded":
-            since_refresh += 1
-        if since_refresh >= refresh_every or status == "none":
-            refresh = sampling.study_sampling_refresh(study=study)
-            since_refresh = 0
-            if refresh.stopped or Study.objects.filter(pk=study.pk, stopped_at__isnull=False).exists():
-                break
-            if status == "none":
-                # Nothing served and not stopped: every slot this crowd could see is used up.
-                break
-    # What the rule declared, on the votes it stopped on.
-    counts = sampling.study_pair_counts(study=study)
-    n_models = len(specs)
-    lo, hi = stats_sampling.pair_index(n_models)
-    result = stats_sampling.separation(stats_sampling.fit(counts, lo, hi, n_models), alpha=study.stop_alpha)
-    truth = np.asarray(elo, dtype=np.float64)
-    claimed = result.separated & result.considered
-    wrong = claimed & (np.take_along_axis(truth, result.upper, axis=-1) < np.take_along_axis(truth, result.lower, axis=-1))
-    study.refresh_from_db()
-    return {
-        "votes": refresh.comparisons if refresh else 0,
-        "stopped_by_rule": bool(refresh and refresh.stopped and refresh.stop_reason.startswith("Decided")),
-        "budget_hit": not (refresh and refresh.stop_reason.startswith("Decided")),
-        "declared": int(claimed.sum()),
-        "wrong": int(wrong.sum()),
-        "serve_ms": 1000.0 * float(np.mean(crowd.call_seconds)) if crowd.call_seconds else 0.0,
-        "raters": crowd.n_raters,
-    }
+            self.since_refresh += 1
+        if self.since_refresh >= self.refresh_every or status == "none":
+            self.refresh = sampling.study_sampling_refresh(study=self.study)
+            self.since_refresh = 0
+            stopped = self.refresh.stopped or Study.objects.filter(pk=self.study.pk, stopped_at__isnull=False).exists()
+            # Nothing served and not stopped: every slot this crowd could see is used up.
+            if stopped or status == "none":
+                self.running = False
+        return self.running
+
+    def result(self, *, timed_calls: int) -> dict:
+        """What the rule declared, on the votes it stopped on; the time of the first
+        ``timed_calls`` vote-and-serve calls (those made while both arms ran)."""
+        from ratings import sampling
+        from ratings.stats import sampling as stats_sampling
+
+        study, refresh = self.study, self.refresh
+        counts = sampling.study_pair_counts(study=study)
+        n_models = len(self.specs)
+        lo, hi = stats_sampling.pair_index(n_models)
+        separation = stats_sampling.separation(stats_sampling.fit(counts, lo, hi, n_models), alpha=study.stop_alpha)
+        truth = np.asarray(self.elo, dtype=np.float64)
+        claimed = separation.separated & separation.considered
+        wrong = claimed & (np.take_along_axis(truth, separation.upper, axis=-1) < np.take_along_axis(truth, separation.lower, axis=-1))
+        timed = self.crowd.call_seconds[:timed_calls]
+        return {
+            "votes": refresh.comparisons if refresh else 0,
+            "stopped_by_rule": bool(refresh and refresh.stopped and refresh.stop_reason.startswith("Decided")),
+            "budget_hit": not (refresh and refresh.stop_reason.startswith("Decided")),
+            "declared": int(claimed.sum()),
+            "wrong": int(wrong.sum()),
+            "serve_ms": 1000.0 * float(np.mean(timed)) if timed else 0.0,
+            "timed_calls": len(timed),
+            "raters": self.crowd.n_raters,
+        }
+
+
+def run_seed(specs, prompt_set, *, budget: int, seed: int, refresh_every: int, quota: int = 100, elo=ELO) -> dict:
+    """The uniform and the adaptive study of one seed, stepped alternately (one call each in turn)
+    so that a machine whose speed drifts weighs on both arms' timings alike; an arm's calls are
+    timed while both run, at the same study sizes."""
+    runs = {arm: ArmRun(specs, prompt_set, sampling_rule=arm, budget=budget, seed=seed, refresh_every=refresh_every,
+                        quota=quota, elo=elo) for arm in ("uniform", "adaptive")}
+    paired_calls = 0
+    while all(run.running for run in runs.values()):
+        for run in runs.values():
+            run.step()
+        paired_calls += 1
+    for run in runs.values():
+        while run.running:
+            run.step()
+    return {arm: run.result(timed_calls=paired_calls) for arm, run in runs.items()}
 
 
 def benchmark(*, seeds: int, budget: int, prompts: int, refresh_every: int, quota: int = 100, log=print) -> dict:
@@ -213,8 +246,7 @@ def benchmark(*, seeds: int, budget: int, prompts: int, refresh_every: int, quot
     specs, prompt_set = make_models(prompts, tag)
     arms = {"uniform": [], "adaptive": []}
     for seed in range(seeds):
-        for arm in arms:
-            run = run_study(specs, prompt_set, sampling_rule=arm, budget=budget, seed=seed, refresh_every=refresh_every, quota=quota)
+        for arm, run in run_seed(specs, prompt_set, budget=budget, seed=seed, refresh_every=refresh_every, quota=quota).items():
             arms[arm].append(run)
             log(f"seed {seed} {arm}: {run}")
 
