@@ -16,7 +16,7 @@ import pytest
 import requests
 from django.conf import settings as django_settings
 
-from generation import services
+from generation import jobs, specs, storage
 from generation.models import DisplayCopy, GenerationBatch, Image
 from generation.selectors import job_progress
 from tests.conftest import tasks_sent_to, worker_database_url
@@ -166,10 +166,10 @@ def test_a_gpu_worker_writes_to_the_bucket_and_the_web_serves_raters_blinded_ima
 def test_a_worker_killed_mid_batch_leaves_no_row_without_its_object_and_no_object_after_clean_up(gpu_worker, s3_storage, tiny_specs, prompt_set, tmp_path):
     client, _ = s3_storage
     baseline = next(s for s in tiny_specs if s.steps == 25)
-    slow = services.model_spec_update(spec=baseline, height=128, width=128)
-    job = services.job_create(specs=[slow], prompt_set=prompt_set, seeds=[0, 1], display_size=64)
+    slow = specs.model_spec_update(spec=baseline, height=128, width=128)
+    job = jobs.job_create(specs=[slow], prompt_set=prompt_set, seeds=[0, 1], display_size=64)
     first = gpu_worker("first")
-    assert services.job_enqueue(job=job, batch_size=4) == 4
+    assert jobs.job_enqueue(job=job, batch_size=4) == 4
 
     def second_batch_running():
         done = GenerationBatch.objects.filter(job=job, status="done").exists()
@@ -188,5 +188,5 @@ def test_a_worker_killed_mid_batch_leaves_no_row_without_its_object_and_no_objec
 
         PILImage.open(io.BytesIO(client.get_object(Bucket=BUCKET, Key=name)["Body"].read())).verify()
     orphans = keys - referenced
-    assert services.storage_orphans_delete(older_than_s=0) == len(orphans)
+    assert storage.storage_orphans_delete(older_than_s=0) == len(orphans)
     assert bucket_keys(client) == referenced, "after the clean-up, every object in the bucket belongs to a row"

@@ -4,14 +4,14 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from generation import services
+from generation import jobs
 from generation.models import Image, SpeedMeasurement
 from generation.selectors import spec_seconds_per_image
 
 
 @pytest.mark.django_db
 def test_run_job_dry_run_prints_what_would_be_made_and_makes_nothing(tiny_specs, prompt_set, capsys):
-    job = services.job_create(specs=tiny_specs[:2], prompt_set=prompt_set, seeds=[0, 1], display_size=32)
+    job = jobs.job_create(specs=tiny_specs[:2], prompt_set=prompt_set, seeds=[0, 1], display_size=32)
     call_command("run_job", "--job", str(job.pk), "--dry-run", "--batch-size", "8")
     out = capsys.readouterr().out
     assert f"Job {job.pk}: 0 of 32 images exist; 32 would be made in 4 batch(es)." in out
@@ -21,7 +21,7 @@ def test_run_job_dry_run_prints_what_would_be_made_and_makes_nothing(tiny_specs,
 
 @pytest.mark.django_db
 def test_run_job_makes_the_missing_images_with_a_progress_bar_then_has_nothing_left(tiny_specs, prompt_set, capsys):
-    job = services.job_create(specs=tiny_specs[:1], prompt_set=prompt_set, seeds=[0], display_size=32)
+    job = jobs.job_create(specs=tiny_specs[:1], prompt_set=prompt_set, seeds=[0], display_size=32)
     call_command("run_job", "--job", str(job.pk), "--batch-size", "4")
     captured = capsys.readouterr()
     assert f"Job {job.pk}: made 8 image(s)." in captured.out

@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from generation import services
+from generation import jobs, specs
 from generation.models import ModelSpec
 
 VALID = dict(weights="stabilityai/sdxl-turbo", pipeline_class="StableDiffusionXLPipeline", steps=1, guidance_scale=0.0, height=512, width=512)
@@ -17,9 +17,9 @@ VALID = dict(weights="stabilityai/sdxl-turbo", pipeline_class="StableDiffusionXL
 
 @pytest.mark.django_db
 def test_a_spec_without_images_is_edited_in_place():
-    spec = services.model_spec_create(name="Turbo", slug="turbo", **VALID)
+    spec = specs.model_spec_create(name="Turbo", slug="turbo", **VALID)
     old_hash = spec.config_hash
-    edited = services.model_spec_update(spec=spec, steps=4)
+    edited = specs.model_spec_update(spec=spec, steps=4)
     assert edited.pk == spec.pk and edited.version == 1 and edited.steps == 4
     assert edited.config_hash != old_hash and ModelSpec.objects.count() == 1
 
@@ -27,21 +27,21 @@ def test_a_spec_without_images_is_edited_in_place():
 @pytest.mark.django_db
 def test_a_spec_with_images_is_immutable_and_an_edit_makes_a_new_version(tiny_specs, prompt_set):
     spec = tiny_specs[0]
-    job = services.job_create(specs=[spec], prompt_set=prompt_set, seeds=[0], display_size=64)
-    image = services.image_batch_generate(job_id=job.pk, spec_id=spec.pk, items=[[prompt_set.prompts.first().pk, 0]])[0]
-    edited = services.model_spec_update(spec=spec, steps=2, name="Renamed")
+    job = jobs.job_create(specs=[spec], prompt_set=prompt_set, seeds=[0], display_size=64)
+    image = jobs.image_batch_generate(job_id=job.pk, spec_id=spec.pk, items=[[prompt_set.prompts.first().pk, 0]])[0]
+    edited = specs.model_spec_update(spec=spec, steps=2, name="Renamed")
     assert edited.pk != spec.pk and (edited.slug, edited.version, edited.steps) == (spec.slug, spec.version + 1, 2)
     spec.refresh_from_db()
     assert spec.steps == 1 and spec.name != "Renamed" and image.config_hash == spec.config_hash
     # A change that shapes no image stays in place even with images.
-    assert services.model_spec_update(spec=spec, name="Display name").pk == spec.pk
+    assert specs.model_spec_update(spec=spec, name="Display name").pk == spec.pk
 
 
 @pytest.mark.django_db
 def test_an_invalid_edit_is_refused_and_changes_nothing():
-    spec = services.model_spec_create(name="Turbo", slug="turbo", **VALID)
+    spec = specs.model_spec_create(name="Turbo", slug="turbo", **VALID)
     with pytest.raises(ValidationError) as caught:
-        services.model_spec_update(spec=spec, steps=0, height=100)
+        specs.model_spec_update(spec=spec, steps=0, height=100)
     assert set(caught.value.message_dict) == {"steps", "height"}
     spec.refresh_from_db()
     assert spec.steps == 1 and spec.height == 512
@@ -51,7 +51,7 @@ def test_an_invalid_edit_is_refused_and_changes_nothing():
 @pytest.mark.parametrize("change, message", [({"nonsense": 1}, "Not a model spec setting"), ({"slug": "Not A Slug"}, "lowercase letters")])
 def test_unknown_settings_and_bad_slugs_are_refused(change, message):
     with pytest.raises(ValidationError, match=message):
-        services.model_spec_create(**{"name": "x", "slug": "x", **VALID, **change})
+        specs.model_spec_create(**{"name": "x", "slug": "x", **VALID, **change})
 
 
 @pytest.fixture
@@ -90,8 +90,8 @@ def test_admin_creates_a_valid_spec_with_its_hash(staff_client):
 @pytest.mark.django_db
 def test_admin_edit_of_a_spec_with_images_saves_a_new_version(staff_client, tiny_specs, prompt_set):
     spec = tiny_specs[0]
-    job = services.job_create(specs=[spec], prompt_set=prompt_set, seeds=[0], display_size=64)
-    services.image_batch_generate(job_id=job.pk, spec_id=spec.pk, items=[[prompt_set.prompts.first().pk, 0]])
+    job = jobs.job_create(specs=[spec], prompt_set=prompt_set, seeds=[0], display_size=64)
+    jobs.image_batch_generate(job_id=job.pk, spec_id=spec.pk, items=[[prompt_set.prompts.first().pk, 0]])
     form = admin_form(
         name=spec.name, weights=spec.weights, pipeline_class=spec.pipeline_class, scheduler_class=spec.scheduler_class,
         scheduler_config=json.dumps(spec.scheduler_config), dtype="float32", variant="", steps="3", height="64", width="64",

@@ -5,7 +5,7 @@ from django.core.exceptions import ValidationError
 
 from generation.catalog import COMPONENT_CLASSES, PIPELINE_SIZE_FACTORS, SCHEDULER_CLASSES
 from generation.models import ModelSpec
-from generation.services import model_spec_create
+from generation.specs import model_spec_create
 
 VALID = dict(weights="stabilityai/sdxl-turbo", pipeline_class="StableDiffusionXLPipeline", steps=1, guidance_scale=0.0, height=512, width=512)
 

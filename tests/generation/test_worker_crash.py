@@ -5,7 +5,7 @@ long before the broker's visibility timeout would have handed the lost batch bac
 import pytest
 from django.conf import settings
 
-from generation import services
+from generation import jobs, specs
 from generation.models import GenerationBatch, Image
 from generation.selectors import job_progress
 from tests.conftest import tasks_sent_to, worker_database_url
@@ -53,10 +53,10 @@ def worker_factory(transactional_db, redis_server, artifacts_dir, request):
 def test_sigkill_mid_batch_then_a_new_worker_makes_every_image_exactly_once(worker_factory, tiny_specs, prompt_set, tmp_path):
     baseline = next(s for s in tiny_specs if s.steps == 25)
     # The 25-step baseline with guidance at 128 x 128: slow enough to be caught mid-batch.
-    slow = services.model_spec_update(spec=baseline, height=128, width=128)
-    job = services.job_create(specs=[slow], prompt_set=prompt_set, seeds=[0, 1], display_size=64)
+    slow = specs.model_spec_update(spec=baseline, height=128, width=128)
+    job = jobs.job_create(specs=[slow], prompt_set=prompt_set, seeds=[0, 1], display_size=64)
     first = worker_factory("first")
-    assert services.job_enqueue(job=job, batch_size=4) == 4
+    assert jobs.job_enqueue(job=job, batch_size=4) == 4
 
     def second_batch_running():
         done = GenerationBatch.objects.filter(job=job, status="done").exists()
