@@ -1,12 +1,16 @@
 """Commands of the generation app (and ratings' generate --study, which calls run_job's code)."""
 
+import json
+
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from generation import jobs
-from generation.models import Image, SpeedMeasurement
+from generation.models import Image, ModelSpec, SpeedMeasurement
 from generation.selectors import spec_seconds_per_image
+
+VALID = dict(weights="stabilityai/sdxl-turbo", pipeline_class="StableDiffusionXLPipeline", steps=1, guidance_scale=0.0, height=512, width=512)
 
 
 @pytest.mark.django_db
@@ -67,3 +71,48 @@ def test_install_presets_command_lists_every_preset_and_is_idempotent(capsys):
     assert capsys.readouterr().out.count("created") == len(PRESETS)
     call_command("install_presets")
     assert capsys.readouterr().out.count("exists") == len(PRESETS)
+
+
+@pytest.mark.django_db
+def test_create_spec_command_creates_from_json(tmp_path, capsys):
+    path = tmp_path / "spec.json"
+    path.write_text(json.dumps({"name": "SDXL-Turbo", "slug": "sdxl-turbo", **VALID}))
+    call_command("create_spec", "--json", str(path))
+    assert "Created sdxl-turbo v1" in capsys.readouterr().out
+    assert ModelSpec.objects.get().steps == 1
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (json.dumps({"name": "x", "slug": "x", **VALID, "steps": 0, "weights": "/no/such/dir"}), "steps: Steps must be a whole number"),
+        ("{not json", "is not valid UTF-8 JSON"),
+        (json.dumps([1, 2]), "must hold one JSON object"),
+        (json.dumps({"slug": "x"}), "lacks name"),
+    ],
+)
+def test_create_spec_command_refuses_bad_input_with_exit_code_2(tmp_path, content, message):
+    path = tmp_path / "spec.json"
+    path.write_text(content)
+    with pytest.raises(CommandError) as caught:
+        call_command("create_spec", "--json", str(path))
+    assert caught.value.returncode == 2 and message in str(caught.value)
+    assert ModelSpec.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_create_spec_command_exits_2_from_the_shell(tmp_path):
+    import subprocess
+    import sys
+
+    from django.conf import settings
+    from django.db import connection
+
+    path = tmp_path / "spec.json"
+    path.write_text(json.dumps({"name": "x", "slug": "x", **VALID, "guidance_scale": -1}))
+    db = connection.settings_dict
+    env = {"DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}", "EVALSITE_DATA_DIR": str(settings.DATA_DIR), "PATH": "/usr/bin:/bin"}
+    result = subprocess.run([sys.executable, "manage.py", "create_spec", "--json", str(path)], capture_output=True, text=True, env=env, cwd=settings.BASE_DIR)
+    assert result.returncode == 2
+    assert "guidance_scale: Guidance scale must be a number of at least 0" in result.stderr

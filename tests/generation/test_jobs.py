@@ -8,7 +8,7 @@ import pytest
 from django.db import IntegrityError, OperationalError, transaction
 from django.utils import timezone
 
-from generation import inflight, jobs, pipelines, selectors, storage
+from generation import inflight, jobs, pipelines, selectors
 from generation.models import GenerationBatch, GenerationJob, Image
 
 
@@ -192,17 +192,3 @@ def test_write_behind_commits_images_after_the_task_returns_and_keeps_the_batch_
     batch.refresh_from_db()
     assert batch.status == "done" and batch.pk not in inflight.held()
     assert Image.objects.filter(spec=tiny_specs[1]).count() == 8
-
-
-@pytest.mark.django_db
-def test_a_display_copy_is_made_for_a_size_a_study_asks_for(tiny_specs, prompt_set):
-    from django.core.files.storage import default_storage
-    from PIL import Image as PILImage
-
-    job = job_for(tiny_specs[:1], prompt_set, seeds=[0])
-    image = jobs.image_batch_generate(job_id=job.pk, spec_id=tiny_specs[0].pk, items=[[prompt_set.prompts.first().pk, 0]])[0]
-    copy = storage.image_display_copy_ensure(image=image, size=48)
-    assert storage.image_display_copy_ensure(image=image, size=48).pk == copy.pk
-    with default_storage.open(copy.file.name) as handle:
-        assert PILImage.open(handle).size == (48, 48)
-    assert set(image.display_copies.values_list("size", flat=True)) == {32, 48}
