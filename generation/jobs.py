@@ -4,7 +4,8 @@ images, and reconciliation after a worker or the broker was lost.
 A job knows nothing of studies. Durability: a batch's row stays ``running`` with a heartbeat
 (``generation.inflight``) until its images are committed; ``job_reconcile`` re-queues the missing
 images of any batch whose heartbeat stopped. Tasks (``generation.tasks``) call these functions;
-these enqueue tasks only through ``_batch_queue``, after commit.
+these import the tasks only late, to enqueue: a new batch after commit (``_batch_queue``), or the
+message of a queued batch the broker lost (``batches_resend_if_broker_emptied``).
 """
 
 from __future__ import annotations
