@@ -4,11 +4,14 @@ side. Models get distinctive names, slugs and weights so a blinding scan can loo
 from __future__ import annotations
 
 import hashlib
+import io
 import random
+import uuid
 
 import pytest
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 
-from generation import storage
 from generation.models import DisplayCopy, Image, ModelSpec
 from generation.prompts import prompt_set_create
 from ratings import services
@@ -16,15 +19,16 @@ from ratings import services
 MODEL_NAMES = ["Zephyrturbo Alpha", "Quillbase Beta", "Nimbuslcm Gamma", "Orchidxl Delta"]
 
 
-def png_picture(size: int, seed: int):
-    """A noisy square of one colour, as a Pillow image."""
+def png_bytes(size: int, seed: int) -> bytes:
     import numpy as np
     from PIL import Image as PILImage
 
     rng = np.random.default_rng(seed)
     colour = rng.integers(0, 255, 3)
     pixels = np.clip(colour + rng.normal(0, 30, (size, size, 3)), 0, 255).astype(np.uint8)
-    return PILImage.fromarray(pixels, "RGB")
+    buffer = io.BytesIO()
+    PILImage.fromarray(pixels, "RGB").save(buffer, format="PNG")
+    return buffer.getvalue()
 
 
 def make_specs(n_models: int) -> list[ModelSpec]:
@@ -39,15 +43,18 @@ def make_specs(n_models: int) -> list[ModelSpec]:
 
 
 def add_images(study, specs, *, size: int) -> None:
-    """One image per model, prompt and seed, with a display copy, written through storage."""
+    """One image per model, prompt and seed, with a display copy, written to Django's storage.
+
+    Not through ``generation.storage``, on purpose: ordinary compressed PNGs whose lengths differ
+    by content, as display copies made before issue 18 were (tests/reliability/test_size_blinding)."""
     seed_counter = 0
     for prompt in study.job.prompt_set.prompts.all():
         for seed in study.job.seeds:
             for spec in specs:
                 seed_counter += 1
-                picture = png_picture(size, seed_counter)
-                name = storage.original_save(pil_image=picture)
-                display = storage.display_copy_save(pil_image=picture, size=size)
+                content = png_bytes(size, seed_counter)
+                name = default_storage.save(f"images/{uuid.uuid4().hex}.png", ContentFile(content))
+                display = default_storage.save(f"display/{uuid.uuid4().hex}.png", ContentFile(content))
                 image = Image.objects.create(
                     spec=spec, prompt=prompt, seed=seed, file=name, width=size, height=size, config_hash=spec.config_hash,
                     latency_s=0.01, batch_size=1, device="cpu", torch_version="test", diffusers_version="test",

@@ -13,7 +13,7 @@ from generation.models import GenerationBatch, Image
 from generation.selectors import job_progress
 from ratings.models import Vote
 from tests.conftest import tasks_sent_to, worker_database_url
-from tests.generation.test_worker_crash import FAST_RECOVERY
+from tests.generation.crash import FAST_RECOVERY
 from tests.processes import CeleryWorker, GunicornServer, RedisServer, wait_for
 from tests.reliability.http_rater import HttpRater
 
