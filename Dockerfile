@@ -8,6 +8,7 @@ WORKDIR /app
 
 COPY pyproject.toml README.md ./
 COPY evalsite ./evalsite
+COPY common ./common
 COPY generation ./generation
 COPY ratings ./ratings
 COPY manage.py gunicorn.conf.py ./

@@ -96,21 +96,22 @@ def main() -> None:
     from django.conf import settings
     from django.utils import timezone
 
-    from generation import pipelines, services
+    from generation import jobs, pipelines, specs
+    from generation.prompts import prompt_set_create
     from generation.models import GenerationJob
     from generation.specs import spec_config
 
-    family = sorted(services.tiny_family_install(directory=settings.EVALSITE_MODELS_DIR / "tiny", size=args.size), key=lambda s: s.steps)
+    family = sorted(specs.tiny_family_install(directory=settings.EVALSITE_MODELS_DIR / "tiny", size=args.size), key=lambda s: s.steps)
     turbo, config, pipe, batch_seconds = choose_spec(family, args.batch_size, pipelines, spec_config)
     print(f"spec {turbo.slug}: a batch of {args.batch_size} at {args.size}x{args.size} takes {batch_seconds:.2f} s here", flush=True)
     images_per_round = args.batches * args.batch_size
     run_id = time.strftime("%Y%m%d-%H%M%S")
-    prompt_set = services.prompt_set_create(
+    prompt_set = prompt_set_create(
         name=f"overhead benchmark {run_id}",
         prompts=[{"text": f"a small red cube on a wooden table, photo number {i}"} for i in range(images_per_round)],
     )
     prompts = list(prompt_set.prompts.order_by("position"))
-    warmup_set = services.prompt_set_create(name=f"overhead warm-up {run_id}", prompts=[{"text": f"warm-up {i}"} for i in range(args.batch_size)])
+    warmup_set = prompt_set_create(name=f"overhead warm-up {run_id}", prompts=[{"text": f"warm-up {i}"} for i in range(args.batch_size)])
 
     worker = CeleryWorker(
         broker_url=redis_server.url, database_url=database_url, data_dir=str(data_dir),
@@ -118,9 +119,9 @@ def main() -> None:
     ).start(timeout=120)
     try:
         def run_job(prompt_set, seed: int) -> float:
-            job = services.job_create(specs=[turbo], prompt_set=prompt_set, seeds=[seed], display_size=args.display_size)
+            job = jobs.job_create(specs=[turbo], prompt_set=prompt_set, seeds=[seed], display_size=args.display_size)
             started = timezone.now()
-            services.job_enqueue(job=job, batch_size=args.batch_size)
+            jobs.job_enqueue(job=job, batch_size=args.batch_size)
             # Polled lazily (a tight loop would take CPU from the worker it measures): the end is
             # the job's finished_at, which the worker stamps right after committing its last image.
             wait_for(lambda: GenerationJob.objects.get(pk=job.pk).status == GenerationJob.Status.DONE, 600, "the worker to finish the job", interval=0.25)

@@ -158,12 +158,14 @@ def make_study(log, sampling_rule: str = "uniform"):
     """A study on the tiny models, reusing the images of an earlier run when they exist."""
     from django.conf import settings
 
-    from generation import services as generation_services
+    from generation import jobs
+    from generation.prompts import prompt_set_create
+    from generation.specs import tiny_family_install
     from generation.models import PromptSet
     from ratings import services
 
-    specs = generation_services.tiny_family_install(directory=settings.EVALSITE_MODELS_DIR / "tiny")
-    prompt_set = PromptSet.objects.filter(name="rater-load prompts").first() or generation_services.prompt_set_create(
+    specs = tiny_family_install(directory=settings.EVALSITE_MODELS_DIR / "tiny")
+    prompt_set = PromptSet.objects.filter(name="rater-load prompts").first() or prompt_set_create(
         name="rater-load prompts", prompts=[{"text": f"load test prompt {i}: a small object on a table"} for i in range(PROMPTS)]
     )
     study = services.study_create(
@@ -172,7 +174,7 @@ def make_study(log, sampling_rule: str = "uniform"):
         attention_check_rate=0, repeat_share=0, reservation_seconds=3600, sampling_rule=sampling_rule,
     )
     started = time.monotonic()
-    made = generation_services.job_run_inline(job=study.job)
+    made = jobs.job_run_inline(job=study.job)
     log(f"images: {made} generated in {time.monotonic() - started:.1f} s (others reused)")
     services.study_open(study=study)
     study.refresh_from_db()

@@ -69,7 +69,7 @@ def setup_django(data_dir: Path) -> None:
 def make_models(n_prompts: int, tag: str, *, n_models: int = len(ELO[0])):
     """8 specs, a prompt set and one image row per spec, prompt and seed (no files)."""
     from generation.models import Image, ModelSpec
-    from generation.services import prompt_set_create
+    from generation.prompts import prompt_set_create
 
     specs = [
         ModelSpec.objects.create(

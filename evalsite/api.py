@@ -7,7 +7,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
-from evalsite.api_access import IsResearcher
+from common.api import IsResearcher
 from generation.api.views import ModelSpecViewSet, PromptSetViewSet
 from ratings.api.views import ForecastViewSet, ResearcherTokenView, StudyViewSet
 

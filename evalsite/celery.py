@@ -1,4 +1,4 @@
-"""The Celery app. Queues are named in one place: ``evalsite.queues``."""
+"""The Celery app. Queues are named in one place: ``common.queues``."""
 
 import os
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import dj_database_url
 
-from evalsite.queues import DEFAULT_QUEUE, GPU_QUEUE
+from common.queues import DEFAULT_QUEUE, GPU_QUEUE
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_prometheus",
     "evalsite.dashboard",
+    "common",
     "generation",
     "ratings",
 ]
@@ -204,7 +205,7 @@ CELERY_TASK_ROUTES = {
 # Stored image files no row references are deleted once this old (hourly, by beat): a worker
 # killed between writing files and committing rows leaves them; younger ones may be mid-commit.
 EVALSITE_ORPHAN_AGE_S = float(os.environ.get("EVALSITE_ORPHAN_AGE_S", "3600"))
-# Re-queues the missing images of generation batches whose worker died (see generation.services.job_reconcile).
+# Re-queues the missing images of generation batches whose worker died (see generation.jobs.job_reconcile).
 CELERY_BEAT_SCHEDULE = {
     "generation-reconcile-jobs": {
         "task": "generation.reconcile_jobs",
@@ -256,14 +257,14 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PAGINATION_CLASS": "evalsite.api_access.PageNumberPagination",
+    "DEFAULT_PAGINATION_CLASS": "common.api.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
         "rest_framework.filters.OrderingFilter",
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "evalsite.api_access.api_exception_handler",
+    "EXCEPTION_HANDLER": "common.api.api_exception_handler",
 }
 
 # The OpenAPI schema at /api/schema/ and Swagger UI at /api/docs/, served from the sidecar's

@@ -7,11 +7,9 @@ from django.contrib import admin, messages
 from django.db.models import Count
 from django.core.exceptions import ValidationError
 
-from . import services
 from .models import DisplayCopy, GenerationBatch, GenerationJob, Image, ModelSpec, Prompt, PromptSet, SpeedMeasurement
 from .selectors import job_progress
-from .services import SPEC_DEFAULTS
-from .specs import CONFIG_FIELDS, validate_config
+from .specs import CONFIG_FIELDS, SPEC_DEFAULTS, model_spec_create, model_spec_update, validate_config
 
 
 class ModelSpecForm(forms.ModelForm):
@@ -55,10 +53,10 @@ class ModelSpecAdmin(admin.ModelAdmin):
         values["component_overrides"] = values.get("component_overrides") or {}
         values["extra_call_kwargs"] = values.get("extra_call_kwargs") or {}
         if not change:
-            saved = services.model_spec_create(**values)
+            saved = model_spec_create(**values)
         else:
             original = ModelSpec.objects.get(pk=obj.pk)
-            saved = services.model_spec_update(spec=original, **{k: v for k, v in values.items() if k != "slug"})
+            saved = model_spec_update(spec=original, **{k: v for k, v in values.items() if k != "slug"})
             if saved.pk != original.pk:
                 messages.info(request, f"{original} has images, so it was left unchanged and the edit was saved as version {saved.version}.")
         obj.pk, obj.version, obj.config_hash = saved.pk, saved.version, saved.config_hash

@@ -42,3 +42,12 @@ MAX_IMAGE_SIDE = 4096
 
 # More sampling steps than any scheduler's training schedule has (1000) is a mistake.
 MAX_STEPS = 1000
+
+# Pipeline call arguments the spec's validated fields (or the worker) set: extra_call_kwargs
+# may not override them (an 8x8200 image through "height"/"width", another batch size...).
+SHADOWED_CALL_KWARGS = frozenset({
+    "prompt", "prompt_2", "prompt_3", "negative_prompt", "negative_prompt_2", "negative_prompt_3",
+    "prompt_embeds", "negative_prompt_embeds", "pooled_prompt_embeds", "negative_pooled_prompt_embeds",
+    "num_inference_steps", "timesteps", "sigmas", "guidance_scale", "height", "width", "generator", "latents",
+    "num_images_per_prompt", "output_type", "return_dict", "callback", "callback_on_step_end", "callback_steps",
+})

@@ -15,7 +15,7 @@ SHARED_HELP = "Researchers who may use it besides its owner."
 class ModelSpec(models.Model):
     """One system under test, described explicitly: nothing is inferred from a model's name.
 
-    A spec with images is immutable (``generation.services.model_spec_update`` makes a new
+    A spec with images is immutable (``generation.specs.model_spec_update`` makes a new
     version instead); its ``config_hash`` is stored on every image it made.
     """
 
@@ -109,10 +109,6 @@ class GenerationJob(models.Model):
 
     def __str__(self) -> str:
         return f"Job {self.pk} ({self.prompt_set})"
-
-
-def _opaque_name() -> str:
-    return uuid.uuid4().hex
 
 
 class Image(models.Model):

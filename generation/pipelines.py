@@ -13,7 +13,7 @@ from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Any
 
-from .specs import SHADOWED_CALL_KWARGS
+from .catalog import SHADOWED_CALL_KWARGS
 
 logger = logging.getLogger(__name__)
 

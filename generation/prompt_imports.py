@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 
 from . import prompt_files
 from .models import PromptSet
-from .services import prompt_set_create
+from .prompts import prompt_set_create
 
 # format name -> (parser, file name endings it is guessed from)
 FORMATS = {

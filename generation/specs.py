@@ -1,6 +1,8 @@
-"""A spec's generation config: validation and the hash stored on every image.
+"""Model specs: their generation config (validation, the hash stored on every image) and the
+writes that create, version and measure them.
 
-No torch or diffusers here: specs are validated in the web process.
+No torch or diffusers at import: specs are validated in the web process; measuring speed loads
+the pipeline lazily.
 """
 
 from __future__ import annotations
@@ -10,9 +12,12 @@ import json
 import re
 from pathlib import Path
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.db import transaction
 
-from .catalog import COMPONENT_CLASSES, MAX_IMAGE_SIDE, MAX_STEPS, PIPELINE_SIZE_FACTORS, SCHEDULER_CLASSES
+from .catalog import COMPONENT_CLASSES, MAX_IMAGE_SIDE, MAX_STEPS, PIPELINE_SIZE_FACTORS, SCHEDULER_CLASSES, SHADOWED_CALL_KWARGS
+from .models import ModelSpec, SpeedMeasurement
 
 # Every setting that shapes an image; the config hash covers exactly these.
 CONFIG_FIELDS = (
@@ -37,14 +42,6 @@ HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 DTYPES = ("float32", "float16", "bfloat16")
 COMPONENT_OVERRIDE_KEYS = frozenset({"class", "weights", "subfolder", "variant", "weight_name", "config", "config_subfolder", "revision"})
 LORA_KEYS = frozenset({"weights", "weight_name", "adapter_name", "scale", "fuse", "revision"})
-# Pipeline call arguments the spec's validated fields (or the worker) set: extra_call_kwargs
-# may not override them (an 8x8200 image through "height"/"width", another batch size...).
-SHADOWED_CALL_KWARGS = frozenset({
-    "prompt", "prompt_2", "prompt_3", "negative_prompt", "negative_prompt_2", "negative_prompt_3",
-    "prompt_embeds", "negative_prompt_embeds", "pooled_prompt_embeds", "negative_pooled_prompt_embeds",
-    "num_inference_steps", "timesteps", "sigmas", "guidance_scale", "height", "width", "generator", "latents",
-    "num_images_per_prompt", "output_type", "return_dict", "callback", "callback_on_step_end", "callback_steps",
-})
 
 
 def spec_config(spec) -> dict:
@@ -210,3 +207,144 @@ def _check_revision(revision, weights: str, field: str, fail, *, what: str = "")
         fail(field, f"{what}revision {revision!r} is not a hub revision: give a commit hash, a tag or a branch name (letters, digits, '.', '_', '-', '/').")
     elif weights and is_local_weights(weights):
         fail(field, f"{what}revision pins hub weights, but '{weights}' is a local directory: leave the revision empty.")
+
+
+SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+
+SPEC_DEFAULTS = {
+    "scheduler_class": "",
+    "scheduler_config": {},
+    "lora": None,
+    "component_overrides": {},
+    "dtype": "float32",
+    "variant": "",
+    "revision": "",
+    "guidance_scale": 0.0,
+    "height": 512,
+    "width": 512,
+    "timesteps": None,
+    "extra_call_kwargs": {},
+}
+
+
+def _unknown_settings_error(config: dict) -> None:
+    unknown = set(config) - set(CONFIG_FIELDS)
+    if unknown:
+        raise ValidationError({field: ["Not a model spec setting."] for field in sorted(unknown)})
+
+
+def slug_owner_check(*, slug: str, owner) -> int:
+    """The next version number of ``slug``, locking its latest version; ``ValidationError`` if
+    the slug belongs to someone else (only its owner makes versions; ``owner=None`` is the
+    system: presets, the tiny family, commands)."""
+    latest = ModelSpec.objects.select_for_update().filter(slug=slug).order_by("-version").first()
+    if latest is None:
+        return 1
+    if latest.owner_id != (owner.pk if owner is not None else None):
+        raise ValidationError(
+            {"slug": [f"The slug '{slug}' is taken by another owner (or is a system preset): only its owner makes new versions. Choose another slug."]}
+        )
+    return latest.version + 1
+
+
+def model_spec_create(*, name: str, slug: str, source: str = "", owner=None, local_root=None, **config) -> ModelSpec:
+    """Validate a spec's config (raising ``ValidationError`` with field -> messages, saving
+    nothing) and create it as the next version of ``slug``, which must be ``owner``'s
+    (``None``: system-owned). With ``local_root`` local weights are taken only from inside it
+    (the API passes ``EVALSITE_MODELS_DIR``)."""
+    _unknown_settings_error(config)
+    full = {**SPEC_DEFAULTS, **config}
+    validate_config(full, local_root=local_root)
+    errors = {}
+    if not str(name).strip():
+        errors["name"] = ["Give the spec a name."]
+    if not SLUG.match(str(slug)):
+        errors["slug"] = ["A slug is lowercase letters, digits and hyphens, e.g. sdxl-turbo-1step."]
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        version = slug_owner_check(slug=slug, owner=owner)
+        return ModelSpec.objects.create(
+            name=name, slug=slug, version=version, source=source, owner=owner, config_hash=config_hash(full), **full
+        )
+
+
+def model_spec_update(*, spec: ModelSpec, name: str | None = None, source: str | None = None, **changes) -> ModelSpec:
+    """Change a spec. A spec with images is immutable: a change to its config creates a new
+    version (returned) and leaves the old one, and its images, as they were; a spec without
+    images is edited in place. Name and source shape no image and are edited in place."""
+    _unknown_settings_error(changes)
+    config = {**spec_config(spec), **changes}
+    validate_config(config)
+    new_hash = config_hash(config)
+    with transaction.atomic():
+        if new_hash != spec.config_hash and spec.images.exists():
+            return model_spec_create(
+                name=spec.name if name is None else name, slug=spec.slug, source=spec.source if source is None else source,
+                owner=spec.owner, **config
+            )
+        for field, value in config.items():
+            setattr(spec, field, value)
+        if name is not None:
+            spec.name = name
+        if source is not None:
+            spec.source = source
+        spec.config_hash = new_hash
+        spec.save()
+    return spec
+
+
+def model_spec_ensure(*, name: str, slug: str, source: str = "", owner=None, **config) -> tuple[ModelSpec, bool]:
+    """The latest spec of ``slug`` with exactly this config, or a new version; (spec, created)."""
+    full = {**SPEC_DEFAULTS, **config}
+    existing = ModelSpec.objects.filter(slug=slug, config_hash=config_hash(full), owner=owner).order_by("-version").first()
+    if existing is not None:
+        return existing, False
+    return model_spec_create(name=name, slug=slug, source=source, owner=owner, **full), True
+
+
+def presets_install() -> list[tuple[ModelSpec, bool]]:
+    """Create a spec for every preset in ``generation.presets`` (idempotent); (spec, created) each."""
+    from .presets import PRESETS
+
+    return [model_spec_ensure(name=p["name"], slug=p["slug"], source=p["source"], **p["config"]) for p in PRESETS]
+
+
+def spec_speed_measure(*, spec: ModelSpec, runs: int = 10, warmup: int = 2, device: str | None = None, prompt: str = "a photograph of an astronaut riding a horse") -> SpeedMeasurement:
+    """Batch-1 latency of ``spec``: load, ``warmup`` untimed calls, then ``runs`` timed calls
+    (CUDA synchronized), stored as median and 10th/90th percentiles."""
+    import statistics
+
+    from . import pipelines
+
+    if runs < 1 or warmup < 0:
+        raise ValidationError({"runs": ["Give at least one timed run and zero or more warm-up runs."]})
+    config = spec_config(spec)
+    device = pipelines.resolve_device(device or settings.EVALSITE_DEVICE)
+    pipe = pipelines.resident_pipeline(config, spec.config_hash, device)
+    for seed in range(warmup):
+        pipelines.sample(pipe, config, [prompt], [seed], device)
+    timed = [pipelines.sample(pipe, config, [prompt], [warmup + i], device) for i in range(runs)]
+    seconds = sorted(part.seconds for part in timed)
+    deciles = statistics.quantiles(seconds, n=10, method="inclusive") if len(seconds) > 1 else [seconds[0]] * 9
+    last = timed[-1]
+    return SpeedMeasurement.objects.create(
+        spec=spec, device=last.device, gpu_name=last.gpu_name, runs=runs, warmup_runs=warmup,
+        median_s=statistics.median(seconds), p10_s=deciles[0], p90_s=deciles[-1], height=spec.height, width=spec.width,
+        torch_version=last.torch_version, diffusers_version=last.diffusers_version,
+    )
+
+
+def tiny_family_install(*, directory, size: int = 64, overwrite: bool = False) -> list[ModelSpec]:
+    """Write the tiny pipelines and create (or reuse) a spec for each; reuses a spec whose
+    config is unchanged, so running it twice creates nothing new."""
+    from . import tiny
+
+    paths = tiny.write_tiny_family(directory, overwrite=overwrite)
+    return [
+        model_spec_ensure(
+            name=member["name"], slug=member["slug"], source="Tiny random-weight pipeline for tests and the demo.",
+            **{**member["spec"], "weights": str(paths[member["slug"]]), "height": size, "width": size},
+        )[0]
+        for member in tiny.TINY_FAMILY
+    ]

@@ -11,7 +11,7 @@ from celery.signals import worker_process_shutdown, worker_shutdown
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
-from . import services
+from . import jobs, storage
 
 logger = logging.getLogger(__name__)
 
@@ -24,10 +24,10 @@ def generate_batch(self, batch_id: int) -> int:
     try:
         # In-process (eager) runs write in the caller's thread: no worker thread outlives the call.
         write_behind = settings.EVALSITE_WRITE_BEHIND and not self.request.is_eager
-        return services.batch_run(batch_id=batch_id, worker=self.request.hostname or "", write_behind=write_behind)
+        return jobs.batch_run(batch_id=batch_id, worker=self.request.hostname or "", write_behind=write_behind)
     except TRANSIENT_ERRORS as error:
         try:
-            services.batch_release(batch_id=batch_id, error=f"{type(error).__name__}: {error}")
+            jobs.batch_release(batch_id=batch_id, error=f"{type(error).__name__}: {error}")
         except TRANSIENT_ERRORS:
             logger.warning("could not release batch %s; reconciliation will re-queue it", batch_id)
         from .telemetry import BATCH_RETRIES
@@ -39,12 +39,12 @@ def generate_batch(self, batch_id: int) -> int:
 
 @shared_task(name="generation.reconcile_jobs")
 def reconcile_jobs() -> int:
-    return services.jobs_reconcile()
+    return jobs.jobs_reconcile()
 
 
 @shared_task(name="generation.storage_orphans_delete")
 def storage_orphans_delete() -> int:
-    return services.storage_orphans_delete(older_than_s=settings.EVALSITE_ORPHAN_AGE_S)
+    return storage.storage_orphans_delete(older_than_s=settings.EVALSITE_ORPHAN_AGE_S)
 
 
 @worker_shutdown.connect

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 import re
-import uuid
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -18,15 +17,13 @@ from pathlib import PurePosixPath
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.files.base import ContentFile
-from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import Count
 
 from .catalog import MAX_IMAGE_SIDE
-from .models import DisplayCopy, GenerationJob, Image, ModelSpec, PromptSet
-from .services import SPEC_DEFAULTS, _display_copy, _encode_display, _encode_png, slug_owner_check
-from .specs import config_hash
+from . import storage
+from .models import GenerationJob, Image, ModelSpec, PromptSet
+from .specs import SPEC_DEFAULTS, config_hash, slug_owner_check
 
 EXTERNAL_PIPELINE = "external"
 # "<prompt position>_<seed>.<ext>", e.g. 0_0.png, 17_3.jpg, in any folder of the zip.
@@ -170,7 +167,7 @@ def external_images_import(
     try:
         rows = []
         for (position, seed), pil_image in sorted(decoded.items()):
-            name = default_storage.save(f"images/{uuid.uuid4().hex}.png", ContentFile(_encode_png(pil_image)))
+            name = storage.original_save(pil_image=pil_image)
             saved.append(name)
             rows.append(
                 Image(
@@ -182,8 +179,7 @@ def external_images_import(
         with transaction.atomic():
             images = Image.objects.bulk_create(rows)
     except Exception:
-        for name in saved:
-            default_storage.delete(name)
+        storage.files_delete(*saved)
         raise
     return ImageImport(images=images, prompts=len(prompts), seeds=seeds)
 
@@ -200,29 +196,3 @@ def job_external_missing(*, job: GenerationJob) -> list[tuple[ModelSpec, int]]:
         .values_list("spec_id", "n")
     )
     return [(spec, total - counts.get(spec.pk, 0)) for spec in external if counts.get(spec.pk, 0) < total]
-
-
-def job_display_copies_ensure(*, job: GenerationJob) -> int:
-    """Make the display copies the job's size needs for images that already exist (uploaded
-    images, or images made for another study at another size); returns the number made."""
-    from PIL import Image as PILImage
-
-    prompt_ids = list(job.prompt_set.prompts.values_list("pk", flat=True))
-    lacking = (
-        Image.objects.filter(spec__in=job.specs.all(), prompt_id__in=prompt_ids, seed__in=job.seeds)
-        .exclude(display_copies__size=job.display_size)
-        .only("pk", "file")
-    )
-    made = 0
-    for image in lacking:
-        with default_storage.open(image.file.name, "rb") as handle:
-            pil_image = PILImage.open(handle)
-            pil_image.load()
-        name = default_storage.save(
-            f"display/{uuid.uuid4().hex}.png", ContentFile(_encode_display(_display_copy(pil_image, job.display_size)))
-        )
-        _, created = DisplayCopy.objects.get_or_create(image=image, size=job.display_size, defaults={"file": name})
-        if not created:
-            default_storage.delete(name)
-        made += created
-    return made

@@ -8,7 +8,8 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
-from generation import services as generation_services
+from generation.prompts import prompt_set_create
+from generation.specs import tiny_family_install
 from generation.selectors import job_progress
 
 from . import services
@@ -36,10 +37,10 @@ DEMO_PROMPTS = [
 def demo_prepare(*, rater_username: str = "rater", staff_username: str = "staff", generate: bool = True) -> dict:
     """Make the tiny models and the demo study, and (re)set two logins; with ``generate``, also
     generate its images and open it (else call ``demo_generate``, e.g. in the background)."""
-    specs = generation_services.tiny_family_install(directory=settings.EVALSITE_MODELS_DIR / "tiny")
+    specs = tiny_family_install(directory=settings.EVALSITE_MODELS_DIR / "tiny")
     study = Study.objects.filter(name=DEMO_STUDY_NAME).first()
     if study is None:
-        prompt_set = generation_services.prompt_set_create(
+        prompt_set = prompt_set_create(
             name="Demo prompts",
             source="demo",
             prompts=[{"text": t, "category": c, "challenge": ch} for t, c, ch in DEMO_PROMPTS],

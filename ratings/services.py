@@ -19,13 +19,13 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import Exists, F, Min, OuterRef
 from django.utils import timezone
 
-from generation import services as generation_services
+from generation import jobs as generation_jobs
+from generation import storage
 from generation.models import DisplayCopy, ModelSpec, PromptSet
 
 from . import images, sampling, scheduler_sql, selectors
@@ -145,7 +145,7 @@ def study_create(
     if errors:
         raise ValidationError(errors)
     with transaction.atomic():
-        job = generation_services.job_create(specs=specs, prompt_set=prompt_set, seeds=seeds, display_size=display_size)
+        job = generation_jobs.job_create(specs=specs, prompt_set=prompt_set, seeds=seeds, display_size=display_size)
         return Study.objects.create(
             name=name,
             owner=owner,
@@ -194,7 +194,7 @@ def study_start_generation(*, study: Study) -> int:
     """Queue the generation of every missing image; returns the number of batches queued."""
     with transaction.atomic():
         Study.objects.filter(pk=study.pk).update(status=Study.Status.GENERATING)
-        return generation_services.job_enqueue(job=study.job)
+        return generation_jobs.job_enqueue(job=study.job)
 
 
 def study_open(*, study: Study, rng: random.Random | None = None) -> None:
@@ -289,8 +289,7 @@ def attention_checks_create(*, study: Study, count: int | None = None, rng: rand
             continue
         with default_storage.open(copy.file.name, "rb") as handle:
             degraded = images.degrade_png(handle.read(), seed=rng.randrange(2**32))
-        # Saved beside the real display copies, with the same kind of opaque name.
-        name = default_storage.save(f"display/{uuid.uuid4().hex}.png", ContentFile(degraded))
+        name = storage.decoy_save(content=degraded)
         made.append(AttentionCheck.objects.create(
             study=study, kind=AttentionCheck.Kind.DEGRADED, prompt_id=prompt_id, seed=seed,
             image_id=image_id, decoy_file=name, criteria=known("image_quality"),

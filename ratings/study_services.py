@@ -13,8 +13,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from rest_framework.authtoken.models import Token
 
-from evalsite.api_access import RESEARCHERS_GROUP
-from generation import uploads
+from common.api import RESEARCHERS_GROUP
+from generation import storage, uploads
 from generation.selectors import job_progress
 
 from . import leaderboards, services
@@ -52,7 +52,7 @@ def study_generation_start(*, study: Study) -> int:
                     ]
                 }
             )
-        uploads.job_display_copies_ensure(job=study.job)
+        storage.job_display_copies_ensure(job=study.job)
         return services.study_start_generation(study=study)
 
 
@@ -70,7 +70,7 @@ def study_rating_open(*, study: Study) -> None:
             raise StudyStateError(
                 f"Only {progress['done']} of {progress['total']} images are made; open the study for rating when all exist."
             )
-        uploads.job_display_copies_ensure(job=study.job)
+        storage.job_display_copies_ensure(job=study.job)
         services.study_open(study=study)
 
 
@@ -94,7 +94,7 @@ def study_resume(*, study: Study) -> str:
         progress = job_progress(job=study.job)
         status = Study.Status.RATING if progress["done"] >= progress["total"] else Study.Status.GENERATING
         if status == Study.Status.RATING:
-            uploads.job_display_copies_ensure(job=study.job)
+            storage.job_display_copies_ensure(job=study.job)
         Study.objects.filter(pk=study.pk).update(status=status)
         return status
 
@@ -111,7 +111,7 @@ def study_close(*, study: Study) -> None:
 def study_share(*, study: Study, users: Iterable) -> None:
     """Let other researchers see and run the study."""
     users = list(users)
-    from evalsite.api_access import is_researcher
+    from common.api import is_researcher
 
     refused = [user.get_username() for user in users if not is_researcher(user)]
     if refused:

@@ -31,14 +31,14 @@ def tiny_weights() -> dict[str, Path]:
 
 @pytest.fixture
 def tiny_specs(db, tiny_weights):
-    from generation.services import tiny_family_install
+    from generation.specs import tiny_family_install
 
     return tiny_family_install(directory=settings.EVALSITE_MODELS_DIR / "tiny")
 
 
 @pytest.fixture
 def prompt_set(db):
-    from generation.services import prompt_set_create
+    from generation.prompts import prompt_set_create
 
     return prompt_set_create(
         name="Eight prompts",

@@ -187,7 +187,7 @@ class GunicornServer:
                 raise RuntimeError(f"gunicorn exited with {self.process.returncode}; see {self.log_path}")
             try:
                 return requests.get(f"{self.url}/livez/", timeout=2).ok
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # a first request on a loaded machine may take longer
                 return False
 
         wait_for(ready, timeout, f"gunicorn on port {self.port} (log: {self.log_path})", interval=0.2)

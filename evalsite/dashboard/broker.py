@@ -3,7 +3,7 @@ workers answering a ping, each with a short timeout so a dead broker never hangs
 
 from __future__ import annotations
 
-from evalsite.queues import DEFAULT_QUEUE, GPU_QUEUE
+from common.queues import DEFAULT_QUEUE, GPU_QUEUE
 
 QUEUES = (GPU_QUEUE, DEFAULT_QUEUE)
 

@@ -11,9 +11,9 @@ from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
 
-from evalsite.api_access import ResearcherAPIMixin, service_errors
+from common.api import ResearcherAPIMixin, service_errors
 
-from .. import selectors, services, uploads
+from .. import selectors, sharing, specs, uploads
 from ..models import ModelSpec, PromptSet
 from ..builtin_prompts import builtin_prompt_set_import
 from ..prompt_imports import prompt_set_import
@@ -51,7 +51,7 @@ class OwnedAPIMixin:
         self._check_owner(thing, what)
         form = serializers.ShareSerializer(data=request.data)
         form.is_valid(raise_exception=True)
-        share = services.owned_unshare if form.validated_data["remove"] else services.owned_share
+        share = sharing.owned_unshare if form.validated_data["remove"] else sharing.owned_share
         share(thing=thing, users=form.validated_data["usernames"])
         return Response({"id": thing.pk, "shared_with": sorted(thing.shared_with.values_list("username", flat=True))})
 
@@ -79,7 +79,7 @@ class ModelSpecViewSet(ResearcherAPIMixin, OwnedAPIMixin, mixins.CreateModelMixi
         form = serializers.ModelSpecCreateSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         with service_errors():
-            spec = services.model_spec_create(owner=request.user, local_root=settings.EVALSITE_MODELS_DIR, **form.validated_data)
+            spec = specs.model_spec_create(owner=request.user, local_root=settings.EVALSITE_MODELS_DIR, **form.validated_data)
         return self._created(spec)
 
     @extend_schema(request=serializers.ExternalSpecCreateSerializer, responses={201: serializers.ModelSpecSerializer})

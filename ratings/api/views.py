@@ -16,7 +16,7 @@ from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from evalsite.api_access import ResearcherAPIMixin, is_researcher, service_errors
+from common.api import ResearcherAPIMixin, is_researcher, service_errors
 
 from .. import image_exports, progress, rater_stats, sampling, services, study_services
 from ..exports import LEADERBOARD_FORMATS, leaderboard_export, votes_csv

@@ -47,7 +47,7 @@ def staff_api(db) -> APIClient:
 
 @pytest.fixture
 def four_prompts(db):
-    from generation.services import prompt_set_create
+    from generation.prompts import prompt_set_create
 
     return prompt_set_create(name="Four prompts", prompts=[{"text": f"a small red cube, take {i}"} for i in range(4)])
 

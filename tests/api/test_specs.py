@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from PIL import Image as PILImage
 
-from generation import services
+from generation import specs
 from generation.models import Image, ModelSpec
 
 
@@ -42,7 +42,7 @@ def test_invalid_spec_is_a_400_with_the_services_own_field_messages_and_nothing_
     response = api.post("/api/v1/specs/", bad, format="json")
     assert response.status_code == 400
     with pytest.raises(ValidationError) as expected:
-        services.model_spec_create(local_root=settings.EVALSITE_MODELS_DIR, **{k: v for k, v in bad.items()})  # as the API calls it
+        specs.model_spec_create(local_root=settings.EVALSITE_MODELS_DIR, **{k: v for k, v in bad.items()})  # as the API calls it
     assert response.json() == expected.value.message_dict
     assert set(response.json()) == {"pipeline_class", "steps", "weights"}
     assert ModelSpec.objects.count() == 0

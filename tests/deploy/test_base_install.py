@@ -71,7 +71,7 @@ from django.urls import get_resolver
 from django.contrib import admin
 get_resolver().url_patterns  # imports every view module
 admin.autodiscover()
-import evalsite.celery, generation.tasks, generation.services, ratings.views, evalsite.observability
+import evalsite.celery, generation.tasks, generation.jobs, ratings.views, evalsite.observability
 from django.test import Client
 client = Client()
 for path in ["/healthz/", "/livez/", "/login/", "/metrics"]:

@@ -13,7 +13,7 @@ import pytest
 import requests
 from django.utils import timezone
 
-from generation import services
+from generation import jobs
 from generation.models import GenerationBatch
 from tests.processes import free_port, wait_for
 
@@ -107,9 +107,9 @@ def _get(url: str) -> str | None:
 def test_the_dashboard_alerts_on_a_stalled_gpu_worker_and_a_queue_that_waits_too_long(client, django_user_model, tiny_specs, prompt_set, settings, django_capture_on_commit_callbacks):
     staff = django_user_model.objects.create_user("operator", password="pw-12345678", is_staff=True)
     client.force_login(staff)
-    job = services.job_create(specs=tiny_specs[:1], prompt_set=prompt_set, seeds=[0], display_size=32)
+    job = jobs.job_create(specs=tiny_specs[:1], prompt_set=prompt_set, seeds=[0], display_size=32)
     with django_capture_on_commit_callbacks():
-        services.job_enqueue(job=job, batch_size=4)
+        jobs.job_enqueue(job=job, batch_size=4)
     assert "role=\"alert\"" not in client.get("/dashboard/").content.decode(), "a fresh queue raises no alert"
     running, queued = GenerationBatch.objects.filter(job=job).order_by("pk")
     silent_since = timezone.now() - timedelta(seconds=settings.EVALSITE_ALERT_HEARTBEAT_S + 5)

@@ -10,7 +10,7 @@ import zipfile
 import pytest
 from django.core.exceptions import ValidationError
 
-from generation import pipelines, services
+from generation import jobs, pipelines, specs
 from generation.models import GenerationBatch, Image, ModelSpec
 from generation.specs import config_hash, spec_config
 
@@ -23,21 +23,21 @@ def fake_commit(repo_id: str) -> str:
 @pytest.mark.django_db
 def test_a_revision_is_validated_and_pins_hub_weights_only(tiny_weights):
     base = {"pipeline_class": "StableDiffusionXLPipeline", "steps": 1, "height": 64, "width": 64}
-    spec = services.model_spec_create(name="Turbo pinned", slug="turbo-pinned", weights="stabilityai/sdxl-turbo", revision="a" * 40, **base)
+    spec = specs.model_spec_create(name="Turbo pinned", slug="turbo-pinned", weights="stabilityai/sdxl-turbo", revision="a" * 40, **base)
     assert spec.revision == "a" * 40
-    unpinned = services.model_spec_create(name="Turbo", slug="turbo", weights="stabilityai/sdxl-turbo", **base)
+    unpinned = specs.model_spec_create(name="Turbo", slug="turbo", weights="stabilityai/sdxl-turbo", **base)
     assert spec.config_hash != unpinned.config_hash, "the revision shapes the image, so it is in the hash"
     # Specs made before revisions existed keep their hash: an empty revision is left out of it.
     assert unpinned.config_hash == config_hash({k: v for k, v in spec_config(unpinned).items() if k != "revision"})
     with pytest.raises(ValidationError) as bad:
-        services.model_spec_create(name="x", slug="x", weights="stabilityai/sdxl-turbo", revision="main; rm -rf", **base)
+        specs.model_spec_create(name="x", slug="x", weights="stabilityai/sdxl-turbo", revision="main; rm -rf", **base)
     assert "not a hub revision" in str(bad.value.message_dict["revision"])
     local = str(next(iter(tiny_weights.values())))
     with pytest.raises(ValidationError) as bad:
-        services.model_spec_create(name="x", slug="x", weights=local, revision="main", **base)
+        specs.model_spec_create(name="x", slug="x", weights=local, revision="main", **base)
     assert "local directory" in bad.value.message_dict["revision"][0]
     with pytest.raises(ValidationError) as bad:
-        services.model_spec_create(
+        specs.model_spec_create(
             name="x", slug="x", weights="stabilityai/sdxl-turbo", lora={"weights": "org/lora", "revision": "../x"}, **base
         )
     assert "LoRA revision" in bad.value.message_dict["lora"][0]
@@ -45,7 +45,7 @@ def test_a_revision_is_validated_and_pins_hub_weights_only(tiny_weights):
 
 @pytest.mark.django_db
 def test_the_api_takes_and_shows_a_revision(client, django_user_model):
-    from evalsite.api_access import RESEARCHERS_GROUP
+    from common.api import RESEARCHERS_GROUP
     from django.contrib.auth.models import Group
 
     user = django_user_model.objects.create_user("researcher", password="pw-12345678")
@@ -71,11 +71,11 @@ def test_the_api_takes_and_shows_a_revision(client, django_user_model):
     ],
 )
 def test_every_image_records_the_commit_of_every_weight_it_used_and_the_export_shows_it(slug, roles, fake_hub, prompt_set, tmp_path):
-    preset = dict((s.slug, s) for s, _ in services.presets_install())[slug]
-    spec = services.model_spec_update(spec=preset, height=64, width=64, steps=1, timesteps=None) if preset.timesteps else services.model_spec_update(spec=preset, height=64, width=64)
-    job = services.job_create(specs=[spec], prompt_set=prompt_set, seeds=[0], display_size=32)
+    preset = dict((s.slug, s) for s, _ in specs.presets_install())[slug]
+    spec = specs.model_spec_update(spec=preset, height=64, width=64, steps=1, timesteps=None) if preset.timesteps else specs.model_spec_update(spec=preset, height=64, width=64)
+    job = jobs.job_create(specs=[spec], prompt_set=prompt_set, seeds=[0], display_size=32)
     pipelines._resident = None
-    made = services.image_batch_generate(job_id=job.pk, spec_id=spec.pk, items=[[prompt_set.prompts.first().pk, 0]])
+    made = jobs.image_batch_generate(job_id=job.pk, spec_id=spec.pk, items=[[prompt_set.prompts.first().pk, 0]])
     assert len(made) == 1
     recorded = Image.objects.get(pk=made[0].pk).weights_revisions
     assert recorded == {role: {"repo": repo, "revision": "main", "commit": fake_commit(repo)} for role, repo in roles.items()}
@@ -88,13 +88,13 @@ def test_every_image_records_the_commit_of_every_weight_it_used_and_the_export_s
 @pytest.mark.django_db
 def test_a_pinned_commit_is_loaded_and_recorded_as_pinned(fake_hub, prompt_set):
     commit = fake_commit("stabilityai/sdxl-turbo")
-    spec = services.model_spec_create(
+    spec = specs.model_spec_create(
         name="Turbo pinned", slug="turbo-pinned", weights="stabilityai/sdxl-turbo", revision=commit,
         pipeline_class="StableDiffusionXLPipeline", steps=1, height=64, width=64,
     )
-    job = services.job_create(specs=[spec], prompt_set=prompt_set, seeds=[0], display_size=32)
+    job = jobs.job_create(specs=[spec], prompt_set=prompt_set, seeds=[0], display_size=32)
     pipelines._resident = None
-    made = services.image_batch_generate(job_id=job.pk, spec_id=spec.pk, items=[[prompt_set.prompts.first().pk, 0]])
+    made = jobs.image_batch_generate(job_id=job.pk, spec_id=spec.pk, items=[[prompt_set.prompts.first().pk, 0]])
     assert made[0].weights_revisions["weights"] == {"repo": "stabilityai/sdxl-turbo", "revision": commit, "commit": commit}
 
 
@@ -120,18 +120,18 @@ def cache_without_the_weights(tmp_path, monkeypatch):
 def test_gated_weights_that_cannot_be_read_fail_every_batch_of_the_spec_once_with_a_message_that_says_so(
     cache_without_the_weights, tiny_specs, prompt_set, django_capture_on_commit_callbacks, caplog
 ):
-    gated = services.model_spec_create(
+    gated = specs.model_spec_create(
         name="SD3.5 Large Turbo", slug="sd35-large-turbo", weights="stabilityai/stable-diffusion-3.5-large-turbo",
         pipeline_class="StableDiffusion3Pipeline", steps=4, height=64, width=64,
     )
-    job = services.job_create(specs=[gated, tiny_specs[0]], prompt_set=prompt_set, seeds=[0], display_size=32)
+    job = jobs.job_create(specs=[gated, tiny_specs[0]], prompt_set=prompt_set, seeds=[0], display_size=32)
     with django_capture_on_commit_callbacks():
-        services.job_enqueue(job=job, batch_size=2)
+        jobs.job_enqueue(job=job, batch_size=2)
     gated_batches = list(GenerationBatch.objects.filter(job=job, spec=gated).order_by("pk"))
     assert len(gated_batches) == 4
     pipelines._resident = None
     caplog.set_level(logging.INFO)
-    assert services.batch_run(batch_id=gated_batches[0].pk) == 0
+    assert jobs.batch_run(batch_id=gated_batches[0].pk) == 0
     statuses = {b.status for b in GenerationBatch.objects.filter(job=job, spec=gated)}
     assert statuses == {GenerationBatch.Status.ABANDONED}, "no batch of the spec is retried: retrying cannot help"
     errors = {b.error for b in GenerationBatch.objects.filter(job=job, spec=gated)}
@@ -140,12 +140,12 @@ def test_gated_weights_that_cannot_be_read_fail_every_batch_of_the_spec_once_wit
     assert "'stabilityai/stable-diffusion-3.5-large-turbo' cannot be read" in message and "HF_TOKEN" in message
     # The next batches of the spec are skipped without loading anything or logging another error.
     for batch in gated_batches[1:]:
-        assert services.batch_run(batch_id=batch.pk) == 0
+        assert jobs.batch_run(batch_id=batch.pk) == 0
     failures = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert len(failures) == 1 and "4 batch(es)" in failures[0].getMessage(), [r.getMessage() for r in failures]
     # The study's other model goes on.
     other = GenerationBatch.objects.filter(job=job, spec=tiny_specs[0]).first()
-    assert services.batch_run(batch_id=other.pk) == 2
+    assert jobs.batch_run(batch_id=other.pk) == 2
     assert Image.objects.filter(spec=gated).count() == 0
 
 

@@ -14,18 +14,17 @@ import sys
 
 import pytest
 import requests
-from django.conf import settings as django_settings
 
-from generation import services
+from generation import storage
 from generation.models import DisplayCopy, GenerationBatch, Image
 from generation.selectors import job_progress
-from tests.conftest import tasks_sent_to, worker_database_url
-from tests.processes import CeleryWorker, free_port, kill_when, wait_for
+from tests.generation.crash import celery_workers, kill_mid_batch_then_recover, slow_job
+from tests.processes import free_port, wait_for
 
 pytestmark = pytest.mark.slow
 
 BUCKET = "evalsite-lab-images"
-KEY = re.compile(r"^(images|display)/[0-9a-f]{32}\.png$")
+KEY = re.compile(r"^(images|display|decoys)/[0-9a-f]{32}\.png$")
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "lab-key", "AWS_SECRET_ACCESS_KEY": "lab-secret", "AWS_DEFAULT_REGION": "us-east-1"}
 
 
@@ -94,26 +93,8 @@ def png_chunks(data: bytes) -> list[bytes]:
 
 @pytest.fixture
 def gpu_worker(transactional_db, redis_server, artifacts_dir, request, s3_storage):
-    import redis
-
-    redis.Redis.from_url(redis_server.url).flushdb()
-    started = []
-
-    def start(name: str, extra_args: tuple[str, ...] = ()) -> CeleryWorker:
-        worker = CeleryWorker(
-            broker_url=redis_server.url, database_url=worker_database_url(), data_dir=str(django_settings.DATA_DIR),
-            log_path=artifacts_dir / "logs" / f"celery-{request.node.name}-{name}.log",
-            extra_env={**s3_storage[1], "EVALSITE_BATCH_HEARTBEAT_S": "0.5", "EVALSITE_BATCH_LEASE_S": "3", "EVALSITE_RECONCILE_INTERVAL_S": "1"},
-            extra_args=extra_args,
-        ).start()
-        started.append(worker)
-        return worker
-
-    with tasks_sent_to(redis_server.url):
+    with celery_workers(redis_url=redis_server.url, log_dir=artifacts_dir / "logs", test_name=request.node.name, extra_env=s3_storage[1]) as start:
         yield start
-        for worker in started:
-            worker.stop()
-    redis.Redis.from_url(redis_server.url).flushdb()
 
 
 def test_a_gpu_worker_writes_to_the_bucket_and_the_web_serves_raters_blinded_images(gpu_worker, s3_storage, tiny_specs, prompt_set, s3_server):
@@ -165,19 +146,8 @@ def test_a_gpu_worker_writes_to_the_bucket_and_the_web_serves_raters_blinded_ima
 
 def test_a_worker_killed_mid_batch_leaves_no_row_without_its_object_and_no_object_after_clean_up(gpu_worker, s3_storage, tiny_specs, prompt_set, tmp_path):
     client, _ = s3_storage
-    baseline = next(s for s in tiny_specs if s.steps == 25)
-    slow = services.model_spec_update(spec=baseline, height=128, width=128)
-    job = services.job_create(specs=[slow], prompt_set=prompt_set, seeds=[0, 1], display_size=64)
-    first = gpu_worker("first")
-    assert services.job_enqueue(job=job, batch_size=4) == 4
-
-    def second_batch_running():
-        done = GenerationBatch.objects.filter(job=job, status="done").exists()
-        return done and GenerationBatch.objects.filter(job=job, status="running").first()
-
-    kill_when(first, second_batch_running, timeout=180, what="while the second batch is running", delay=0.3)
-    gpu_worker("second", extra_args=("-B", "--schedule", str(tmp_path / "beat-schedule")))
-    wait_for(lambda: job_progress(job=job)["done"] == 16, 180, "a new worker to finish the job", interval=0.5)
+    job, slow = slow_job(tiny_specs=tiny_specs, prompt_set=prompt_set)
+    kill_mid_batch_then_recover(start_worker=gpu_worker, job=job, schedule_path=tmp_path / "beat-schedule", delay=0.3)
     wait_for(lambda: not GenerationBatch.objects.filter(job=job, status__in=["queued", "running"]).exists(), 60, "the batches to settle", interval=0.3)
 
     referenced = set(Image.objects.values_list("file", flat=True)) | set(DisplayCopy.objects.values_list("file", flat=True))
@@ -188,5 +158,5 @@ def test_a_worker_killed_mid_batch_leaves_no_row_without_its_object_and_no_objec
 
         PILImage.open(io.BytesIO(client.get_object(Bucket=BUCKET, Key=name)["Body"].read())).verify()
     orphans = keys - referenced
-    assert services.storage_orphans_delete(older_than_s=0) == len(orphans)
+    assert storage.storage_orphans_delete(older_than_s=0) == len(orphans)
     assert bucket_keys(client) == referenced, "after the clean-up, every object in the bucket belongs to a row"

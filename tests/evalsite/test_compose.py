@@ -64,7 +64,7 @@ def test_every_service_is_there_and_images_are_built_by_role_from_the_dockerfile
 
 
 def test_gpu_worker_listens_on_the_gpu_queue_with_a_solo_pool_and_reserves_an_nvidia_device():
-    from evalsite.queues import DEFAULT_QUEUE, GPU_QUEUE
+    from common.queues import DEFAULT_QUEUE, GPU_QUEUE
 
     services = load_compose()["services"]
     gpu = command_words(services["gpu-worker"])

@@ -3,7 +3,7 @@ that resolve offline to tiny weights of the same pipeline class, and makes an im
 
 import pytest
 
-from generation import pipelines, services
+from generation import pipelines, specs
 from generation.models import ModelSpec
 from generation.presets import PRESETS
 from generation.specs import spec_config, validate_config
@@ -28,7 +28,7 @@ EXPECTED = {
 def test_presets_state_the_published_settings_and_their_sources():
     assert {p["slug"] for p in PRESETS} == set(EXPECTED)
     for preset in PRESETS:
-        config = {**services.SPEC_DEFAULTS, **preset["config"]}
+        config = {**specs.SPEC_DEFAULTS, **preset["config"]}
         validate_config(config)
         assert (config["pipeline_class"], config["scheduler_class"], config["steps"], config["guidance_scale"], config["width"]) == EXPECTED[preset["slug"]]
         assert "https://" in preset["source"], preset["slug"]
@@ -41,9 +41,9 @@ def test_presets_state_the_published_settings_and_their_sources():
 
 @pytest.mark.django_db
 def test_install_presets_is_idempotent():
-    first = services.presets_install()
+    first = specs.presets_install()
     assert all(created for _, created in first) and len(first) == len(PRESETS)
-    second = services.presets_install()
+    second = specs.presets_install()
     assert not any(created for _, created in second)
     assert [s.pk for s, _ in first] == [s.pk for s, _ in second]
     assert ModelSpec.objects.count() == len(PRESETS)
@@ -67,7 +67,7 @@ def test_preset_builds_its_pipeline_and_scheduler_exactly_as_configured_and_make
     import diffusers
     import numpy as np
 
-    spec = dict((s.slug, s) for s, _ in services.presets_install())[slug]
+    spec = dict((s.slug, s) for s, _ in specs.presets_install())[slug]
     # Only the size changes, for speed: everything else is the preset as installed.
     config = {**spec_config(spec), "height": 64, "width": 64}
     pipe = pipelines.load_pipeline(config, "cpu")

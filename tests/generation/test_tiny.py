@@ -9,7 +9,7 @@ import pytest
 from django.core.files.storage import default_storage
 from PIL import Image as PILImage
 
-from generation import pipelines, services
+from generation import jobs, pipelines, specs
 from generation.models import Image
 from generation.specs import spec_config
 
@@ -43,17 +43,17 @@ def test_tiny_specs_load_through_from_pretrained_and_make_images(tiny_specs):
 def test_installing_the_family_twice_creates_no_new_specs(tiny_specs, tiny_weights):
     from django.conf import settings
 
-    again = services.tiny_family_install(directory=settings.EVALSITE_MODELS_DIR / "tiny")
+    again = specs.tiny_family_install(directory=settings.EVALSITE_MODELS_DIR / "tiny")
     assert [s.pk for s in again] == [s.pk for s in tiny_specs]
 
 
 @pytest.mark.django_db
 def test_batch_generation_is_idempotent_and_files_carry_no_model_name(tiny_specs, prompt_set):
-    job = services.job_create(specs=tiny_specs[:1], prompt_set=prompt_set, seeds=[7], display_size=48)
+    job = jobs.job_create(specs=tiny_specs[:1], prompt_set=prompt_set, seeds=[7], display_size=48)
     items = [[p.pk, 7] for p in prompt_set.prompts.all()[:3]]
-    made = services.image_batch_generate(job_id=job.pk, spec_id=tiny_specs[0].pk, items=items)
+    made = jobs.image_batch_generate(job_id=job.pk, spec_id=tiny_specs[0].pk, items=items)
     assert len(made) == 3
-    assert services.image_batch_generate(job_id=job.pk, spec_id=tiny_specs[0].pk, items=items) == []
+    assert jobs.image_batch_generate(job_id=job.pk, spec_id=tiny_specs[0].pk, items=items) == []
     assert Image.objects.count() == 3
     image = made[0]
     assert image.config_hash == tiny_specs[0].config_hash and image.latency_s > 0 and image.device == "cpu"

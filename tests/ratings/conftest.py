@@ -13,7 +13,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
 from generation.models import DisplayCopy, Image, ModelSpec
-from generation.services import prompt_set_create
+from generation.prompts import prompt_set_create
 from ratings import services
 
 MODEL_NAMES = ["Zephyrturbo Alpha", "Quillbase Beta", "Nimbuslcm Gamma", "Orchidxl Delta"]
@@ -43,7 +43,10 @@ def make_specs(n_models: int) -> list[ModelSpec]:
 
 
 def add_images(study, specs, *, size: int) -> None:
-    """One image per model, prompt and seed, with a display copy, written through storage."""
+    """One image per model, prompt and seed, with a display copy, written to Django's storage.
+
+    Not through ``generation.storage``, on purpose: ordinary compressed PNGs whose lengths differ
+    by content, as display copies made before issue 18 were (tests/reliability/test_size_blinding)."""
     seed_counter = 0
     for prompt in study.job.prompt_set.prompts.all():
         for seed in study.job.seeds:

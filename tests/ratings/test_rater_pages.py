@@ -70,7 +70,7 @@ def test_the_home_page_lists_studies_to_rate_by_rater_title_and_leaves_out_finis
 
 @pytest.mark.parametrize("kinds", [["degraded"], ["unrelated_prompt"], ["degraded", "unrelated_prompt"]])
 def test_attention_checks_are_of_the_studys_kinds_only(kinds):
-    from generation.services import prompt_set_create
+    from generation.prompts import prompt_set_create
 
     specs = make_specs(2)
     prompt_set = prompt_set_create(name="p", prompts=[{"text": f"prompt {i}"} for i in range(6)])

@@ -194,7 +194,8 @@ def _png_zip(prompt_set, seeds, size=64):
 
 @pytest.fixture
 def two_researchers(db):
-    from generation import services as generation_services
+    from generation import specs
+    from generation.prompts import prompt_set_create
 
     User = get_user_model()
     clients = {}
@@ -203,7 +204,7 @@ def two_researchers(db):
         client.credentials(HTTP_AUTHORIZATION=f"Token {study_services.researcher_grant(user=User.objects.create_user(name, password='pw')).key}")
         clients[name] = client
     system = [
-        generation_services.model_spec_create(
+        specs.model_spec_create(
             name=f"System {slug}", slug=slug, weights="stabilityai/sd-turbo", pipeline_class="StableDiffusionPipeline", steps=1, height=64, width=64
         )
         for slug in ("tiny-turbo-1step", "tiny-base-25step")
@@ -292,19 +293,20 @@ def test_the_ownership_migration_gives_existing_rows_their_first_studys_owner_or
 
     from django.apps import apps
 
-    from generation import services as generation_services
+    from generation import specs
+    from generation.prompts import prompt_set_create
     from generation.models import ModelSpec
     from ratings import services as ratings_services
 
     migration = importlib.import_module("ratings.migrations.0007_spec_and_prompt_set_owners")
     ada = get_user_model().objects.create_user("ada", password="pw")
     make = dict(weights="org/model", pipeline_class="StableDiffusionPipeline", steps=1)
-    v1 = generation_services.model_spec_create(name="A", slug="ada-model", **make)
-    v2 = generation_services.model_spec_create(name="A", slug="ada-model", **{**make, "steps": 2})
-    preset = generation_services.model_spec_create(name="Turbo", slug="sdxl-turbo-1step", **make)
-    unused = generation_services.model_spec_create(name="U", slug="nobodys", **make)
-    used_prompts = generation_services.prompt_set_create(name="P", prompts=[{"text": "a cube"}])
-    other_prompts = generation_services.prompt_set_create(name="Q", prompts=[{"text": "a ball"}])
+    v1 = specs.model_spec_create(name="A", slug="ada-model", **make)
+    v2 = specs.model_spec_create(name="A", slug="ada-model", **{**make, "steps": 2})
+    preset = specs.model_spec_create(name="Turbo", slug="sdxl-turbo-1step", **make)
+    unused = specs.model_spec_create(name="U", slug="nobodys", **make)
+    used_prompts = prompt_set_create(name="P", prompts=[{"text": "a cube"}])
+    other_prompts = prompt_set_create(name="Q", prompts=[{"text": "a ball"}])
     ratings_services.study_create(name="S", specs=[v1, preset], prompt_set=used_prompts, seeds=[0], owner=ada)
     migration.give_owners(apps, None)
     owners = dict(ModelSpec.objects.values_list("pk", "owner__username"))

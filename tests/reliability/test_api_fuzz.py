@@ -8,7 +8,7 @@ from django.contrib.auth import get_user_model
 from hypothesis import HealthCheck, settings
 
 from evalsite.wsgi import application
-from generation.services import prompt_set_create
+from generation.prompts import prompt_set_create
 from ratings import services, study_services
 
 pytestmark = pytest.mark.slow

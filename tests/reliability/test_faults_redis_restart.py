@@ -8,12 +8,12 @@ from __future__ import annotations
 import pytest
 from django.conf import settings
 
-from generation import services
+from generation import jobs, specs
 from generation.models import GenerationBatch, Image
 from generation.selectors import job_progress
 from ratings.models import Vote
 from tests.conftest import tasks_sent_to, worker_database_url
-from tests.generation.test_worker_crash import FAST_RECOVERY
+from tests.generation.crash import FAST_RECOVERY
 from tests.processes import CeleryWorker, GunicornServer, RedisServer, wait_for
 from tests.reliability.http_rater import HttpRater
 
@@ -50,15 +50,15 @@ def test_redis_restart_mid_study_loses_no_image_and_no_vote(transactional_db, pr
         rater.start()
         assert rater.token
         baseline = next(s for s in tiny_specs if s.steps == 25)
-        slow = services.model_spec_update(spec=baseline, height=128, width=128)
-        job = services.job_create(specs=[slow], prompt_set=prompt_set, seeds=[0], display_size=64)
+        slow = specs.model_spec_update(spec=baseline, height=128, width=128)
+        job = jobs.job_create(specs=[slow], prompt_set=prompt_set, seeds=[0], display_size=64)
         with tasks_sent_to(redis_server.url):
             worker = CeleryWorker(
                 broker_url=redis_server.url, database_url=worker_database_url(), data_dir=str(settings.DATA_DIR),
                 log_path=artifacts_dir / "logs" / f"celery-{name}.log", extra_env=FAST_RECOVERY,
                 extra_args=("-B", "--schedule", str(tmp_path / "beat-schedule")),
             ).start()
-            assert services.job_enqueue(job=job, batch_size=1) == 8
+            assert jobs.job_enqueue(job=job, batch_size=1) == 8
             wait_for(lambda: GenerationBatch.objects.filter(job=job, status="done").exists(), 180, "the first batch to finish", interval=0.1)
             redis_server.stop()
             queued = GenerationBatch.objects.filter(job=job, status="queued").count()

@@ -59,7 +59,7 @@ def test_every_image_a_rater_downloads_has_one_length_and_size_across_models_and
 def test_generated_display_copies_and_decoys_are_stored_at_one_length(tiny_specs, prompt_set):
     """The real path: tiny pipelines, display copies written by the worker code, decoys made
     at opening; every stored file a rater can be served has the same length."""
-    from generation.services import job_run_inline
+    from generation.jobs import job_run_inline
 
     study = services.study_create(name="Blind", specs=tiny_specs[:2], prompt_set=prompt_set, seeds=[0], display_size=48, attention_check_rate=0.5)
     job_run_inline(job=study.job)
@@ -75,7 +75,7 @@ def test_generated_display_copies_and_decoys_are_stored_at_one_length(tiny_specs
 
 
 def test_a_study_refuses_models_of_different_aspect_ratios(db):
-    from generation.services import prompt_set_create
+    from generation.prompts import prompt_set_create
 
     square, wide = make_specs(2)
     wide.width, wide.height = 128, 64

@@ -4,7 +4,7 @@ from pathlib import Path
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from generation import services
+from generation import specs
 
 USAGE_EXIT = 2
 
@@ -40,7 +40,7 @@ class Command(BaseCommand):
         if missing:
             raise CommandError(f"{path} lacks {', '.join(missing)}.", returncode=USAGE_EXIT)
         try:
-            spec = services.model_spec_create(**document)
+            spec = specs.model_spec_create(**document)
         except ValidationError as error:
             raise CommandError(f"The spec in {path} is invalid; nothing was saved:\n{validation_message(error)}", returncode=USAGE_EXIT)
         self.stdout.write(f"Created {spec.slug} v{spec.version} (config hash {spec.config_hash[:12]}).")

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from generation import services
+from generation import specs
 
 
 class Command(BaseCommand):
@@ -10,6 +10,6 @@ class Command(BaseCommand):
     )
 
     def handle(self, *args, **options):
-        for spec, created in services.presets_install():
+        for spec, created in specs.presets_install():
             state = "created" if created else "exists"
             self.stdout.write(f"{state:8} {spec.slug} (v{spec.version}): {spec.steps} step(s), guidance {spec.guidance_scale}, {spec.width}x{spec.height}, {spec.weights}")

@@ -3,7 +3,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from generation import services
+from generation.specs import tiny_family_install
 
 
 class Command(BaseCommand):
@@ -19,6 +19,6 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         directory = options["dir"] or settings.EVALSITE_MODELS_DIR / "tiny"
-        specs = services.tiny_family_install(directory=directory, size=options["size"], overwrite=options["overwrite"])
+        specs = tiny_family_install(directory=directory, size=options["size"], overwrite=options["overwrite"])
         for spec in specs:
             self.stdout.write(f"{spec.slug} (v{spec.version}): {spec.steps} step(s), guidance {spec.guidance_scale}, weights {spec.weights}")

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from generation import services
+from generation.specs import spec_speed_measure
 from generation.models import ModelSpec
 
 
@@ -32,7 +32,7 @@ class Command(BaseCommand):
                 latest[spec.slug] = spec
             specs = list(latest.values())
         for spec in specs:
-            measured = services.spec_speed_measure(spec=spec, runs=options["runs"], warmup=options["warmup"], device=options["device"])
+            measured = spec_speed_measure(spec=spec, runs=options["runs"], warmup=options["warmup"], device=options["device"])
             self.stdout.write(
                 f"{spec.slug} v{spec.version}: median {measured.median_s:.4f} s/image (p10 {measured.p10_s:.4f}, p90 {measured.p90_s:.4f}) "
                 f"over {measured.runs} runs on {measured.gpu_name or measured.device}, {measured.width}x{measured.height}"

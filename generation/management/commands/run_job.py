@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from generation import selectors, services
+from generation import jobs, selectors
 from generation.models import GenerationJob
 
 # One pipeline call holds a whole batch in memory; beyond this it is a typo, not a plan.
@@ -30,7 +30,7 @@ def run_job_command(command: BaseCommand, job: GenerationJob, *, dry_run: bool, 
     from tqdm import tqdm
 
     with tqdm(total=missing, unit="img", desc=f"job {job.pk}", file=command.stderr._out) as bar:
-        made = services.job_run_inline(job=job, batch_size=batch_size, on_batch=bar.update)
+        made = jobs.job_run_inline(job=job, batch_size=batch_size, on_batch=bar.update)
     command.stdout.write(f"Job {job.pk}: made {made} image(s).")
 
 

@@ -1,156 +1,29 @@
-"""Writes of the generation app: specs, prompt sets, jobs and images."""
+"""Generation jobs and their batches: queueing, claiming under a lease, running, recording the
+images, and reconciliation after a worker or the broker was lost.
+
+A job knows nothing of studies. Durability: a batch's row stays ``running`` with a heartbeat
+(``generation.inflight``) until its images are committed; ``job_reconcile`` re-queues the missing
+images of any batch whose heartbeat stopped. Tasks (``generation.tasks``) call these functions;
+these import the tasks only late, to enqueue: a new batch after commit (``_batch_queue``), or the
+message of a queued batch the broker lost (``batches_resend_if_broker_emptied``).
+"""
 
 from __future__ import annotations
 
 import logging
-import re
-import uuid
-from datetime import timedelta
 from collections.abc import Iterable, Sequence
+from datetime import timedelta
 
 from django.conf import settings
-from django.core.files.base import ContentFile
-from django.core.files.storage import default_storage
-from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from . import selectors
-from .models import DisplayCopy, GenerationBatch, GenerationJob, Image, ModelSpec, Prompt, PromptSet, SpeedMeasurement
-from .specs import CONFIG_FIELDS, config_hash, spec_config, validate_config
+from . import inflight, selectors, storage
+from .models import DisplayCopy, GenerationBatch, GenerationJob, Image, ModelSpec, Prompt, PromptSet
+from .specs import spec_config
 
 logger = logging.getLogger(__name__)
-
-SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
-
-SPEC_DEFAULTS = {
-    "scheduler_class": "",
-    "scheduler_config": {},
-    "lora": None,
-    "component_overrides": {},
-    "dtype": "float32",
-    "variant": "",
-    "revision": "",
-    "guidance_scale": 0.0,
-    "height": 512,
-    "width": 512,
-    "timesteps": None,
-    "extra_call_kwargs": {},
-}
-
-
-def _unknown_settings_error(config: dict) -> None:
-    unknown = set(config) - set(CONFIG_FIELDS)
-    if unknown:
-        raise ValidationError({field: ["Not a model spec setting."] for field in sorted(unknown)})
-
-
-def slug_owner_check(*, slug: str, owner) -> int:
-    """The next version number of ``slug``, locking its latest version; ``ValidationError`` if
-    the slug belongs to someone else (only its owner makes versions; ``owner=None`` is the
-    system: presets, the tiny family, commands)."""
-    latest = ModelSpec.objects.select_for_update().filter(slug=slug).order_by("-version").first()
-    if latest is None:
-        return 1
-    if latest.owner_id != (owner.pk if owner is not None else None):
-        raise ValidationError(
-            {"slug": [f"The slug '{slug}' is taken by another owner (or is a system preset): only its owner makes new versions. Choose another slug."]}
-        )
-    return latest.version + 1
-
-
-def model_spec_create(*, name: str, slug: str, source: str = "", owner=None, local_root=None, **config) -> ModelSpec:
-    """Validate a spec's config (raising ``ValidationError`` with field -> messages, saving
-    nothing) and create it as the next version of ``slug``, which must be ``owner``'s
-    (``None``: system-owned). With ``local_root`` local weights are taken only from inside it
-    (the API passes ``EVALSITE_MODELS_DIR``)."""
-    _unknown_settings_error(config)
-    full = {**SPEC_DEFAULTS, **config}
-    validate_config(full, local_root=local_root)
-    errors = {}
-    if not str(name).strip():
-        errors["name"] = ["Give the spec a name."]
-    if not SLUG.match(str(slug)):
-        errors["slug"] = ["A slug is lowercase letters, digits and hyphens, e.g. sdxl-turbo-1step."]
-    if errors:
-        raise ValidationError(errors)
-    with transaction.atomic():
-        version = slug_owner_check(slug=slug, owner=owner)
-        return ModelSpec.objects.create(
-            name=name, slug=slug, version=version, source=source, owner=owner, config_hash=config_hash(full), **full
-        )
-
-
-def model_spec_update(*, spec: ModelSpec, name: str | None = None, source: str | None = None, **changes) -> ModelSpec:
-    """Change a spec. A spec with images is immutable: a change to its config creates a new
-    version (returned) and leaves the old one, and its images, as they were; a spec without
-    images is edited in place. Name and source shape no image and are edited in place."""
-    _unknown_settings_error(changes)
-    config = {**spec_config(spec), **changes}
-    validate_config(config)
-    new_hash = config_hash(config)
-    with transaction.atomic():
-        if new_hash != spec.config_hash and spec.images.exists():
-            return model_spec_create(
-                name=spec.name if name is None else name, slug=spec.slug, source=spec.source if source is None else source,
-                owner=spec.owner, **config
-            )
-        for field, value in config.items():
-            setattr(spec, field, value)
-        if name is not None:
-            spec.name = name
-        if source is not None:
-            spec.source = source
-        spec.config_hash = new_hash
-        spec.save()
-    return spec
-
-
-def model_spec_ensure(*, name: str, slug: str, source: str = "", owner=None, **config) -> tuple[ModelSpec, bool]:
-    """The latest spec of ``slug`` with exactly this config, or a new version; (spec, created)."""
-    full = {**SPEC_DEFAULTS, **config}
-    existing = ModelSpec.objects.filter(slug=slug, config_hash=config_hash(full), owner=owner).order_by("-version").first()
-    if existing is not None:
-        return existing, False
-    return model_spec_create(name=name, slug=slug, source=source, owner=owner, **full), True
-
-
-def presets_install() -> list[tuple[ModelSpec, bool]]:
-    """Create a spec for every preset in ``generation.presets`` (idempotent); (spec, created) each."""
-    from .presets import PRESETS
-
-    return [model_spec_ensure(name=p["name"], slug=p["slug"], source=p["source"], **p["config"]) for p in PRESETS]
-
-
-def prompt_set_create(*, name: str, prompts: Sequence[dict], source: str = "", owner=None) -> PromptSet:
-    """A prompt set from dicts with ``text`` and optional ``category``, ``challenge``,
-    ``source_id``, owned by ``owner`` (``None``: system-owned, usable by every researcher)."""
-    with transaction.atomic():
-        prompt_set = PromptSet.objects.create(name=name, source=source, owner=owner)
-        Prompt.objects.bulk_create(
-            Prompt(
-                prompt_set=prompt_set,
-                position=position,
-                text=row["text"],
-                category=row.get("category", ""),
-                challenge=row.get("challenge", ""),
-                source_id=str(row.get("source_id", "")),
-            )
-            for position, row in enumerate(prompts)
-        )
-    return prompt_set
-
-
-def owned_share(*, thing: ModelSpec | PromptSet, users) -> None:
-    """Let ``users`` use a spec or prompt set besides its owner."""
-    with transaction.atomic():
-        thing.shared_with.add(*users)
-
-
-def owned_unshare(*, thing: ModelSpec | PromptSet, users) -> None:
-    with transaction.atomic():
-        thing.shared_with.remove(*users)
 
 
 def job_create(*, specs: Iterable[ModelSpec], prompt_set: PromptSet, seeds: Sequence[int], display_size: int) -> GenerationJob:
@@ -189,7 +62,7 @@ IN_FLIGHT = (GenerationBatch.Status.QUEUED, GenerationBatch.Status.RUNNING)
 
 
 def _batch_queue(*, job_id: int, spec_id: int, items, attempt: int = 1) -> GenerationBatch:
-    from .tasks import generate_batch
+    from .tasks import generate_batch  # late: tasks import this module
 
     batch = GenerationBatch.objects.create(job_id=job_id, spec_id=spec_id, items=[list(item) for item in items], attempt=attempt)
     transaction.on_commit(lambda: generate_batch.delay(batch.pk))
@@ -235,7 +108,8 @@ def batch_run(*, batch_id: int, worker: str = "", write_behind: bool = False) ->
     while they are encoded and written, so the next batch samples meanwhile; the batch row stays
     ``running`` with a live heartbeat until they are committed (see ``generation.inflight``).
     """
-    from . import inflight, telemetry
+    # Late: the metrics register on import, and belong to the worker that samples, not the web.
+    from . import telemetry
     from .pipelines import WeightsUnavailable
 
     batch = batch_claim(batch_id=batch_id, worker=worker)
@@ -284,8 +158,6 @@ def spec_batches_fail_weights_unavailable(*, job_id: int, spec_id: int, message:
 
 
 def _batch_write_and_finish(batch_id: int, job: GenerationJob, spec: ModelSpec, sampled) -> None:
-    from . import inflight
-
     from . import telemetry
 
     try:
@@ -385,29 +257,6 @@ def batches_resend_if_broker_emptied() -> int:
     return len(batch_ids)
 
 
-def _encode_png(pil_image) -> bytes:
-    # Pixels only, nothing that names the model; see generation.png for why not Pillow's encoder.
-    from . import png
-
-    return png.encode(pil_image, settings.EVALSITE_PNG_COMPRESS_LEVEL)
-
-
-def _encode_display(pil_image) -> bytes:
-    # Uncompressed: every display copy of one size has one byte length (see generation.png).
-    from . import png
-
-    return png.encode_display(pil_image)
-
-
-def _display_copy(pil_image, size: int):
-    from PIL import Image as PILImage
-
-    height = round(pil_image.height * size / pil_image.width)
-    if (pil_image.width, pil_image.height) == (size, height):
-        return pil_image
-    return pil_image.resize((size, height), PILImage.Resampling.LANCZOS)
-
-
 def _batch_sample(*, job: GenerationJob, spec: ModelSpec, items: Sequence[Sequence[int]]):
     """Sample the images of ``items`` that do not exist yet: [(items of a sub-batch, SampledBatch)].
 
@@ -437,12 +286,8 @@ def _images_write(*, job: GenerationJob, spec: ModelSpec, sampled) -> list[Image
     for items, part in sampled:
         per_image = part.seconds / len(items)
         for (prompt_id, seed), pil_image in zip(items, part.images):
-            full = _encode_png(pil_image)
-            display = _display_copy(pil_image, job.display_size)
-            name = default_storage.save(f"images/{uuid.uuid4().hex}.png", ContentFile(full))
-            display_name = default_storage.save(
-                f"display/{uuid.uuid4().hex}.png", ContentFile(_encode_display(display))
-            )
+            name = storage.original_save(pil_image=pil_image)
+            display_name = storage.display_copy_save(pil_image=pil_image, size=job.display_size)
             image = Image(
                 spec=spec, prompt_id=prompt_id, seed=seed, file=name, width=pil_image.width, height=pil_image.height,
                 config_hash=spec.config_hash, latency_s=per_image, batch_size=len(items), device=part.device,
@@ -466,8 +311,7 @@ def _images_write(*, job: GenerationJob, spec: ModelSpec, sampled) -> list[Image
                 DisplayCopy.objects.create(image=image, size=job.display_size, file=display_name)
         except IntegrityError:
             logger.info("image spec=%s prompt=%s seed=%s already exists; discarding the duplicate", spec.pk, image.prompt_id, image.seed)
-            default_storage.delete(image.file.name)
-            default_storage.delete(display_name)
+            storage.files_delete(image.file.name, display_name)
             continue
         made.append(image)
     return made
@@ -483,25 +327,6 @@ def image_batch_generate(*, job_id: int, spec_id: int, items: Sequence[Sequence[
     return made
 
 
-def image_display_copy_ensure(*, image: Image, size: int) -> DisplayCopy:
-    """A display copy of ``image`` at ``size`` pixels wide, made from the stored original if needed."""
-    from PIL import Image as PILImage
-
-    existing = image.display_copies.filter(size=size).first()
-    if existing is not None:
-        return existing
-    with default_storage.open(image.file.name) as handle:
-        pil_image = PILImage.open(handle)
-        pil_image.load()
-    name = default_storage.save(f"display/{uuid.uuid4().hex}.png", ContentFile(_encode_display(_display_copy(pil_image, size))))
-    try:
-        with transaction.atomic():
-            return DisplayCopy.objects.create(image=image, size=size, file=name)
-    except IntegrityError:
-        default_storage.delete(name)
-        return image.display_copies.get(size=size)
-
-
 def job_refresh_status(*, job_id: int) -> None:
     """Mark the job done once every image exists."""
     if GenerationBatch.objects.filter(job_id=job_id, status__in=IN_FLIGHT).exists():
@@ -510,46 +335,6 @@ def job_refresh_status(*, job_id: int) -> None:
     progress = selectors.job_progress(job=job)
     if progress["done"] >= progress["total"] and job.status != GenerationJob.Status.DONE:
         GenerationJob.objects.filter(pk=job_id).update(status=GenerationJob.Status.DONE, finished_at=timezone.now())
-
-
-def spec_speed_measure(*, spec: ModelSpec, runs: int = 10, warmup: int = 2, device: str | None = None, prompt: str = "a photograph of an astronaut riding a horse") -> SpeedMeasurement:
-    """Batch-1 latency of ``spec``: load, ``warmup`` untimed calls, then ``runs`` timed calls
-    (CUDA synchronized), stored as median and 10th/90th percentiles."""
-    import statistics
-
-    from . import pipelines
-
-    if runs < 1 or warmup < 0:
-        raise ValidationError({"runs": ["Give at least one timed run and zero or more warm-up runs."]})
-    config = spec_config(spec)
-    device = pipelines.resolve_device(device or settings.EVALSITE_DEVICE)
-    pipe = pipelines.resident_pipeline(config, spec.config_hash, device)
-    for seed in range(warmup):
-        pipelines.sample(pipe, config, [prompt], [seed], device)
-    timed = [pipelines.sample(pipe, config, [prompt], [warmup + i], device) for i in range(runs)]
-    seconds = sorted(part.seconds for part in timed)
-    deciles = statistics.quantiles(seconds, n=10, method="inclusive") if len(seconds) > 1 else [seconds[0]] * 9
-    last = timed[-1]
-    return SpeedMeasurement.objects.create(
-        spec=spec, device=last.device, gpu_name=last.gpu_name, runs=runs, warmup_runs=warmup,
-        median_s=statistics.median(seconds), p10_s=deciles[0], p90_s=deciles[-1], height=spec.height, width=spec.width,
-        torch_version=last.torch_version, diffusers_version=last.diffusers_version,
-    )
-
-
-def tiny_family_install(*, directory, size: int = 64, overwrite: bool = False) -> list[ModelSpec]:
-    """Write the tiny pipelines and create (or reuse) a spec for each; reuses a spec whose
-    config is unchanged, so running it twice creates nothing new."""
-    from . import tiny
-
-    paths = tiny.write_tiny_family(directory, overwrite=overwrite)
-    return [
-        model_spec_ensure(
-            name=member["name"], slug=member["slug"], source="Tiny random-weight pipeline for tests and the demo.",
-            **{**member["spec"], "weights": str(paths[member["slug"]]), "height": size, "width": size},
-        )[0]
-        for member in tiny.TINY_FAMILY
-    ]
 
 
 def job_run_inline(*, job: GenerationJob, batch_size: int | None = None, on_batch=None) -> int:
@@ -566,30 +351,3 @@ def job_run_inline(*, job: GenerationJob, batch_size: int | None = None, on_batc
             on_batch(len(items))
     job_refresh_status(job_id=job.pk)
     return made
-
-
-STORED_PREFIXES = ("images", "display")
-
-
-def storage_orphans_delete(*, older_than_s: float) -> int:
-    """Delete stored image files no row references, older than ``older_than_s`` seconds; returns
-    how many. A worker killed between writing a batch's files and committing its rows leaves
-    such files (with random names nothing else knows); the age keeps files of a batch that is
-    still being committed. Lists the storage (the operator's credentials; raters never can)."""
-    referenced = set(Image.objects.values_list("file", flat=True)) | set(DisplayCopy.objects.values_list("file", flat=True))
-    cutoff = timezone.now() - timedelta(seconds=older_than_s)
-    deleted = 0
-    for prefix in STORED_PREFIXES:
-        try:
-            _, names = default_storage.listdir(prefix)
-        except FileNotFoundError:
-            continue
-        for name in names:
-            key = f"{prefix}/{name}"
-            if key in referenced or default_storage.get_modified_time(key) > cutoff:
-                continue
-            default_storage.delete(key)
-            deleted += 1
-    if deleted:
-        logger.warning("deleted %d stored image file(s) that no row referenced (left by a worker that died mid-batch)", deleted)
-    return deleted
