@@ -159,12 +159,12 @@ def test_raters_list_flag_and_exclude(api, other_api, rated_study):
 
 
 def test_agreement_is_the_share_of_votes_matching_the_others_majority(rated_study):
-    from ratings import rater_stats
+    from ratings import raters
     from ratings.models import Comparison
 
     # Both raters always picked the left image; where they saw the same pair, they agree
     # exactly when their left images were the same one.
-    table = {row["name"]: row for row in rater_stats.study_rater_table(study=rated_study)}
+    table = {row["name"]: row for row in raters.study_rater_table(study=rated_study)}
     # Answered ones only: the rater side keeps the next pair reserved (unanswered) for each rater.
     comparisons = list(Comparison.objects.filter(study=rated_study, answered_at__isnull=False).select_related("rater__user"))
     shared = {}
