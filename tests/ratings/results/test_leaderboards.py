@@ -8,7 +8,7 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from ratings import raters, services, studies
-from ratings.results import exports, leaderboards, plots
+from ratings.results import caches, exports, leaderboards, plots
 from ratings.results.votes import model_label
 from ratings.models import Participation, Rater
 from ratings.stats import read_vote_file
@@ -315,46 +315,12 @@ def test_breakdown_by_prompt_category_on_page_and_api(voted_study, client):
     assert "Category Animals (72 votes)" in md
 
 
-@pytest.mark.django_db
-def test_self_consistency_per_rater_and_study_and_the_study_threshold_flags(make_study, hot_path):
-    from ratings.models import Comparison
-    from tests.ratings.test_scheduler import crowd_rater, current, serve, vote as submit
-
-    study = make_study(n_prompts=6, attention_check_rate=0, repeat_share=1.0, quota_per_rater=12, min_self_consistency=0.75, min_repeats_to_judge=4)
-    steady, fickle = crowd_rater(study, "steady"), crowd_rater(study, "fickle")
-    for rater, flip in ((steady, False), (fickle, True)):
-        result = serve(study, rater)
-        while result["pairs"]:
-            comparison = current(result)
-            picked_a = True
-            if comparison.is_repeat and flip:
-                picked_a = False  # answers a repeat the other way
-            side = ("left" if comparison.left_is_a else "right") if picked_a else ("right" if comparison.left_is_a else "left")
-            result = submit(study, rater, comparison.token, {c: side for c in study.criteria})
-    repeats = Comparison.objects.filter(study=study, is_repeat=True, answered_at__isnull=False)
-    assert repeats.filter(rater=steady).exists() and repeats.filter(rater=fickle).exists()
-    consistency = raters.study_self_consistency(study=study)
-    assert consistency["raters"][steady.pk]["share"] == 1.0 and consistency["raters"][fickle.pk]["share"] == 0.0
-    n = consistency["raters"][steady.pk]["repeats"] + consistency["raters"][fickle.pk]["repeats"]
-    assert sum(cell["repeats"] for cell in consistency["criteria"].values()) == n
-    assert consistency["criteria"]["prompt_adherence"]["share"] == pytest.approx(0.5, abs=0.2)
-    table = {row["id"]: row for row in raters.study_rater_table(study=study)}
-    assert table[fickle.pk]["self_consistency"] == 0.0 and table[steady.pk]["self_consistency"] == 1.0
-    assert consistency["raters"][fickle.pk]["repeats"] >= 4  # enough to judge (min_repeats_to_judge=4)
-    assert raters.raters_flag_inconsistent(study=study) == 1
-    assert Participation.objects.get(study=study, rater=fickle).flag_reason == "self_consistency"
-    assert not Participation.objects.get(study=study, rater=steady).flagged
-    assert raters.raters_flag_inconsistent(study=study) == 0  # already flagged
-    board = leaderboards.compute_study_leaderboard(study=study, method="winrate", rounds=20)
-    assert board["provenance"]["self_consistency"] == consistency["criteria"]
-
-
 @pytest.mark.django_db(transaction=True)
 def test_plots_survive_dollar_signs_and_ratings_outside_their_interval(voted_study):
     from generation.models import ModelSpec
 
     ModelSpec.objects.filter(pk=voted_study.job.specs.order_by("pk")[0].pk).update(slug="cost-$5-$model")
-    leaderboards.leaderboards_invalidate(study_ids=[voted_study.pk])
+    caches.leaderboards_invalidate(study_ids=[voted_study.pk])
     for method in ("elo", "bt"):
         for plot in plots.PLOTS:
             content, content_type, _ = plots.plot_export(study=voted_study, plot=plot, fmt="png", method=method)
