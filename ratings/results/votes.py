@@ -1,6 +1,7 @@
 """The one place where a study's votes become arrays for ``ratings.stats``: one query, in vote
 order, with what the exports and the leaderboards' provenance say about them (flags, prompts,
-raters, categories). Every number on the results pages, the API and the exports starts here."""
+raters, categories). Every leaderboard, pairwise table, plot and vote export starts here (the
+rater table in ``raters`` reads its own rows: it also counts excluded votes)."""
 
 from __future__ import annotations
 
