@@ -162,13 +162,13 @@ def make_study(log, sampling_rule: str = "uniform"):
     from generation.prompts import prompt_set_create
     from generation.specs import tiny_family_install
     from generation.models import PromptSet
-    from ratings import services
+    from ratings import studies
 
     specs = tiny_family_install(directory=settings.EVALSITE_MODELS_DIR / "tiny")
     prompt_set = PromptSet.objects.filter(name="rater-load prompts").first() or prompt_set_create(
         name="rater-load prompts", prompts=[{"text": f"load test prompt {i}: a small object on a table"} for i in range(PROMPTS)]
     )
-    study = services.study_create(
+    study = studies.study_create(
         name=f"rater load {time.strftime('%Y-%m-%d %H:%M:%S')}", specs=specs, prompt_set=prompt_set, seeds=SEEDS,
         display_size=64, votes_per_pair=10**6, quota_per_rater=10**6, min_seconds_per_vote=0,
         attention_check_rate=0, repeat_share=0, reservation_seconds=3600, sampling_rule=sampling_rule,
@@ -176,7 +176,7 @@ def make_study(log, sampling_rule: str = "uniform"):
     started = time.monotonic()
     made = jobs.job_run_inline(job=study.job)
     log(f"images: {made} generated in {time.monotonic() - started:.1f} s (others reused)")
-    services.study_open(study=study)
+    studies.study_open(study=study)
     study.refresh_from_db()
     return study
 
@@ -207,13 +207,13 @@ class WeightRefresher(threading.Thread):
 def make_raters(study, count: int, prefix: str, path: Path) -> None:
     """Crowd participants who consented and read the instructions, each with a pair on screen;
     one line per rater: Cookie header, CSRF token, current pair token."""
-    from ratings import services
+    from ratings import raters, services
     from ratings.models import Participation, Rater
-    from ratings.views import rater_cookie_value
+    from ratings.identity import rater_cookie_value
 
     lines = []
     for i in range(count):
-        rater, participation = services.rater_join(study=study, source=Rater.Source.PROLIFIC, external_id=f"{prefix}{i:05d}")
+        rater, participation = raters.rater_join(study=study, source=Rater.Source.PROLIFIC, external_id=f"{prefix}{i:05d}")
         Participation.objects.filter(pk=participation.pk).update(consented_at=participation.started_at, instructed_at=participation.started_at)
         token = services.session_serve(study_id=study.pk, rater_id=rater.pk)["pairs"][0]["token"]
         csrf = secrets.token_hex(16)  # 32 characters: Django accepts an unmasked secret as the token

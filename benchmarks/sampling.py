@@ -92,9 +92,9 @@ def make_models(n_prompts: int, tag: str, *, n_models: int = len(ELO[0])):
 
 
 def make_study(specs, prompt_set, *, sampling_rule: str, budget: int, seed: int, quota: int = 100):
-    from ratings import services
+    from ratings import services, studies
 
-    study = services.study_create(
+    study = studies.study_create(
         name=f"sampling bench {sampling_rule} {seed}", specs=specs, prompt_set=prompt_set, seeds=SEEDS_PER_PROMPT,
         criteria=CRITERIA, allow_ties=True, display_size=64, quota_per_rater=quota, min_seconds_per_vote=0,
         attention_check_rate=0, repeat_share=0, reservation_seconds=3600,
@@ -127,11 +127,11 @@ class SimulatedCrowd:
         self.call_seconds: list[float] = []
 
     def next_rater(self) -> bool:
-        from ratings import services
+        from ratings import raters, services
         from ratings.models import Rater
 
         self.n_raters += 1
-        rater, _ = services.rater_join(study=self.study, source=Rater.Source.PROLIFIC, external_id=f"s{self.study.pk}r{self.n_raters}")
+        rater, _ = raters.rater_join(study=self.study, source=Rater.Source.PROLIFIC, external_id=f"s{self.study.pk}r{self.n_raters}")
         self.rater_id = rater.pk
         self.pairs = services.session_serve(study_id=self.study.pk, rater_id=rater.pk, rng=self.py_rng)["pairs"]
         return bool(self.pairs)

@@ -17,11 +17,11 @@ from django.utils.html import format_html
 
 from generation.selectors import job_progress
 
-from . import study_services
+from . import raters, studies
 from .sampling import design_errors
-from .exports import votes_csv
+from .results.exports import votes_csv
 from .models import AttentionCheck, Comparison, PairSlot, Participation, Rater, Study, Vote
-from .services import rater_title_problem
+from .studies import rater_title_problem
 
 
 def _each_study(modeladmin, request, queryset, step, done: str):
@@ -29,7 +29,7 @@ def _each_study(modeladmin, request, queryset, step, done: str):
     for study in queryset:
         try:
             step(study=study)
-        except (study_services.StudyStateError, ValidationError) as error:
+        except (studies.StudyStateError, ValidationError) as error:
             text = " ".join(error.messages) if isinstance(error, ValidationError) else str(error)
             modeladmin.message_user(request, f"{study}: {text}", messages.ERROR)
         else:
@@ -104,34 +104,34 @@ class StudyAdmin(admin.ModelAdmin):
 
     @admin.action(description="Start generating the images of the selected studies")
     def start_generation(self, request, queryset):
-        _each_study(self, request, queryset, study_services.study_generation_start, "generation queued")
+        _each_study(self, request, queryset, studies.study_start_generation, "generation queued")
 
     @admin.action(description="Open the selected studies for rating")
     def open_for_rating(self, request, queryset):
-        _each_study(self, request, queryset, study_services.study_rating_open, "open for rating")
+        _each_study(self, request, queryset, studies.study_open, "open for rating")
 
     @admin.action(description="Pause the selected studies")
     def pause(self, request, queryset):
-        _each_study(self, request, queryset, study_services.study_pause, "paused")
+        _each_study(self, request, queryset, studies.study_pause, "paused")
 
     @admin.action(description="Resume the selected studies")
     def resume(self, request, queryset):
-        _each_study(self, request, queryset, study_services.study_resume, "resumed")
+        _each_study(self, request, queryset, studies.study_resume, "resumed")
 
     @admin.action(description="Close the selected studies")
     def close(self, request, queryset):
-        _each_study(self, request, queryset, study_services.study_close, "closed")
+        _each_study(self, request, queryset, studies.study_close, "closed")
 
     @admin.action(description="Export votes (Arena CSV; a zip for several studies)")
     def export_votes(self, request, queryset):
-        studies = list(queryset)
-        if len(studies) == 1:
-            response = HttpResponse(votes_csv(study=studies[0]), content_type="text/csv")
-            response["Content-Disposition"] = f'attachment; filename="study-{studies[0].pk}-votes.csv"'
+        chosen = list(queryset)
+        if len(chosen) == 1:
+            response = HttpResponse(votes_csv(study=chosen[0]), content_type="text/csv")
+            response["Content-Disposition"] = f'attachment; filename="study-{chosen[0].pk}-votes.csv"'
             return response
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as zipped:
-            for study in studies:
+            for study in chosen:
                 zipped.writestr(f"study-{study.pk}-votes.csv", votes_csv(study=study))
         response = HttpResponse(buffer.getvalue(), content_type="application/zip")
         response["Content-Disposition"] = 'attachment; filename="votes.zip"'
@@ -141,7 +141,7 @@ class StudyAdmin(admin.ModelAdmin):
     def export_images(self, request, queryset):
         from django.http import FileResponse
 
-        from .image_exports import study_images_zip
+        from .results.image_exports import study_images_zip
 
         if queryset.count() != 1:
             self.message_user(request, "Select exactly one study to export its images.", messages.ERROR)
@@ -174,17 +174,17 @@ class RaterAdmin(admin.ModelAdmin):
 
     @admin.display(description="flagged in (flags are per study: see Participations)")
     def flagged_in(self, rater):
-        studies = [p.study.name for p in rater.participations.all() if p.flagged]
-        return ", ".join(studies) or "-"
+        names = [p.study.name for p in rater.participations.all() if p.flagged]
+        return ", ".join(names) or "-"
 
     @admin.action(description="Exclude every vote of the selected raters")
     def exclude_votes(self, request, queryset):
-        changed = sum(study_services.rater_exclude_everywhere(rater=rater) for rater in queryset)
+        changed = sum(raters.rater_exclude_everywhere(rater=rater) for rater in queryset)
         self.message_user(request, f"{changed} vote{pluralize(changed)} excluded (kept, never deleted).", messages.SUCCESS)
 
     @admin.action(description="Count the votes of the selected raters again")
     def include_votes(self, request, queryset):
-        changed = sum(study_services.rater_exclude_everywhere(rater=rater, excluded=False) for rater in queryset)
+        changed = sum(raters.rater_exclude_everywhere(rater=rater, excluded=False) for rater in queryset)
         self.message_user(request, f"{changed} vote{pluralize(changed)} counted again.", messages.SUCCESS)
 
 
@@ -209,12 +209,12 @@ class ParticipationAdmin(admin.ModelAdmin):
 
     @admin.action(description="Flag the selected raters in these studies (left out of their leaderboards)")
     def flag(self, request, queryset):
-        changed = sum(study_services.rater_flag(study=p.study, rater=p.rater, flagged=True) for p in queryset)
+        changed = sum(raters.rater_flag(study=p.study, rater=p.rater, flagged=True) for p in queryset)
         self.message_user(request, f"{changed} participation{'s' if changed != 1 else ''} flagged.", messages.SUCCESS)
 
     @admin.action(description="Clear the flag of the selected raters in these studies")
     def unflag(self, request, queryset):
-        changed = sum(study_services.rater_flag(study=p.study, rater=p.rater, flagged=False) for p in queryset)
+        changed = sum(raters.rater_flag(study=p.study, rater=p.rater, flagged=False) for p in queryset)
         self.message_user(request, f"{changed} participation{'s' if changed != 1 else ''} no longer flagged.", messages.SUCCESS)
 
 
@@ -264,10 +264,10 @@ class VoteAdmin(AppendOnlyAdmin):
 
     @admin.action(description="Exclude the selected votes")
     def exclude_selected(self, request, queryset):
-        changed = study_services.votes_exclude(votes=queryset, excluded=True)
+        changed = raters.votes_exclude(votes=queryset, excluded=True)
         self.message_user(request, f"{changed} vote{pluralize(changed)} excluded (kept, never deleted).", messages.SUCCESS)
 
     @admin.action(description="Count the selected votes again")
     def include_selected(self, request, queryset):
-        changed = study_services.votes_exclude(votes=queryset, excluded=False)
+        changed = raters.votes_exclude(votes=queryset, excluded=False)
         self.message_user(request, f"{changed} vote{pluralize(changed)} counted again.", messages.SUCCESS)

@@ -8,11 +8,12 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
+from generation.jobs import job_enqueue
 from generation.prompts import prompt_set_create
 from generation.specs import tiny_family_install
 from generation.selectors import job_progress
 
-from . import services
+from . import raters, studies
 from .models import Study
 
 DEMO_STUDY_NAME = "Demo study: tiny turbo vs tiny LCM vs tiny baseline"
@@ -45,7 +46,7 @@ def demo_prepare(*, rater_username: str = "rater", staff_username: str = "staff"
             source="demo",
             prompts=[{"text": t, "category": c, "challenge": ch} for t, c, ch in DEMO_PROMPTS],
         )
-        study = services.study_create(
+        study = studies.study_create(
             name=DEMO_STUDY_NAME,
             specs=specs,
             prompt_set=prompt_set,
@@ -67,7 +68,7 @@ def demo_prepare(*, rater_username: str = "rater", staff_username: str = "staff"
             user.is_staff = is_staff
             user.is_superuser = is_staff
             user.save()
-        services.rater_invite(study=study, user=User.objects.get(username=rater_username))
+        raters.rater_invite(study=study, user=User.objects.get(username=rater_username))
         Study.objects.filter(pk=study.pk).update(owner=User.objects.get(username=staff_username))
     if generate:
         demo_generate(study_id=study.pk)
@@ -79,8 +80,14 @@ def demo_generate(*, study_id: int) -> dict:
     """Generate the demo study's missing images (in-process tasks) and open it for rating;
     returns the job's progress. Safe to run in a background thread while the site serves."""
     study = Study.objects.select_related("job").get(pk=study_id)
-    progress = job_progress(job=study.job)
-    if progress["done"] < progress["total"] or study.status != Study.Status.RATING:
-        services.study_start_generation(study=study)
-        services.study_open(study=study)
+    if study.status == Study.Status.DRAFT:
+        studies.study_start_generation(study=study)
+    elif study.status == Study.Status.GENERATING:
+        # A demo stopped halfway: queue its missing images again (those made are skipped).
+        job_enqueue(job=study.job)
+    elif study.status == Study.Status.PAUSED:
+        studies.study_resume(study=study)
+    study.refresh_from_db()
+    if study.status == Study.Status.GENERATING:
+        studies.study_open(study=study)
     return job_progress(job=study.job)

@@ -13,7 +13,7 @@ from generation.models import Image
 from generation.selectors import job_progress
 
 from .models import Comparison, Study, Vote
-from .rater_stats import real_comparisons
+from .raters import real_comparisons
 
 ACTIVE_WINDOW = timedelta(minutes=15)
 RATE_WINDOW = timedelta(hours=1)

@@ -1,4 +1,5 @@
-"""Reads of the ratings app: the pair scheduler, progress and the leaderboard."""
+"""Reads of the ratings app: a study's images and pairs, the images a rater is shown, study
+links, reports, and the votes that count."""
 
 from __future__ import annotations
 
@@ -10,20 +11,7 @@ from django.utils.crypto import constant_time_compare
 
 from generation.models import DisplayCopy, Image
 
-from .models import AttentionCheck, Comparison, PairSlot, Participation, Rater, Study, Vote
-
-
-def open_comparison(*, study: Study, rater: Rater) -> Comparison | None:
-    """The pair on the rater's screen: their oldest open reservation."""
-    return (
-        Comparison.objects.filter(study=study, rater=rater, answered_at__isnull=True, released_at__isnull=True)
-        .order_by("pk")
-        .first()
-    )
-
-
-def rater_answered_count(*, study: Study, rater: Rater) -> int:
-    return Comparison.objects.filter(study=study, rater=rater, answered_at__isnull=False).count()
+from .models import AttentionCheck, Comparison, Participation, Study, Vote
 
 
 def study_items(*, study: Study) -> dict[tuple[int, int], dict[int, int]]:
@@ -45,10 +33,6 @@ def study_image_pairs(*, study: Study) -> list[tuple[int, int, int, int]]:
         for spec_a, spec_b in itertools.combinations(sorted(spec_images), 2):
             pairs.append((prompt_id, seed, spec_images[spec_a], spec_images[spec_b]))
     return pairs
-
-
-def participation_for(*, study_id: int, rater_id: int) -> Participation | None:
-    return Participation.objects.select_related("study", "rater").filter(study_id=study_id, rater_id=rater_id).first()
 
 
 def comparison_image_file(*, study_id: int, rater_id: int, token, side: str) -> str | None:
@@ -117,27 +101,9 @@ def study_reports(*, study: Study) -> list[Comparison]:
     """Pairs raters skipped, newest first, with the images and why (for the staff side)."""
     return list(
         Comparison.objects.filter(study=study, reported_at__isnull=False)
-        .select_related("image_a__spec", "image_b__spec", "prompt", "attention_check")
+        .select_related("rater__user", "image_a__spec", "image_b__spec", "prompt", "attention_check")
         .order_by("-reported_at")
     )
-
-
-def study_rating_progress(*, study: Study) -> dict:
-    """Slots, their fill against the target, participants, flagged and withdrawn raters."""
-    slots = PairSlot.objects.filter(study=study)
-    answered = Comparison.objects.filter(study=study, answered_at__isnull=False, attention_check__isnull=True, is_repeat=False)
-    participations = Participation.objects.filter(study=study)
-    return {
-        "slots": slots.count(),
-        "target_votes": slots.filter(retired=False).count() * study.votes_per_pair,
-        "answered_pairs": answered.count(),
-        "live_reservations": Comparison.objects.filter(study=study, answered_at__isnull=True, released_at__isnull=True).count(),
-        "participants": participations.count(),
-        "finished": participations.filter(finished_at__isnull=False).count(),
-        "flagged": participations.filter(flagged=True).count(),
-        "withdrawn": participations.filter(rater__withdrawn_at__isnull=False).count(),
-        "reports": Comparison.objects.filter(study=study, reported_at__isnull=False).count(),
-    }
 
 
 def counted_votes(*, study: Study, include_flagged: bool = False):

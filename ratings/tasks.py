@@ -2,7 +2,8 @@
 
 from celery import shared_task
 
-from . import leaderboards, sampling, services
+from . import sampling, services
+from .results import leaderboards
 
 
 @shared_task(name="ratings.leaderboards_refresh_stale")

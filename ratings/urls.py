@@ -1,6 +1,7 @@
 from django.urls import path
 
-from . import results, views
+from . import views
+from .results import views as results_views
 
 app_name = "ratings"
 
@@ -16,8 +17,8 @@ urlpatterns = [
     path("rate/<int:study_id>/example/<str:kind>/", views.example_image, name="example_image"),
     path("rate/<int:study_id>/finish/", views.finish, name="finish"),
     path("rate/<int:study_id>/withdraw/", views.withdraw, name="withdraw"),
-    path("studies/<int:study_id>/leaderboard/", results.leaderboard, name="leaderboard"),
-    path("studies/<int:study_id>/leaderboard.<str:fmt>", results.leaderboard_download, name="leaderboard-download"),
-    path("studies/<int:study_id>/votes.csv", results.votes_download, name="votes-download"),
-    path("studies/<int:study_id>/plots/<str:plot>.<str:fmt>", results.plot_download, name="plot"),
+    path("studies/<int:study_id>/leaderboard/", results_views.leaderboard, name="leaderboard"),
+    path("studies/<int:study_id>/leaderboard.<str:fmt>", results_views.leaderboard_download, name="leaderboard-download"),
+    path("studies/<int:study_id>/votes.csv", results_views.votes_download, name="votes-download"),
+    path("studies/<int:study_id>/plots/<str:plot>.<str:fmt>", results_views.plot_download, name="plot"),
 ]

@@ -1,9 +1,8 @@
 """The rater's pages (consent, instructions, the voting page, finish, withdraw), the JSON vote
 and report endpoints, and image serving for raters (results pages are in ``ratings.results``).
 
-A rater is known by a signed cookie per study (``rater_<study id>``), set when they arrive
-through a signed study link or open the study while logged in as an invited account; the
-vote endpoint reads only that cookie, so a vote costs no session or user query.
+A rater is known by a signed cookie per study (``ratings.identity``); pages that need the
+rater's participation are ``identity.rater_page`` views.
 """
 
 from __future__ import annotations
@@ -14,24 +13,21 @@ import uuid
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.views import redirect_to_login
-from django.core import signing
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.storage import default_storage
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.middleware.csrf import get_token
-from django.shortcuts import get_object_or_404, redirect, render
-from django.utils.crypto import salted_hmac
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from generation import png
 from generation.selectors import job_progress
 
-from . import images, selectors, services
+from . import identity, images, raters, selectors, services
+from .identity import rater_page
 from .models import CRITERION_QUESTIONS, REPORT_REASONS, Participation, Rater, Study
 
-COOKIE_MAX_AGE = 30 * 24 * 3600
 PREVIEW_ASSIGNMENT = "ASSIGNMENT_ID_NOT_AVAILABLE"
 EXAMPLE_CACHE_SECONDS = 24 * 3600
 PARTICIPANT_ID = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
@@ -45,85 +41,6 @@ def livez(request: HttpRequest) -> JsonResponse:
     """Liveness: the web process answers, with no database work (``/healthz/`` also checks the
     database); the load benchmark's bare-view baseline."""
     return JsonResponse({"status": "ok"})
-
-
-# Who is rating: the signed per-study cookie.
-
-def _cookie_name(study_id: int) -> str:
-    return f"rater_{study_id}"
-
-
-def _session_binding(request: HttpRequest) -> str:
-    # An account rater's cookie is tied to their login session, so logging out ends it.
-    key = request.COOKIES.get(settings.SESSION_COOKIE_NAME, "")
-    return salted_hmac("ratings.rater-session", key).hexdigest()[:16] if key else ""
-
-
-def rater_cookie_value(*, study_id: int, rater_id: int, session_binding: str = "") -> str:
-    """The signed value of a rater's cookie for one study (also used by the load benchmark)."""
-    return signing.Signer(salt=f"ratings.rater.{study_id}").sign(f"{rater_id}.{session_binding}")
-
-
-def _rater_cookie_value(request: HttpRequest, study_id: int, rater: Rater) -> str:
-    binding = _session_binding(request) if rater.source == Rater.Source.ACCOUNT else ""
-    return rater_cookie_value(study_id=study_id, rater_id=rater.pk, session_binding=binding)
-
-
-def _set_rater_cookie(response: HttpResponse, request: HttpRequest, study_id: int, rater: Rater) -> None:
-    response.set_cookie(
-        _cookie_name(study_id), _rater_cookie_value(request, study_id, rater), max_age=COOKIE_MAX_AGE,
-        path=f"/rate/{study_id}/", httponly=True, samesite="Lax", secure=request.is_secure(),
-    )
-
-
-def _cookie_rater_id(request: HttpRequest, study_id: int) -> int | None:
-    value = request.COOKIES.get(_cookie_name(study_id))
-    if not value:
-        return None
-    try:
-        rater_id, binding = signing.Signer(salt=f"ratings.rater.{study_id}").unsign(value).split(".", 1)
-    except (signing.BadSignature, ValueError):
-        return None
-    if binding and binding != _session_binding(request):
-        return None
-    return int(rater_id)
-
-
-def _participation(request: HttpRequest, study: Study) -> tuple[Participation | None, bool]:
-    """(the rater's participation, whether the cookie must be (re)set); raises PermissionDenied
-    for a logged-in account that is not invited."""
-    rater_id = _cookie_rater_id(request, study.pk)
-    if rater_id is not None:
-        participation = Participation.objects.select_related("rater").filter(study=study, rater_id=rater_id).first()
-        if participation is not None:
-            return participation, False
-    if not request.user.is_authenticated:
-        return None, False
-    rater = Rater.objects.filter(user=request.user).first()
-    if rater is None or not study.raters.filter(pk=rater.pk).exists():
-        raise PermissionDenied("You are not invited to rate this study.")
-    return services.participation_start(study=study, rater=rater), True
-
-
-def _gate(request: HttpRequest, study_id: int):
-    """The study and participation for a rater page, or the response to send instead."""
-    study = get_object_or_404(Study.objects.select_related("job"), pk=study_id)
-    try:
-        participation, set_cookie = _participation(request, study)
-    except services.StudyFull as full:
-        return study, None, render(request, "ratings/full.html", {"study": study, "message": str(full)}, status=409)
-    if participation is None:
-        return study, None, redirect_to_login(request.get_full_path())
-    if participation.rater.withdrawn_at is not None:
-        return study, None, render(request, "ratings/withdrawn.html", {"study": study})
-    return study, (participation, set_cookie), None
-
-
-def _with_cookie(response: HttpResponse, request, study: Study, session) -> HttpResponse:
-    participation, set_cookie = session
-    if set_cookie:
-        _set_rater_cookie(response, request, study.pk, participation.rater)
-    return response
 
 
 def _questions(study: Study) -> list[dict]:
@@ -196,26 +113,23 @@ def join(request: HttpRequest, study_id: int, signature: str) -> HttpResponse:
         # Stopped by its rule or budget (ratings/sampling.py): only raters already in it finish.
         return render(request, "ratings/stopped.html", {"study": study}, status=409)
     try:
-        rater, _ = services.rater_join(
+        rater, _ = raters.rater_join(
             study=study, source=source, external_id=external_id, crowd_study_id=crowd_study_id, crowd_session_id=crowd_session_id,
-            resuming_rater_id=_cookie_rater_id(request, study.pk), joins_per_minute=settings.EVALSITE_JOINS_PER_MINUTE,
+            resuming_rater_id=identity.cookie_rater_id(request, study.pk), joins_per_minute=settings.EVALSITE_JOINS_PER_MINUTE,
         )
-    except services.StudyBusy as busy:
+    except raters.StudyBusy as busy:
         return render(request, "ratings/busy.html", {"study": study, "message": str(busy)}, status=429)
-    except services.StudyFull as full:
+    except raters.StudyFull as full:
         return render(request, "ratings/full.html", {"study": study, "message": str(full)}, status=409)
-    except services.ParticipantTaken as taken:
+    except raters.ParticipantTaken as taken:
         return render(request, "ratings/busy.html", {"study": study, "message": str(taken), "taken": True}, status=409)
     response = redirect("ratings:rate", study_id=study.pk)
-    _set_rater_cookie(response, request, study.pk, rater)
+    identity.rater_cookie_set(response, request, study.pk, rater)
     return response
 
 
-def rate(request: HttpRequest, study_id: int) -> HttpResponse:
-    study, session, stop = _gate(request, study_id)
-    if stop:
-        return stop
-    participation = session[0]
+@rater_page
+def rate(request: HttpRequest, study: Study, participation: Participation) -> HttpResponse:
     if study.status == Study.Status.GENERATING and participation.finished_at is None:
         # Before its images exist: how far they have got (numbers only), refreshing itself.
         progress = job_progress(job=study.job)
@@ -247,7 +161,7 @@ def rate(request: HttpRequest, study_id: int) -> HttpResponse:
                 "csrf_token_value": get_token(request),
                 "error": request.session.pop("vote_error", None) if hasattr(request, "session") else None,
             })
-    return _with_cookie(response, request, study, session)
+    return response
 
 
 def _instructions_context(study: Study) -> dict:
@@ -255,34 +169,29 @@ def _instructions_context(study: Study) -> dict:
 
 
 @require_POST
-def consent(request: HttpRequest, study_id: int) -> HttpResponse:
-    study, session, stop = _gate(request, study_id)
-    if stop:
-        return stop
-    participation = session[0]
+@rater_page
+def consent(request: HttpRequest, study: Study, participation: Participation) -> HttpResponse:
     if request.POST.get("answer") == "agree":
-        services.participation_consent(participation=participation)
-        return _with_cookie(redirect("ratings:rate", study_id=study.pk), request, study, session)
-    services.rater_withdraw(rater=participation.rater)
+        raters.participation_consent(participation=participation)
+        return redirect("ratings:rate", study_id=study.pk)
+    raters.rater_withdraw(rater=participation.rater)
     response = render(request, "ratings/withdrawn.html", {"study": study, "declined": True})
-    response.delete_cookie(_cookie_name(study.pk), path=f"/rate/{study.pk}/")
+    identity.rater_cookie_delete(response, study.pk)
     return response
 
 
 @require_POST
-def instructions(request: HttpRequest, study_id: int) -> HttpResponse:
-    study, session, stop = _gate(request, study_id)
-    if stop:
-        return stop
-    services.participation_instructed(participation=session[0])
-    return _with_cookie(redirect("ratings:rate", study_id=study.pk), request, study, session)
+@rater_page
+def instructions(request: HttpRequest, study: Study, participation: Participation) -> HttpResponse:
+    raters.participation_instructed(participation=participation)
+    return redirect("ratings:rate", study_id=study.pk)
 
 
 @require_POST
 def vote(request: HttpRequest, study_id: int) -> HttpResponse:
     """One submit: both answers in, the next pairs out. JSON from the page's script; a plain
     form post (no JavaScript) records the same way and redirects back to the page."""
-    rater_id = _cookie_rater_id(request, study_id)
+    rater_id = identity.cookie_rater_id(request, study_id)
     is_json = request.content_type == "application/json"
     try:
         body = json.loads(request.body) if is_json else request.POST
@@ -312,7 +221,7 @@ def vote(request: HttpRequest, study_id: int) -> HttpResponse:
 @require_POST
 def report(request: HttpRequest, study_id: int) -> JsonResponse:
     """Skip / report a pair (broken or offensive image): recorded, another pair served."""
-    rater_id = _cookie_rater_id(request, study_id)
+    rater_id = identity.cookie_rater_id(request, study_id)
     if rater_id is None:
         raise PermissionDenied("This pair was not given to you to rate.")
     try:
@@ -332,7 +241,7 @@ def report(request: HttpRequest, study_id: int) -> JsonResponse:
 def image(request: HttpRequest, study_id: int, token: uuid.UUID, side: str) -> HttpResponse:
     """The left or right image of a pair served to this rater: PNG bytes at the study's display
     size, with no file name, date or validator that could tell two models apart."""
-    rater_id = _cookie_rater_id(request, study_id)
+    rater_id = identity.cookie_rater_id(request, study_id)
     name = selectors.comparison_image_file(study_id=study_id, rater_id=rater_id, token=token, side=side) if rater_id else None
     if name is None:
         raise Http404("No such image.")
@@ -344,12 +253,10 @@ def image(request: HttpRequest, study_id: int, token: uuid.UUID, side: str) -> H
 
 
 @require_GET
-def example_image(request: HttpRequest, study_id: int, kind: str) -> HttpResponse:
+@rater_page
+def example_image(request: HttpRequest, study: Study, participation: Participation, kind: str) -> HttpResponse:
     """The instructions' example pairs: a clear image, a degraded copy of it, and an image made
     for another prompt. Only for the study's participants: they are the study's own images."""
-    study, session, stop = _gate(request, study_id)
-    if stop:
-        return stop
     if study.status != Study.Status.RATING:
         raise Http404("No such example.")
     if kind not in ("clear", "degraded", "unrelated"):
@@ -371,21 +278,18 @@ def example_image(request: HttpRequest, study_id: int, kind: str) -> HttpRespons
     return response
 
 
-def finish(request: HttpRequest, study_id: int) -> HttpResponse:
-    study, session, stop = _gate(request, study_id)
-    if stop:
-        return stop
-    participation = session[0]
+@rater_page
+def finish(request: HttpRequest, study: Study, participation: Participation) -> HttpResponse:
     if participation.consented_at is None:
         # No completion code for someone who never agreed to take part (a paused or closed
         # study serves no pairs, which would otherwise look like a finished session).
-        return _with_cookie(redirect("ratings:rate", study_id=study.pk), request, study, session)
+        return redirect("ratings:rate", study_id=study.pk)
     if participation.finished_at is None:
         if services.session_serve(study_id=study.pk, rater_id=participation.rater_id).get("pairs"):
             return redirect("ratings:rate", study_id=study.pk)
         if study.stopped_at is not None and participation.answered == 0:
             return render(request, "ratings/stopped.html", {"study": study}, status=409)
-        services.participation_finish(participation=participation)
+        raters.participation_finish(participation=participation)
     if study.completion_url:
         url = study.completion_url.replace("{code}", study.completion_code).replace("{assignment_id}", participation.crowd_session_id)
         return HttpResponseRedirect(url)
@@ -393,16 +297,14 @@ def finish(request: HttpRequest, study_id: int) -> HttpResponse:
     return render(request, "ratings/finished.html", {"study": study, "participation": participation})
 
 
-def withdraw(request: HttpRequest, study_id: int) -> HttpResponse:
+@rater_page
+def withdraw(request: HttpRequest, study: Study, participation: Participation) -> HttpResponse:
     """Ask, then withdraw: the rater's votes leave every leaderboard and their ids are removed."""
-    study, session, stop = _gate(request, study_id)
-    if stop:
-        return stop
     if request.method != "POST":
         return render(request, "ratings/withdraw.html", {"study": study})
-    services.rater_withdraw(rater=session[0].rater)
+    raters.rater_withdraw(rater=participation.rater)
     response = render(request, "ratings/withdrawn.html", {"study": study})
-    response.delete_cookie(_cookie_name(study.pk), path=f"/rate/{study.pk}/")
+    identity.rater_cookie_delete(response, study.pk)
     return response
 
 

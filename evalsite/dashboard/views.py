@@ -12,9 +12,10 @@ from django.utils.safestring import mark_safe
 
 from evalsite.observability import alerts
 from generation.selectors import job_progress
-from ratings import progress, rater_stats
+from ratings import progress, raters
 from ratings.sampling import study_sampling_summary
 from ratings.models import Study
+from ratings.selectors import study_reports
 
 from . import broker, charts, selectors
 
@@ -69,12 +70,12 @@ def _panel_context(study: Study) -> dict:
                              title="Comparisons answered per hour, last 24 hours")
         ),
         "votes_last_24h": sum(h["comparisons"] for h in per_hour),
-        "raters": rater_stats.study_rater_table(study=study),
+        "raters": raters.study_rater_table(study=study),
         "board": board,
         "interval_chart": mark_safe(charts.interval_chart(board["models"])),
         "speed_chart": mark_safe(charts.speed_chart(selectors.rating_speed_points(board=board, seconds=seconds))),
         "seconds_per_image": sorted(seconds.items()),
-        "reported": rater_stats.study_reported_pairs(study=study)[:50],
+        "reported": study_reports(study=study)[:50],
         "media_bytes": selectors.study_media_bytes(study=study),
         "sampling": study_sampling_summary(study=study),
         "updated_at": timezone.now(),

@@ -11,11 +11,11 @@ from generation.api.serializers import ShareSerializer, UsablePromptSetField  # 
 from generation.models import ModelSpec
 
 from ..models import ATTENTION_CHECK_KINDS, DEFAULT_RATER_TITLE, Study, default_attention_check_kinds, default_criteria
-from ..leaderboards import BREAKDOWNS, INLINE_ROUNDS, MAX_ROUNDS, RESAMPLE_UNITS
-from ..leaderboards import MAX_SEED as MAX_LEADERBOARD_SEED
+from ..results.leaderboards import BREAKDOWNS, INLINE_ROUNDS, MAX_ROUNDS, RESAMPLE_UNITS
+from ..results.leaderboards import MAX_SEED as MAX_LEADERBOARD_SEED
 from ..models import SAMPLING_CHOICES, STOP_CHOICES
 from ..sampling import FORECAST_MAX_BUDGET, FORECAST_MAX_CRITERIA, FORECAST_MAX_MODELS, FORECAST_MAX_RUNS, design_errors
-from ..services import MAX_SEED, MAX_SEEDS
+from ..studies import MAX_SEED, MAX_SEEDS
 
 CRITERION = re.compile(r"^[a-z][a-z0-9_]{0,49}$")
 

@@ -18,9 +18,10 @@ from rest_framework.response import Response
 
 from common.api import ResearcherAPIMixin, is_researcher, service_errors
 
-from .. import image_exports, progress, rater_stats, sampling, services, study_services
-from ..exports import LEADERBOARD_FORMATS, leaderboard_export, votes_csv
-from ..leaderboards import LeaderboardPending, study_leaderboard
+from .. import progress, raters, sampling, studies
+from ..results import image_exports
+from ..results.exports import LEADERBOARD_FORMATS, leaderboard_export, votes_csv
+from ..results.leaderboards import LeaderboardPending, study_leaderboard
 from ..models import Rater, Study
 from . import serializers
 
@@ -61,7 +62,7 @@ class StudyViewSet(ResearcherAPIMixin, mixins.CreateModelMixin, viewsets.ReadOnl
 
     def _transition(self, step, **kwargs):
         study = self.get_object()
-        with service_errors(study_services.StudyStateError):
+        with service_errors(studies.StudyStateError):
             step(study=study, **kwargs)
         study.refresh_from_db()
         return Response({"status": study.status})
@@ -74,10 +75,10 @@ class StudyViewSet(ResearcherAPIMixin, mixins.CreateModelMixin, viewsets.ReadOnl
         data = dict(form.validated_data)
         start = data.pop("start")
         specs = data.pop("models")
-        with service_errors(study_services.StudyStateError), transaction.atomic():
-            study = services.study_create(specs=specs, owner=request.user, **data)
+        with service_errors(studies.StudyStateError), transaction.atomic():
+            study = studies.study_create(specs=specs, owner=request.user, **data)
             if start:
-                study_services.study_generation_start(study=study)
+                studies.study_start_generation(study=study)
         return Response(serializers.StudySerializer(self.get_queryset().get(pk=study.pk)).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=None, responses={202: serializers.StartSerializer, 409: CONFLICT})
@@ -85,8 +86,8 @@ class StudyViewSet(ResearcherAPIMixin, mixins.CreateModelMixin, viewsets.ReadOnl
     def start(self, request, pk=None):
         """Queue the generation of every missing image. A study starts once; a second start is 409."""
         study = self.get_object()
-        with service_errors(study_services.StudyStateError):
-            batches = study_services.study_generation_start(study=study)
+        with service_errors(studies.StudyStateError):
+            batches = studies.study_start_generation(study=study)
         study.refresh_from_db()
         return Response({"status": study.status, "batches_queued": batches}, status=status.HTTP_202_ACCEPTED)
 
@@ -94,25 +95,25 @@ class StudyViewSet(ResearcherAPIMixin, mixins.CreateModelMixin, viewsets.ReadOnl
     @action(detail=True, methods=["post"])
     def open(self, request, pk=None):
         """Open the study to raters, once every image exists."""
-        return self._transition(study_services.study_rating_open)
+        return self._transition(studies.study_open)
 
     @extend_schema(request=None, responses={200: serializers.StatusSerializer, 409: CONFLICT})
     @action(detail=True, methods=["post"])
     def pause(self, request, pk=None):
         """Stop serving pairs to raters (generation already queued still runs)."""
-        return self._transition(study_services.study_pause)
+        return self._transition(studies.study_pause)
 
     @extend_schema(request=None, responses={200: serializers.StatusSerializer, 409: CONFLICT})
     @action(detail=True, methods=["post"])
     def resume(self, request, pk=None):
         """Back to rating if every image exists, else back to generating."""
-        return self._transition(study_services.study_resume)
+        return self._transition(studies.study_resume)
 
     @extend_schema(request=None, responses={200: serializers.StatusSerializer, 409: CONFLICT})
     @action(detail=True, methods=["post"])
     def close(self, request, pk=None):
         """Close the study for good; its votes, leaderboards and exports stay."""
-        return self._transition(study_services.study_close)
+        return self._transition(studies.study_close)
 
     @extend_schema(request=serializers.ShareSerializer, responses={200: serializers.StudySerializer})
     @action(detail=True, methods=["post"])
@@ -125,9 +126,9 @@ class StudyViewSet(ResearcherAPIMixin, mixins.CreateModelMixin, viewsets.ReadOnl
         form.is_valid(raise_exception=True)
         with service_errors():
             if form.validated_data["remove"]:
-                study_services.study_unshare(study=study, users=form.validated_data["usernames"])
+                studies.study_unshare(study=study, users=form.validated_data["usernames"])
             else:
-                study_services.study_share(study=study, users=form.validated_data["usernames"])
+                studies.study_share(study=study, users=form.validated_data["usernames"])
         return Response(serializers.StudySerializer(self.get_queryset().get(pk=study.pk)).data)
 
     @extend_schema(responses=serializers.ProgressSerializer, filters=False)
@@ -221,13 +222,13 @@ class StudyViewSet(ResearcherAPIMixin, mixins.CreateModelMixin, viewsets.ReadOnl
     @action(detail=True, methods=["get"])
     def raters(self, request, pk=None):
         """The study's raters with their statistics."""
-        table = rater_stats.study_rater_table(study=self.get_object())
+        table = raters.study_rater_table(study=self.get_object())
         page = self.paginate_queryset(table)
         return self.get_paginated_response(serializers.RaterRowSerializer(page, many=True).data)
 
     def _study_rater(self, rater_id) -> tuple[Study, Rater]:
         study = self.get_object()
-        rater = get_object_or_404(rater_stats.study_raters(study=study), pk=rater_id)
+        rater = get_object_or_404(raters.study_raters(study=study), pk=rater_id)
         return study, rater
 
     @extend_schema(request=serializers.FlagSerializer, responses=serializers.RaterRowSerializer)
@@ -238,7 +239,7 @@ class StudyViewSet(ResearcherAPIMixin, mixins.CreateModelMixin, viewsets.ReadOnl
         study, rater = self._study_rater(rater_id)
         form = serializers.FlagSerializer(data=request.data)
         form.is_valid(raise_exception=True)
-        study_services.rater_flag(study=study, rater=rater, flagged=form.validated_data["flagged"])
+        raters.rater_flag(study=study, rater=rater, flagged=form.validated_data["flagged"])
         return Response(self._rater_row(study, rater))
 
     @extend_schema(request=serializers.ExcludeSerializer, responses=serializers.RaterRowSerializer)
@@ -248,11 +249,11 @@ class StudyViewSet(ResearcherAPIMixin, mixins.CreateModelMixin, viewsets.ReadOnl
         study, rater = self._study_rater(rater_id)
         form = serializers.ExcludeSerializer(data=request.data)
         form.is_valid(raise_exception=True)
-        study_services.rater_exclude(study=study, rater=rater, excluded=form.validated_data["excluded"])
+        raters.rater_exclude(study=study, rater=rater, excluded=form.validated_data["excluded"])
         return Response(self._rater_row(study, rater))
 
     def _rater_row(self, study, rater) -> dict:
-        row = next(row for row in rater_stats.study_rater_table(study=study) if row["id"] == rater.pk)
+        row = next(row for row in raters.study_rater_table(study=study) if row["id"] == rater.pk)
         return serializers.RaterRowSerializer(row).data
 
 

@@ -7,6 +7,7 @@ Estimators (each docstring names the protocol it reproduces and its defaults):
     win_rates(votes, rounds=1000, seed=0, *, ties="half", resample) -> WinRates
     pairwise_binomial_tests(votes, *, criterion=0, alpha=0.05) -> BinomialTests
     pairwise_table(votes, rounds, seed, *, resample, alpha) -> rows: win rate + interval, p, Holm p
+    pair_matrix(pairs, names, criterion) -> those rows as a model x model matrix, seen from each row
     self_consistency(rater, criterion, first, repeat, ...) -> SelfConsistency (repeats, alpha)
     krippendorff_alpha(unit, value) -> float;  rater_agreement(votes, item) -> {criterion: alpha}
     attention_accuracy(votes, expected) -> AttentionAccuracy
@@ -29,7 +30,7 @@ from .bradley_terry import bradley_terry, fit_bradley_terry
 from .formats import leaderboard_document, render, render_latex, results_document
 from .leaderboard import breakdown, estimate, leaderboard, leaderboard_rows
 from .ratings import Ratings
-from .significance import PAIR_FIELDS, BinomialTests, pairwise_binomial_tests, pairwise_table
+from .significance import PAIR_FIELDS, BinomialTests, pair_matrix, pairwise_binomial_tests, pairwise_table
 from .win_rates import WinRates, win_rates
 
 __all__ = [
@@ -37,7 +38,7 @@ __all__ = [
     "AttentionAccuracy", "BinomialTests", "Ratings", "VoteArrays", "VoteFileError", "WinRates",
     "attention_accuracy", "bradley_terry", "breakdown", "estimate", "fit_bradley_terry",
     "from_labels", "krippendorff_alpha", "leaderboard", "leaderboard_document", "leaderboard_rows",
-    "online_elo", "pairwise_binomial_tests", "rater_agreement", "read_vote_file", "render",
+    "online_elo", "pair_matrix", "pairwise_binomial_tests", "rater_agreement", "read_vote_file", "render",
     "render_latex", "results_document", "win_rates",
 ]
 

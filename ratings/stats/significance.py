@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -170,3 +171,20 @@ def pairwise_table(
         low, high = (rates.mean_low, rates.mean_high) if rates.mean_low is not None else nan_percentiles(mean[None], level)
         add("mean", lo[compared], hi[compared], won[compared], lost[compared], tied[compared], mean, low, high)
     return rows
+
+
+def pair_matrix(pairs: Sequence[Mapping[str, Any]], names: Sequence[str], criterion: str) -> list[list[dict[str, Any] | None]]:
+    """`pairwise_table`'s rows of one criterion (or "mean") as a names x names matrix, each cell
+    seen from its row model: `rate`, `low`, `high` are the row's win rate over the column and its
+    interval (the row's fields flipped where the row model is the pair's model_b); None where the
+    two models were never compared."""
+    position = {name: i for i, name in enumerate(names)}
+    matrix: list[list[dict[str, Any] | None]] = [[None] * len(names) for _ in names]
+    flip = lambda x: None if x is None else 1.0 - x  # noqa: E731
+    for pair in pairs:
+        if pair["criterion"] != criterion or pair["model_a"] not in position or pair["model_b"] not in position:
+            continue
+        i, j = position[pair["model_a"]], position[pair["model_b"]]
+        matrix[i][j] = {**pair, "rate": pair["win_rate"], "low": pair["ci_low"], "high": pair["ci_high"]}
+        matrix[j][i] = {**pair, "rate": flip(pair["win_rate"]), "low": flip(pair["ci_high"]), "high": flip(pair["ci_low"])}
+    return matrix

@@ -9,12 +9,12 @@ import pytest
 from django.contrib.auth import get_user_model
 from rest_framework.test import APIClient
 
-from ratings import services, study_services
+from ratings import raters, services, studies
 
 
 def token_client(user) -> APIClient:
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {study_services.researcher_grant(user=user).key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {studies.researcher_grant(user=user).key}")
     return client
 
 
@@ -55,7 +55,7 @@ def four_prompts(db):
 @pytest.fixture
 def draft_study(tiny_specs, four_prompts, researcher):
     """The two fastest tiny models x 4 prompts x 1 seed: 8 images when started."""
-    return services.study_create(
+    return studies.study_create(
         name="Draft", specs=tiny_specs[:2], prompt_set=four_prompts, seeds=[0], display_size=64, owner=researcher, votes_per_pair=2
     )
 
@@ -78,15 +78,8 @@ def external_images_zip(prompt_set, seeds, size=64, colour=(200, 30, 30)):
     return buffer
 
 
-def without_checks(study) -> None:
-    """No attention checks, repeats or minimum time, where the rater side has them, so counts
-    in these tests are those of plain comparisons."""
-    from ratings.models import Study
-
-    plain = {"attention_check_rate": 0.0, "repeat_share": 0.0, "min_seconds_per_vote": 0.0}
-    fields = {f.name for f in Study._meta.get_fields()}
-    Study.objects.filter(pk=study.pk).update(**{k: v for k, v in plain.items() if k in fields})
-    study.refresh_from_db()
+#: Study settings for tests that count plain comparisons: no attention checks, repeats or minimum time.
+NO_CHECKS = {"attention_check_rate": 0.0, "repeat_share": 0.0, "min_seconds_per_vote": 0.0}
 
 
 def vote_as(study, rater, n: int, rng: random.Random, response_ms: int = 4000) -> None:
@@ -115,15 +108,14 @@ def rated_study(four_prompts, researcher):
             spec=spec, prompt_set=four_prompts, seeds=[0], archive=external_images_zip(four_prompts, [0], colour=(60 * index, 30, 30)), latency_s=latency
         )
         specs.append(spec)
-    study = services.study_create(
-        name="Versus", specs=specs, prompt_set=four_prompts, seeds=[0], display_size=64, owner=researcher, votes_per_pair=2
+    study = studies.study_create(
+        name="Versus", specs=specs, prompt_set=four_prompts, seeds=[0], display_size=64, owner=researcher, votes_per_pair=2, **NO_CHECKS
     )
-    without_checks(study)
-    assert study_services.study_generation_start(study=study) == 0
-    study_services.study_rating_open(study=study)
+    assert studies.study_start_generation(study=study) == 0
+    studies.study_open(study=study)
     rng = random.Random(7)
     for name in ("rater-1", "rater-2"):
-        rater = services.rater_invite(study=study, user=get_user_model().objects.create_user(name, password="pw"))
+        rater = raters.rater_invite(study=study, user=get_user_model().objects.create_user(name, password="pw"))
         vote_as(study, rater, 6, rng)
     study.refresh_from_db()
     return study

@@ -5,7 +5,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from rest_framework.test import APIClient
 
-from ratings import services, study_services
+from ratings import raters, studies
 from ratings.models import Study
 
 
@@ -17,7 +17,7 @@ def test_anonymous_requests_are_refused_with_401(db):
 
 def test_a_raters_session_gets_403_on_every_kind_of_endpoint(client, draft_study):
     user = get_user_model().objects.create_user("rater", password="pw")
-    services.rater_invite(study=draft_study, user=user)
+    raters.rater_invite(study=draft_study, user=user)
     client.force_login(user)
     for url in ["/api/v1/studies/", f"/api/v1/studies/{draft_study.pk}/", "/api/v1/specs/", "/api/v1/prompt-sets/",
                 f"/api/v1/studies/{draft_study.pk}/progress/", f"/api/v1/studies/{draft_study.pk}/raters/"]:
@@ -31,7 +31,7 @@ def test_a_raters_session_gets_403_on_every_kind_of_endpoint(client, draft_study
 
 
 def test_token_endpoint_gives_researchers_their_token_and_raters_none(researcher, db):
-    study_services.researcher_grant(user=researcher)
+    studies.researcher_grant(user=researcher)
     response = APIClient().post("/api/v1/auth/token/", {"username": "ada", "password": "ada-password"})
     assert response.status_code == 200
     token = response.json()["token"]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from ratings import sampling, services
+from ratings import sampling, services, studies
 from ratings.models import Study
 
 pytestmark = pytest.mark.django_db
@@ -27,7 +27,7 @@ ELO = [[0, 120, 240, 360]] * 2
 def rule_study(researcher):
     """An adaptive, rule-stopped study of 4 models owned by the researcher, open for rating."""
     specs, prompt_set = benchmark.make_models(6, "api", n_models=4)
-    study = services.study_create(
+    study = studies.study_create(
         name="Rule study", specs=specs, prompt_set=prompt_set, seeds=benchmark.SEEDS_PER_PROMPT, owner=researcher,
         allow_ties=True, min_seconds_per_vote=0, attention_check_rate=0, repeat_share=0, quota_per_rater=200,
         sampling_rule="adaptive", stop_when="separated", vote_budget=3000,

@@ -93,7 +93,7 @@ def test_leaderboard_bounds_rounds_and_seeds_and_queues_heavy_recomputes(api, ra
     import time
     from unittest import mock
 
-    from ratings import leaderboards
+    from ratings.results import leaderboards
 
     url = f"/api/v1/studies/{rated_study.pk}/leaderboard/"
     response = api.get(url, {"seed": -1})
@@ -121,7 +121,7 @@ def test_leaderboard_bounds_rounds_and_seeds_and_queues_heavy_recomputes(api, ra
 
 
 def test_page_api_and_every_export_show_the_same_significance_numbers(api, rated_study):
-    from ratings import leaderboards
+    from ratings.results import leaderboards
 
     board = api.get(f"/api/v1/studies/{rated_study.pk}/leaderboard/", {"rounds": 200, "resample": "rater"}).json()
     assert board["resample"] == "rater" and "raters like these" in board["provenance"]["population"]

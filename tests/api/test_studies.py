@@ -158,26 +158,6 @@ def test_raters_list_flag_and_exclude(api, other_api, rated_study):
     assert not rater.participations.get(study=rated_study).flagged
 
 
-def test_agreement_is_the_share_of_votes_matching_the_others_majority(rated_study):
-    from ratings import rater_stats
-    from ratings.models import Comparison
-
-    # Both raters always picked the left image; where they saw the same pair, they agree
-    # exactly when their left images were the same one.
-    table = {row["name"]: row for row in rater_stats.study_rater_table(study=rated_study)}
-    # Answered ones only: the rater side keeps the next pair reserved (unanswered) for each rater.
-    comparisons = list(Comparison.objects.filter(study=rated_study, answered_at__isnull=False).select_related("rater__user"))
-    shared = {}
-    for c in comparisons:
-        shared.setdefault(frozenset((c.image_a_id, c.image_b_id)), []).append(c)
-    both = [cs for cs in shared.values() if len(cs) == 2]
-    if not both:
-        assert table["rater-1"]["agreement"] is None
-        return
-    same_left = sum(1 for a, b in both if (a.image_a_id if a.left_is_a else a.image_b_id) == (b.image_a_id if b.left_is_a else b.image_b_id))
-    assert table["rater-1"]["agreement"] == pytest.approx(same_left / len(both))
-
-
 def test_images_export_is_a_zip_with_one_png_per_image_and_json_lines_metadata(api, rated_study):
     response = api.get(f"/api/v1/studies/{rated_study.pk}/export/images/")
     assert response.status_code == 200 and response["Content-Type"] == "application/zip"

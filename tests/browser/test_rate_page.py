@@ -3,7 +3,7 @@
 import pytest
 from django.contrib.auth import get_user_model
 
-from ratings import services
+from ratings import raters, studies
 from ratings.models import Comparison, Vote
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
@@ -11,15 +11,15 @@ pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 @pytest.fixture
 def open_study(tiny_specs, prompt_set, django_capture_on_commit_callbacks):
-    study = services.study_create(
+    study = studies.study_create(
         name="Browser", specs=tiny_specs, prompt_set=prompt_set, seeds=[0], display_size=128,
         attention_check_rate=0, repeat_share=0, min_seconds_per_vote=0,
     )
     with django_capture_on_commit_callbacks(execute=True):
-        services.study_start_generation(study=study)
-    services.study_open(study=study)
+        studies.study_start_generation(study=study)
+    studies.study_open(study=study)
     user = get_user_model().objects.create_user("rater", password="a-rater-password")
-    services.rater_invite(study=study, user=user)
+    raters.rater_invite(study=study, user=user)
     return study
 
 

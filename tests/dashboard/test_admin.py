@@ -12,7 +12,7 @@ from django.contrib import admin
 from django.contrib.auth import get_user_model
 
 from ratings.models import Rater, Study, Vote
-from tests.api.conftest import draft_study, four_prompts, rated_study, researcher, without_checks  # noqa: F401  (fixtures)
+from tests.api.conftest import draft_study, four_prompts, rated_study, researcher  # noqa: F401  (fixtures)
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from django.contrib.auth import get_user_model
 
 from evalsite.dashboard import broker, charts
 from ratings.models import Rater
-from tests.api.conftest import rated_study, four_prompts, researcher, without_checks  # noqa: F401  (fixtures)
+from tests.api.conftest import rated_study, four_prompts, researcher  # noqa: F401  (fixtures)
 
 
 @pytest.fixture
@@ -63,9 +63,9 @@ def test_study_page_shows_progress_raters_leaderboard_charts_and_media(staff_cli
 
 def test_panel_fragment_follows_new_votes_and_flags(staff_client, rated_study):
     rater = Rater.objects.get(user__username="rater-2")
-    from ratings import study_services
+    from ratings import raters
 
-    study_services.rater_flag(study=rated_study, rater=rater)
+    raters.rater_flag(study=rated_study, rater=rater)
     html = staff_client.get(f"/dashboard/studies/{rated_study.pk}/panel/").content.decode()
     assert "<html" not in html
     assert '<tr class="flagged"><td><a href="/admin/ratings/rater/%d/change/">rater-2</a>' % rater.pk in html

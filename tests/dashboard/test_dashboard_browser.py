@@ -7,7 +7,7 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from ratings.models import Rater
-from tests.api.conftest import four_prompts, rated_study, researcher, vote_as, without_checks  # noqa: F401  (fixtures)
+from tests.api.conftest import four_prompts, rated_study, researcher, vote_as  # noqa: F401  (fixtures)
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 

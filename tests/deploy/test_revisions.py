@@ -80,7 +80,7 @@ def test_every_image_records_the_commit_of_every_weight_it_used_and_the_export_s
     recorded = Image.objects.get(pk=made[0].pk).weights_revisions
     assert recorded == {role: {"repo": repo, "revision": "main", "commit": fake_commit(repo)} for role, repo in roles.items()}
 
-    from ratings.image_exports import image_metadata
+    from ratings.results.image_exports import image_metadata
 
     assert image_metadata(Image.objects.select_related("spec", "prompt").get(pk=made[0].pk), "x.png")["weights_revisions"] == recorded
 

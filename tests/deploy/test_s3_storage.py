@@ -98,19 +98,16 @@ def gpu_worker(transactional_db, redis_server, artifacts_dir, request, s3_storag
 
 
 def test_a_gpu_worker_writes_to_the_bucket_and_the_web_serves_raters_blinded_images(gpu_worker, s3_storage, tiny_specs, prompt_set, s3_server):
-    from ratings import services as ratings_services
-    from tests.api.conftest import without_checks
+    from ratings import studies
+    from tests.api.conftest import NO_CHECKS
     from tests.ratings.rater_client import RaterSession, RecordingClient
 
     client, _ = s3_storage
     gpu_worker("gpu", extra_args=("-Q", "gpu"))
-    study = ratings_services.study_create(name="SDXL-Turbo vs LCM on S3", specs=tiny_specs[:2], prompt_set=prompt_set, seeds=[0], display_size=32, votes_per_pair=1)
-    without_checks(study)
-    from ratings import study_services
-
-    study_services.study_generation_start(study=study)
+    study = studies.study_create(name="SDXL-Turbo vs LCM on S3", specs=tiny_specs[:2], prompt_set=prompt_set, seeds=[0], display_size=32, votes_per_pair=1, **NO_CHECKS)
+    studies.study_start_generation(study=study)
     wait_for(lambda: job_progress(job=study.job)["done"] == 16, 180, "the GPU worker to write 16 images to the bucket", interval=0.5)
-    ratings_services.study_open(study=study)
+    studies.study_open(study=study)
 
     keys = bucket_keys(client)
     referenced = set(Image.objects.values_list("file", flat=True)) | set(DisplayCopy.objects.values_list("file", flat=True))

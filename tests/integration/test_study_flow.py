@@ -9,7 +9,7 @@ from django.contrib.auth import get_user_model
 
 from generation.models import Image
 from generation.selectors import job_progress
-from ratings import services
+from ratings import raters, studies
 from ratings.models import Comparison, Vote
 from tests.processes import wait_for
 
@@ -18,11 +18,11 @@ pytestmark = pytest.mark.slow
 
 def test_study_from_models_to_leaderboard_with_a_real_worker(celery_worker, tiny_specs, prompt_set, client):
     # No attention checks or repeats, and no minimum time: five quick votes that all count.
-    study = services.study_create(
+    study = studies.study_create(
         name="Integration", specs=tiny_specs, prompt_set=prompt_set, seeds=[0, 1], display_size=64,
         attention_check_rate=0, repeat_share=0, min_seconds_per_vote=0,
     )
-    queued = services.study_start_generation(study=study)
+    queued = studies.study_start_generation(study=study)
     assert queued > 0
 
     def all_made():
@@ -37,9 +37,9 @@ def test_study_from_models_to_leaderboard_with_a_real_worker(celery_worker, tiny
     study.job.refresh_from_db()
     assert study.job.status == "done"
 
-    services.study_open(study=study)
+    studies.study_open(study=study)
     user = get_user_model().objects.create_user("rater", password="pw")
-    services.rater_invite(study=study, user=user)
+    raters.rater_invite(study=study, user=user)
     client.force_login(user)
     client.get(f"/rate/{study.pk}/")
     client.post(f"/rate/{study.pk}/consent/", {"answer": "agree"})

@@ -14,7 +14,7 @@ from django.core.files.storage import default_storage
 
 from generation.models import DisplayCopy, Image, ModelSpec
 from generation.prompts import prompt_set_create
-from ratings import services
+from ratings import studies
 
 MODEL_NAMES = ["Zephyrturbo Alpha", "Quillbase Beta", "Nimbuslcm Gamma", "Orchidxl Delta"]
 
@@ -72,12 +72,12 @@ def make_study(db):
             name="Rater prompts", prompts=[{"text": f"a photo of object number {i} on a table"} for i in range(n_prompts)]
         )
         settings.setdefault("min_seconds_per_vote", 0)
-        study = services.study_create(
+        study = studies.study_create(
             name="Rater study", specs=specs, prompt_set=prompt_set, seeds=list(seeds), display_size=display_size, **settings
         )
         add_images(study, specs, size=display_size)
         if open_study:
-            services.study_open(study=study, rng=random.Random(0))
+            studies.study_open(study=study, rng=random.Random(0))
         study.refresh_from_db()
         return study
 

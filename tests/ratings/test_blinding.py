@@ -9,7 +9,7 @@ import uuid
 import pytest
 from django.contrib.auth import get_user_model
 
-from ratings import services
+from ratings import raters, studies
 from ratings.models import DEFAULT_RATER_TITLE, Comparison, Study
 from tests.ratings.blinding import image_problems, page_titles, scan_received
 from tests.ratings.rater_client import RaterSession, RecordingClient, study_link
@@ -83,7 +83,7 @@ def test_every_page_a_rater_can_reach_shows_the_rater_title_and_never_the_study_
 
     # An invited account: the home page lists the study by its rater title.
     user = get_user_model().objects.create_user("blind-rater", password="blind-password")
-    services.rater_invite(study=study, user=user)
+    raters.rater_invite(study=study, user=user)
     account = RaterSession(RecordingClient(), study)
     account.client.force_login(user)
     home = account.client.get("/")
@@ -145,6 +145,5 @@ def test_every_page_a_rater_can_reach_shows_the_rater_title_and_never_the_study_
 
 
 def services_close(study) -> None:
-    from ratings import study_services
 
-    study_services.study_close(study=study)
+    studies.study_close(study=study)

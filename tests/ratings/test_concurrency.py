@@ -11,6 +11,7 @@ from django.db import connection
 from django.utils import timezone
 
 from ratings import services
+from ratings.raters import rater_join
 from ratings.models import Comparison, PairSlot, Rater, Vote
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -42,7 +43,7 @@ def all_at_once(work, count: int) -> list:
 def test_many_raters_at_once_never_hold_more_than_the_last_slots_of_a_pair(make_study, hot_path):
     # Two slots (one model pair x two prompts), two votes each: four reservations in all.
     study = make_study(n_models=2, n_prompts=2, votes_per_pair=2, attention_check_rate=0, repeat_share=0)
-    raters = [services.rater_join(study=study, source=Rater.Source.PROLIFIC, external_id=f"c{i}")[0] for i in range(16)]
+    raters = [rater_join(study=study, source=Rater.Source.PROLIFIC, external_id=f"c{i}")[0] for i in range(16)]
     results = all_at_once(lambda i: services.session_serve(study_id=study.pk, rater_id=raters[i].pk, rng=random.Random(i)), 16)
     served = [pair["token"] for result in results for pair in result["pairs"]]
     assert len(served) == 4 == len(set(served))
@@ -62,7 +63,7 @@ def test_many_raters_at_once_never_hold_more_than_the_last_slots_of_a_pair(make_
 
 def test_concurrent_votes_and_double_submits_count_once(make_study, hot_path):
     study = make_study(n_models=3, n_prompts=6, votes_per_pair=3, attention_check_rate=0, repeat_share=0)
-    raters = [services.rater_join(study=study, source=Rater.Source.PROLIFIC, external_id=f"d{i}")[0] for i in range(8)]
+    raters = [rater_join(study=study, source=Rater.Source.PROLIFIC, external_id=f"d{i}")[0] for i in range(8)]
     tokens = [services.session_serve(study_id=study.pk, rater_id=r.pk)["pairs"][0]["token"] for r in raters]
 
     def submit(i):  # every rater's submit arrives twice at the same moment (a double click)
@@ -78,13 +79,13 @@ def test_concurrent_votes_and_double_submits_count_once(make_study, hot_path):
 
 def test_expired_reservations_are_freed_for_raters_arriving_together(make_study, hot_path):
     study = make_study(n_models=2, n_prompts=3, votes_per_pair=1, attention_check_rate=0, repeat_share=0, reservation_seconds=30)
-    leavers = [services.rater_join(study=study, source=Rater.Source.PROLIFIC, external_id=f"gone{i}")[0] for i in range(2)]
+    leavers = [rater_join(study=study, source=Rater.Source.PROLIFIC, external_id=f"gone{i}")[0] for i in range(2)]
     for rater in leavers:
         services.session_serve(study_id=study.pk, rater_id=rater.pk)
     assert set(PairSlot.objects.values_list("filled", flat=True)) == {1}  # 3 slots: 2 + 1 reserved
     # The tabs were abandoned long ago.
     Comparison.objects.update(expires_at=timezone.now() - timedelta(seconds=5))
-    arrivals = [services.rater_join(study=study, source=Rater.Source.PROLIFIC, external_id=f"new{i}")[0] for i in range(6)]
+    arrivals = [rater_join(study=study, source=Rater.Source.PROLIFIC, external_id=f"new{i}")[0] for i in range(6)]
     results = all_at_once(lambda i: services.session_serve(study_id=study.pk, rater_id=arrivals[i].pk), 6)
     served = [pair["token"] for result in results for pair in result["pairs"]]
     assert len(served) == 3 == len(set(served))

@@ -1,60 +1,30 @@
-"""What raters and staff meet around the rating pages: the rater title (never the study's
-name), the rater's home, the study's attention-check kinds, and the site's small parts
-(favicon, staff header link, the schema in a browser, plural names)."""
+"""What raters and staff meet around the rating pages: the rater's home (studies by their rater
+title, never their name), and the site's small parts (favicon, staff header link, the schema in
+a browser, plural names, the admin's check of a rater title)."""
 
 from __future__ import annotations
 
-import random
-
 import pytest
 from django.contrib.auth import get_user_model
-from django.core.exceptions import ValidationError
 from django.test import Client
 
 from generation.models import DisplayCopy, GenerationBatch
-from generation.models import ModelSpec
-from ratings import services
-from ratings.models import DEFAULT_RATER_TITLE, AttentionCheck, Participation, Study
-from tests.ratings.conftest import add_images, make_specs
+from ratings import raters, studies
+from ratings.models import Participation, Study
+from tests.ratings.conftest import add_images
 
 pytestmark = pytest.mark.django_db
 
 
-def test_a_rater_title_naming_a_model_is_refused_and_the_default_is_neutral(make_study):
-    study = make_study(n_models=2, n_prompts=2)
-    assert study.rater_title == DEFAULT_RATER_TITLE
-    specs = list(study.job.specs.all())
-    for title in (f"Which is better: {specs[0].name.upper()}?", f"{specs[1].slug} study", "  "):
-        with pytest.raises(ValidationError) as refused:
-            services.study_create(name="x", specs=specs, prompt_set=study.job.prompt_set, seeds=[0], rater_title=title)
-        assert "rater_title" in refused.value.message_dict
-    made = services.study_create(name="x", specs=specs, prompt_set=study.job.prompt_set, seeds=[0], rater_title=" Pictures from text ")
-    assert made.rater_title == "Pictures from text"
-
-
-def test_a_rater_title_is_checked_for_whole_model_names_not_letters(make_study):
-    # A model named "A" (slug "a-1") does not make the neutral default name it; "A" alone does.
-    study = make_study(n_models=2, n_prompts=2)
-    specs = list(study.job.specs.all())
-    ModelSpec.objects.filter(pk=specs[0].pk).update(name="A", slug="a-1")
-    specs = list(study.job.specs.all())
-    made = services.study_create(name="x", specs=specs, prompt_set=study.job.prompt_set, seeds=[0])
-    assert made.rater_title == DEFAULT_RATER_TITLE
-    for title in ("Model A or model B?", "Study of a-1 images"):
-        with pytest.raises(ValidationError) as refused:
-            services.study_create(name="x", specs=specs, prompt_set=study.job.prompt_set, seeds=[0], rater_title=title)
-        assert "rater_title" in refused.value.message_dict
-
-
 def test_the_home_page_lists_studies_to_rate_by_rater_title_and_leaves_out_finished_ones(make_study):
     first = make_study(n_models=2, n_prompts=2)
-    second = services.study_create(name="second", specs=first.job.specs.all(), prompt_set=first.job.prompt_set, seeds=[1], display_size=64)
+    second = studies.study_create(name="second", specs=first.job.specs.all(), prompt_set=first.job.prompt_set, seeds=[1], display_size=64)
     add_images(second, list(first.job.specs.all()), size=64)
-    services.study_open(study=second)
+    studies.study_open(study=second)
     Study.objects.filter(pk=first.pk).update(name="Zephyrturbo vs Quillbase", rater_title="Photo study A")
     user = get_user_model().objects.create_user("homer", password="homer-password")
     for study in (first, second):
-        services.rater_invite(study=study, user=user)
+        raters.rater_invite(study=study, user=user)
     client = Client()
     client.force_login(user)
     page = client.get("/").content.decode()
@@ -66,27 +36,6 @@ def test_the_home_page_lists_studies_to_rate_by_rater_title_and_leaves_out_finis
     Participation.objects.create(study=second, rater=rater, finished_at="2026-01-01T00:00:00Z")
     page = client.get("/").content.decode()
     assert "you have finished every study open to you" in page and "/rate/" not in page
-
-
-@pytest.mark.parametrize("kinds", [["degraded"], ["unrelated_prompt"], ["degraded", "unrelated_prompt"]])
-def test_attention_checks_are_of_the_studys_kinds_only(kinds):
-    from generation.prompts import prompt_set_create
-
-    specs = make_specs(2)
-    prompt_set = prompt_set_create(name="p", prompts=[{"text": f"prompt {i}"} for i in range(6)])
-    study = services.study_create(name="s", specs=specs, prompt_set=prompt_set, seeds=[0], display_size=64, attention_check_kinds=kinds)
-    add_images(study, specs, size=64)
-    made = services.attention_checks_create(study=study, rng=random.Random(1))
-    assert len(made) == 6
-    assert {check.kind for check in made} == set(kinds)
-    assert AttentionCheck.objects.filter(study=study).count() == 6
-
-
-def test_unknown_attention_check_kinds_are_refused(make_study):
-    study = make_study(n_models=2, n_prompts=2)
-    with pytest.raises(ValidationError) as refused:
-        services.study_create(name="x", specs=study.job.specs.all(), prompt_set=study.job.prompt_set, seeds=[0], attention_check_kinds=["blurry"])
-    assert "attention_check_kinds" in refused.value.message_dict
 
 
 def test_the_favicon_is_served_and_staff_see_a_dashboard_link():

@@ -17,6 +17,8 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from ratings import sampling, services
+from ratings.raters import rater_join
+from ratings.studies import study_create
 from ratings.models import Comparison, PairSlot, Rater, Study
 from ratings.stats import sampling as stats_sampling
 from tests.ratings.rater_client import RaterSession, RecordingClient
@@ -32,7 +34,7 @@ RULE_STUDY = dict(attention_check_rate=0, repeat_share=0, stop_when="separated",
 
 
 def join(study, name: str) -> int:
-    rater, _ = services.rater_join(study=study, source=Rater.Source.PROLIFIC, external_id=name)
+    rater, _ = rater_join(study=study, source=Rater.Source.PROLIFIC, external_id=name)
     return rater.pk
 
 
@@ -216,13 +218,13 @@ def test_study_create_refuses_bad_sampling_settings_with_reasons(prompt_set):
     specs = make_specs(3)
     base = dict(name="bad settings", specs=specs, prompt_set=prompt_set, seeds=[0])
     with pytest.raises(ValidationError) as error:
-        services.study_create(**base, stop_when="separated", vote_budget=None, exploration=1.5, stop_alpha=0.7, stop_top_k=5,
+        study_create(**base, stop_when="separated", vote_budget=None, exploration=1.5, stop_alpha=0.7, stop_top_k=5,
                               sampling_rule="greedy")
     messages = error.value.message_dict
     assert "needs a vote_budget" in messages["vote_budget"][0]
     assert set(messages) == {"vote_budget", "exploration", "stop_alpha", "stop_top_k", "sampling"}
     with pytest.raises(ValidationError, match="stop_width"):
-        services.study_create(**base, stop_when="width", vote_budget=100)
+        study_create(**base, stop_when="width", vote_budget=100)
     assert not Study.objects.exists()
 
 

@@ -11,14 +11,16 @@ import pytest
 from django.core.files.storage import default_storage
 from django.utils import timezone
 
-from ratings import leaderboards, selectors, services
+from ratings import selectors, services
+from ratings.results import leaderboards
+from ratings.raters import rater_join, rater_withdraw
 from ratings.models import AttentionCheck, Comparison, PairSlot, Participation, Rater, Vote
 
 pytestmark = pytest.mark.django_db
 
 
 def crowd_rater(study, name="p1"):
-    rater, participation = services.rater_join(study=study, source=Rater.Source.PROLIFIC, external_id=name)
+    rater, participation = rater_join(study=study, source=Rater.Source.PROLIFIC, external_id=name)
     return rater
 
 
@@ -342,7 +344,7 @@ def test_withdrawal_removes_votes_from_leaderboards_and_identifying_data(make_st
     rate_until_done(study, stays)
     rate_until_done(study, leaves)
     assert selectors.counted_votes(study=study).count() == 12
-    services.rater_withdraw(rater=leaves)
+    rater_withdraw(rater=leaves)
     leaves.refresh_from_db()
     assert leaves.withdrawn_at is not None and leaves.external_id == ""
     assert Participation.objects.filter(rater=leaves, crowd_study_id="", crowd_session_id="").exists()

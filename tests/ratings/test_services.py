@@ -6,25 +6,26 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 
-from ratings import leaderboards, services
+from ratings import raters, services, studies
+from ratings.results import leaderboards
 from ratings.models import Comparison, Vote
 
 
 @pytest.fixture
 def study(tiny_specs, prompt_set, django_capture_on_commit_callbacks):
-    study = services.study_create(
+    study = studies.study_create(
         name="s", specs=tiny_specs, prompt_set=prompt_set, seeds=[0, 1], display_size=64, votes_per_pair=1,
         attention_check_rate=0, repeat_share=0, min_seconds_per_vote=0,
     )
     with django_capture_on_commit_callbacks(execute=True):
-        services.study_start_generation(study=study)
-    services.study_open(study=study)
+        studies.study_start_generation(study=study)
+    studies.study_open(study=study)
     return study
 
 
 def make_rater(study, name):
     user = get_user_model().objects.create_user(name, password="pw-" + name)
-    return services.rater_invite(study=study, user=user)
+    return raters.rater_invite(study=study, user=user)
 
 
 @pytest.mark.django_db(transaction=True)

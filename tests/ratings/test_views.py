@@ -10,7 +10,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
 
-from ratings import services
+from ratings import raters, services
 from ratings.models import Comparison, Participation, Rater, Vote
 from tests.ratings.rater_client import RaterSession, RecordingClient, study_link
 
@@ -24,7 +24,7 @@ def study(make_study):
 
 def login_rater(client, study, name="rater"):
     user = get_user_model().objects.create_user(name, password="pw")
-    rater = services.rater_invite(study=study, user=user)
+    rater = raters.rater_invite(study=study, user=user)
     client.force_login(user)
     return rater
 

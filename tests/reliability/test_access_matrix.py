@@ -13,7 +13,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.test import APIClient
 
-from ratings import services, study_services
+from ratings import raters, studies
 from ratings.models import Comparison
 from tests.ratings.conftest import make_study  # noqa: F401  (the fast study fixture, files without diffusers)
 from tests.ratings.rater_client import RaterSession, RecordingClient
@@ -99,12 +99,12 @@ def world(make_study):
     other_rater.join_prolific("f6e5d4c3b2a1")
     other_rater.start()
     researcher_client = APIClient()
-    researcher_client.credentials(HTTP_AUTHORIZATION=f"Token {study_services.researcher_grant(user=owner).key}")
+    researcher_client.credentials(HTTP_AUTHORIZATION=f"Token {studies.researcher_grant(user=owner).key}")
     staff_client = Client()
     staff_client.force_login(staff)
     account_client = Client()
     account_user = User.objects.create_user("invited", password="pw")
-    services.rater_invite(study=study, user=account_user)
+    raters.rater_invite(study=study, user=account_user)
     account_client.force_login(account_user)
     other_comparison = Comparison.objects.get(token=other_rater.token)
     values = {
@@ -201,7 +201,7 @@ def two_researchers(db):
     clients = {}
     for name in ("ada", "bob"):
         client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Token {study_services.researcher_grant(user=User.objects.create_user(name, password='pw')).key}")
+        client.credentials(HTTP_AUTHORIZATION=f"Token {studies.researcher_grant(user=User.objects.create_user(name, password='pw')).key}")
         clients[name] = client
     system = [
         specs.model_spec_create(
@@ -296,7 +296,6 @@ def test_the_ownership_migration_gives_existing_rows_their_first_studys_owner_or
     from generation import specs
     from generation.prompts import prompt_set_create
     from generation.models import ModelSpec
-    from ratings import services as ratings_services
 
     migration = importlib.import_module("ratings.migrations.0007_spec_and_prompt_set_owners")
     ada = get_user_model().objects.create_user("ada", password="pw")
@@ -307,7 +306,7 @@ def test_the_ownership_migration_gives_existing_rows_their_first_studys_owner_or
     unused = specs.model_spec_create(name="U", slug="nobodys", **make)
     used_prompts = prompt_set_create(name="P", prompts=[{"text": "a cube"}])
     other_prompts = prompt_set_create(name="Q", prompts=[{"text": "a ball"}])
-    ratings_services.study_create(name="S", specs=[v1, preset], prompt_set=used_prompts, seeds=[0], owner=ada)
+    studies.study_create(name="S", specs=[v1, preset], prompt_set=used_prompts, seeds=[0], owner=ada)
     migration.give_owners(apps, None)
     owners = dict(ModelSpec.objects.values_list("pk", "owner__username"))
     assert owners == {v1.pk: "ada", v2.pk: "ada", preset.pk: None, unused.pk: None}

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, settings
 
 from evalsite.wsgi import application
 from generation.prompts import prompt_set_create
-from ratings import services, study_services
+from ratings import studies
 
 pytestmark = pytest.mark.slow
 
@@ -21,10 +21,10 @@ schema = schemathesis.openapi.from_wsgi("/api/schema/", application)
 @pytest.fixture
 def researcher_token(transactional_db, tiny_specs):
     user = get_user_model().objects.create_user("fuzzer", password="fuzzer-password")
-    token = study_services.researcher_grant(user=user).key
+    token = studies.researcher_grant(user=user).key
     prompts = prompt_set_create(name="Fuzz prompts", prompts=[{"text": "a red cube"}, {"text": "a blue ball"}])
     # Something for the fuzzer to find: a study the researcher owns.
-    services.study_create(name="Fuzzed", specs=tiny_specs[:2], prompt_set=prompts, seeds=[0], display_size=64, owner=user)
+    studies.study_create(name="Fuzzed", specs=tiny_specs[:2], prompt_set=prompts, seeds=[0], display_size=64, owner=user)
     return token
 
 

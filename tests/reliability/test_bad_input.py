@@ -110,7 +110,7 @@ def test_a_huge_study_is_refused_before_anything_is_queued(api, tiny_specs):
 def test_the_study_service_refuses_bad_seeds_whoever_calls_it(tiny_specs):
     from django.core.exceptions import ValidationError
 
-    from ratings.services import study_create
+    from ratings.studies import study_create
 
     prompt_set = PromptSet.objects.create(name="p")
     for seeds in ([-5], [2**63], [1, 1], list(range(101))):
@@ -132,7 +132,7 @@ def test_a_bad_vote_file_names_its_line_and_column(tmp_path):
 def test_a_huge_or_empty_batch_is_refused_by_the_generation_commands(tiny_specs):
     from django.core.management import CommandError, call_command
 
-    from ratings.services import study_create
+    from ratings.studies import study_create
 
     prompt_set = PromptSet.objects.create(name="p")
     Prompt.objects.create(prompt_set=prompt_set, position=0, text="a cat")

@@ -20,7 +20,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from rest_framework.test import APIClient
 
-from ratings import study_services
+from ratings import studies
 
 pytestmark = pytest.mark.django_db
 ROOT = Path(__file__).resolve().parents[2]
@@ -74,7 +74,7 @@ def peak_rss_of(setup: str, call: str) -> dict:
 def api(db):
     user = get_user_model().objects.create_user("ada", password="a-long-password-1")
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {study_services.researcher_grant(user=user).key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {studies.researcher_grant(user=user).key}")
     return client
 
 

@@ -11,7 +11,7 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from ratings.models import Vote
-from tests.api.conftest import four_prompts, rated_study, researcher, without_checks  # noqa: F401  (fixtures)
+from tests.api.conftest import four_prompts, rated_study, researcher  # noqa: F401  (fixtures)
 from tests.ratings.rater_client import study_link
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.django_db(transaction=True)]

@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 from django.test import Client
 from rest_framework.test import APIClient
 
-from ratings import study_services
+from ratings import studies
 
 pytestmark = pytest.mark.django_db
 PASSWORD = "correct-horse-battery-staple"
@@ -26,14 +26,14 @@ def test_the_token_endpoint_answers_a_raters_right_password_as_a_wrong_one():
     assert right.status_code == wrong.status_code == nobody.status_code == 400
     assert right.json() == wrong.json() == nobody.json() == {"non_field_errors": ["Unable to log in with provided credentials."]}
     researcher = get_user_model().objects.create_user("ada", password=PASSWORD)
-    study_services.researcher_grant(user=researcher)
+    studies.researcher_grant(user=researcher)
     assert api.post("/api/v1/auth/token/", {"username": "ada", "password": PASSWORD}, format="json").json()["token"]
 
 
 def test_repeated_wrong_passwords_lock_the_username_on_the_login_page_and_the_token_endpoint(settings):
     limit = settings.AXES_FAILURE_LIMIT
     user = get_user_model().objects.create_user("ada", password=PASSWORD)
-    study_services.researcher_grant(user=user)
+    studies.researcher_grant(user=user)
     browser = Client()
     for attempt in range(limit - 1):
         response = browser.post("/login/", {"username": "ada", "password": f"guess-{attempt}"})

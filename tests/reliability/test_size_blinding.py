@@ -14,7 +14,7 @@ from PIL import Image as PILImage
 
 from generation import png
 from generation.models import DisplayCopy
-from ratings import services
+from ratings import studies
 from ratings.models import AttentionCheck, Study
 from tests.ratings.conftest import make_specs
 from tests.ratings.rater_client import RaterSession, RecordingClient
@@ -61,9 +61,9 @@ def test_generated_display_copies_and_decoys_are_stored_at_one_length(tiny_specs
     at opening; every stored file a rater can be served has the same length."""
     from generation.jobs import job_run_inline
 
-    study = services.study_create(name="Blind", specs=tiny_specs[:2], prompt_set=prompt_set, seeds=[0], display_size=48, attention_check_rate=0.5)
+    study = studies.study_create(name="Blind", specs=tiny_specs[:2], prompt_set=prompt_set, seeds=[0], display_size=48, attention_check_rate=0.5)
     job_run_inline(job=study.job)
-    services.study_open(study=study, rng=random.Random(3))
+    studies.study_open(study=study, rng=random.Random(3))
     names = list(DisplayCopy.objects.filter(image__spec__in=tiny_specs[:2], size=48).values_list("file", flat=True))
     names += [name for name in AttentionCheck.objects.filter(study=study).values_list("decoy_file", flat=True) if name]
     assert AttentionCheck.objects.filter(study=study, kind=AttentionCheck.Kind.DEGRADED).exists()
@@ -82,7 +82,7 @@ def test_a_study_refuses_models_of_different_aspect_ratios(db):
     wide.save()
     prompts = prompt_set_create(name="P", prompts=[{"text": "a cube"}])
     with pytest.raises(ValidationError) as refused:
-        services.study_create(name="Mixed", specs=[square, wide], prompt_set=prompts, seeds=[0])
+        studies.study_create(name="Mixed", specs=[square, wide], prompt_set=prompts, seeds=[0])
     assert "aspect ratio" in str(refused.value)
     assert not Study.objects.exists()
     from generation.models import ModelSpec
@@ -91,4 +91,4 @@ def test_a_study_refuses_models_of_different_aspect_ratios(db):
         name="Big square", slug="big-square", weights="org/big", pipeline_class="StableDiffusionPipeline", steps=1,
         width=1024, height=1024, config_hash="b" * 64,
     )
-    assert services.study_create(name="Square", specs=[square, same_shape], prompt_set=prompts, seeds=[0]).pk
+    assert studies.study_create(name="Square", specs=[square, same_shape], prompt_set=prompts, seeds=[0]).pk

@@ -14,7 +14,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from ratings import services
+from ratings import raters, services
 from ratings.models import Comparison, Participation, Rater, Study, Vote
 from tests.ratings.rater_client import RaterSession, RecordingClient
 
@@ -55,8 +55,8 @@ def _expected(status: str, participant: str, reservation: str) -> str:
 @pytest.mark.parametrize("status,participant,reservation", list(itertools.product(STATUSES, PARTICIPANTS, RESERVATIONS)))
 def test_a_vote_counts_only_in_an_open_study_from_a_live_session_within_quota(make_study, hot_path, status, participant, reservation):
     study = make_study(n_models=3, n_prompts=4, quota_per_rater=2, votes_per_pair=5, attention_check_rate=0, repeat_share=0)
-    rater, participation = services.rater_join(study=study, source=Rater.Source.PROLIFIC, external_id="victim")
-    services.participation_consent(participation=participation)
+    rater, participation = raters.rater_join(study=study, source=Rater.Source.PROLIFIC, external_id="victim")
+    raters.participation_consent(participation=participation)
     first = _serve(study, rater)["pairs"]
     assert len(first) == 2
     target = first[0]["token"]
@@ -68,9 +68,9 @@ def test_a_vote_counts_only_in_an_open_study_from_a_live_session_within_quota(ma
         for pair in _serve(study, rater)["pairs"]:
             assert _vote(study, rater, pair["token"])["status"] == "recorded"
     if participant == "finished":
-        services.participation_finish(participation=participation)
+        raters.participation_finish(participation=participation)
     elif participant == "withdrawn":
-        services.rater_withdraw(rater=rater)
+        raters.rater_withdraw(rater=rater)
     Study.objects.filter(pk=study.pk).update(status=status)
     votes_before = Vote.objects.count()
 

@@ -3,7 +3,7 @@
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from ratings.study_services import researcher_grant
+from ratings.studies import researcher_grant
 
 
 class Command(BaseCommand):

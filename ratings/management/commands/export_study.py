@@ -2,7 +2,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from ratings import exports, leaderboards
+from ratings.results import exports, leaderboards, plots
 from ratings.models import Study
 
 
@@ -14,7 +14,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--study", type=int, required=True, help="Id of the study.")
-        parser.add_argument("what", choices=["leaderboard", "votes", *exports.PLOTS], help="What to export.")
+        parser.add_argument("what", choices=["leaderboard", "votes", *plots.PLOTS], help="What to export.")
         parser.add_argument("--format", dest="fmt", default=None, help="leaderboard: json|csv|md|latex (default json); plots: png|svg (default svg).")
         parser.add_argument("--method", default="bt", choices=leaderboards.METHODS, help="Rating method (default bt).")
         parser.add_argument("--rounds", type=int, default=1000, help="Bootstrap rounds, or orderings for elo (default 1000).")
@@ -37,7 +37,7 @@ class Command(BaseCommand):
             elif what == "votes":
                 content, filename = exports.votes_csv(study=study), f"study-{study.pk}-votes.csv"
             else:
-                content, _, filename = exports.plot_export(
+                content, _, filename = plots.plot_export(
                     study=study, plot=what, fmt=fmt or "svg", method=method, resample=resample, include_flagged=include_flagged
                 )
         except ValueError as error:

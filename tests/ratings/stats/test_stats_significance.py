@@ -90,3 +90,19 @@ def test_the_mean_counts_each_comparison_once():
     mean = [row for row in pairwise_table(votes, 50, 0) if row["criterion"] == "mean"]
     assert [(r["wins_a"], r["wins_b"], r["ties"]) for r in mean] == [(1, 1, 1)]
     assert mean[0]["win_rate"] == pytest.approx(0.5)
+
+
+def test_pair_matrix_shows_each_pair_from_both_rows_and_leaves_uncompared_cells_empty():
+    from ratings.stats import pair_matrix
+
+    pairs = [
+        {"model_a": "a", "model_b": "b", "criterion": "q", "win_rate": 0.75, "ci_low": 0.6, "ci_high": 0.9, "p_holm": 0.01},
+        {"model_a": "a", "model_b": "b", "criterion": "other", "win_rate": 0.1, "ci_low": 0.0, "ci_high": 0.2, "p_holm": 0.5},
+        {"model_a": "b", "model_b": "c", "criterion": "q", "win_rate": None, "ci_low": None, "ci_high": None, "p_holm": 1.0},
+    ]
+    matrix = pair_matrix(pairs, ["a", "b", "c"], "q")
+    assert (matrix[0][1]["rate"], matrix[0][1]["low"], matrix[0][1]["high"]) == (0.75, 0.6, 0.9)
+    assert (matrix[1][0]["rate"], matrix[1][0]["low"], matrix[1][0]["high"]) == pytest.approx((0.25, 0.1, 0.4))
+    assert matrix[1][0]["p_holm"] == 0.01
+    assert matrix[1][2]["rate"] is None and matrix[2][1]["rate"] is None
+    assert matrix[0][0] is None and matrix[0][2] is None and matrix[2][0] is None

@@ -10,7 +10,7 @@ from django.core.files.storage import default_storage
 
 from generation.models import Image
 
-from .models import Study
+from ..models import Study
 
 METADATA_NAME = "metadata.jsonl"
 

@@ -7,7 +7,9 @@ import json
 import pytest
 from django.contrib.auth import get_user_model
 
-from ratings import exports, leaderboards, services
+from ratings import raters, services, studies
+from ratings.results import caches, exports, leaderboards, plots
+from ratings.results.votes import model_label
 from ratings.models import Participation, Rater
 from ratings.stats import read_vote_file
 
@@ -17,16 +19,16 @@ def voted_study(tiny_specs, prompt_set, django_capture_on_commit_callbacks):
     """Every pair of the study answered once by each of two raters: turbo always wins on
     adherence and always loses on quality; a third, flagged rater always votes the other way."""
     # Plain comparisons only: no attention checks, repeats or minimum time (rater-side defaults).
-    study = services.study_create(
+    study = studies.study_create(
         name="Voted", specs=tiny_specs, prompt_set=prompt_set, seeds=[0], display_size=64, votes_per_pair=3,
         attention_check_rate=0, repeat_share=0, min_seconds_per_vote=0,
     )
     with django_capture_on_commit_callbacks(execute=True):
-        services.study_start_generation(study=study)
-    services.study_open(study=study)
+        studies.study_start_generation(study=study)
+    studies.study_open(study=study)
     turbo = tiny_specs[0].pk
     for name, contrary in (("r1", False), ("r2", False), ("flagged", True)):
-        rater = services.rater_invite(study=study, user=get_user_model().objects.create_user(name, password="pw"))
+        rater = raters.rater_invite(study=study, user=get_user_model().objects.create_user(name, password="pw"))
         while (comparison := services.comparison_serve(study=study, rater=rater)) is not None:
             a_side, b_side = ("left", "right") if comparison.left_is_a else ("right", "left")
             turbo_side = a_side if comparison.image_a.spec_id == turbo else b_side if comparison.image_b.spec_id == turbo else a_side
@@ -42,7 +44,7 @@ def test_bradley_terry_leaderboard_leaves_flagged_raters_out_and_says_so(voted_s
     document = leaderboards.compute_study_leaderboard(study=voted_study, method="bt", rounds=200, seed=1)
     by_key = {(row["model"], row["criterion"]): row for row in document["models"]}
     assert document["criteria"] == ["prompt_adherence", "image_quality"]
-    turbo = leaderboards.model_label(voted_study.job.specs.order_by("pk")[0])
+    turbo = model_label(voted_study.job.specs.order_by("pk")[0])
     assert by_key[(turbo, "prompt_adherence")]["rank"] == 1
     assert by_key[(turbo, "image_quality")]["rating"] < 1000 < by_key[(turbo, "prompt_adherence")]["rating"]
     # 3 pairs x 8 prompts answered by two counted raters; the turbo model is in 2 of 3 pairs.
@@ -70,18 +72,16 @@ def test_leaderboard_is_cached_until_recomputed(voted_study):
 
 @pytest.mark.django_db(transaction=True)
 def test_flagging_excluding_or_withdrawing_a_rater_drops_the_cached_leaderboards(voted_study):
-    from ratings import study_services
-
     cached = leaderboards.study_leaderboard(study=voted_study, method="winrate", rounds=50)
     assert cached["provenance"]["votes"] == 2 * 24 * 2
     r1 = Rater.objects.get(user__username="r1")
-    study_services.rater_flag(study=voted_study, rater=r1)  # not a recompute: the cached one is gone
+    raters.rater_flag(study=voted_study, rater=r1)  # not a recompute: the cached one is gone
     assert leaderboards.study_leaderboard(study=voted_study, method="winrate", rounds=50)["provenance"]["votes"] == 24 * 2
-    study_services.rater_flag(study=voted_study, rater=r1, flagged=False)
+    raters.rater_flag(study=voted_study, rater=r1, flagged=False)
     assert leaderboards.study_leaderboard(study=voted_study, method="winrate", rounds=50)["provenance"]["votes"] == 2 * 24 * 2
-    study_services.rater_exclude(study=voted_study, rater=r1)
+    raters.rater_exclude(study=voted_study, rater=r1)
     assert leaderboards.study_leaderboard(study=voted_study, method="winrate", rounds=50)["provenance"]["votes"] == 24 * 2
-    services.rater_withdraw(rater=Rater.objects.get(user__username="r2"))
+    raters.rater_withdraw(rater=Rater.objects.get(user__username="r2"))
     assert leaderboards.study_leaderboard(study=voted_study, method="winrate", rounds=50)["provenance"]["votes"] == 0
 
 
@@ -94,7 +94,7 @@ def test_votes_export_is_an_arena_csv_the_leaderboard_command_reads(voted_study,
     assert len(rows) == 3 * 24 * 2
     assert list(rows[0])[:7] == ["model_a", "model_b", "winner", "criterion", "prompt_id", "rater_id", "tstamp"]
     assert sum(row["counted"] == "no" for row in rows) == 48 and {row["rater_status"] for row in rows} == {"counted", "flagged"}
-    slugs = {leaderboards.model_label(spec) for spec in voted_study.job.specs.all()}
+    slugs = {model_label(spec) for spec in voted_study.job.specs.all()}
     assert {row["model_a"] for row in rows} <= slugs
     assert {row["winner"] for row in rows} <= {"model_a", "model_b", "tie"}
     raters = {row["rater_id"] for row in rows}
@@ -126,10 +126,10 @@ def test_leaderboard_exports_and_plots_carry_how_they_were_made(voted_study):
             assert "method bt; rounds 100; seed 0" in text and "excluded raters: r_" in text, fmt
         if fmt == "latex":
             assert "\\begin{tabular}" in text and "steps" in text and "s/img" in text
-    for plot in exports.PLOTS:
-        png, content_type, _ = exports.plot_export(study=voted_study, plot=plot, fmt="png")
+    for plot in plots.PLOTS:
+        png, content_type, _ = plots.plot_export(study=voted_study, plot=plot, fmt="png")
         assert content_type == "image/png" and png.startswith(b"\x89PNG"), plot
-        svg, content_type, _ = exports.plot_export(study=voted_study, plot=plot, fmt="svg")
+        svg, content_type, _ = plots.plot_export(study=voted_study, plot=plot, fmt="svg")
         assert content_type == "image/svg+xml" and b"<svg" in svg, plot
 
 
@@ -137,7 +137,7 @@ def test_leaderboard_exports_and_plots_carry_how_they_were_made(voted_study):
 def test_results_pages_for_staff(voted_study, client):
     client.force_login(get_user_model().objects.create_user("staff", password="pw", is_staff=True))
     html = client.get(f"/studies/{voted_study.pk}/leaderboard/?method=elo").content.decode()
-    turbo = leaderboards.model_label(voted_study.job.specs.order_by("pk")[0])
+    turbo = model_label(voted_study.job.specs.order_by("pk")[0])
     assert "Spread over orderings (not a confidence interval)" in html and turbo in html
     assert "95% bootstrap interval" in html and "votes resampled" in html
     # The flagged rater's votes are left out, and the page says so with a switch to include them.
@@ -218,32 +218,31 @@ def _views(study, client):
 def test_every_change_of_what_counts_refreshes_every_cached_view(make_study, client):
     """Flag, unflag, exclude, include, exclude votes in the admin, withdraw: after each, every
     cached view and download shows the new count (the automatic flag: the next test)."""
-    from ratings import study_services
     from ratings.models import Vote
 
     study = make_study(n_models=3, n_prompts=2, attention_check_rate=0, repeat_share=0)
     client.force_login(get_user_model().objects.create_user("staff", password="pw", is_staff=True, is_superuser=True))
-    raters = []
+    voters = []
     for name in ("one", "two", "three"):
-        rater = services.rater_invite(study=study, user=get_user_model().objects.create_user(name, password="pw"))
+        rater = raters.rater_invite(study=study, user=get_user_model().objects.create_user(name, password="pw"))
         _vote_everything(study, rater)
-        raters.append(rater)
+        voters.append(rater)
     per_rater = 6 * 2
     assert _views(study, client) == {3 * per_rater}
-    one, two, three = raters
-    study_services.rater_flag(study=study, rater=one)
+    one, two, three = voters
+    raters.rater_flag(study=study, rater=one)
     assert _views(study, client) == {2 * per_rater}
-    study_services.rater_flag(study=study, rater=one, flagged=False)
+    raters.rater_flag(study=study, rater=one, flagged=False)
     assert _views(study, client) == {3 * per_rater}
-    study_services.rater_exclude(study=study, rater=two)
+    raters.rater_exclude(study=study, rater=two)
     assert _views(study, client) == {2 * per_rater}
-    study_services.rater_exclude(study=study, rater=two, excluded=False)
+    raters.rater_exclude(study=study, rater=two, excluded=False)
     assert _views(study, client) == {3 * per_rater}
     vote = Vote.objects.filter(comparison__rater=one).first()
     response = client.post("/admin/ratings/vote/", {"action": "exclude_selected", "_selected_action": [str(vote.pk)]}, follow=True)
     assert "1 vote excluded (kept, never deleted)." in response.content.decode()
     assert _views(study, client) == {3 * per_rater - 1}
-    services.rater_withdraw(rater=three)
+    raters.rater_withdraw(rater=three)
     assert _views(study, client) == {2 * per_rater - 1}
 
 
@@ -272,31 +271,28 @@ def test_automatic_flagging_refreshes_the_leaderboard_at_once(make_study, client
 
 @pytest.mark.django_db
 def test_a_rater_flagged_in_one_study_still_counts_in_another(make_study, hot_path):
-    from ratings import study_services
-
     first = make_study(n_models=2, n_prompts=2, attention_check_rate=0, repeat_share=0)
     # The same models, prompts and images in a second study.
-    second = services.study_create(
+    second = studies.study_create(
         name="Second", specs=list(first.job.specs.order_by("pk")), prompt_set=first.job.prompt_set, seeds=[0], display_size=64,
         attention_check_rate=0, repeat_share=0, min_seconds_per_vote=0,
     )
-    services.study_open(study=second)
+    studies.study_open(study=second)
     user = get_user_model().objects.create_user("crowd", password="pw")
-    rater = services.rater_invite(study=first, user=user)
-    services.rater_invite(study=second, user=user)
+    rater = raters.rater_invite(study=first, user=user)
+    raters.rater_invite(study=second, user=user)
     for study in (first, second):
         _vote_everything(study, rater)
     before = [leaderboards.study_leaderboard(study=s, method="winrate", rounds=20)["provenance"]["votes"] for s in (first, second)]
     assert before == [4, 4]
-    study_services.rater_flag(study=first, rater=rater)
+    raters.rater_flag(study=first, rater=rater)
     after = [leaderboards.study_leaderboard(study=s, method="winrate", rounds=20)["provenance"]["votes"] for s in (first, second)]
     assert after == [0, 4]
     first_board = leaderboards.study_leaderboard(study=first, method="winrate", rounds=20)
     assert first_board["provenance"]["left_out"]["note"].startswith("All 4 votes were left out: every rater who voted is flagged in this study")
-    from ratings import rater_stats
 
-    assert {row["id"]: row["flagged"] for row in rater_stats.study_rater_table(study=second)} == {rater.pk: False}
-    assert {row["id"]: row["flagged"] for row in rater_stats.study_rater_table(study=first)} == {rater.pk: True}
+    assert {row["id"]: row["flagged"] for row in raters.study_rater_table(study=second)} == {rater.pk: False}
+    assert {row["id"]: row["flagged"] for row in raters.study_rater_table(study=first)} == {rater.pk: True}
 
 
 @pytest.mark.django_db(transaction=True)
@@ -319,54 +315,19 @@ def test_breakdown_by_prompt_category_on_page_and_api(voted_study, client):
     assert "Category Animals (72 votes)" in md
 
 
-@pytest.mark.django_db
-def test_self_consistency_per_rater_and_study_and_the_study_threshold_flags(make_study, hot_path):
-    from ratings import rater_stats, study_services
-    from ratings.models import Comparison
-    from tests.ratings.test_scheduler import crowd_rater, current, serve, vote as submit
-
-    study = make_study(n_prompts=6, attention_check_rate=0, repeat_share=1.0, quota_per_rater=12, min_self_consistency=0.75, min_repeats_to_judge=4)
-    steady, fickle = crowd_rater(study, "steady"), crowd_rater(study, "fickle")
-    for rater, flip in ((steady, False), (fickle, True)):
-        result = serve(study, rater)
-        while result["pairs"]:
-            comparison = current(result)
-            picked_a = True
-            if comparison.is_repeat and flip:
-                picked_a = False  # answers a repeat the other way
-            side = ("left" if comparison.left_is_a else "right") if picked_a else ("right" if comparison.left_is_a else "left")
-            result = submit(study, rater, comparison.token, {c: side for c in study.criteria})
-    repeats = Comparison.objects.filter(study=study, is_repeat=True, answered_at__isnull=False)
-    assert repeats.filter(rater=steady).exists() and repeats.filter(rater=fickle).exists()
-    consistency = rater_stats.study_self_consistency(study=study)
-    assert consistency["raters"][steady.pk]["share"] == 1.0 and consistency["raters"][fickle.pk]["share"] == 0.0
-    n = consistency["raters"][steady.pk]["repeats"] + consistency["raters"][fickle.pk]["repeats"]
-    assert sum(cell["repeats"] for cell in consistency["criteria"].values()) == n
-    assert consistency["criteria"]["prompt_adherence"]["share"] == pytest.approx(0.5, abs=0.2)
-    table = {row["id"]: row for row in rater_stats.study_rater_table(study=study)}
-    assert table[fickle.pk]["self_consistency"] == 0.0 and table[steady.pk]["self_consistency"] == 1.0
-    assert consistency["raters"][fickle.pk]["repeats"] >= 4  # enough to judge (min_repeats_to_judge=4)
-    assert study_services.raters_flag_inconsistent(study=study) == 1
-    assert Participation.objects.get(study=study, rater=fickle).flag_reason == "self_consistency"
-    assert not Participation.objects.get(study=study, rater=steady).flagged
-    assert study_services.raters_flag_inconsistent(study=study) == 0  # already flagged
-    board = leaderboards.compute_study_leaderboard(study=study, method="winrate", rounds=20)
-    assert board["provenance"]["self_consistency"] == consistency["criteria"]
-
-
 @pytest.mark.django_db(transaction=True)
 def test_plots_survive_dollar_signs_and_ratings_outside_their_interval(voted_study):
     from generation.models import ModelSpec
 
     ModelSpec.objects.filter(pk=voted_study.job.specs.order_by("pk")[0].pk).update(slug="cost-$5-$model")
-    leaderboards.leaderboards_invalidate(study_ids=[voted_study.pk])
+    caches.leaderboards_invalidate(study_ids=[voted_study.pk])
     for method in ("elo", "bt"):
-        for plot in exports.PLOTS:
-            content, content_type, _ = exports.plot_export(study=voted_study, plot=plot, fmt="png", method=method)
+        for plot in plots.PLOTS:
+            content, content_type, _ = plots.plot_export(study=voted_study, plot=plot, fmt="png", method=method)
             assert content.startswith(b"\x89PNG"), (method, plot)
     row = {"rating": 10.0, "ci_low": 11.0, "ci_high": 12.0}
-    assert exports._errors(row) == (0.0, 2.0)
-    assert exports.model_colours(["a", "b"])["a"] == exports.model_colours(["b", "a"])["a"]
+    assert plots._errors(row) == (0.0, 2.0)
+    assert plots.model_colours(["a", "b"])["a"] == plots.model_colours(["b", "a"])["a"]
 
 
 def test_the_design_and_the_weights_behind_the_images_are_in_every_result(make_study, client):
@@ -379,12 +340,12 @@ def test_the_design_and_the_weights_behind_the_images_are_in_every_result(make_s
     from ratings.models import Study
 
     study = make_study(n_models=2, n_prompts=2, attention_check_rate=0, repeat_share=0)
-    rater = services.rater_join(study=study, source=Rater.Source.PROLIFIC, external_id="design1")[0]
+    rater = raters.rater_join(study=study, source=Rater.Source.PROLIFIC, external_id="design1")[0]
     _vote_everything(study, rater)
     first = study.job.specs.order_by("pk").first()
     commit = {"weights": {"repo": "stabilityai/sdxl-turbo", "revision": "main", "commit": "f4c1d3e9b2a7"}}
     Image.objects.filter(Q(spec=first)).update(weights_revisions=commit)
-    label = leaderboards.model_label(first)
+    label = model_label(first)
 
     uniform = leaderboards.study_leaderboard(study=study, method="elo", rounds=40, recompute=True)["provenance"]
     assert uniform["design"]["sampling"] == "uniform" and uniform["design"]["note"] is None

@@ -1,13 +1,10 @@
-"""Study leaderboards: votes from the database into arrays at the edge (one query), the
-ratings engine (``ratings.stats``) on them, and a cache that a periodic task refreshes every
-``LEADERBOARD_REFRESH_VOTES`` new votes (or on demand)."""
+"""Study leaderboards: the study's votes as arrays (``votes.study_votes``), the ratings engine
+(``ratings.stats``) on them, with their provenance, cached (``caches``) and refreshed by a periodic
+task every ``LEADERBOARD_REFRESH_VOTES`` new votes (or on demand)."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import subprocess
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -19,163 +16,22 @@ from django.utils import timezone
 
 from generation.models import Image
 
-from . import selectors
-from .models import Participation, Rater, Study, Vote
+from ..models import Comparison, Study, Vote
+from ..raters import raters_flag_inconsistent, study_self_consistency
+from .caches import DEFAULT_TTL, VARIANT_TTL, is_default_variant, leaderboard_cache_key
+from .votes import StudyVotes, excluded_raters, model_label, rater_pseudonym, study_votes
 
 METHODS = ("bt", "elo", "winrate")
 RESAMPLE_UNITS = ("comparison", "prompt", "rater")
 BREAKDOWNS = ("category", "challenge")
-CHOICE_OUTCOME = {"a": 1.0, "b": 0.0, "tie": 0.5}
 #: Bounds on what a request may ask for; more rounds than INLINE_ROUNDS are computed in a task.
 MAX_ROUNDS = 10000
 INLINE_ROUNDS = 2000
 MAX_SEED = 2**32 - 1
-#: Cached leaderboards expire: the default one after a day (the periodic task refreshes it),
-#: any other variant (method, rounds, seed, unit, breakdown) after an hour.
-DEFAULT_TTL = 24 * 3600
-VARIANT_TTL = 3600
-FLAG_REASONS = {
-    "attention_checks": "flagged in this study: failed attention checks",
-    "self_consistency": "flagged in this study: answered repeated pairs inconsistently",
-    "staff": "flagged in this study by staff",
-}
 
 
 class LeaderboardPending(Exception):
     """A heavy recompute was queued as a task; the message says what and when to look again."""
-
-
-@dataclass(frozen=True)
-class StudyVotes:
-    """A study's votes (counted ones and those of raters flagged in it) as ``VoteArrays``, plus
-    what an export must say about them."""
-
-    arrays: object  # ratings.stats.VoteArrays, every vote of the study not excluded or withdrawn
-    flagged: np.ndarray  # bool[n], the vote's rater is flagged in this study
-    spec_ids: tuple[int, ...]  # index -> ModelSpec id, aligned with arrays.model_names
-    prompt_ids: np.ndarray  # int[n], the prompt of each vote
-    rater_ids: np.ndarray  # int[n], the Rater id of each vote
-    tstamps: list  # datetime of each vote
-    items: np.ndarray  # int[n], what was judged: (prompt, seed, unordered model pair), for agreement
-    categories: dict  # "category" | "challenge" -> (codes int[n], names)
-    flag_reasons: dict  # rater id -> why they are flagged in this study
-
-    def counted(self, *, include_flagged: bool = False, by: str | None = None):
-        """The votes a leaderboard counts, in the canonical order (``ratings.stats.canonical``),
-        with ``by``'s labels as the votes' categories."""
-        from dataclasses import replace
-
-        from ratings.stats import canonical
-
-        arrays = self.arrays
-        if by is not None:
-            codes, names = self.categories[by]
-            arrays = replace(arrays, category=codes, category_names=names, _validated=True)
-        if not include_flagged:
-            arrays = arrays.subset(~self.flagged)
-        return canonical(arrays)
-
-    @property
-    def n_raters(self) -> int:
-        return len(set(self.rater_ids.tolist()))
-
-
-def model_label(spec) -> str:
-    """A model's name in results and exports: its slug, with the version after @ from v2 on."""
-    return spec.slug if spec.version == 1 else f"{spec.slug}@{spec.version}"
-
-
-def rater_pseudonym(rater_id: int) -> str:
-    """A stable pseudonym for exports: an HMAC of the id, so exports can be joined with each
-    other but not traced back to a person without the server's secret."""
-    digest = hmac.new(settings.SECRET_KEY.encode(), f"rater:{rater_id}".encode(), hashlib.sha256).hexdigest()
-    return f"r_{digest[:12]}"
-
-
-def flagged_raters(*, study: Study) -> dict[int, str]:
-    """Rater id -> why they are flagged in this study (flags are per study)."""
-    return {
-        rater_id: FLAG_REASONS.get(reason, FLAG_REASONS["staff"])
-        for rater_id, reason in Participation.objects.filter(study=study, flagged=True).values_list("rater_id", "flag_reason")
-    }
-
-
-def excluded_raters(*, study: Study, include_flagged: bool = False) -> dict[int, str]:
-    """Rater id -> why their votes are left out of this study's leaderboards."""
-    return {} if include_flagged else flagged_raters(study=study)
-
-
-def _label_codes(labels: list[str]) -> tuple[np.ndarray, tuple[str, ...]]:
-    names = tuple(sorted({label or "uncategorized" for label in labels}))
-    position = {name: i for i, name in enumerate(names)}
-    return np.fromiter((position[label or "uncategorized"] for label in labels), dtype=np.int64, count=len(labels)), names
-
-
-def study_votes(*, study: Study, include_flagged: bool = True) -> StudyVotes:
-    """Every vote of the study that is not excluded, withdrawn, an attention check or a repeat,
-    in vote order, in one query; ``flagged`` marks those of raters flagged in this study (left
-    out unless ``include_flagged``)."""
-    from ratings.stats import VoteArrays
-
-    specs = list(study.job.specs.order_by("pk"))
-    index = {spec.pk: i for i, spec in enumerate(specs)}
-    flag_reasons = flagged_raters(study=study)
-    votes = selectors.counted_votes(study=study, include_flagged=True)
-    if not include_flagged:
-        votes = votes.exclude(comparison__rater_id__in=list(flag_reasons))
-    rows = list(
-        votes.order_by("pk").values_list(
-            "comparison_id",
-            "comparison__image_a__spec_id",
-            "comparison__image_b__spec_id",
-            "criterion",
-            "choice",
-            "comparison__rater_id",
-            "comparison__prompt_id",
-            "created_at",
-            "comparison__seed",
-            "comparison__prompt__category",
-            "comparison__prompt__challenge",
-        )
-    )
-    criteria = list(study.criteria)
-    criterion_index = {name: i for i, name in enumerate(criteria)}
-    rows = [row for row in rows if row[3] in criterion_index]
-    n = len(rows)
-    column = lambda k, dtype=np.int64: np.fromiter((row[k] for row in rows), dtype=dtype, count=n)  # noqa: E731
-    arrays = VoteArrays(
-        model_a=np.fromiter((index[row[1]] for row in rows), dtype=np.int64, count=n),
-        model_b=np.fromiter((index[row[2]] for row in rows), dtype=np.int64, count=n),
-        outcome=np.fromiter((CHOICE_OUTCOME[row[4]] for row in rows), dtype=np.float64, count=n),
-        model_names=tuple(model_label(spec) for spec in specs),
-        criterion=np.fromiter((criterion_index[row[3]] for row in rows), dtype=np.int64, count=n),
-        criterion_names=tuple(criteria),
-        comparison=column(0),
-        cluster=column(6),
-        rater=column(5),
-    )
-    return StudyVotes(
-        arrays=arrays,
-        flagged=np.fromiter((row[5] in flag_reasons for row in rows), dtype=bool, count=n),
-        spec_ids=tuple(spec.pk for spec in specs),
-        prompt_ids=column(6),
-        rater_ids=column(5),
-        tstamps=[row[7] for row in rows],
-        items=_judged_items(column(6), column(8), arrays.model_a, arrays.model_b),
-        categories={
-            "category": _label_codes([row[9] for row in rows]),
-            "challenge": _label_codes([row[10] for row in rows]),
-        },
-        flag_reasons=flag_reasons,
-    )
-
-
-def _judged_items(prompts: np.ndarray, seeds: np.ndarray, model_a: np.ndarray, model_b: np.ndarray) -> np.ndarray:
-    """One code per distinct (prompt, seed, unordered model pair): the unit raters agree on."""
-    if prompts.size == 0:
-        return np.zeros(0, dtype=np.int64)
-    keys = np.stack([prompts, seeds, np.minimum(model_a, model_b), np.maximum(model_a, model_b)], axis=1)
-    return np.unique(keys, axis=0, return_inverse=True)[1].reshape(-1)
 
 
 @lru_cache(maxsize=1)
@@ -225,8 +81,6 @@ def compute_study_leaderboard(
     ``by_category`` when ``by`` names a breakdown) with its provenance."""
     from ratings.stats import rater_agreement, results_document
     from ratings.stats.resample import POPULATION
-
-    from .rater_stats import study_self_consistency
 
     if method not in METHODS:
         raise ValueError(f"Unknown method '{method}': use one of {', '.join(METHODS)}.")
@@ -322,45 +176,13 @@ def weights_commits(*, study: Study) -> dict[str, list[dict]]:
     }
 
 
-def attention_check_failures(*, study: Study) -> int | None:
-    """Failed attention checks in the study, when the study records them (None otherwise)."""
-    from .models import Comparison
-
+def attention_check_failures(*, study: Study) -> int:
+    """Failed attention checks in the study."""
     return Comparison.objects.filter(study=study, attention_check__isnull=False, failed_check=True).count()
 
 
-def _generation_key(study_id: int) -> str:
-    return f"leaderboard:generation:{study_id}"
-
-
-def _cache_key(study_id: int, method: str, rounds: int, seed: int, include_flagged: bool, resample: str = "comparison", by: str | None = None) -> str:
-    # Every cached leaderboard of a study carries the study's generation: invalidating them all
-    # is one increment, whatever methods and options were cached.
-    generation = cache.get(_generation_key(study_id), 0)
-    return f"leaderboard:v3:{study_id}:{generation}:{method}:{rounds}:{seed}:{int(include_flagged)}:{resample}:{by or '-'}"
-
-
-def _is_default(method, rounds, seed, include_flagged, resample, by) -> bool:
-    return (method, rounds, seed, include_flagged, resample, by) == ("bt", 1000, 0, False, "comparison", None)
-
-
-def leaderboards_invalidate(*, study_ids) -> None:
-    """Drop the cached leaderboards of these studies (a rater flagged, excluded or withdrawn
-    changes which votes count); the next read computes them again."""
-    for study_id in set(study_ids):
-        key = _generation_key(study_id)
-        try:
-            cache.incr(key)
-        except ValueError:  # no generation yet
-            cache.set(key, 1, timeout=None)
-
-
-def rater_leaderboards_invalidate(*, rater: Rater) -> None:
-    """Drop the cached leaderboards of every study the rater takes part in."""
-    leaderboards_invalidate(study_ids=Participation.objects.filter(rater=rater).values_list("study_id", flat=True))
-
-
-def counted_votes(*, study: Study) -> int:
+def votes_in_study(*, study: Study) -> int:
+    """Every vote of the study, counted or not: what the periodic refresh compares with."""
     return Vote.objects.filter(comparison__study=study).count()
 
 
@@ -390,12 +212,12 @@ def study_leaderboard(
     """
     check_options(method=method, rounds=rounds, seed=seed, resample=resample, by=by)
     options = dict(method=method, rounds=rounds, seed=seed, include_flagged=include_flagged, resample=resample, by=by)
-    key = _cache_key(study.pk, **options)
+    key = leaderboard_cache_key(study.pk, **options)
     cached = None if recompute else cache.get(key)
     if cached is not None:
         return cached
     if rounds > INLINE_ROUNDS and not in_task:
-        from .tasks import leaderboard_recompute
+        from ..tasks import leaderboard_recompute
 
         if cache.add(f"{key}:queued", 1, timeout=600):  # one task per variant at a time
             transaction.on_commit(lambda: leaderboard_recompute.delay(study.pk, options))
@@ -404,8 +226,8 @@ def study_leaderboard(
             "ask again in a minute, without recompute."
         )
     document = compute_study_leaderboard(study=study, **options)
-    document["provenance"]["votes_in_study"] = counted_votes(study=study)
-    cache.set(key, document, timeout=DEFAULT_TTL if _is_default(**options) else VARIANT_TTL)
+    document["provenance"]["votes_in_study"] = votes_in_study(study=study)
+    cache.set(key, document, timeout=DEFAULT_TTL if is_default_variant(**options) else VARIANT_TTL)
     if in_task:
         cache.delete(f"{key}:queued")
     return document
@@ -415,14 +237,12 @@ def leaderboards_refresh_stale(*, every: int | None = None) -> list[int]:
     """Recompute the default leaderboards of studies with ``every`` or more votes since their
     cached one; returns the ids of the studies refreshed. Called by a periodic task, which also
     applies each study's self-consistency threshold (a new flag refreshes the study at once)."""
-    from .study_services import raters_flag_inconsistent
-
     every = every or settings.LEADERBOARD_REFRESH_VOTES
     refreshed = []
     for study in Study.objects.filter(status__in=[Study.Status.RATING, Study.Status.CLOSED]):
         raters_flag_inconsistent(study=study)
-        cached = cache.get(_cache_key(study.pk, "bt", 1000, 0, False))
-        total = counted_votes(study=study)
+        cached = cache.get(leaderboard_cache_key(study.pk, "bt", 1000, 0, False))
+        total = votes_in_study(study=study)
         if total == 0:
             continue
         if cached is None or total - cached["provenance"].get("votes_in_study", 0) >= every:

@@ -11,9 +11,10 @@ from django.shortcuts import get_object_or_404, render
 
 from generation.selectors import job_progress
 
-from . import exports, leaderboards
-from .models import CRITERION_QUESTIONS, Study
-from .sampling import study_sampling_summary
+from ..models import CRITERION_QUESTIONS, Study
+from ..sampling import study_sampling_summary
+from . import exports, leaderboards, plots
+from .votes import model_label
 
 
 def _results_study(request: HttpRequest, study_id: int) -> Study:
@@ -60,17 +61,13 @@ def _query(options: dict, **changes) -> str:
 def _pair_matrices(document: dict, study_models: list[str]) -> dict:
     """Per criterion (and the mean): a model x model matrix of cells (win rate of the row over
     the column, its interval, and whether the Holm-adjusted p is below 0.05), from the pairs."""
+    from ratings.stats import pair_matrix
+
     models = sorted(set(study_models) | {p[k] for p in document.get("pairs", []) for k in ("model_a", "model_b")})
-    matrices = []
-    for criterion in [*document["criteria"], *(["mean"] if len(document["criteria"]) > 1 else [])]:
-        cells = {}
-        for pair in document.get("pairs", []):
-            if pair["criterion"] != criterion:
-                continue
-            flip = lambda x: None if x is None else 1.0 - x  # noqa: E731
-            cells[(pair["model_a"], pair["model_b"])] = {**pair, "rate": pair["win_rate"], "low": pair["ci_low"], "high": pair["ci_high"]}
-            cells[(pair["model_b"], pair["model_a"])] = {**pair, "rate": flip(pair["win_rate"]), "low": flip(pair["ci_high"]), "high": flip(pair["ci_low"])}
-        matrices.append({"name": criterion, "rows": [(row, [cells.get((row, col)) for col in models]) for row in models]})
+    matrices = [
+        {"name": criterion, "rows": list(zip(models, pair_matrix(document.get("pairs", []), models, criterion)))}
+        for criterion in [*document["criteria"], *(["mean"] if len(document["criteria"]) > 1 else [])]
+    ]
     return {"models": models, "matrices": matrices}
 
 
@@ -111,10 +108,10 @@ def leaderboard(request: HttpRequest, study_id: int) -> HttpResponse:
         "provenance": document["provenance"],
         "sections": sections,
         "categories": categories,
-        "pairs": _pair_matrices(document, [leaderboards.model_label(spec) for spec in study.job.specs.all()]),
+        "pairs": _pair_matrices(document, [model_label(spec) for spec in study.job.specs.all()]),
         "progress": job_progress(job=study.job),
         "formats": list(exports.LEADERBOARD_FORMATS),
-        "plots": exports.PLOTS,
+        "plots": plots.PLOTS,
         "query": _query(options),
         "toggle_flagged": _query(options, include_flagged=not options["include_flagged"]),
         # The votes-needed forecast the dashboard shows (cached per refresh of the pair weights).
@@ -148,7 +145,7 @@ def plot_download(request: HttpRequest, study_id: int, plot: str, fmt: str) -> H
     study = _results_study(request, study_id)
     options = _options(request)
     try:
-        content, content_type, filename = exports.plot_export(
+        content, content_type, filename = plots.plot_export(
             study=study, plot=plot, fmt=fmt, method=options["method"], criterion=request.GET.get("criterion", "mean"),
             model=request.GET.get("model"), resample=options["resample"], include_flagged=options["include_flagged"],
         )

@@ -1,0 +1,112 @@
+"""Study state changes (ratings/studies.py): creation and what it refuses, and the checked
+transitions: each refuses from the wrong state with a message saying why, and writes nothing."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from generation.models import ModelSpec
+from generation.prompts import prompt_set_create
+from ratings import studies
+from ratings.models import DEFAULT_RATER_TITLE, AttentionCheck, PairSlot, Study
+from tests.ratings.conftest import add_images, make_specs
+
+pytestmark = pytest.mark.django_db
+
+
+def draft(*, n_prompts: int = 3, **settings) -> Study:
+    specs = make_specs(2)
+    prompt_set = prompt_set_create(name="p", prompts=[{"text": f"prompt {i}"} for i in range(n_prompts)])
+    return studies.study_create(name="s", specs=specs, prompt_set=prompt_set, seeds=[0], display_size=64, **settings)
+
+
+def test_a_rater_title_naming_a_model_is_refused_and_the_default_is_neutral(make_study):
+    study = make_study(n_models=2, n_prompts=2)
+    assert study.rater_title == DEFAULT_RATER_TITLE
+    specs = list(study.job.specs.all())
+    for title in (f"Which is better: {specs[0].name.upper()}?", f"{specs[1].slug} study", "  "):
+        with pytest.raises(ValidationError) as refused:
+            studies.study_create(name="x", specs=specs, prompt_set=study.job.prompt_set, seeds=[0], rater_title=title)
+        assert "rater_title" in refused.value.message_dict
+    made = studies.study_create(name="x", specs=specs, prompt_set=study.job.prompt_set, seeds=[0], rater_title=" Pictures from text ")
+    assert made.rater_title == "Pictures from text"
+
+
+def test_a_rater_title_is_checked_for_whole_model_names_not_letters(make_study):
+    # A model named "A" (slug "a-1") does not make the neutral default name it; "A" alone does.
+    study = make_study(n_models=2, n_prompts=2)
+    specs = list(study.job.specs.all())
+    ModelSpec.objects.filter(pk=specs[0].pk).update(name="A", slug="a-1")
+    specs = list(study.job.specs.all())
+    made = studies.study_create(name="x", specs=specs, prompt_set=study.job.prompt_set, seeds=[0])
+    assert made.rater_title == DEFAULT_RATER_TITLE
+    for title in ("Model A or model B?", "Study of a-1 images"):
+        with pytest.raises(ValidationError) as refused:
+            studies.study_create(name="x", specs=specs, prompt_set=study.job.prompt_set, seeds=[0], rater_title=title)
+        assert "rater_title" in refused.value.message_dict
+
+
+@pytest.mark.parametrize("kinds", [["degraded"], ["unrelated_prompt"], ["degraded", "unrelated_prompt"]])
+def test_attention_checks_are_of_the_studys_kinds_only(kinds):
+    study = draft(n_prompts=6, attention_check_kinds=kinds)
+    add_images(study, list(study.job.specs.all()), size=64)
+    made = studies.attention_checks_create(study=study, rng=random.Random(1))
+    assert len(made) == 6
+    assert {check.kind for check in made} == set(kinds)
+    assert AttentionCheck.objects.filter(study=study).count() == 6
+
+
+def test_unknown_attention_check_kinds_are_refused(make_study):
+    study = make_study(n_models=2, n_prompts=2)
+    with pytest.raises(ValidationError) as refused:
+        studies.study_create(name="x", specs=study.job.specs.all(), prompt_set=study.job.prompt_set, seeds=[0], attention_check_kinds=["blurry"])
+    assert "attention_check_kinds" in refused.value.message_dict
+
+
+def test_a_study_opens_only_once_every_image_exists_and_a_refusal_writes_nothing():
+    study = draft()
+    with pytest.raises(studies.StudyStateError, match="Only 0 of 6 images are made"):
+        studies.study_open(study=study)
+    assert not PairSlot.objects.filter(study=study).exists() and not study.attention_checks.exists()
+    assert Study.objects.get(pk=study.pk).status == Study.Status.DRAFT
+    add_images(study, list(study.job.specs.all()), size=64)
+    studies.study_open(study=study, rng=random.Random(0))
+    study.refresh_from_db()
+    assert study.status == Study.Status.RATING
+    assert PairSlot.objects.filter(study=study).count() == 3  # one model pair x 3 prompts x 1 seed
+    checks = study.attention_checks.count()
+    assert checks > 0
+    with pytest.raises(studies.StudyStateError, match="is open for rating; only a study that is generating"):
+        studies.study_open(study=study)
+    assert study.attention_checks.count() == checks
+
+
+def test_generation_starts_once_from_a_draft():
+    study = draft()
+    add_images(study, list(study.job.specs.all()), size=64)
+    assert studies.study_start_generation(study=study) == 0  # every image exists: nothing to queue
+    assert Study.objects.get(pk=study.pk).status == Study.Status.GENERATING
+    with pytest.raises(studies.StudyStateError, match="was already started .* it can be started only once"):
+        studies.study_start_generation(study=study)
+
+
+def test_pause_resume_and_close_refuse_from_the_wrong_state():
+    study = draft()
+    with pytest.raises(studies.StudyStateError, match="only a generating or rating study can be paused"):
+        studies.study_pause(study=study)
+    with pytest.raises(studies.StudyStateError, match="not paused; nothing to resume"):
+        studies.study_resume(study=study)
+    studies.study_start_generation(study=study)
+    studies.study_pause(study=study)
+    # Images still missing: back to generating, not to rating.
+    assert studies.study_resume(study=study) == Study.Status.GENERATING
+    studies.study_close(study=study)
+    with pytest.raises(studies.StudyStateError, match="is already closed"):
+        studies.study_close(study=study)
+    for step in (studies.study_start_generation, studies.study_open, studies.study_pause, studies.study_resume):
+        with pytest.raises(studies.StudyStateError):
+            step(study=study)
+    assert Study.objects.get(pk=study.pk).status == Study.Status.CLOSED
