@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from django.core.exceptions import ValidationError
 
-from ratings import sampling, services
+from ratings import sampling, scheduler, services
 from ratings.models import Comparison, PairSlot, Rater, Study
 from ratings.stats import sampling as stats_sampling
 from tests.ratings.rater_client import RaterSession, RecordingClient
@@ -59,7 +59,7 @@ def test_adaptive_serving_follows_the_weights_on_both_paths(make_study, hot_path
     study = make_study(n_models=3, n_prompts=10, seeds=(0, 1), sampling_rule="adaptive", **RULE_STUDY)
     Study.objects.filter(pk=study.pk).update(pair_weights=[0.9, 0.05, 0.05])
     for i in range(150):
-        assert len(services.session_serve(study_id=study.pk, rater_id=join(study, f"w{i}"))["pairs"]) == 2
+        assert len(scheduler.session_serve(study_id=study.pk, rater_id=join(study, f"w{i}"))["pairs"]) == 2
     served = served_pairs(study)
     total = sum(served.values())
     assert total == 300
@@ -72,7 +72,7 @@ def test_uniform_serving_is_unchanged_by_weights(make_study, hot_path):
     study = make_study(n_models=3, n_prompts=4, seeds=(0,), **RULE_STUDY)
     Study.objects.filter(pk=study.pk).update(pair_weights=[1.0, 0.0, 0.0])  # ignored: sampling is uniform
     for i in range(12):
-        services.session_serve(study_id=study.pk, rater_id=join(study, f"u{i}"))
+        scheduler.session_serve(study_id=study.pk, rater_id=join(study, f"u{i}"))
     filled = list(PairSlot.objects.filter(study=study).values_list("filled", flat=True))
     assert max(filled) - min(filled) <= 1 and sum(filled) == 24
 
@@ -81,11 +81,11 @@ def test_a_drawn_pair_with_nothing_left_for_the_rater_falls_back_to_the_least_fi
     study = make_study(n_models=3, n_prompts=2, seeds=(0,), sampling_rule="adaptive", min_seconds_per_vote=0, **RULE_STUDY)
     Study.objects.filter(pk=study.pk).update(pair_weights=[1.0, 0.0, 0.0])
     rater_id = join(study, "fallback")
-    pairs = services.session_serve(study_id=study.pk, rater_id=rater_id)["pairs"]
+    pairs = scheduler.session_serve(study_id=study.pk, rater_id=rater_id)["pairs"]
     assert {Comparison.objects.get(token=p["token"]).slot.model_pair for p in pairs} == {0}
     for _ in range(2):
-        token = services.session_serve(study_id=study.pk, rater_id=rater_id)["pairs"][0]["token"]
-        result = services.vote_submit(study_id=study.pk, rater_id=rater_id, token=token,
+        token = scheduler.session_serve(study_id=study.pk, rater_id=rater_id)["pairs"][0]["token"]
+        result = scheduler.vote_submit(study_id=study.pk, rater_id=rater_id, token=token,
                                       answers={"prompt_adherence": "left", "image_quality": "left"}, response_ms=4000)
         assert result["status"] == "recorded"
     # Both slots of pair 0 are this rater's already: the next pairs come from the others.
@@ -147,7 +147,7 @@ def test_the_rule_stops_a_separated_study_and_not_before(make_study, hot_path):
     assert [r.stopped for _, r in refreshes] == [False] * (len(refreshes) - 1) + [True]
     assert len(refreshes) >= 2 and refreshes[-1][1].comparisons < 2000
     # Stopped: a new rater is served nothing.
-    assert services.session_serve(study_id=study.pk, rater_id=join(study, "late"))["pairs"] == []
+    assert scheduler.session_serve(study_id=study.pk, rater_id=join(study, "late"))["pairs"] == []
 
 
 def test_close_models_are_not_declared_separated(make_study):
@@ -190,7 +190,7 @@ def test_the_budget_stops_the_study_the_rater_mid_pair_gets_the_code_and_a_highe
     sampling.study_reopen(study=study, vote_budget=500)
     study.refresh_from_db()
     assert study.stopped_at is None and study.stop_reason == "" and study.vote_budget == 500
-    assert len(services.session_serve(study_id=study.pk, rater_id=join(study, "after-reopen"))["pairs"]) == 2
+    assert len(scheduler.session_serve(study_id=study.pk, rater_id=join(study, "after-reopen"))["pairs"]) == 2
 
 
 def test_the_beat_task_refreshes_only_studies_with_enough_new_votes(make_study, settings):

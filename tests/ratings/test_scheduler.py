@@ -11,7 +11,7 @@ import pytest
 from django.core.files.storage import default_storage
 from django.utils import timezone
 
-from ratings import leaderboards, selectors, services
+from ratings import leaderboards, scheduler, selectors, services
 from ratings.models import AttentionCheck, Comparison, PairSlot, Participation, Rater, Vote
 
 pytestmark = pytest.mark.django_db
@@ -23,12 +23,12 @@ def crowd_rater(study, name="p1"):
 
 
 def serve(study, rater):
-    return services.session_serve(study_id=study.pk, rater_id=rater.pk, rng=random.Random())
+    return scheduler.session_serve(study_id=study.pk, rater_id=rater.pk, rng=random.Random())
 
 
 def vote(study, rater, token, answers=None, response_ms=1500):
     answers = answers or {"prompt_adherence": "left", "image_quality": "right"}
-    return services.vote_submit(study_id=study.pk, rater_id=rater.pk, token=token, answers=answers, response_ms=response_ms)
+    return scheduler.vote_submit(study_id=study.pk, rater_id=rater.pk, token=token, answers=answers, response_ms=response_ms)
 
 
 def current(result):
@@ -62,7 +62,7 @@ def test_study_open_makes_one_slot_per_model_pair_prompt_and_seed_and_attention_
         else:
             assert check.decoy_image.prompt_id != check.prompt_id and check.decoy_image.spec_id == check.image.spec_id
             assert check.criteria == ["prompt_adherence"]
-    assert services.pair_slots_sync(study=study) == 0  # idempotent
+    assert scheduler.pair_slots_sync(study=study) == 0  # idempotent
 
 
 def test_each_pair_is_served_once_per_rater_both_images_exist_and_sides_are_random(make_study, hot_path):
@@ -122,9 +122,9 @@ def test_a_level_left_above_a_slot_is_lowered_by_the_periodic_repair(make_study)
     study = make_study(n_models=2, n_prompts=4, votes_per_pair=3, attention_check_rate=0, repeat_share=0)
     serve(study, crowd_rater(study, "first"))
     Study.objects.filter(pk=study.pk).update(serve_level=2)  # as a level bump racing a release would leave it
-    assert services.serve_levels_repair() == [study.pk]
+    assert scheduler.serve_levels_repair() == [study.pk]
     assert Study.objects.get(pk=study.pk).serve_level == 0
-    assert services.serve_levels_repair() == []
+    assert scheduler.serve_levels_repair() == []
 
 
 def test_slots_added_after_voting_began_are_served_first(make_study, hot_path):
@@ -135,7 +135,7 @@ def test_slots_added_after_voting_began_are_served_first(make_study, hot_path):
     rate_until_done(study, crowd_rater(study, "p1"))  # all 7 slots once
     serve(study, crowd_rater(study, "p2"))  # and two of them twice
     assert sorted(PairSlot.objects.values_list("filled", flat=True)) == [1, 1, 1, 1, 1, 2, 2]
-    assert services.pair_slots_sync(study=study) == 1  # the images exist now
+    assert scheduler.pair_slots_sync(study=study) == 1  # the images exist now
     added = PairSlot.objects.get(study=study, image_a_id=late_images[0], image_b_id=late_images[1])
     newcomer = crowd_rater(study, "p3")
     assert current(serve(study, newcomer)).slot_id == added.pk
@@ -290,7 +290,7 @@ def test_a_late_vote_counts_when_its_slot_still_has_room(make_study, hot_path):
     rater = crowd_rater(study)
     held = current(serve(study, rater))
     Comparison.objects.filter(rater=rater).update(expires_at=timezone.now() - timedelta(seconds=1))
-    services.reservations_release_lapsed(study_id=study.pk)
+    scheduler.reservations_release_lapsed(study_id=study.pk)
     assert set(PairSlot.objects.values_list("filled", flat=True)) == {0}
     assert vote(study, rater, held.token)["status"] == "recorded"
     assert PairSlot.objects.get(pk=held.slot_id).filled == 1
@@ -317,7 +317,7 @@ def test_reporting_a_pair_records_why_serves_another_and_retires_a_pair_reported
     study = make_study(n_models=2, n_prompts=3, votes_per_pair=3, attention_check_rate=0, repeat_share=0)
     raters = [crowd_rater(study, f"r{i}") for i in range(3)]
     first = current(serve(study, raters[0]))
-    result = services.comparison_report(study_id=study.pk, rater_id=raters[0].pk, token=first.token, reason="broken", note="grey square")
+    result = scheduler.comparison_report(study_id=study.pk, rater_id=raters[0].pk, token=first.token, reason="broken", note="grey square")
     assert str(first.token) not in [p["token"] for p in result["pairs"]] and len(result["pairs"]) == 2
     first.refresh_from_db()
     assert (first.report_reason, first.report_note, first.released_at is not None) == ("broken", "grey square", True)
@@ -327,12 +327,12 @@ def test_reporting_a_pair_records_why_serves_another_and_retires_a_pair_reported
         result = serve(study, rater)
         mine = Comparison.objects.filter(rater=rater, slot_id=first.slot_id).first()
         if mine:
-            services.comparison_report(study_id=study.pk, rater_id=rater.pk, token=mine.token, reason="offensive")
+            scheduler.comparison_report(study_id=study.pk, rater_id=rater.pk, token=mine.token, reason="offensive")
             break
     assert PairSlot.objects.get(pk=first.slot_id).retired
     assert [c.pk for c in selectors.study_reports(study=study)][-1] == first.pk
     with pytest.raises(Exception, match="Choose why"):
-        services.comparison_report(study_id=study.pk, rater_id=raters[2].pk, token=first.token, reason="boring")
+        scheduler.comparison_report(study_id=study.pk, rater_id=raters[2].pk, token=first.token, reason="boring")
 
 
 def test_withdrawal_removes_votes_from_leaderboards_and_identifying_data(make_study, hot_path):
