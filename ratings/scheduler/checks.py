@@ -19,4 +19,5 @@ def scheduler_sql_installed(app_configs=None, **kwargs) -> list[CheckMessage]:
     return [
         Error(problem.message, id="ratings.E001") if problem.error else Warning(problem.message, id="ratings.W001")
         for problem in problems
+        if not problem.pending
     ]

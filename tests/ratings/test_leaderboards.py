@@ -249,7 +249,7 @@ def test_every_change_of_what_counts_refreshes_every_cached_view(make_study, cli
 
 @pytest.mark.django_db
 def test_automatic_flagging_refreshes_the_leaderboard_at_once(make_study, client, hot_path):
-    from tests.ratings.test_scheduler import crowd_rater, current, serve, vote as submit
+    from tests.ratings.scheduler.steps import crowd_rater, current, serve, vote as submit
 
     study = make_study(n_models=3, n_prompts=6, attention_check_rate=0.4, repeat_share=0, flag_after_failed_checks=1)
     client.force_login(get_user_model().objects.create_user("staff", password="pw", is_staff=True))
@@ -323,7 +323,7 @@ def test_breakdown_by_prompt_category_on_page_and_api(voted_study, client):
 def test_self_consistency_per_rater_and_study_and_the_study_threshold_flags(make_study, hot_path):
     from ratings import rater_stats, study_services
     from ratings.models import Comparison
-    from tests.ratings.test_scheduler import crowd_rater, current, serve, vote as submit
+    from tests.ratings.scheduler.steps import crowd_rater, current, serve, vote as submit
 
     study = make_study(n_prompts=6, attention_check_rate=0, repeat_share=1.0, quota_per_rater=12, min_self_consistency=0.75, min_repeats_to_judge=4)
     steady, fickle = crowd_rater(study, "steady"), crowd_rater(study, "fickle")

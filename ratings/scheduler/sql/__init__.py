@@ -34,6 +34,8 @@ class Problem(NamedTuple):
     # The database runs SQL that no migration describes (an error at start-up); otherwise a
     # migration is pending or missing, and `migrate` itself must not be blocked (a warning).
     error: bool
+    # A migration that exists is not applied: Django itself says so, and `migrate` installs it.
+    pending: bool = False
 
 
 def files(directory: Path = DIRECTORY) -> list[Path]:
@@ -160,7 +162,7 @@ def installed_problems(*, using=connection, directory: Path = DIRECTORY) -> list
     if not rows:
         return [Problem(
             f"The scheduler's SQL functions are not in the database; migration ratings.{migration} installs them: "
-            "run `python manage.py migrate ratings`.", False,
+            "run `python manage.py migrate ratings`.", False, True,
         )]
     if len(comments) != 1 or not next(iter(comments)).startswith(COMMENT_PREFIX):
         return [Problem(
@@ -178,7 +180,7 @@ def installed_problems(*, using=connection, directory: Path = DIRECTORY) -> list
             )]
         return [Problem(
             f"The database runs the scheduler SQL of {signature['file']}, the code expects {expected.name}: "
-            f"run `python manage.py migrate ratings` (migration {migration} is not applied).", False,
+            f"run `python manage.py migrate ratings` (migration {migration} is not applied).", False, True,
         )]
     if signature["sha256"] != file_sha256(expected):
         return [Problem(

@@ -14,7 +14,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from django.core.checks import Error
-from django.db import connection, connections
+from django.db import OperationalError, connection, connections
 
 from ratings.scheduler import OPEN_PAIRS, Outcome, checks, sql
 from ratings.scheduler.outcomes import BAD_ANSWER, MISSING_ANSWERS
@@ -81,6 +81,14 @@ def test_functions_changed_by_hand_in_the_database_fail_the_start_up_check():
     assert problem.error and "changed outside the migrations" in problem.message
     [message] = checks.scheduler_sql_installed()
     assert isinstance(message, Error) and message.id == "ratings.E001"
+
+
+def test_the_start_up_check_is_silent_when_the_database_cannot_be_reached(monkeypatch):
+    def unreachable(**kwargs):
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr(sql, "installed_problems", unreachable)
+    assert checks.scheduler_sql_installed() == []
 
 
 STEPS = [  # (step, the migration whose file the database then runs)
