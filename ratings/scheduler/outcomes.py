@@ -31,7 +31,10 @@ class Outcome(Enum):
 
     @classmethod
     def of(cls, status: str) -> Outcome:
-        return next(outcome for outcome in cls if outcome.status == status)
+        for outcome in cls:
+            if outcome.status == status:
+                return outcome
+        raise ValueError(f"No outcome has the status {status!r}.")
 
 
 # The two ways an answer is ``invalid`` (the vote function says which).

@@ -75,12 +75,16 @@ def install(cursor, *, name: str, directory: Path = DIRECTORY) -> None:
     """Replace the scheduler's functions by those of ``name``.sql, and sign each with its origin."""
     path = directory / f"{name}.sql"
     names = function_names(directory)
+    text = path.read_text()
+    # Replaced in place (running callers keep going); only a function this file lacks is dropped.
+    defined = {function.lower() for function in _FUNCTION_NAME.findall(text)}
     cursor.execute(
-        "SELECT p.oid::regprocedure::text FROM pg_proc p WHERE p.proname = ANY(%s) AND pg_function_is_visible(p.oid)", [names]
+        "SELECT p.oid::regprocedure::text FROM pg_proc p WHERE p.proname = ANY(%s) AND pg_function_is_visible(p.oid)",
+        [sorted(set(names) - defined)],
     )
     for (signature,) in cursor.fetchall():
         cursor.execute(f"DROP FUNCTION {signature}")
-    cursor.execute(path.read_text())
+    cursor.execute(text)
     rows = _installed(cursor, names)
     signature = json.dumps({"file": path.name, "sha256": file_sha256(path), "definitions_md5": _definitions_md5(rows)})
     cursor.execute(
