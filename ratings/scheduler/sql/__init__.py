@@ -7,6 +7,10 @@ migration of the same name whose only operation is::
 
     migrations.RunPython(*sql.installer("0013_<name>", sha256="<sha256sum of the file>"))
 
+The files up to 0012 were recovered from git: each is the text of the old
+``ratings/scheduler_sql.py`` at the last commit that changed its migration (named in its header),
+so a fresh database migrated to any of them runs the SQL that code expected.
+
 The pinned hash makes a later edit of an installed file fail its migration loudly instead of
 reaching a fresh database only. ``install`` records on every function which file it came from
 and a hash of the definitions it made, so ``installed_problems`` can tell a database that
