@@ -207,7 +207,7 @@ class WeightRefresher(threading.Thread):
 def make_raters(study, count: int, prefix: str, path: Path) -> None:
     """Crowd participants who consented and read the instructions, each with a pair on screen;
     one line per rater: Cookie header, CSRF token, current pair token."""
-    from ratings import raters, services
+    from ratings import raters, scheduler
     from ratings.models import Participation, Rater
     from ratings.identity import rater_cookie_value
 
@@ -215,7 +215,7 @@ def make_raters(study, count: int, prefix: str, path: Path) -> None:
     for i in range(count):
         rater, participation = raters.rater_join(study=study, source=Rater.Source.PROLIFIC, external_id=f"{prefix}{i:05d}")
         Participation.objects.filter(pk=participation.pk).update(consented_at=participation.started_at, instructed_at=participation.started_at)
-        token = services.session_serve(study_id=study.pk, rater_id=rater.pk)["pairs"][0]["token"]
+        token = scheduler.session_serve(study_id=study.pk, rater_id=rater.pk)["pairs"][0]["token"]
         csrf = secrets.token_hex(16)  # 32 characters: Django accepts an unmasked secret as the token
         cookie = f"csrftoken={csrf}; rater_{study.pk}={rater_cookie_value(study_id=study.pk, rater_id=rater.pk)}"
         lines.append(f"{cookie}\t{csrf}\t{token}")

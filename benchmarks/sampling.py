@@ -4,7 +4,7 @@
 
 For each seed it runs the same study twice, ``sampling=uniform`` and ``sampling=adaptive``, both
 ``stop_when=separated`` (alpha 0.05) with the same vote budget: simulated raters are served and
-vote through ``services.session_serve`` / ``services.vote_submit`` exactly as the rater views call
+vote through ``scheduler.session_serve`` / ``scheduler.vote_submit`` exactly as the rater views call
 them, answering every criterion by Bradley-Terry with known strengths (10% ties, ties allowed);
 every ``--refresh-every`` answered comparisons the benchmark calls ``sampling.study_sampling_refresh``,
 the service the background task calls, which writes the pair weights and stops the study when
@@ -92,7 +92,7 @@ def make_models(n_prompts: int, tag: str, *, n_models: int = len(ELO[0])):
 
 
 def make_study(specs, prompt_set, *, sampling_rule: str, budget: int, seed: int, quota: int = 100):
-    from ratings import services, studies
+    from ratings import scheduler, studies
 
     study = studies.study_create(
         name=f"sampling bench {sampling_rule} {seed}", specs=specs, prompt_set=prompt_set, seeds=SEEDS_PER_PROMPT,
@@ -100,11 +100,11 @@ def make_study(specs, prompt_set, *, sampling_rule: str, budget: int, seed: int,
         attention_check_rate=0, repeat_share=0, reservation_seconds=3600,
         sampling_rule=sampling_rule, stop_when="separated", vote_budget=budget,
     )
-    services.pair_slots_sync(study=study, rng=random.Random(seed))
+    scheduler.pair_slots_sync(study=study, rng=random.Random(seed))
     from ratings.models import Study
 
     Study.objects.filter(pk=study.pk).update(status=Study.Status.RATING)
-    services._planner_statistics_refresh()
+    scheduler.planner_statistics_refresh()
     study.refresh_from_db()
     return study
 
@@ -127,13 +127,13 @@ class SimulatedCrowd:
         self.call_seconds: list[float] = []
 
     def next_rater(self) -> bool:
-        from ratings import raters, services
+        from ratings import scheduler
         from ratings.models import Rater
 
         self.n_raters += 1
         rater, _ = raters.rater_join(study=self.study, source=Rater.Source.PROLIFIC, external_id=f"s{self.study.pk}r{self.n_raters}")
         self.rater_id = rater.pk
-        self.pairs = services.session_serve(study_id=self.study.pk, rater_id=rater.pk, rng=self.py_rng)["pairs"]
+        self.pairs = scheduler.session_serve(study_id=self.study.pk, rater_id=rater.pk, rng=self.py_rng)["pairs"]
         return bool(self.pairs)
 
     def answers(self, token) -> dict:
@@ -154,14 +154,14 @@ class SimulatedCrowd:
     def vote(self) -> str:
         """Answer the current pair (a new rater first if needed); returns the vote's status, or
         "none" when nothing is left to answer."""
-        from ratings import services
+        from ratings import scheduler
 
         if not self.pairs and not self.next_rater():
             return "none"
         token = self.pairs[0]["token"]
         answers = self.answers(token)
         started = time.perf_counter()
-        result = services.vote_submit(study_id=self.study.pk, rater_id=self.rater_id, token=token, answers=answers,
+        result = scheduler.vote_submit(study_id=self.study.pk, rater_id=self.rater_id, token=token, answers=answers,
                                       response_ms=4000, rng=self.py_rng)
         self.call_seconds.append(time.perf_counter() - started)
         self.pairs = result.get("pairs", [])

@@ -16,6 +16,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from . import scheduler
 from .models import Comparison, Participation, Rater, Study, Vote
 from .results.caches import leaderboards_invalidate, rater_leaderboards_invalidate
 
@@ -112,10 +113,8 @@ def participation_instructed(*, participation: Participation) -> None:
 
 def participation_finish(*, participation: Participation) -> None:
     """No more pairs for this rater: their open reservations go back to the pool."""
-    from . import services  # the scheduler, which imports this module to start participations
-
     with transaction.atomic():
-        services._reservations_release(
+        scheduler.reservations_release(
             Comparison.objects.filter(study_id=participation.study_id, rater_id=participation.rater_id),
             now=timezone.now(),
         )
@@ -126,12 +125,10 @@ def rater_withdraw(*, rater: Rater) -> None:
     """The rater leaves: every vote of theirs is excluded from every leaderboard (kept, as the
     data is append-only), open reservations are given back, and what identifies them (platform
     ids, account name and e-mail) is removed."""
-    from . import services  # the scheduler, which imports this module to start participations
-
     now = timezone.now()
     with transaction.atomic():
         Vote.objects.filter(comparison__rater=rater).update(excluded=True)
-        services._reservations_release(Comparison.objects.filter(rater=rater), now=now)
+        scheduler.reservations_release(Comparison.objects.filter(rater=rater), now=now)
         Participation.objects.filter(rater=rater).update(crowd_study_id="", crowd_session_id="")
         Participation.objects.filter(rater=rater, finished_at__isnull=True).update(finished_at=now)
         Rater.objects.filter(pk=rater.pk).update(external_id="", withdrawn_at=now)

@@ -7,7 +7,7 @@ in ``ratings/stats/forecast.py``; read their docstrings for the rule and its ref
   rule and the vote budget. It runs in the background (``tasks.study_sampling_refresh``, and
   ``study_sampling_refresh_due`` from beat for every study with ``RATINGS_SAMPLING_REFRESH_VOTES``
   new answered comparisons), never inside a rater's request: the scheduler only reads the
-  weights (``services._serve_slot`` and ``scheduler_sql.ratings_serve_locked``).
+  weights (``scheduler.serving.drawn_model_pair`` and ``ratings_serve_locked`` in ``scheduler/sql/``).
 - Pair order: ``stats.sampling.pair_index`` over the study's model specs sorted by id (the
   order the leaderboards use); ``PairSlot.model_pair`` holds that index.
 - A stopped study keeps its status (rating) with ``stopped_at`` and ``stop_reason`` set: no new

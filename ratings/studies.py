@@ -23,7 +23,7 @@ from generation import storage
 from generation.models import DisplayCopy, ModelSpec, PromptSet
 from generation.selectors import job_progress
 
-from . import images, sampling, selectors, services
+from . import images, sampling, scheduler, selectors
 from .models import ATTENTION_CHECK_KINDS, DEFAULT_CONSENT_TEXT, DEFAULT_CRITERIA, DEFAULT_RATER_TITLE, AttentionCheck, Study
 
 # Seeds are stored as 64-bit signed integers; torch takes any of them.
@@ -200,11 +200,11 @@ def study_open(*, study: Study, rng: random.Random | None = None) -> None:
                 f"Only {progress['done']} of {progress['total']} images are made; open the study for rating when all exist."
             )
         storage.job_display_copies_ensure(job=study.job)
-        services.pair_slots_sync(study=study, rng=rng)
+        scheduler.pair_slots_sync(study=study, rng=rng)
         if not study.attention_checks.exists():
             attention_checks_create(study=study, rng=rng)
         Study.objects.filter(pk=study.pk).update(status=Study.Status.RATING)
-    services._planner_statistics_refresh()
+    scheduler.planner_statistics_refresh()
 
 
 def study_pause(*, study: Study) -> None:

@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from . import sampling, services
+from . import sampling, scheduler
 from .results import leaderboards
 
 
@@ -21,7 +21,7 @@ def leaderboard_recompute(study_id: int, options: dict | None = None) -> None:
 
 @shared_task(name="ratings.serve_levels_repair")
 def serve_levels_repair() -> list[int]:
-    return services.serve_levels_repair()
+    return scheduler.serve_levels_repair()
 
 
 @shared_task(name="ratings.study_sampling_refresh")

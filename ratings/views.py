@@ -24,17 +24,14 @@ from django.views.decorators.http import require_GET, require_POST
 from generation import png
 from generation.selectors import job_progress
 
-from . import identity, images, raters, selectors, services
+from . import identity, images, raters, scheduler, selectors
 from .identity import rater_page
 from .models import CRITERION_QUESTIONS, REPORT_REASONS, Participation, Rater, Study
 
 PREVIEW_ASSIGNMENT = "ASSIGNMENT_ID_NOT_AVAILABLE"
 EXAMPLE_CACHE_SECONDS = 24 * 3600
 PARTICIPANT_ID = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
-HTTP_STATUS = {
-    "recorded": 200, "duplicate": 200, "ok": 200, "reported": 200, "forbidden": 403, "invalid": 400, "too_fast": 429, "expired": 409,
-    "closed": 409, "finished": 409, "quota": 409,
-}
+FORBIDDEN, INVALID = scheduler.Outcome.FORBIDDEN, scheduler.Outcome.INVALID
 
 
 def livez(request: HttpRequest) -> JsonResponse:
@@ -80,7 +77,7 @@ def _session_payload(study_id: int, result: dict) -> dict:
     }
     if "message" in result:
         payload["message"] = result["message"]
-    if not payload["pairs"] and result["status"] not in ("forbidden", "invalid"):
+    if not payload["pairs"] and result["status"] not in (FORBIDDEN.status, INVALID.status):
         payload["finish_url"] = f"/rate/{study_id}/finish/"
     return payload
 
@@ -144,7 +141,7 @@ def rate(request: HttpRequest, study: Study, participation: Participation) -> Ht
     elif study.status != Study.Status.RATING:
         response = render(request, "ratings/closed.html", {"study": study}, status=409)
     else:
-        result = services.session_serve(study_id=study.pk, rater_id=participation.rater_id)
+        result = scheduler.session_serve(study_id=study.pk, rater_id=participation.rater_id)
         if not result.get("pairs") and study.stopped_at is not None and participation.answered == 0:
             response = render(request, "ratings/stopped.html", {"study": study}, status=409)
         elif not result.get("pairs"):
@@ -202,20 +199,20 @@ def vote(request: HttpRequest, study_id: int) -> HttpResponse:
         response_ms = int(body.get("response_ms") or 0)
     except (ValueError, TypeError, AttributeError):
         if rater_id is None:
-            return JsonResponse({"status": "forbidden", "message": "This pair was not given to you to rate."}, status=403)
-        return JsonResponse({"status": "invalid", "message": "The vote could not be read; please reload the page."}, status=400)
+            return JsonResponse({"status": FORBIDDEN.status, "message": FORBIDDEN.message}, status=FORBIDDEN.http_status)
+        return JsonResponse({"status": INVALID.status, "message": INVALID.message}, status=INVALID.http_status)
     if rater_id is None:
-        return JsonResponse({"status": "forbidden", "message": "This pair was not given to you to rate."}, status=403)
-    result = services.vote_submit(study_id=study_id, rater_id=rater_id, token=token, answers=answers, response_ms=response_ms)
-    if result["status"] == "forbidden":
+        return JsonResponse({"status": FORBIDDEN.status, "message": FORBIDDEN.message}, status=FORBIDDEN.http_status)
+    result = scheduler.vote_submit(study_id=study_id, rater_id=rater_id, token=token, answers=answers, response_ms=response_ms)
+    if result["status"] == FORBIDDEN.status:
         if is_json:
-            return JsonResponse({"status": "forbidden", "message": "This pair was not given to you to rate."}, status=403)
-        raise PermissionDenied("This pair was not given to you to rate.")
+            return JsonResponse({"status": FORBIDDEN.status, "message": FORBIDDEN.message}, status=FORBIDDEN.http_status)
+        raise PermissionDenied(FORBIDDEN.message)
     if not is_json:
         if "message" in result:
             request.session["vote_error"] = result["message"]
         return redirect("ratings:rate", study_id=study_id)
-    return JsonResponse(_session_payload(study_id, result), status=HTTP_STATUS.get(result["status"], 200))
+    return JsonResponse(_session_payload(study_id, result), status=scheduler.Outcome.of(result["status"]).http_status)
 
 
 @require_POST
@@ -223,18 +220,18 @@ def report(request: HttpRequest, study_id: int) -> JsonResponse:
     """Skip / report a pair (broken or offensive image): recorded, another pair served."""
     rater_id = identity.cookie_rater_id(request, study_id)
     if rater_id is None:
-        raise PermissionDenied("This pair was not given to you to rate.")
+        raise PermissionDenied(FORBIDDEN.message)
     try:
         body = json.loads(request.body)
         token = uuid.UUID(str(body.get("token", "")))
-        result = services.comparison_report(
+        result = scheduler.comparison_report(
             study_id=study_id, rater_id=rater_id, token=token, reason=str(body.get("reason", "")), note=str(body.get("note", ""))
         )
     except (ValueError, TypeError, AttributeError):
-        return JsonResponse({"status": "invalid", "message": "The report could not be read; please reload the page."}, status=400)
+        return JsonResponse({"status": INVALID.status, "message": scheduler.outcomes.REPORT_UNREADABLE}, status=INVALID.http_status)
     except ValidationError as error:
-        return JsonResponse({"status": "invalid", "message": " ".join(error.messages)}, status=400)
-    return JsonResponse(_session_payload(study_id, {**result, "status": "reported"}))
+        return JsonResponse({"status": INVALID.status, "message": " ".join(error.messages)}, status=INVALID.http_status)
+    return JsonResponse(_session_payload(study_id, {**result, "status": scheduler.Outcome.REPORTED.status}))
 
 
 @require_GET
@@ -285,7 +282,7 @@ def finish(request: HttpRequest, study: Study, participation: Participation) -> 
         # study serves no pairs, which would otherwise look like a finished session).
         return redirect("ratings:rate", study_id=study.pk)
     if participation.finished_at is None:
-        if services.session_serve(study_id=study.pk, rater_id=participation.rater_id).get("pairs"):
+        if scheduler.session_serve(study_id=study.pk, rater_id=participation.rater_id).get("pairs"):
             return redirect("ratings:rate", study_id=study.pk)
         if study.stopped_at is not None and participation.answered == 0:
             return render(request, "ratings/stopped.html", {"study": study}, status=409)

@@ -5,7 +5,7 @@ import ratings.models
 from django.conf import settings
 from django.db import migrations, models
 
-import ratings.scheduler_sql
+from ratings.scheduler import sql
 
 
 class Migration(migrations.Migration):
@@ -261,6 +261,6 @@ class Migration(migrations.Migration):
             model_name='participation',
             constraint=models.UniqueConstraint(fields=('study', 'rater'), name='participation_unique_rater'),
         ),
-        # The vote-and-serve hot path on PostgreSQL (ratings/scheduler_sql.py); a no-op elsewhere.
-        migrations.RunPython(ratings.scheduler_sql.install, ratings.scheduler_sql.uninstall),
+        # The vote-and-serve hot path on PostgreSQL (ratings/scheduler/sql/0002_rater_voting.sql); a no-op elsewhere.
+        migrations.RunPython(*sql.installer("0002_rater_voting", sha256="2d929698a03caa1ebced3730f0ac864163942b01d91571fc0e3bbd3b7a09667e")),
     ]

@@ -3,7 +3,7 @@
 import django.db.models.deletion
 from django.db import migrations, models
 
-from ratings import scheduler_sql
+from ratings.scheduler import sql
 
 
 class Migration(migrations.Migration):
@@ -91,6 +91,6 @@ class Migration(migrations.Migration):
             model_name='comparison',
             index=models.Index(condition=models.Q(('reported_at__isnull', False)), fields=['slot'], name='comparison_reported_slot'),
         ),
-        # The scheduler's functions as they are now (search from the study's level, per-candidate probes).
-        migrations.RunPython(scheduler_sql.install, migrations.RunPython.noop),
+        # The scheduler's functions of this migration's own .sql file (search from the study's level, per-candidate probes).
+        migrations.RunPython(*sql.installer("0004_hot_path_indexes", sha256="719cd3ba4ac940b32d285252b52484ceed31270e588df82d1291de7a34c6c1b1")),
     ]

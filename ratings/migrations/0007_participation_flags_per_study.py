@@ -1,6 +1,6 @@
 from django.db import migrations, models
 
-from ratings import scheduler_sql
+from ratings.scheduler import sql
 
 
 def flags_to_participations(apps, schema_editor):
@@ -50,5 +50,5 @@ class Migration(migrations.Migration):
             name="min_repeats_to_judge",
             field=models.PositiveIntegerField(default=6, help_text="Repeated answers (all criteria) a rater needs before self-consistency can flag them."),
         ),
-        migrations.RunPython(scheduler_sql.install, migrations.RunPython.noop),
+        migrations.RunPython(*sql.installer("0007_participation_flags_per_study", sha256="9db1c88242838dab9022d06e2dcf2728f489e322f2dad3c1a4e72177d604e4d7")),
     ]

@@ -5,7 +5,7 @@ and the scheduler's functions re-installed (their slot search reads the new fiel
 
 from django.db import migrations, models
 
-from ratings import scheduler_sql
+from ratings.scheduler import sql
 
 
 def pair_index_of(n_models: int, lo: int, hi: int) -> int:
@@ -111,5 +111,5 @@ class Migration(migrations.Migration):
             index=models.Index(condition=models.Q(('model_pair__isnull', False), ('retired', False)), fields=['study', 'model_pair', 'filled', 'random_key'], name='pairslot_pair_least_filled'),
         ),
         migrations.RunPython(backfill_model_pairs, migrations.RunPython.noop),
-        migrations.RunPython(scheduler_sql.install, migrations.RunPython.noop),
+        migrations.RunPython(*sql.installer("0007_study_adaptive_sampling", sha256="5179dd83519f6de3cb7d5a3a59ee61d166c204bd6cd721f7af22685f94138b5a")),
     ]

@@ -9,7 +9,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from rest_framework.test import APIClient
 
-from ratings import raters, services, studies
+from ratings import raters, scheduler, studies
 
 
 def token_client(user) -> APIClient:
@@ -85,9 +85,9 @@ NO_CHECKS = {"attention_check_rate": 0.0, "repeat_share": 0.0, "min_seconds_per_
 def vote_as(study, rater, n: int, rng: random.Random, response_ms: int = 4000) -> None:
     """Answer ``n`` comparisons, always for the left image."""
     for _ in range(n):
-        comparison = services.comparison_serve(study=study, rater=rater, rng=rng)
+        comparison = scheduler.comparison_serve(study=study, rater=rater, rng=rng)
         assert comparison is not None, "the scheduler ran out of pairs"
-        services.vote_record(
+        scheduler.vote_record(
             token=comparison.token, rater=rater, answers={c: "left" for c in study.criteria}, response_ms=response_ms
         )
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from ratings import sampling, services, studies
+from ratings import sampling, scheduler, studies
 from ratings.models import Study
 
 pytestmark = pytest.mark.django_db
@@ -32,7 +32,7 @@ def rule_study(researcher):
         allow_ties=True, min_seconds_per_vote=0, attention_check_rate=0, repeat_share=0, quota_per_rater=200,
         sampling_rule="adaptive", stop_when="separated", vote_budget=3000,
     )
-    services.pair_slots_sync(study=study)
+    scheduler.pair_slots_sync(study=study)
     Study.objects.filter(pk=study.pk).update(status=Study.Status.RATING)
     study.refresh_from_db()
     return study

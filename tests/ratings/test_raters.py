@@ -9,7 +9,7 @@ from ratings import raters
 from ratings.models import Comparison, Participation
 from ratings.results import leaderboards
 from tests.api.conftest import four_prompts, rated_study, researcher  # noqa: F401  (fixtures)
-from tests.ratings.test_scheduler import crowd_rater, current, serve, vote as submit
+from tests.ratings.scheduler.steps import crowd_rater, current, serve, vote as submit
 
 
 def test_agreement_is_the_share_of_votes_matching_the_others_majority(rated_study):

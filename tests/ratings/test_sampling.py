@@ -9,14 +9,13 @@ import importlib.util
 import json
 import subprocess
 import sys
-from collections import Counter
 from pathlib import Path
 
 import numpy as np
 import pytest
 from django.core.exceptions import ValidationError
 
-from ratings import sampling, services
+from ratings import sampling, scheduler
 from ratings.raters import rater_join
 from ratings.studies import study_create
 from ratings.models import Comparison, PairSlot, Rater, Study
@@ -38,10 +37,6 @@ def join(study, name: str) -> int:
     return rater.pk
 
 
-def served_pairs(study) -> Counter:
-    return Counter(Comparison.objects.filter(study=study, slot__isnull=False).values_list("slot__model_pair", flat=True))
-
-
 def test_slots_know_their_model_pair_in_pair_weight_order(make_study):
     study = make_study(n_models=4, n_prompts=2)
     # A uniform study's slots have none (the per-pair index skips them); made adaptive, the
@@ -55,44 +50,6 @@ def test_slots_know_their_model_pair_in_pair_weight_order(make_study):
         k = slot.model_pair
         assert (slot.image_a.spec_id, slot.image_b.spec_id) == (spec_ids[lo[k]], spec_ids[hi[k]])
     assert sorted(set(PairSlot.objects.filter(study=study).values_list("model_pair", flat=True))) == list(range(6))
-
-
-def test_adaptive_serving_follows_the_weights_on_both_paths(make_study, hot_path):
-    study = make_study(n_models=3, n_prompts=10, seeds=(0, 1), sampling_rule="adaptive", **RULE_STUDY)
-    Study.objects.filter(pk=study.pk).update(pair_weights=[0.9, 0.05, 0.05])
-    for i in range(150):
-        assert len(services.session_serve(study_id=study.pk, rater_id=join(study, f"w{i}"))["pairs"]) == 2
-    served = served_pairs(study)
-    total = sum(served.values())
-    assert total == 300
-    # Binomial(300, 0.9): the share lies within 0.84-0.96 with overwhelming probability.
-    assert 0.84 < served[0] / total < 0.96, served
-    assert served[1] >= 4 and served[2] >= 4, served  # the floor: every pair keeps being served
-
-
-def test_uniform_serving_is_unchanged_by_weights(make_study, hot_path):
-    study = make_study(n_models=3, n_prompts=4, seeds=(0,), **RULE_STUDY)
-    Study.objects.filter(pk=study.pk).update(pair_weights=[1.0, 0.0, 0.0])  # ignored: sampling is uniform
-    for i in range(12):
-        services.session_serve(study_id=study.pk, rater_id=join(study, f"u{i}"))
-    filled = list(PairSlot.objects.filter(study=study).values_list("filled", flat=True))
-    assert max(filled) - min(filled) <= 1 and sum(filled) == 24
-
-
-def test_a_drawn_pair_with_nothing_left_for_the_rater_falls_back_to_the_least_filled_slot(make_study, hot_path):
-    study = make_study(n_models=3, n_prompts=2, seeds=(0,), sampling_rule="adaptive", min_seconds_per_vote=0, **RULE_STUDY)
-    Study.objects.filter(pk=study.pk).update(pair_weights=[1.0, 0.0, 0.0])
-    rater_id = join(study, "fallback")
-    pairs = services.session_serve(study_id=study.pk, rater_id=rater_id)["pairs"]
-    assert {Comparison.objects.get(token=p["token"]).slot.model_pair for p in pairs} == {0}
-    for _ in range(2):
-        token = services.session_serve(study_id=study.pk, rater_id=rater_id)["pairs"][0]["token"]
-        result = services.vote_submit(study_id=study.pk, rater_id=rater_id, token=token,
-                                      answers={"prompt_adherence": "left", "image_quality": "left"}, response_ms=4000)
-        assert result["status"] == "recorded"
-    # Both slots of pair 0 are this rater's already: the next pairs come from the others.
-    assert {Comparison.objects.get(token=p["token"]).slot.model_pair for p in result["pairs"]} <= {1, 2}
-    assert len(result["pairs"]) == 2
 
 
 def crowd_votes(study, n: int, *, elo, seed: int = 0, refresh_every: int | None = None, crowd=None):
@@ -149,7 +106,7 @@ def test_the_rule_stops_a_separated_study_and_not_before(make_study, hot_path):
     assert [r.stopped for _, r in refreshes] == [False] * (len(refreshes) - 1) + [True]
     assert len(refreshes) >= 2 and refreshes[-1][1].comparisons < 2000
     # Stopped: a new rater is served nothing.
-    assert services.session_serve(study_id=study.pk, rater_id=join(study, "late"))["pairs"] == []
+    assert scheduler.session_serve(study_id=study.pk, rater_id=join(study, "late"))["pairs"] == []
 
 
 def test_close_models_are_not_declared_separated(make_study):
@@ -192,7 +149,7 @@ def test_the_budget_stops_the_study_the_rater_mid_pair_gets_the_code_and_a_highe
     sampling.study_reopen(study=study, vote_budget=500)
     study.refresh_from_db()
     assert study.stopped_at is None and study.stop_reason == "" and study.vote_budget == 500
-    assert len(services.session_serve(study_id=study.pk, rater_id=join(study, "after-reopen"))["pairs"]) == 2
+    assert len(scheduler.session_serve(study_id=study.pk, rater_id=join(study, "after-reopen"))["pairs"]) == 2
 
 
 def test_the_beat_task_refreshes_only_studies_with_enough_new_votes(make_study, settings):

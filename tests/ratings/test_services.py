@@ -6,7 +6,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 
-from ratings import raters, services, studies
+from ratings import raters, scheduler, studies
 from ratings.results import leaderboards
 from ratings.models import Comparison, Vote
 
@@ -41,14 +41,14 @@ def test_scheduler_serves_each_pair_once_until_the_target_is_met(study):
     rater = make_rater(study, "r1")
     seen = set()
     rng = random.Random(0)
-    while (comparison := services.comparison_serve(study=study, rater=rater, rng=rng)) is not None:
+    while (comparison := scheduler.comparison_serve(study=study, rater=rater, rng=rng)) is not None:
         key = frozenset((comparison.image_a_id, comparison.image_b_id))
         assert key not in seen
         assert comparison.image_a.prompt_id == comparison.image_b.prompt_id == comparison.prompt_id
         assert comparison.image_a.seed == comparison.image_b.seed == comparison.seed
         assert comparison.image_a.spec_id != comparison.image_b.spec_id
         seen.add(key)
-        services.vote_record(token=comparison.token, rater=rater, answers={"prompt_adherence": "left", "image_quality": "right"}, response_ms=900)
+        scheduler.vote_record(token=comparison.token, rater=rater, answers={"prompt_adherence": "left", "image_quality": "right"}, response_ms=900)
         if len(seen) > 100:
             break
     assert len(seen) == min(study.quota_per_rater, 3 * 8 * 2)  # 3 model pairs x 8 prompts x 2 seeds = 48
@@ -57,10 +57,10 @@ def test_scheduler_serves_each_pair_once_until_the_target_is_met(study):
 @pytest.mark.django_db(transaction=True)
 def test_left_right_maps_to_the_right_model_and_a_double_submit_counts_once(study):
     rater = make_rater(study, "r1")
-    comparison = services.comparison_serve(study=study, rater=rater)
+    comparison = scheduler.comparison_serve(study=study, rater=rater)
     answers = {"prompt_adherence": "left", "image_quality": "right"}
-    services.vote_record(token=comparison.token, rater=rater, answers=answers, response_ms=1200)
-    services.vote_record(token=comparison.token, rater=rater, answers=answers, response_ms=1300)
+    scheduler.vote_record(token=comparison.token, rater=rater, answers=answers, response_ms=1200)
+    scheduler.vote_record(token=comparison.token, rater=rater, answers=answers, response_ms=1300)
     votes = {v.criterion: v.choice for v in Vote.objects.filter(comparison=comparison)}
     left, right = ("a", "b") if comparison.left_is_a else ("b", "a")
     assert votes == {"prompt_adherence": left, "image_quality": right}
@@ -69,20 +69,20 @@ def test_left_right_maps_to_the_right_model_and_a_double_submit_counts_once(stud
 @pytest.mark.django_db(transaction=True)
 def test_a_rater_cannot_vote_on_a_pair_served_to_someone_else(study):
     owner, intruder = make_rater(study, "r1"), make_rater(study, "r2")
-    comparison = services.comparison_serve(study=study, rater=owner)
+    comparison = scheduler.comparison_serve(study=study, rater=owner)
     with pytest.raises(PermissionDenied):
-        services.vote_record(token=comparison.token, rater=intruder, answers={"prompt_adherence": "left", "image_quality": "left"}, response_ms=1000)
+        scheduler.vote_record(token=comparison.token, rater=intruder, answers={"prompt_adherence": "left", "image_quality": "left"}, response_ms=1000)
     assert Vote.objects.count() == 0
 
 
 @pytest.mark.django_db(transaction=True)
 def test_incomplete_or_tie_answers_on_a_forced_choice_study_write_nothing(study):
     rater = make_rater(study, "r1")
-    comparison = services.comparison_serve(study=study, rater=rater)
+    comparison = scheduler.comparison_serve(study=study, rater=rater)
     with pytest.raises(ValidationError, match="missing: image_quality"):
-        services.vote_record(token=comparison.token, rater=rater, answers={"prompt_adherence": "left"}, response_ms=1000)
+        scheduler.vote_record(token=comparison.token, rater=rater, answers={"prompt_adherence": "left"}, response_ms=1000)
     with pytest.raises(ValidationError, match="must be left or right"):
-        services.vote_record(token=comparison.token, rater=rater, answers={"prompt_adherence": "left", "image_quality": "tie"}, response_ms=1000)
+        scheduler.vote_record(token=comparison.token, rater=rater, answers={"prompt_adherence": "left", "image_quality": "tie"}, response_ms=1000)
     assert Vote.objects.count() == 0
     assert Comparison.objects.get(pk=comparison.pk).answered_at is None
 
@@ -91,7 +91,7 @@ def test_incomplete_or_tie_answers_on_a_forced_choice_study_write_nothing(study)
 def test_win_rates_count_each_models_votes_per_criterion(study):
     rater = make_rater(study, "r1")
     slug_of = {spec.pk: spec.slug for spec in study.job.specs.all()}
-    while (comparison := services.comparison_serve(study=study, rater=rater)) is not None:
+    while (comparison := scheduler.comparison_serve(study=study, rater=rater)) is not None:
         slug_a, slug_b = slug_of[comparison.image_a.spec_id], slug_of[comparison.image_b.spec_id]
         side = {"a": "left" if comparison.left_is_a else "right", "b": "right" if comparison.left_is_a else "left"}
         # The turbo model always wins on adherence and always loses on quality; LCM beats the baseline on both.
@@ -102,7 +102,7 @@ def test_win_rates_count_each_models_votes_per_criterion(study):
         else:
             lcm = "a" if slug_a == "tiny-lcm-4step" else "b"
             answers = {"prompt_adherence": side[lcm], "image_quality": side[lcm]}
-        services.vote_record(token=comparison.token, rater=rater, answers=answers, response_ms=1000)
+        scheduler.vote_record(token=comparison.token, rater=rater, answers=answers, response_ms=1000)
     board = leaderboards.compute_study_leaderboard(study=study, method="winrate", rounds=20)
     adherence = {row["model"]: (row["votes"], row["rating"]) for row in board["models"] if row["criterion"] == "prompt_adherence"}
     quality = {row["model"]: (row["votes"], row["rating"]) for row in board["models"] if row["criterion"] == "image_quality"}

@@ -10,7 +10,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
 
-from ratings import raters, services
+from ratings import raters, scheduler
 from ratings.models import Comparison, Participation, Rater, Vote
 from tests.ratings.rater_client import RaterSession, RecordingClient, study_link
 
@@ -82,7 +82,7 @@ def test_plain_form_post_without_javascript_records_the_vote_too(client, study):
 
 def test_another_raters_pair_gets_403_and_its_images_404_and_an_uninvited_account_403(client, study):
     other = login_rater(Client(), study, "other")
-    theirs = services.comparison_serve(study=study, rater=other)
+    theirs = scheduler.comparison_serve(study=study, rater=other)
     login_rater(client, study)
     session = RaterSession(client, study)
     session.start()

@@ -14,7 +14,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from ratings import raters, services
+from ratings import raters, scheduler
 from ratings.models import Comparison, Participation, Rater, Study, Vote
 from tests.ratings.rater_client import RaterSession, RecordingClient
 
@@ -35,11 +35,11 @@ def hot_path(request, settings):
 
 
 def _serve(study, rater):
-    return services.session_serve(study_id=study.pk, rater_id=rater.pk, rng=random.Random(1))
+    return scheduler.session_serve(study_id=study.pk, rater_id=rater.pk, rng=random.Random(1))
 
 
 def _vote(study, rater, token):
-    return services.vote_submit(study_id=study.pk, rater_id=rater.pk, token=token, answers=ANSWERS, response_ms=2000)
+    return scheduler.vote_submit(study_id=study.pk, rater_id=rater.pk, token=token, answers=ANSWERS, response_ms=2000)
 
 
 def _expected(status: str, participant: str, reservation: str) -> str:
@@ -62,7 +62,7 @@ def test_a_vote_counts_only_in_an_open_study_from_a_live_session_within_quota(ma
     target = first[0]["token"]
     if reservation in ("lapsed", "past_quota"):
         Comparison.objects.filter(rater=rater).update(expires_at=timezone.now() - timedelta(seconds=1))
-        services.reservations_release_lapsed(study_id=study.pk)
+        scheduler.reservations_release_lapsed(study_id=study.pk)
     if reservation == "past_quota":
         # Two fresh pairs answered: the quota is reached; the old tokens are still in hand.
         for pair in _serve(study, rater)["pairs"]:

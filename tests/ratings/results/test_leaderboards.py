@@ -7,7 +7,7 @@ import json
 import pytest
 from django.contrib.auth import get_user_model
 
-from ratings import raters, services, studies
+from ratings import raters, scheduler, studies
 from ratings.results import caches, exports, leaderboards, plots
 from ratings.results.votes import model_label
 from ratings.models import Participation, Rater
@@ -29,12 +29,12 @@ def voted_study(tiny_specs, prompt_set, django_capture_on_commit_callbacks):
     turbo = tiny_specs[0].pk
     for name, contrary in (("r1", False), ("r2", False), ("flagged", True)):
         rater = raters.rater_invite(study=study, user=get_user_model().objects.create_user(name, password="pw"))
-        while (comparison := services.comparison_serve(study=study, rater=rater)) is not None:
+        while (comparison := scheduler.comparison_serve(study=study, rater=rater)) is not None:
             a_side, b_side = ("left", "right") if comparison.left_is_a else ("right", "left")
             turbo_side = a_side if comparison.image_a.spec_id == turbo else b_side if comparison.image_b.spec_id == turbo else a_side
             other_side = b_side if turbo_side == a_side else a_side
             adherence, quality = (turbo_side, other_side) if not contrary else (other_side, turbo_side)
-            services.vote_record(token=comparison.token, rater=rater, answers={"prompt_adherence": adherence, "image_quality": quality}, response_ms=800)
+            scheduler.vote_record(token=comparison.token, rater=rater, answers={"prompt_adherence": adherence, "image_quality": quality}, response_ms=800)
     Participation.objects.filter(study=study, rater__user__username="flagged").update(flagged=True, flag_reason="staff")
     return study
 
@@ -194,10 +194,10 @@ def test_separated_votes_carry_a_warning_on_the_page_and_in_exports(make_study, 
 
 def _vote_everything(study, rater, pick_a=True):
     """The rater answers every pair: image A on both criteria (or B)."""
-    while (comparison := services.comparison_serve(study=study, rater=rater)) is not None:
+    while (comparison := scheduler.comparison_serve(study=study, rater=rater)) is not None:
         a_side, b_side = ("left", "right") if comparison.left_is_a else ("right", "left")
         side = a_side if pick_a else b_side
-        services.vote_record(token=comparison.token, rater=rater, answers={"prompt_adherence": side, "image_quality": side}, response_ms=800)
+        scheduler.vote_record(token=comparison.token, rater=rater, answers={"prompt_adherence": side, "image_quality": side}, response_ms=800)
 
 
 def _views(study, client):
@@ -248,7 +248,7 @@ def test_every_change_of_what_counts_refreshes_every_cached_view(make_study, cli
 
 @pytest.mark.django_db
 def test_automatic_flagging_refreshes_the_leaderboard_at_once(make_study, client, hot_path):
-    from tests.ratings.test_scheduler import crowd_rater, current, serve, vote as submit
+    from tests.ratings.scheduler.steps import crowd_rater, current, serve, vote as submit
 
     study = make_study(n_models=3, n_prompts=6, attention_check_rate=0.4, repeat_share=0, flag_after_failed_checks=1)
     client.force_login(get_user_model().objects.create_user("staff", password="pw", is_staff=True))

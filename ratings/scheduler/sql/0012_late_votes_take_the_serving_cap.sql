@@ -1,35 +1,6 @@
-"""The rater's hot path on PostgreSQL: record a vote and serve the next pairs in one round trip.
-
-``ratings_vote`` and ``ratings_serve`` are PL/pgSQL functions installed by migration
-``0002_rater_voting`` and replaced by the later ones that call ``install`` (PostgreSQL only).
-They do exactly what ``services._vote_python`` and ``services._serve_python`` do with the ORM
-(the path SQLite and the demo use); the tests run both on PostgreSQL and compare. Both return JSON:
-``{"status", "message"?, "answered", "quota", "pairs": [{"token", "prompt"}...]}``,
-``pairs`` being the rater's open comparisons, current one first.
-
-Locks are always taken in the order participation -> comparison -> pair slot, and every
-lock on someone else's rows is taken with SKIP LOCKED or in id order, so raters never
-deadlock; the Python caller still retries once on a deadlock, as a safety net.
-"""
-
-# Messages shared with the Python path (services.py) so both say the same thing.
-MISSING_ANSWERS = "Answer every question before submitting (missing: {missing})."
-BAD_ANSWER = "The answer to '{criterion}' must be {allowed}."
-TOO_FAST = "Please take at least {seconds} seconds to look at both images before answering."
-EXPIRED = "This pair was open too long and went to another rater; here is a new one."
-REPORTED = "You skipped this pair; here is another one."
-NOT_OPEN = "This study is not taking answers now (it is paused or closed); your answer was not recorded."
-NOT_TAKING = "Your session in this study has ended (you finished or withdrew); your answer was not recorded."
-QUOTA_REACHED = "You have answered every pair this study asks of you; this answer was not recorded."
-
-OPEN_PAIRS = 2  # the pair on screen and the next one, whose images the page preloads
-
-
-def _sql_literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
-SERVE_FUNCTION = """
+-- The scheduler's PostgreSQL functions as migration 0012_late_votes_take_the_serving_cap installs them: the text of
+-- ratings/scheduler_sql.py at commit c0a2ef4b2bc5, the last change to that migration.
+-- Never edit an installed file: a change is a new file and a migration of the same name.
 CREATE OR REPLACE FUNCTION ratings_serve(p_study bigint, p_rater bigint) RETURNS jsonb
 LANGUAGE plpgsql AS $fn$
 DECLARE
@@ -109,7 +80,7 @@ BEGIN
   SELECT count(*) INTO n_open FROM ratings_comparison
   WHERE study_id = p_study AND rater_id = p_rater AND answered_at IS NULL AND released_at IS NULL;
 
-  WHILE n_open < __OPEN_PAIRS__ AND part.answered + n_open < st.quota_per_rater
+  WHILE n_open < 2 AND part.answered + n_open < st.quota_per_rater
         AND st.status = 'rating' AND st.stopped_at IS NULL AND part.finished_at IS NULL LOOP
     v_served := false;
     IF st.attention_check_rate > 0 AND random() < st.attention_check_rate THEN
@@ -224,9 +195,7 @@ BEGIN
     ), '[]'::jsonb));
 END
 $fn$;
-""".replace("__OPEN_PAIRS__", str(OPEN_PAIRS))
 
-VOTE_FUNCTION = """
 CREATE OR REPLACE FUNCTION ratings_vote(p_study bigint, p_rater bigint, p_token uuid, p_answers jsonb, p_response_ms integer)
 RETURNS jsonb
 LANGUAGE plpgsql AS $fn$
@@ -253,30 +222,30 @@ BEGIN
     RETURN ratings_serve_locked(st, part) || jsonb_build_object('status', 'duplicate');
   END IF;
   IF c.reported_at IS NOT NULL THEN
-    RETURN ratings_serve_locked(st, part) || jsonb_build_object('status', 'reported', 'message', __REPORTED__);
+    RETURN ratings_serve_locked(st, part) || jsonb_build_object('status', 'reported', 'message', 'You skipped this pair; here is another one.');
   END IF;
   -- Votes count only where they may: an open study, a live session, within quota
   -- (late votes on lapsed reservations could otherwise go past it).
   IF st.status <> 'rating' THEN
-    RETURN ratings_serve_locked(st, part) || jsonb_build_object('status', 'closed', 'message', __NOT_OPEN__);
+    RETURN ratings_serve_locked(st, part) || jsonb_build_object('status', 'closed', 'message', 'This study is not taking answers now (it is paused or closed); your answer was not recorded.');
   END IF;
   IF part.finished_at IS NOT NULL THEN
-    RETURN ratings_serve_locked(st, part) || jsonb_build_object('status', 'finished', 'message', __NOT_TAKING__);
+    RETURN ratings_serve_locked(st, part) || jsonb_build_object('status', 'finished', 'message', 'Your session in this study has ended (you finished or withdrew); your answer was not recorded.');
   END IF;
   IF part.answered >= st.quota_per_rater THEN
-    RETURN ratings_serve_locked(st, part) || jsonb_build_object('status', 'quota', 'message', __QUOTA__);
+    RETURN ratings_serve_locked(st, part) || jsonb_build_object('status', 'quota', 'message', 'You have answered every pair this study asks of you; this answer was not recorded.');
   END IF;
 
   SELECT string_agg(x, ', ') INTO v_missing FROM jsonb_array_elements_text(st.criteria) x
   WHERE coalesce(p_answers ->> x, '') = '';
   IF v_missing IS NOT NULL THEN
-    RETURN jsonb_build_object('status', 'invalid', 'message', replace(__MISSING__, '{missing}', v_missing));
+    RETURN jsonb_build_object('status', 'invalid', 'message', replace('Answer every question before submitting (missing: {missing}).', '{missing}', v_missing));
   END IF;
   SELECT x INTO v_bad FROM jsonb_array_elements_text(st.criteria) x
   WHERE NOT (p_answers ->> x = ANY (CASE WHEN st.allow_ties THEN ARRAY['left', 'right', 'tie'] ELSE ARRAY['left', 'right'] END))
   LIMIT 1;
   IF v_bad IS NOT NULL THEN
-    RETURN jsonb_build_object('status', 'invalid', 'message', replace(replace(__BAD__, '{criterion}', v_bad),
+    RETURN jsonb_build_object('status', 'invalid', 'message', replace(replace('The answer to ''{criterion}'' must be {allowed}.', '{criterion}', v_bad),
       '{allowed}', CASE WHEN st.allow_ties THEN 'left, right or tie' ELSE 'left or right' END));
   END IF;
 
@@ -284,7 +253,7 @@ BEGIN
   -- (the page preloads the next pair before it is shown).
   IF extract(epoch FROM v_now - greatest(c.served_at, coalesce(part.last_answered_at, c.served_at))) < st.min_seconds_per_vote THEN
     RETURN ratings_serve_locked(st, part)
-      || jsonb_build_object('status', 'too_fast', 'message', replace(__TOO_FAST__, '{seconds}', st.min_seconds_per_vote::text));
+      || jsonb_build_object('status', 'too_fast', 'message', replace('Please take at least {seconds} seconds to look at both images before answering.', '{seconds}', st.min_seconds_per_vote::text));
   END IF;
 
   -- A late vote on a lapsed reservation counts only if its slot still has room.
@@ -295,7 +264,7 @@ BEGIN
     WHERE id = c.slot_id AND retired = false
       AND filled < CASE WHEN st.stop_when = 'target' THEN st.votes_per_pair ELSE 2147483647 END;
     IF NOT FOUND THEN
-      RETURN ratings_serve_locked(st, part) || jsonb_build_object('status', 'expired', 'message', __EXPIRED__);
+      RETURN ratings_serve_locked(st, part) || jsonb_build_object('status', 'expired', 'message', 'This pair was open too long and went to another rater; here is a new one.');
     END IF;
   END IF;
 
@@ -326,30 +295,3 @@ BEGIN
   RETURN ratings_serve_locked(st, part) || jsonb_build_object('status', 'recorded');
 END
 $fn$;
-"""
-for _name, _text in {"REPORTED": REPORTED, "MISSING": MISSING_ANSWERS, "BAD": BAD_ANSWER, "TOO_FAST": TOO_FAST, "EXPIRED": EXPIRED,
-                     "NOT_OPEN": NOT_OPEN, "NOT_TAKING": NOT_TAKING, "QUOTA": QUOTA_REACHED}.items():
-    VOTE_FUNCTION = VOTE_FUNCTION.replace(f"__{_name}__", _sql_literal(_text))
-
-DROP_FUNCTIONS = """
-DROP FUNCTION IF EXISTS ratings_vote(bigint, bigint, uuid, jsonb, integer);
-DROP FUNCTION IF EXISTS ratings_serve(bigint, bigint);
-DROP FUNCTION IF EXISTS ratings_serve_locked(ratings_study, ratings_participation);
-"""
-
-
-def install(apps, schema_editor) -> None:
-    """Migration step: create (or replace) both functions on PostgreSQL; other databases use
-    the Python path."""
-    if schema_editor.connection.vendor != "postgresql":
-        return
-    with schema_editor.connection.cursor() as cursor:
-        cursor.execute(SERVE_FUNCTION)
-        cursor.execute(VOTE_FUNCTION)
-
-
-def uninstall(apps, schema_editor) -> None:
-    if schema_editor.connection.vendor != "postgresql":
-        return
-    with schema_editor.connection.cursor() as cursor:
-        cursor.execute(DROP_FUNCTIONS)
