@@ -283,3 +283,26 @@ def test_the_metric_tasks_run_on_a_real_worker_that_listens_to_the_gpu_queue_onl
         expected = expected_values(tiny_clip[weights], tiny_clip[processor], ids, pickscore=metric == "pickscore")
         assert rows == pytest.approx(expected, abs=1e-4)
         assert set(ImageMetric.objects.filter(metric=metric).values_list("weights_revision", flat=True)) == {local_fingerprint(str(tiny_clip[weights]))}
+
+
+@pytest.mark.django_db
+def test_image_embeddings_feed_the_diversity_measures(metric_settings):
+    from generation.metrics import image_embeddings_compute
+    from ratings.stats.diversity import mean_cosine_distance, vendi_score
+
+    noise = make_job(prompts=1, seeds=(0, 1, 2, 3))
+    noise_ids = job_image_ids(job_id=noise.pk)
+    # A model that returns one picture for every seed: four rows sharing one file.
+    same = make_job(prompts=1, seeds=(0, 1, 2, 3))
+    same_ids = job_image_ids(job_id=same.pk)
+    one_file = Image.objects.get(pk=same_ids[0]).file.name
+    Image.objects.filter(pk__in=same_ids).update(file=one_file)
+    ids, embeddings = image_embeddings_compute(image_ids=noise_ids + same_ids)
+    assert ids == sorted(noise_ids + same_ids) and embeddings.shape == (8, 16)
+    assert np.linalg.norm(embeddings, axis=1) == pytest.approx(np.ones(8), abs=1e-5)
+    by_id = dict(zip(ids, embeddings))
+    same_rows = np.stack([by_id[i] for i in same_ids])
+    noise_rows = np.stack([by_id[i] for i in noise_ids])
+    assert vendi_score(same_rows) == pytest.approx(1.0, abs=1e-5)
+    assert mean_cosine_distance(same_rows) == pytest.approx(0.0, abs=1e-5)
+    assert vendi_score(noise_rows) > 1.0 + 1e-3 and mean_cosine_distance(noise_rows) > 1e-3
