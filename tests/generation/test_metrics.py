@@ -306,3 +306,12 @@ def test_image_embeddings_feed_the_diversity_measures(metric_settings):
     assert vendi_score(same_rows) == pytest.approx(1.0, abs=1e-5)
     assert mean_cosine_distance(same_rows) == pytest.approx(0.0, abs=1e-5)
     assert vendi_score(noise_rows) > 1.0 + 1e-3 and mean_cosine_distance(noise_rows) > 1e-3
+
+
+def test_the_metric_tasks_are_routed_to_the_gpu_queue_and_registered_for_workers():
+    from evalsite.celery import app
+    from evalsite.queues import GPU_QUEUE
+
+    for name in ("generation.metrics_compute_images", "generation.metrics_compute_job"):
+        assert app.amqp.router.route({}, name)["queue"].name == GPU_QUEUE
+    assert "generation.metric_tasks" in app.conf.imports
