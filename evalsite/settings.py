@@ -181,6 +181,15 @@ EVALSITE_WRITE_BEHIND = env_bool("EVALSITE_WRITE_BEHIND", True)
 # Deflate level of stored PNGs, 0-9 (lossless at any level; zlib-ng's 2 is fast and compact,
 # its 1 much faster still but a third larger; see generation.png).
 EVALSITE_PNG_COMPRESS_LEVEL = int(os.environ.get("EVALSITE_PNG_COMPRESS_LEVEL", "2"))
+# Automated metrics per image (generation.metrics), computed on the gpu queue after generation:
+# each scoring model's hub id or local directory (an offline worker needs it in its cache).
+EVALSITE_METRIC_CLIP = os.environ.get("EVALSITE_METRIC_CLIP", "openai/clip-vit-large-patch14")
+EVALSITE_METRIC_PICKSCORE = os.environ.get("EVALSITE_METRIC_PICKSCORE", "yuvalkirstain/PickScore_v1")
+# PickScore's weights ship without an image processor and tokenizer; its card takes CLIP-H's.
+# Empty: the weights' own.
+EVALSITE_METRIC_PICKSCORE_PROCESSOR = os.environ.get("EVALSITE_METRIC_PICKSCORE_PROCESSOR", "laion/CLIP-ViT-H-14-laion2B-s32B-b79K")
+# Images scored per model call; a batch's rows are written together or not at all.
+EVALSITE_METRIC_BATCH_SIZE = int(os.environ.get("EVALSITE_METRIC_BATCH_SIZE", "32"))
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
@@ -197,8 +206,11 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = DEFAULT_QUEUE
+# Task modules besides the apps' tasks.py (which autodiscovery finds).
+CELERY_IMPORTS = ["generation.metric_tasks"]
 CELERY_TASK_ROUTES = {
     "generation.generate_batch": {"queue": GPU_QUEUE},
+    "generation.metrics_*": {"queue": GPU_QUEUE},  # generation.metric_tasks
     "generation.reconcile_jobs": {"queue": DEFAULT_QUEUE},
     "generation.storage_orphans_delete": {"queue": DEFAULT_QUEUE},
 }

@@ -7,7 +7,7 @@ from django.contrib import admin, messages
 from django.db.models import Count
 from django.core.exceptions import ValidationError
 
-from .models import DisplayCopy, GenerationBatch, GenerationJob, Image, ModelSpec, Prompt, PromptSet, SpeedMeasurement
+from .models import DisplayCopy, GenerationBatch, GenerationJob, Image, ImageMetric, ModelSpec, Prompt, PromptSet, SpeedMeasurement
 from .selectors import job_progress
 from .specs import CONFIG_FIELDS, SPEC_DEFAULTS, model_spec_create, model_spec_update, validate_config
 
@@ -147,3 +147,17 @@ class GenerationBatchAdmin(admin.ModelAdmin):
 class SpeedMeasurementAdmin(admin.ModelAdmin):
     list_display = ("spec", "median_s", "p10_s", "p90_s", "runs", "device", "gpu_name", "measured_at")
     readonly_fields = [f.name for f in SpeedMeasurement._meta.fields]
+
+
+@admin.register(ImageMetric)
+class ImageMetricAdmin(admin.ModelAdmin):
+    """Read-only: values are written by the metric tasks (generation.metrics), one row per weights."""
+
+    list_display = ("pk", "image", "metric", "value", "weights", "weights_revision", "library_version", "device", "computed_at")
+    list_filter = ("metric", "weights", "device")
+    search_fields = ("=image__pk", "weights", "image__spec__slug")
+    list_select_related = ("image__spec", "image__prompt")
+    readonly_fields = [f.name for f in ImageMetric._meta.fields]
+
+    def has_add_permission(self, request):
+        return False

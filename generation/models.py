@@ -213,3 +213,29 @@ class SpeedMeasurement(models.Model):
 
     def __str__(self) -> str:
         return f"{self.spec}: {self.median_s:.3f} s/image on {self.gpu_name or self.device}"
+
+
+class ImageMetric(models.Model):
+    """One automated metric's value for one image (CLIP score, PickScore), with the scoring
+    weights that gave it: the same image scored by other weights is another row."""
+
+    image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="metrics")
+    metric = models.CharField(max_length=50, help_text="Which metric, e.g. clip_score or pickscore (generation.metrics.METRICS).")
+    weights = models.CharField(max_length=500, help_text="The scoring model's hub id or local directory, as the setting named it.")
+    weights_revision = models.CharField(
+        max_length=100, blank=True,
+        help_text='Hub snapshot commit of the weights, or "sha256:..." of a local directory\'s weight files.',
+    )
+    library_version = models.CharField(max_length=100, help_text='e.g. "transformers 4.46.0, torch 2.5.1".')
+    device = models.CharField(max_length=50)
+    value = models.FloatField()
+    computed_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["image", "metric", "weights", "weights_revision"], name="imagemetric_unique_image_metric_weights"),
+        ]
+        indexes = [models.Index(fields=["metric", "weights"], name="imagemetric_metric_weights")]
+
+    def __str__(self) -> str:
+        return f"{self.metric} of image {self.image_id}: {self.value:.4g}"
