@@ -18,7 +18,7 @@ from django.core.exceptions import ValidationError
 from ratings import sampling, scheduler
 from ratings.raters import rater_join
 from ratings.studies import study_create
-from ratings.models import Comparison, PairSlot, Rater, Study
+from ratings.models import PairSlot, Rater, Study
 from ratings.stats import sampling as stats_sampling
 from tests.ratings.rater_client import RaterSession, RecordingClient
 
