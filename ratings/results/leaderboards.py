@@ -215,7 +215,7 @@ def study_leaderboard(
     key = leaderboard_cache_key(study.pk, **options)
     cached = None if recompute else cache.get(key)
     if cached is not None:
-        return cached
+        return _with_automated(cached, study=study, include_flagged=include_flagged, rounds=rounds, seed=seed)
     if rounds > INLINE_ROUNDS and not in_task:
         from ..tasks import leaderboard_recompute
 
@@ -230,6 +230,14 @@ def study_leaderboard(
     cache.set(key, document, timeout=DEFAULT_TTL if is_default_variant(**options) else VARIANT_TTL)
     if in_task:
         cache.delete(f"{key}:queued")
+    return _with_automated(document, study=study, include_flagged=include_flagged, rounds=rounds, seed=seed)
+
+
+def _with_automated(document: dict, *, study: Study, include_flagged: bool, rounds: int, seed: int) -> dict:
+    # Metrics and diversity arrive after the ratings were cached (gpu tasks): read them on every call.
+    from .automated import study_automated
+
+    document["automated"] = study_automated(study=study, document=document, include_flagged=include_flagged, rounds=rounds, seed=seed)
     return document
 
 
