@@ -27,6 +27,7 @@ from django.core.files.storage import default_storage
 from django.utils import timezone
 
 from generation.models import DisplayCopy, ImageMetric
+from common.queues import GPU_QUEUE
 from generation.metrics import METRICS
 
 from ..models import Study
@@ -246,6 +247,7 @@ def study_diversity_compute(*, study: Study, embeddings: bool = False, rounds: i
             ],
         }
     cache.set(_diversity_key(study.pk), result, timeout=None)
+    cache.delete(f"{_diversity_key(study.pk)}:queued")
     return result
 
 
@@ -263,12 +265,17 @@ def study_diversity_enqueue(*, study: Study, embeddings: bool | None = None) -> 
 
     if len(set(study.job.seeds)) < 2:
         return ONE_SEED.format(seed=study.job.seeds[0] if study.job.seeds else "none")
-    embeddings = bool((getattr(settings, "EVALSITE_METRIC_CLIP", "") or "").strip()) if embeddings is None else embeddings
-    cache.set(f"{_diversity_key(study.pk)}:queued", timezone.now().isoformat(), timeout=3600)
-    transaction.on_commit(lambda: task.apply_async((study.pk, False)))
+    if embeddings is None:
+        from generation.metrics import metric_weights_available
+
+        embeddings = metric_weights_available(METRICS["clip_score"])
+    cache.set(f"{_diversity_key(study.pk)}:queued", timezone.now().isoformat(timespec="seconds"), timeout=3600)
+    # One task writes the result: with embeddings it runs where the model loads (gpu) and does the pixels too.
     if embeddings:
-        transaction.on_commit(lambda: task.apply_async((study.pk, True), queue=settings.GPU_QUEUE))
-    return "Diversity across seeds is being computed" + (" (pixels on the default queue, embeddings on the gpu queue)." if embeddings else " (pixels).")
+        transaction.on_commit(lambda: task.apply_async((study.pk, True), queue=GPU_QUEUE))
+        return "Diversity across seeds is being computed on the gpu queue (pixels and CLIP embeddings)."
+    transaction.on_commit(lambda: task.apply_async((study.pk, False)))
+    return "Diversity across seeds is being computed on the default queue (pixels; no CLIP weights on this machine for the embedding measure)."
 
 
 def study_automated(*, study: Study, document: dict, include_flagged: bool = False, rounds: int = 1000, seed: int = 0) -> dict:
