@@ -48,7 +48,7 @@ HOW_TO_METRICS = (
 )
 HOW_TO_DIVERSITY = (
     "Diversity across seeds is not computed yet: press 'Compute diversity' on the results page, POST "
-    "/api/studies/{id}/diversity/, or run `manage.py compute_metrics --study {id} --diversity`."
+    "/api/v1/studies/{id}/diversity/, or run `manage.py compute_metrics --study {id} --diversity`."
 )
 ONE_SEED = "Diversity across seeds needs at least two seeds per prompt; this study has one ({seed}), so there is nothing to compare."
 
