@@ -278,6 +278,20 @@ def study_diversity_enqueue(*, study: Study, embeddings: bool | None = None) -> 
     return "Diversity across seeds is being computed on the default queue (pixels; no CLIP weights on this machine for the embedding measure)."
 
 
+def study_automated_fingerprint(*, study: Study) -> str:
+    """Changes when a metric value of the study's images is written or its diversity recomputed:
+    the key of the cached ``automated`` section."""
+    from django.db.models import Count, Max
+
+    job = study.job
+    metrics = ImageMetric.objects.filter(
+        image__spec__in=job.specs.all(), image__prompt__prompt_set_id=job.prompt_set_id, image__seed__in=job.seeds
+    ).aggregate(rows=Count("pk"), last=Max("pk"))
+    diversity = study_diversity(study=study) or {}
+    queued = cache.get(f"{_diversity_key(study.pk)}:queued") or ""
+    return f"{metrics['rows']}:{metrics['last']}:{diversity.get('computed_at', '')}:{queued}"
+
+
 def study_automated(*, study: Study, document: dict, include_flagged: bool = False, rounds: int = 1000, seed: int = 0) -> dict:
     """The leaderboard document's ``automated`` section: metric means, their agreement with the
     raters, diversity across seeds, and notes saying how to compute what is missing."""

@@ -215,7 +215,7 @@ def study_leaderboard(
     key = leaderboard_cache_key(study.pk, **options)
     cached = None if recompute else cache.get(key)
     if cached is not None:
-        return _with_automated(cached, study=study, include_flagged=include_flagged, rounds=rounds, seed=seed)
+        return _with_automated(cached, key=key, study=study, include_flagged=include_flagged, rounds=rounds, seed=seed)
     if rounds > INLINE_ROUNDS and not in_task:
         from ..tasks import leaderboard_recompute
 
@@ -230,14 +230,20 @@ def study_leaderboard(
     cache.set(key, document, timeout=DEFAULT_TTL if is_default_variant(**options) else VARIANT_TTL)
     if in_task:
         cache.delete(f"{key}:queued")
-    return _with_automated(document, study=study, include_flagged=include_flagged, rounds=rounds, seed=seed)
+    return _with_automated(document, key=key, study=study, include_flagged=include_flagged, rounds=rounds, seed=seed)
 
 
-def _with_automated(document: dict, *, study: Study, include_flagged: bool, rounds: int, seed: int) -> dict:
-    # Metrics and diversity arrive after the ratings were cached (gpu tasks): read them on every call.
-    from .automated import study_automated
+def _with_automated(document: dict, *, key: str, study: Study, include_flagged: bool, rounds: int, seed: int) -> dict:
+    """The document with its ``automated`` section, cached beside it until a metric value or the
+    diversity changes (they arrive from tasks after the ratings were cached)."""
+    from .automated import study_automated, study_automated_fingerprint
 
-    document["automated"] = study_automated(study=study, document=document, include_flagged=include_flagged, rounds=rounds, seed=seed)
+    automated_key = f"{key}:automated:{document['provenance']['computed_at']}:{study_automated_fingerprint(study=study)}"
+    section = cache.get(automated_key)
+    if section is None:
+        section = study_automated(study=study, document=document, include_flagged=include_flagged, rounds=rounds, seed=seed)
+        cache.set(automated_key, section, timeout=VARIANT_TTL)
+    document["automated"] = section
     return document
 
 
