@@ -321,3 +321,14 @@ def study_automated(*, study: Study, document: dict, include_flagged: bool = Fal
         "diversity": diversity,
         "notes": notes,
     }
+
+
+def study_automated_cached(*, key: str, study: Study, document: dict, include_flagged: bool, rounds: int, seed: int, timeout: int) -> dict:
+    """``study_automated`` cached under the leaderboard's key until a metric value is written or
+    the diversity recomputed (``study_automated_fingerprint``)."""
+    automated_key = f"{key}:automated:{study_automated_fingerprint(study=study)}"
+    section = cache.get(automated_key)
+    if section is None:
+        section = study_automated(study=study, document=document, include_flagged=include_flagged, rounds=rounds, seed=seed)
+        cache.set(automated_key, section, timeout=timeout)
+    return section

@@ -236,14 +236,12 @@ def study_leaderboard(
 def _with_automated(document: dict, *, key: str, study: Study, include_flagged: bool, rounds: int, seed: int) -> dict:
     """The document with its ``automated`` section, cached beside it until a metric value or the
     diversity changes (they arrive from tasks after the ratings were cached)."""
-    from .automated import study_automated, study_automated_fingerprint
+    from .automated import study_automated_cached
 
-    automated_key = f"{key}:automated:{document['provenance']['computed_at']}:{study_automated_fingerprint(study=study)}"
-    section = cache.get(automated_key)
-    if section is None:
-        section = study_automated(study=study, document=document, include_flagged=include_flagged, rounds=rounds, seed=seed)
-        cache.set(automated_key, section, timeout=VARIANT_TTL)
-    document["automated"] = section
+    document["automated"] = study_automated_cached(
+        key=f"{key}:{document['provenance']['computed_at']}", study=study, document=document,
+        include_flagged=include_flagged, rounds=rounds, seed=seed, timeout=VARIANT_TTL,
+    )
     return document
 
 
