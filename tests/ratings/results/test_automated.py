@@ -226,3 +226,71 @@ def test_rating_against_diversity_plot(scored_study):
     content, content_type, name = plots.plot_export(study=scored_study, plot="diversity", fmt="svg")
     assert content_type == "image/svg+xml" and name.endswith("diversity.svg")
     assert b"model-noise" in content and b"MS-SSIM" in content
+
+
+# --- with real scorers: tiny random-weight CLIP models built in the test (no downloads) ---------
+
+
+@pytest.fixture(scope="module")
+def tiny_clip_dirs(tmp_path_factory):
+    from tests.generation.test_metrics import PICKSCORE_LOGIT_SCALE, build_tiny_clip
+
+    root = tmp_path_factory.mktemp("results-tiny-clip")
+    build_tiny_clip(root / "clip", seed=0)
+    build_tiny_clip(root / "pickscore", seed=1, logit_scale=PICKSCORE_LOGIT_SCALE, with_processor=False)
+    build_tiny_clip(root / "processor", seed=2)
+    return root
+
+
+@pytest.fixture
+def tiny_metric_settings(settings, tiny_clip_dirs):
+    from generation.metrics.scorers import scorer_unload
+
+    settings.EVALSITE_METRIC_CLIP = str(tiny_clip_dirs / "clip")
+    settings.EVALSITE_METRIC_PICKSCORE = str(tiny_clip_dirs / "pickscore")
+    settings.EVALSITE_METRIC_PICKSCORE_PROCESSOR = str(tiny_clip_dirs / "processor")
+    settings.EVALSITE_DEVICE = "cpu"
+    scorer_unload()
+    yield settings
+    scorer_unload()
+
+
+def test_compute_metrics_command_scores_the_study_and_its_embedding_diversity(db, staff, tiny_metric_settings):
+    from django.core.management import call_command
+
+    study = _study(seeds=[0, 1, 2], owner=staff, n_prompts=2)
+    out = io.StringIO()
+    call_command("compute_metrics", "--study", str(study.pk), "--diversity", "--embeddings", stdout=out)
+    assert "CLIP score: 18 of 18 images scored now" in out.getvalue() and "PickScore: 18 of 18" in out.getvalue()
+    document = leaderboards.study_leaderboard(study=study, rounds=100)
+    assert {table["metric"] for table in document["automated"]["metrics"]} == {"clip_score", "pickscore"}
+    embedding = {row["model"]: row["mean"] for row in document["automated"]["diversity"]["measures"]["embedding"]["models"]}
+    assert embedding["model-same"] == pytest.approx(1.0, abs=1e-3)  # the same picture k times: one effective image
+    assert embedding["model-same"] < embedding["model-noise"]
+
+
+def test_compute_metrics_command_names_the_setting_when_weights_are_missing(db, staff, tiny_metric_settings, tmp_path):
+    from django.core.management import CommandError, call_command
+
+    study = _study(seeds=[0, 1], owner=staff, n_prompts=1)
+    tiny_metric_settings.EVALSITE_METRIC_CLIP = str(tmp_path / "no-clip-here")
+    with pytest.raises(CommandError, match="EVALSITE_METRIC_CLIP"):
+        call_command("compute_metrics", "--study", str(study.pk), "--metric", "clip_score", stdout=io.StringIO())
+    assert not ImageMetric.objects.filter(image__spec__in=study.job.specs.all()).exists()
+
+
+def test_a_finished_job_queues_the_metrics_whose_weights_are_on_the_worker(db, staff, tiny_metric_settings, django_capture_on_commit_callbacks):
+    from generation import jobs
+    from generation.models import GenerationJob
+
+    study = _study(seeds=[0, 1], owner=staff, n_prompts=1)
+    GenerationJob.objects.filter(pk=study.job_id).update(status=GenerationJob.Status.RUNNING)
+    tiny_metric_settings.EVALSITE_METRIC_PICKSCORE = "nobody-here/no-such-pickscore"  # a hub id not in the cache
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        jobs.job_refresh_status(job_id=study.job_id)
+    assert GenerationJob.objects.get(pk=study.job_id).status == GenerationJob.Status.DONE
+    assert len(callbacks) == 1  # CLIP score only: PickScore's weights are not on this machine
+    assert ImageMetric.objects.filter(image__spec__in=study.job.specs.all(), metric="clip_score").count() == 6
+    with django_capture_on_commit_callbacks(execute=True) as again:
+        jobs.job_refresh_status(job_id=study.job_id)
+    assert again == []  # a job already done queues nothing
