@@ -334,7 +334,22 @@ def job_refresh_status(*, job_id: int) -> None:
     job = GenerationJob.objects.get(pk=job_id)
     progress = selectors.job_progress(job=job)
     if progress["done"] >= progress["total"] and job.status != GenerationJob.Status.DONE:
-        GenerationJob.objects.filter(pk=job_id).update(status=GenerationJob.Status.DONE, finished_at=timezone.now())
+        marked = GenerationJob.objects.filter(pk=job_id).exclude(status=GenerationJob.Status.DONE).update(
+            status=GenerationJob.Status.DONE, finished_at=timezone.now()
+        )
+        if marked:  # only the process that marked it done queues the metrics
+            job_metrics_enqueue_available(job_id=job_id)
+
+
+def job_metrics_enqueue_available(*, job_id: int) -> list[str]:
+    """Queue the automated metrics whose weights this worker has (a local directory, or a hub id
+    in its cache): a finished job's images are scored on the gpu queue without anyone asking."""
+    from .metrics import METRICS, job_image_metrics_enqueue, metric_weights_available
+
+    available = [name for name, metric in METRICS.items() if metric_weights_available(metric)]
+    if available:
+        job_image_metrics_enqueue(job_id=job_id, metrics=available)
+    return available
 
 
 def job_run_inline(*, job: GenerationJob, batch_size: int | None = None, on_batch=None) -> int:

@@ -35,3 +35,13 @@ def study_sampling_refresh(study_id: int) -> bool:
 @shared_task(name="ratings.study_sampling_refresh_due")
 def study_sampling_refresh_due() -> list[int]:
     return sampling.study_sampling_refresh_due()
+
+
+@shared_task(name="ratings.study_diversity_compute", time_limit=3600)
+def study_diversity_compute(study_id: int, embeddings: bool = False) -> None:
+    """Diversity across seeds of a study's models (pixels; with ``embeddings``, CLIP embeddings:
+    queued on the gpu queue by ``automated.study_diversity_enqueue``)."""
+    from .models import Study
+    from .results.automated import study_diversity_compute as compute
+
+    compute(study=Study.objects.select_related("job").get(pk=study_id), embeddings=embeddings)

@@ -21,4 +21,5 @@ urlpatterns = [
     path("studies/<int:study_id>/leaderboard.<str:fmt>", results_views.leaderboard_download, name="leaderboard-download"),
     path("studies/<int:study_id>/votes.csv", results_views.votes_download, name="votes-download"),
     path("studies/<int:study_id>/plots/<str:plot>.<str:fmt>", results_views.plot_download, name="plot"),
+    path("studies/<int:study_id>/diversity/", results_views.diversity_compute, name="diversity-compute"),
 ]

@@ -73,6 +73,24 @@ def metric_sources(metric: Metric) -> tuple[str, str]:
     return weights, processor or weights
 
 
+def metric_weights_available(metric: Metric) -> bool:
+    """Whether this process can load the metric without a download: its settings name a local
+    directory that exists, or a hub id already in the Hugging Face cache (weights and processor)."""
+    try:
+        sources = metric_sources(metric)
+    except MetricWeightsUnavailable:
+        return False
+    from huggingface_hub import try_to_load_from_cache
+
+    for source in dict.fromkeys(sources):
+        if _is_local(source):
+            if not Path(source).is_dir():
+                return False
+        elif not isinstance(try_to_load_from_cache(source, "config.json"), str):
+            return False
+    return True
+
+
 def _is_local(source: str) -> bool:
     from generation.specs import HUB_ID
 

@@ -386,6 +386,60 @@ class PairRowSerializer(serializers.Serializer):
     significant = serializers.BooleanField(help_text="p_holm < 0.05.")
 
 
+class MeasureRowSerializer(serializers.Serializer):
+    model = serializers.CharField()
+    mean = serializers.FloatField(allow_null=True, help_text="Mean over prompts (the seeds of a prompt averaged first).")
+    ci_low = serializers.FloatField(allow_null=True)
+    ci_high = serializers.FloatField(allow_null=True)
+    prompts = serializers.IntegerField(help_text="Prompts the model has a value for.")
+
+
+class MetricTableSerializer(serializers.Serializer):
+    metric = serializers.CharField(help_text="clip_score or pickscore.")
+    label = serializers.CharField()
+    weights = serializers.CharField(help_text="The scoring weights (hub id or local directory) of the values shown.")
+    images = serializers.IntegerField(help_text="Images of the study scored with these weights.")
+    interval = serializers.CharField()
+    models = MeasureRowSerializer(many=True, help_text="Best first.")
+
+
+class MetricAgreementSerializer(serializers.Serializer):
+    metric = serializers.CharField()
+    criterion = serializers.CharField()
+    accuracy = serializers.FloatField(allow_null=True, help_text="Share of decisive counted votes where the metric scores the chosen image higher (a metric tie counts half).")
+    ci_low = serializers.FloatField(allow_null=True, help_text="95% bootstrap interval over prompts.")
+    ci_high = serializers.FloatField(allow_null=True)
+    votes = serializers.IntegerField(help_text="Decisive votes counted.")
+    metric_ties = serializers.IntegerField()
+    skipped = serializers.IntegerField(help_text="Votes left out: human ties and images without a score.")
+    spearman = serializers.FloatField(allow_null=True, help_text="Rank correlation of the metric's model means with the criterion's ratings.")
+    spearman_p = serializers.FloatField(allow_null=True)
+    kendall = serializers.FloatField(allow_null=True)
+    kendall_p = serializers.FloatField(allow_null=True)
+    models = serializers.IntegerField()
+
+
+class DiversityMeasureSerializer(serializers.Serializer):
+    description = serializers.CharField()
+    interval = serializers.CharField()
+    models = MeasureRowSerializer(many=True)
+
+
+class DiversitySerializer(serializers.Serializer):
+    computed_at = serializers.CharField(required=False)
+    seeds = serializers.IntegerField()
+    measures = serializers.DictField(child=DiversityMeasureSerializer(), help_text="pixel (1 - mean pairwise MS-SSIM) and, where CLIP weights load, embedding (Vendi score).")
+    notes = serializers.ListField(child=serializers.CharField())
+
+
+class AutomatedSerializer(serializers.Serializer):
+    metrics = MetricTableSerializer(many=True, help_text="Per metric computed on the study's images; without votes, this is the metric-only leaderboard.")
+    agreement = MetricAgreementSerializer(many=True, help_text="Per metric and criterion, against the counted votes.")
+    agreement_description = serializers.CharField()
+    diversity = DiversitySerializer(allow_null=True, help_text="Diversity across seeds per model; null until computed (POST diversity/).")
+    notes = serializers.ListField(child=serializers.CharField(), help_text="What is missing and how to compute it.")
+
+
 class LeaderboardSerializer(serializers.Serializer):
     method = serializers.CharField()
     rounds = serializers.IntegerField()
@@ -400,3 +454,8 @@ class LeaderboardSerializer(serializers.Serializer):
     by_category = serializers.DictField(required=False, help_text="With ?by=: {category: {votes, models, warnings}}.")
     ordering_spread = serializers.DictField(required=False, help_text="elo only: the spread over orderings, labelled (not a confidence interval).")
     provenance = serializers.DictField(help_text="How it was computed: votes, raters, exclusions, code version, time.")
+    automated = AutomatedSerializer(help_text="Automated metrics, their agreement with the raters, and diversity across seeds, per model.")
+
+
+class DiversityQueuedSerializer(serializers.Serializer):
+    detail = serializers.CharField(help_text="What was queued, or why there is nothing to compute (one seed).")

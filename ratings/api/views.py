@@ -180,6 +180,17 @@ class StudyViewSet(ResearcherAPIMixin, mixins.CreateModelMixin, viewsets.ReadOnl
             return Response({"detail": str(pending)}, status=status.HTTP_202_ACCEPTED)
         return Response(board)
 
+    @extend_schema(request=None, responses={202: serializers.DiversityQueuedSerializer}, filters=False)
+    @action(detail=True, methods=["post"])
+    def diversity(self, request, pk=None):
+        """Compute the study's diversity across seeds in the background (pixels on the default queue;
+        with CLIP weights on the workers, embeddings on the gpu queue); the leaderboard's
+        ``automated.diversity`` shows it when done."""
+        from ..results.automated import study_diversity_enqueue
+
+        study = self.get_object()
+        return Response({"detail": study_diversity_enqueue(study=study)}, status=status.HTTP_202_ACCEPTED)
+
     @extend_schema(
         parameters=[OpenApiParameter("include_flagged", bool, default=True, description="Also the votes of raters flagged in this study (marked in the counted column).")],
         responses={(200, "text/csv"): OpenApiTypes.BINARY}, filters=False,

@@ -89,15 +89,139 @@ def leaderboard_export(
     comment = {"csv": "# ", "md": "<!-- ", "latex": "% "}[fmt]
     close = " -->" if fmt == "md" else ""
     header = "".join(f"{comment}{_comment_safe(line, fmt)}{close}\n" for line in _provenance_lines(document))
+    automated = document.get("automated") or {}
     if fmt == "latex":
         extra = {}
         for spec in study.job.specs.all():
             speed = spec_seconds_per_image(spec)
             extra[model_label(spec)] = {"steps": spec.steps, "s/img": f"{speed[0]:.3f}" if speed else "--"}
-        body = render_latex(document["models"], extra_columns=extra) + render_latex_pairs(document.get("pairs") or [])
+        for name, rows in _automated_columns(automated).items():
+            for row in rows:
+                extra.setdefault(row["model"], {})[name] = _latex_value(row)
+        if document["models"]:
+            body = render_latex(document["models"], extra_columns=extra) + render_latex_pairs(document.get("pairs") or [])
+        else:
+            body = _latex_metric_only(extra)
+        body += _latex_agreement(automated.get("agreement") or [])
     else:
         body = render(document, fmt)
+        if fmt == "csv":
+            body += _csv_automated(automated)
+        elif fmt == "md":
+            body += _markdown_automated(automated)
     return (header + body).encode(), LEADERBOARD_FORMATS[fmt], filename
+
+
+AGREEMENT_FIELDS = ["metric", "criterion", "accuracy", "ci_low", "ci_high", "votes", "metric_ties", "spearman", "spearman_p", "kendall", "kendall_p", "models"]
+
+
+def _automated_columns(automated: dict) -> dict[str, list[dict]]:
+    """{column name: per-model rows (model, mean, ci_low, ci_high, prompts)}: each metric, then each
+    diversity measure."""
+    columns = {table["label"]: table["models"] for table in automated.get("metrics") or []}
+    for measure, part in ((automated.get("diversity") or {}).get("measures") or {}).items():
+        columns[f"diversity ({measure})"] = part["models"]
+    return columns
+
+
+def _automated_notes(automated: dict) -> list[str]:
+    return [*(automated.get("notes") or []), *((automated.get("diversity") or {}).get("notes") or [])]
+
+
+def _csv_automated(automated: dict) -> str:
+    from ratings.stats.formats import csv_safe
+
+    if not automated:
+        return ""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    for note in _automated_notes(automated):
+        out.write(f"# note: {_comment_safe(note, 'csv')}\n")
+    columns = _automated_columns(automated)
+    if columns:
+        out.write("# automated metrics and diversity across seeds per model: mean over prompts with a 95% bootstrap interval over prompts\n")
+        writer.writerow(["measure", "model", "mean", "ci_low", "ci_high", "prompts"])
+        for name, rows in columns.items():
+            for row in rows:
+                writer.writerow([csv_safe(name), csv_safe(row["model"]), row["mean"], row["ci_low"], row["ci_high"], row["prompts"]])
+    if automated.get("agreement"):
+        out.write(f"# agreement with the raters: {automated['agreement_description']}\n")
+        writer.writerow(AGREEMENT_FIELDS)
+        for row in automated["agreement"]:
+            writer.writerow([csv_safe(str(row[k])) if isinstance(row[k], str) else row[k] for k in AGREEMENT_FIELDS])
+    return out.getvalue()
+
+
+def _interval(row: dict) -> str:
+    return f"[{_number(row['ci_low'])}, {_number(row['ci_high'])}]"
+
+
+def _markdown_automated(automated: dict) -> str:
+    from ratings.stats.formats import markdown_escape
+
+    if not automated:
+        return ""
+    lines = [""]
+    lines += [f"_{markdown_escape(note)}_" for note in _automated_notes(automated)]
+    columns = _automated_columns(automated)
+    if columns:
+        lines += ["", "Automated metrics and diversity across seeds: per model, mean over prompts with a 95% bootstrap interval over prompts.", "",
+                  "| measure | model | mean | interval | prompts |", "| --- | --- | ---: | --- | ---: |"]
+        for name, rows in columns.items():
+            lines += [f"| {markdown_escape(name)} | {markdown_escape(row['model'])} | {_number(row['mean'])} | {_interval(row)} | {row['prompts']} |" for row in rows]
+    if automated.get("agreement"):
+        lines += ["", f"Agreement with the raters: {markdown_escape(automated['agreement_description'])}.", "",
+                  "| metric | criterion | accuracy | interval | votes | Spearman | Kendall | models |", "| --- | --- | ---: | --- | ---: | ---: | ---: | ---: |"]
+        lines += [
+            f"| {markdown_escape(row['metric'])} | {markdown_escape(row['criterion'])} | {_number(row['accuracy'])} | {_interval(row)} | {row['votes']} "
+            f"| {_number(row['spearman'])} | {_number(row['kendall'])} | {row['models']} |"
+            for row in automated["agreement"]
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def _latex_value(row: dict) -> str:
+    if row["mean"] is None:
+        return "--"
+    if row["ci_low"] is None or row["ci_high"] is None:
+        return f"{row['mean']:.3f}"
+    return f"{row['mean']:.3f} [{row['ci_low']:.3f}, {row['ci_high']:.3f}]"
+
+
+def _latex_text(text) -> str:
+    from ratings.stats.formats import latex_escape
+
+    return latex_escape(str(text))
+
+
+def _latex_metric_only(extra: dict[str, dict]) -> str:
+    """The metric-only table of a study without votes: one line per model, a column per measure."""
+    names = list(dict.fromkeys(name for values in extra.values() for name in values))
+    lines = [
+        "% metric-only leaderboard (no votes yet): mean over prompts [95% bootstrap interval over prompts]",
+        f"\\begin{{tabular}}{{l{'c' * len(names)}}}", "\\toprule",
+        " & ".join(["model", *map(_latex_text, names)]) + " \\\\", "\\midrule",
+    ]
+    for model, values in extra.items():
+        lines.append(" & ".join([_latex_text(model), *(_latex_text(values.get(name, "--")) for name in names)]) + " \\\\")
+    lines += ["\\bottomrule", "\\end{tabular}", ""]
+    return "\n".join(lines)
+
+
+def _latex_agreement(agreement: list[dict]) -> str:
+    if not agreement:
+        return ""
+    lines = [
+        "% agreement with the raters: pairwise accuracy on decisive votes [95% bootstrap interval over prompts]; rank correlation of model means with the ratings",
+        "\\begin{tabular}{llccc}", "\\toprule", "metric & criterion & accuracy & Spearman $\\rho$ & Kendall $\\tau$ \\\\", "\\midrule",
+    ]
+    for row in agreement:
+        lines.append(
+            f"{_latex_text(row['metric'])} & {_latex_text(row['criterion'])} & {_latex_text(_number(row['accuracy']) + ' ' + _interval(row))} "
+            f"& {_number(row['spearman'])} & {_number(row['kendall'])} \\\\"
+        )
+    lines += ["\\bottomrule", "\\end{tabular}", ""]
+    return "\n".join(lines)
 
 
 VOTE_COLUMNS = ["model_a", "model_b", "winner", "criterion", "prompt_id", "rater_id", "tstamp", "category", "challenge", "counted", "rater_status"]

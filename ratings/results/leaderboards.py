@@ -215,7 +215,7 @@ def study_leaderboard(
     key = leaderboard_cache_key(study.pk, **options)
     cached = None if recompute else cache.get(key)
     if cached is not None:
-        return cached
+        return _with_automated(cached, key=key, study=study, include_flagged=include_flagged, rounds=rounds, seed=seed)
     if rounds > INLINE_ROUNDS and not in_task:
         from ..tasks import leaderboard_recompute
 
@@ -230,6 +230,18 @@ def study_leaderboard(
     cache.set(key, document, timeout=DEFAULT_TTL if is_default_variant(**options) else VARIANT_TTL)
     if in_task:
         cache.delete(f"{key}:queued")
+    return _with_automated(document, key=key, study=study, include_flagged=include_flagged, rounds=rounds, seed=seed)
+
+
+def _with_automated(document: dict, *, key: str, study: Study, include_flagged: bool, rounds: int, seed: int) -> dict:
+    """The document with its ``automated`` section, cached beside it until a metric value or the
+    diversity changes (they arrive from tasks after the ratings were cached)."""
+    from .automated import study_automated_cached
+
+    document["automated"] = study_automated_cached(
+        key=f"{key}:{document['provenance']['computed_at']}", study=study, document=document,
+        include_flagged=include_flagged, rounds=rounds, seed=seed, timeout=VARIANT_TTL,
+    )
     return document
 
 

@@ -1,5 +1,5 @@
 """Plots of a study's leaderboard (PNG or SVG): ratings with intervals, the win-rate heatmap,
-ADD-style win bars and rating against speed. Every number comes from the cached leaderboard
+ADD-style win bars, rating against speed and rating against diversity across seeds. Every number comes from the cached leaderboard
 document (``ratings.stats``); matplotlib is imported only when a plot is drawn."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from . import leaderboards
 from .votes import model_label
 
 PLOT_FORMATS = {"png": "image/png", "svg": "image/svg+xml"}
-PLOTS = ("ratings", "heatmap", "win-bars", "speed")
+PLOTS = ("ratings", "heatmap", "win-bars", "speed", "diversity")
 
 
 def _figure_bytes(figure, fmt: str) -> bytes:
@@ -75,7 +75,8 @@ def plot_export(
 ) -> tuple[bytes, str, str]:
     """(content, content type, file name) of one plot: ``ratings`` (ratings with interval bars),
     ``heatmap`` (win-rate matrix), ``win-bars`` (ADD-style: one model's win percentage against
-    each other model), ``speed`` (rating against seconds per image, ADD's Fig. 7). Every number
+    each other model), ``speed`` (rating against seconds per image, ADD's Fig. 7), ``diversity``
+    (rating against diversity across seeds, the embedding measure where computed, else pixels). Every number
     comes from the cached leaderboard document (one implementation, from ``ratings.stats``)."""
     if plot not in PLOTS:
         raise ValueError(f"Unknown plot '{plot}': use one of {', '.join(PLOTS)}.")
@@ -130,6 +131,28 @@ def plot_export(
             axes.text(0.5, 0.5, "no model's speed measured yet (manage.py measure_speed)", ha="center", va="center", transform=axes.transAxes)
         axes.set_xlabel(_plain(f"seconds per image ({'; '.join(devices) or 'not measured'})"))
         axes.set_ylabel(_plain(f"rating ({criteria[0]})"))
+    elif plot == "diversity":
+        measures = ((document.get("automated") or {}).get("diversity") or {}).get("measures") or {}
+        measure = "embedding" if "embedding" in measures else "pixel"
+        diversity = {row["model"]: row for row in (measures.get(measure) or {}).get("models", [])}
+        plotted = 0
+        for row in rows:
+            across = diversity.get(row["model"])
+            if across is None or across["mean"] is None:
+                continue
+            below, above = _errors(row)
+            left = max(0.0, across["mean"] - (across["ci_low"] if across["ci_low"] is not None else across["mean"]))
+            right = max(0.0, (across["ci_high"] if across["ci_high"] is not None else across["mean"]) - across["mean"])
+            colour = colours.get(row["model"])
+            axes.errorbar([across["mean"]], [row["rating"]], xerr=[[left], [right]], yerr=[[below], [above]], fmt="o", capsize=4, color=colour)
+            axes.annotate(_plain(row["model"]), (across["mean"], row["rating"]), textcoords="offset points", xytext=(6, 4), fontsize=8, color=colour)
+            plotted += 1
+        if plotted:
+            axes.margins(x=0.25, y=0.15)
+        else:
+            axes.text(0.5, 0.5, "diversity across seeds not computed yet (Compute diversity on the results page)", ha="center", va="center", transform=axes.transAxes)
+        axes.set_xlabel(_plain(f"diversity across seeds ({measure}: {'Vendi score of CLIP embeddings' if measure == 'embedding' else '1 - mean pairwise MS-SSIM'}), mean over prompts"))
+        axes.set_ylabel(_plain(f"rating ({criteria[0]})"))
     else:
         names, matrix = _win_rate_matrix(document, criteria[0])
         if plot == "heatmap":
@@ -148,8 +171,8 @@ def plot_export(
             axes.axvline(50, color="grey", linestyle="--", linewidth=1)
             axes.set_xlim(0, 100)
             axes.set_xlabel(_plain(f"% of votes preferring {names[focus] if names else '-'} ({criteria[0]})"))
-    if plot in ("ratings", "speed") and rows:
-        axes.ticklabel_format(axis="y" if plot == "speed" else "x", useOffset=False, style="plain")
+    if plot in ("ratings", "speed", "diversity") and rows:
+        axes.ticklabel_format(axis="x" if plot == "ratings" else "y", useOffset=False, style="plain")
     axes.set_title(_plain(f"{study.name}: {plot}"), fontsize=10)
     figure.supxlabel(_plain(caption), fontsize=7)
     return _figure_bytes(figure, fmt), PLOT_FORMATS[fmt], f"study-{study.pk}-{plot}.{fmt}"

@@ -7,13 +7,15 @@ from urllib.parse import urlencode
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import BadRequest, PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
 
 from generation.selectors import job_progress
 
 from ..models import CRITERION_QUESTIONS, Study
 from ..sampling import study_sampling_summary
-from . import exports, leaderboards, plots
+from . import automated, exports, leaderboards, plots
 from .votes import model_label
 
 
@@ -112,12 +114,36 @@ def leaderboard(request: HttpRequest, study_id: int) -> HttpResponse:
         "progress": job_progress(job=study.job),
         "formats": list(exports.LEADERBOARD_FORMATS),
         "plots": plots.PLOTS,
+        "automated": document.get("automated") or {},
+        "automated_columns": _automated_columns(document.get("automated") or {}),
         "query": _query(options),
         "toggle_flagged": _query(options, include_flagged=not options["include_flagged"]),
         # The votes-needed forecast the dashboard shows (cached per refresh of the pair weights).
         "forecast": None if study.stopped_at else f"Forecast: {study_sampling_summary(study=study)['forecast']}",
     }
     return render(request, "ratings/leaderboard.html", context)
+
+
+def _automated_columns(section: dict) -> list[dict]:
+    """One table per metric and diversity measure: its name, what it is, its per-model rows."""
+    from generation.metrics import METRICS
+
+    columns = [
+        {"name": table["label"], "description": f"{METRICS[table['metric']].formula}; weights {table['weights']}, {table['images']} images scored.", "rows": table["models"]}
+        for table in section.get("metrics") or []
+    ]
+    for measure, part in ((section.get("diversity") or {}).get("measures") or {}).items():
+        columns.append({"name": f"diversity ({measure})", "description": f"{part['description']}.", "rows": part["models"]})
+    return columns
+
+
+@login_required
+@require_POST
+def diversity_compute(request: HttpRequest, study_id: int) -> HttpResponse:
+    """Queue the study's diversity across seeds; the leaderboard says it is computing until done."""
+    study = _results_study(request, study_id)
+    automated.study_diversity_enqueue(study=study)
+    return redirect(f"{reverse('ratings:leaderboard', args=[study.pk])}#automated")
 
 
 @login_required

@@ -38,6 +38,8 @@ class StudyVotes:
     items: np.ndarray  # int[n], what was judged: (prompt, seed, unordered model pair), for agreement
     categories: dict  # "category" | "challenge" -> (codes int[n], names)
     flag_reasons: dict  # rater id -> why they are flagged in this study
+    image_a_ids: np.ndarray = None  # int[n], the Image shown as A (arrays.model_a's image), for metric agreement
+    image_b_ids: np.ndarray = None  # int[n], the Image shown as B
 
     def counted(self, *, include_flagged: bool = False, by: str | None = None):
         """The votes a leaderboard counts, in the canonical order (``ratings.stats.canonical``),
@@ -113,6 +115,8 @@ def study_votes(*, study: Study, include_flagged: bool = True) -> StudyVotes:
             "comparison__seed",
             "comparison__prompt__category",
             "comparison__prompt__challenge",
+            "comparison__image_a_id",
+            "comparison__image_b_id",
         )
     )
     criteria = list(study.criteria)
@@ -144,6 +148,8 @@ def study_votes(*, study: Study, include_flagged: bool = True) -> StudyVotes:
             "challenge": _label_codes([row[10] for row in rows]),
         },
         flag_reasons=flag_reasons,
+        image_a_ids=column(11),
+        image_b_ids=column(12),
     )
 
 
