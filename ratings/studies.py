@@ -19,7 +19,7 @@ from rest_framework.authtoken.models import Token
 
 from common.api import RESEARCHERS_GROUP, is_researcher
 from generation import jobs as generation_jobs
-from generation import storage
+from generation import storage, uploads
 from generation.models import DisplayCopy, ModelSpec, PromptSet
 from generation.selectors import job_progress
 
