@@ -127,7 +127,7 @@ class SimulatedCrowd:
         self.call_seconds: list[float] = []
 
     def next_rater(self) -> bool:
-        from ratings import scheduler
+        from ratings import raters, scheduler
         from ratings.models import Rater
 
         self.n_raters += 1

@@ -1,5 +1,5 @@
 """Fixtures shared by the whole suite: tiny pipelines built once per session, real Redis and
-Celery worker processes, and factories for the common rows."""
+Celery worker processes, and the common rows (made by tests/factories.py)."""
 
 from __future__ import annotations
 
@@ -31,6 +31,7 @@ def tiny_weights() -> dict[str, Path]:
 
 @pytest.fixture
 def tiny_specs(db, tiny_weights):
+    """The tiny family's specs, installed by the real service (weights on disk, unlike ModelSpecFactory's)."""
     from generation.specs import tiny_family_install
 
     return tiny_family_install(directory=settings.EVALSITE_MODELS_DIR / "tiny")
@@ -38,11 +39,11 @@ def tiny_specs(db, tiny_weights):
 
 @pytest.fixture
 def prompt_set(db):
-    from generation.prompts import prompt_set_create
+    from tests.factories import PromptSetFactory
 
-    return prompt_set_create(
-        name="Eight prompts",
-        prompts=[{"text": f"test prompt number {i}: a small red cube", "category": "Artifacts", "challenge": "Basic"} for i in range(8)],
+    return PromptSetFactory(
+        name="Eight prompts", size=8, text="test prompt number {i}: a small red cube",
+        fields={"category": "Artifacts", "challenge": "Basic"},
     )
 
 

@@ -2,7 +2,7 @@
 
 import random
 
-from ratings import scheduler
+from ratings import raters, scheduler
 from ratings.models import Comparison, Rater
 
 def crowd_rater(study, name="p1"):
