@@ -5,13 +5,13 @@ page, and the leaderboard page showing them."""
 import re
 
 import pytest
-from django.contrib.auth import get_user_model
 
 from generation.models import Image
 from generation.selectors import job_progress
 from ratings import raters, studies
 from ratings.models import Comparison, Vote
 from tests.processes import wait_for
+from tests.factories import UserFactory
 
 pytestmark = pytest.mark.slow
 
@@ -38,7 +38,7 @@ def test_study_from_models_to_leaderboard_with_a_real_worker(celery_worker, tiny
     assert study.job.status == "done"
 
     studies.study_open(study=study)
-    user = get_user_model().objects.create_user("rater", password="pw")
+    user = UserFactory(username="rater")
     raters.rater_invite(study=study, user=user)
     client.force_login(user)
     client.get(f"/rate/{study.pk}/")
@@ -57,7 +57,7 @@ def test_study_from_models_to_leaderboard_with_a_real_worker(celery_worker, tiny
         assert Vote.objects.get(comparison=comparison, criterion="prompt_adherence").choice == ("a" if left_model == comparison.image_a else "b")
     assert Vote.objects.count() == 10
 
-    staff = get_user_model().objects.create_user("staff", password="pw", is_staff=True)
+    staff = UserFactory(username="staff", staff=True)
     client.force_login(staff)
     html = client.get(f"/studies/{study.pk}/leaderboard/?method=winrate").content.decode()
     assert "Images: 48 of 48 made" in html

@@ -10,11 +10,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from django.contrib.auth import get_user_model
 
 from generation.models import ModelSpec, Prompt, PromptSet
 from ratings.models import Study
 from tests.api.conftest import token_client
+from tests.factories import UserFactory
 
 BAD = Path(__file__).resolve().parents[1] / "data" / "bad"
 ROOT = Path(__file__).resolve().parents[2]
@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 def api(db):
-    return token_client(get_user_model().objects.create_user("ada", password="ada-password"))
+    return token_client(UserFactory(username="ada", password="ada-password"))
 
 
 def upload(api, name: str, content: bytes, **fields):
@@ -65,7 +65,7 @@ def test_prompts_holding_html_are_stored_as_text_and_shown_escaped(api, client):
     assert response.status_code == 201, response.content
     texts = list(Prompt.objects.values_list("text", flat=True))
     assert texts[0].startswith("<script>")  # kept verbatim: it is the prompt
-    staff = get_user_model().objects.create_user("staff", password="pw", is_staff=True, is_superuser=True)
+    staff = UserFactory(username="staff", superuser=True)
     client.force_login(staff)
     page = client.get("/admin/generation/prompt/").content.decode()
     assert "<script>alert" not in page and "&lt;script&gt;alert" in page
