@@ -47,6 +47,33 @@ def prompt_set(db):
     )
 
 
+#: The fast study's models: distinctive names, slugs and weights, so a blinding scan can look for them.
+MODEL_NAMES = ["Zephyrturbo Alpha", "Quillbase Beta", "Nimbuslcm Gamma", "Orchidxl Delta"]
+
+
+@pytest.fixture
+def make_study(db):
+    """make_study(n_models=3, n_prompts=6, seeds=(0,), **study settings) -> an open study whose
+    images are real files made in the test (no diffusers): the rater side's fast study."""
+    from tests.factories import ModelSpecFactory, PromptSetFactory, StudyWithImagesFactory
+
+    def make(*, n_models: int = 3, n_prompts: int = 6, seeds=(0,), display_size: int = 64, open_study: bool = True, **settings):
+        return StudyWithImagesFactory(
+            name="Rater study", specs=[ModelSpecFactory(name=name, steps=i + 1) for i, name in enumerate(MODEL_NAMES[:n_models])],
+            prompt_set=PromptSetFactory(name="Rater prompts", size=n_prompts), seeds=seeds, display_size=display_size,
+            opened=open_study, **settings,
+        )
+
+    return make
+
+
+@pytest.fixture(params=["sql", "python"])
+def hot_path(request, settings):
+    """Run a test on both implementations of vote-and-serve: the PL/pgSQL function and the ORM."""
+    settings.RATINGS_SQL_HOT_PATH = request.param == "sql"
+    return request.param
+
+
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory):
     server = RedisServer(tmp_path_factory.mktemp("redis")).start()

@@ -15,7 +15,6 @@ from rest_framework.test import APIClient
 
 from ratings import raters, studies
 from ratings.models import Comparison
-from tests.ratings.conftest import make_study  # noqa: F401  (the fast study fixture, files without diffusers)
 from tests.ratings.rater_client import RaterSession, RecordingClient
 from tests.factories import PromptSetFactory, StudyFactory, UserFactory
 
