@@ -11,17 +11,14 @@ from generation.selectors import job_progress
 from ratings import raters, studies
 from ratings.models import Comparison, Vote
 from tests.processes import wait_for
-from tests.factories import UserFactory
+from tests.factories import StudyFactory, UserFactory
 
 pytestmark = pytest.mark.slow
 
 
 def test_study_from_models_to_leaderboard_with_a_real_worker(celery_worker, tiny_specs, prompt_set, client):
     # No attention checks or repeats, and no minimum time: five quick votes that all count.
-    study = studies.study_create(
-        name="Integration", specs=tiny_specs, prompt_set=prompt_set, seeds=[0, 1], display_size=64,
-        attention_check_rate=0, repeat_share=0, min_seconds_per_vote=0,
-    )
+    study = StudyFactory(name="Integration", specs=tiny_specs, prompt_set=prompt_set, seeds=[0, 1], no_checks=True)
     queued = studies.study_start_generation(study=study)
     assert queued > 0
 
