@@ -11,7 +11,7 @@ from ratings.results import caches, exports, leaderboards, plots
 from ratings.results.votes import model_label
 from ratings.models import Participation, Rater
 from ratings.stats import read_vote_file
-from tests.factories import StudyFactory, StudyWithImagesFactory, UserFactory
+from tests.factories import RatedStudyFactory, StudyFactory, StudyWithImagesFactory, UserFactory
 
 
 @pytest.fixture
@@ -170,6 +170,13 @@ def test_a_study_without_votes_exports_an_empty_leaderboard_in_every_format(make
     for fmt in exports.LEADERBOARD_FORMATS:
         content, _, _ = exports.leaderboard_export(study=study, method="bt", fmt=fmt, rounds=10)
         assert b"votes 0 in 0 comparisons" in content or json.loads(content)["models"] == []
+
+
+@pytest.mark.django_db
+def test_the_leaderboard_counts_every_answer_of_every_rater(hot_path):
+    study = RatedStudyFactory(specs__n=3, prompt_set__size=4, votes__raters=3, votes__per_rater=5)
+    board = leaderboards.study_leaderboard(study=study, method="winrate", rounds=20)
+    assert board["provenance"]["votes"] == 3 * 5 * len(study.criteria)
 
 
 @pytest.mark.django_db
