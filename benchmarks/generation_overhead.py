@@ -97,7 +97,7 @@ def main() -> None:
     from django.utils import timezone
 
     from generation import jobs, pipelines, specs
-    from generation.prompts import prompt_set_create
+    from tests.factories import PromptSetFactory
     from generation.models import GenerationJob
     from generation.specs import spec_config
 
@@ -106,12 +106,11 @@ def main() -> None:
     print(f"spec {turbo.slug}: a batch of {args.batch_size} at {args.size}x{args.size} takes {batch_seconds:.2f} s here", flush=True)
     images_per_round = args.batches * args.batch_size
     run_id = time.strftime("%Y%m%d-%H%M%S")
-    prompt_set = prompt_set_create(
-        name=f"overhead benchmark {run_id}",
-        prompts=[{"text": f"a small red cube on a wooden table, photo number {i}"} for i in range(images_per_round)],
+    prompt_set = PromptSetFactory(
+        name=f"overhead benchmark {run_id}", size=images_per_round, text="a small red cube on a wooden table, photo number {i}"
     )
     prompts = list(prompt_set.prompts.order_by("position"))
-    warmup_set = prompt_set_create(name=f"overhead warm-up {run_id}", prompts=[{"text": f"warm-up {i}"} for i in range(args.batch_size)])
+    warmup_set = PromptSetFactory(name=f"overhead warm-up {run_id}", size=args.batch_size, text="warm-up {i}")
 
     worker = CeleryWorker(
         broker_url=redis_server.url, database_url=database_url, data_dir=str(data_dir),

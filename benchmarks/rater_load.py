@@ -159,19 +159,18 @@ def make_study(log, sampling_rule: str = "uniform"):
     from django.conf import settings
 
     from generation import jobs
-    from generation.prompts import prompt_set_create
     from generation.specs import tiny_family_install
     from generation.models import PromptSet
     from ratings import studies
+    from tests.factories import PromptSetFactory, StudyFactory
 
     specs = tiny_family_install(directory=settings.EVALSITE_MODELS_DIR / "tiny")
-    prompt_set = PromptSet.objects.filter(name="rater-load prompts").first() or prompt_set_create(
-        name="rater-load prompts", prompts=[{"text": f"load test prompt {i}: a small object on a table"} for i in range(PROMPTS)]
+    prompt_set = PromptSet.objects.filter(name="rater-load prompts").first() or PromptSetFactory(
+        name="rater-load prompts", size=PROMPTS, text="load test prompt {i}: a small object on a table"
     )
-    study = studies.study_create(
+    study = StudyFactory(
         name=f"rater load {time.strftime('%Y-%m-%d %H:%M:%S')}", specs=specs, prompt_set=prompt_set, seeds=SEEDS,
-        display_size=64, votes_per_pair=10**6, quota_per_rater=10**6, min_seconds_per_vote=0,
-        attention_check_rate=0, repeat_share=0, reservation_seconds=3600, sampling_rule=sampling_rule,
+        votes_per_pair=10**6, quota_per_rater=10**6, no_checks=True, reservation_seconds=3600, sampling_rule=sampling_rule,
     )
     started = time.monotonic()
     made = jobs.job_run_inline(job=study.job)

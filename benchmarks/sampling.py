@@ -68,19 +68,11 @@ def setup_django(data_dir: Path) -> None:
 
 def make_models(n_prompts: int, tag: str, *, n_models: int = len(ELO[0])):
     """8 specs, a prompt set and one image row per spec, prompt and seed (no files)."""
-    from generation.models import Image, ModelSpec
-    from generation.prompts import prompt_set_create
+    from generation.models import Image
+    from tests.factories import ModelSpecFactory, PromptSetFactory
 
-    specs = [
-        ModelSpec.objects.create(
-            name=f"bench model {i} {tag}", slug=f"bench-{tag}-{i}", weights=f"/weights/bench-{i}",
-            pipeline_class="StableDiffusionPipeline", steps=i + 1, config_hash=f"{tag}{i:060d}"[:64],
-        )
-        for i in range(n_models)
-    ]
-    prompt_set = prompt_set_create(
-        name=f"sampling bench {tag}", prompts=[{"text": f"benchmark prompt {i}: an object on a table"} for i in range(n_prompts)]
-    )
+    specs = [ModelSpecFactory(name=f"bench model {i} {tag}", steps=i + 1) for i in range(n_models)]
+    prompt_set = PromptSetFactory(name=f"sampling bench {tag}", size=n_prompts, text="benchmark prompt {i}: an object on a table")
     Image.objects.bulk_create(
         Image(
             spec=spec, prompt=prompt, seed=seed, file=f"images/bench-{tag}-{spec.pk}-{prompt.pk}-{seed}.png", width=64, height=64,
@@ -92,12 +84,12 @@ def make_models(n_prompts: int, tag: str, *, n_models: int = len(ELO[0])):
 
 
 def make_study(specs, prompt_set, *, sampling_rule: str, budget: int, seed: int, quota: int = 100):
-    from ratings import scheduler, studies
+    from ratings import scheduler
+    from tests.factories import StudyFactory
 
-    study = studies.study_create(
+    study = StudyFactory(
         name=f"sampling bench {sampling_rule} {seed}", specs=specs, prompt_set=prompt_set, seeds=SEEDS_PER_PROMPT,
-        criteria=CRITERIA, allow_ties=True, display_size=64, quota_per_rater=quota, min_seconds_per_vote=0,
-        attention_check_rate=0, repeat_share=0, reservation_seconds=3600,
+        criteria=CRITERIA, allow_ties=True, quota_per_rater=quota, no_checks=True, reservation_seconds=3600,
         sampling_rule=sampling_rule, stop_when="separated", vote_budget=budget,
     )
     scheduler.pair_slots_sync(study=study, rng=random.Random(seed))

@@ -1,5 +1,5 @@
 """Fixtures shared by the whole suite: tiny pipelines built once per session, real Redis and
-Celery worker processes, and factories for the common rows."""
+Celery worker processes, and the common rows (made by tests/factories.py)."""
 
 from __future__ import annotations
 
@@ -31,6 +31,7 @@ def tiny_weights() -> dict[str, Path]:
 
 @pytest.fixture
 def tiny_specs(db, tiny_weights):
+    """The tiny family's specs, installed by the real service (weights on disk, unlike ModelSpecFactory's)."""
     from generation.specs import tiny_family_install
 
     return tiny_family_install(directory=settings.EVALSITE_MODELS_DIR / "tiny")
@@ -38,12 +39,39 @@ def tiny_specs(db, tiny_weights):
 
 @pytest.fixture
 def prompt_set(db):
-    from generation.prompts import prompt_set_create
+    from tests.factories import PromptSetFactory
 
-    return prompt_set_create(
-        name="Eight prompts",
-        prompts=[{"text": f"test prompt number {i}: a small red cube", "category": "Artifacts", "challenge": "Basic"} for i in range(8)],
+    return PromptSetFactory(
+        name="Eight prompts", size=8, text="test prompt number {i}: a small red cube",
+        fields={"category": "Artifacts", "challenge": "Basic"},
     )
+
+
+#: The fast study's models: distinctive names, slugs and weights, so a blinding scan can look for them.
+MODEL_NAMES = ["Zephyrturbo Alpha", "Quillbase Beta", "Nimbuslcm Gamma", "Orchidxl Delta"]
+
+
+@pytest.fixture
+def make_study(db):
+    """make_study(n_models=3, n_prompts=6, seeds=(0,), **study settings) -> an open study whose
+    images are real files made in the test (no diffusers): the rater side's fast study."""
+    from tests.factories import ModelSpecFactory, PromptSetFactory, StudyWithImagesFactory
+
+    def make(*, n_models: int = 3, n_prompts: int = 6, seeds=(0,), display_size: int = 64, open_study: bool = True, **settings):
+        return StudyWithImagesFactory(
+            name="Rater study", specs=[ModelSpecFactory(name=name, steps=i + 1) for i, name in enumerate(MODEL_NAMES[:n_models])],
+            prompt_set=PromptSetFactory(name="Rater prompts", size=n_prompts), seeds=seeds, display_size=display_size,
+            opened=open_study, **settings,
+        )
+
+    return make
+
+
+@pytest.fixture(params=["sql", "python"])
+def hot_path(request, settings):
+    """Run a test on both implementations of vote-and-serve: the PL/pgSQL function and the ORM."""
+    settings.RATINGS_SQL_HOT_PATH = request.param == "sql"
+    return request.param
 
 
 @pytest.fixture(scope="session")

@@ -2,11 +2,11 @@
 researcher reaches only their own studies and those shared with them."""
 
 import pytest
-from django.contrib.auth import get_user_model
 from rest_framework.test import APIClient
 
 from ratings import raters, studies
 from ratings.models import Study
+from tests.factories import UserFactory
 
 
 def test_anonymous_requests_are_refused_with_401(db):
@@ -16,7 +16,7 @@ def test_anonymous_requests_are_refused_with_401(db):
 
 
 def test_a_raters_session_gets_403_on_every_kind_of_endpoint(client, draft_study):
-    user = get_user_model().objects.create_user("rater", password="pw")
+    user = UserFactory(username="rater")
     raters.rater_invite(study=draft_study, user=user)
     client.force_login(user)
     for url in ["/api/v1/studies/", f"/api/v1/studies/{draft_study.pk}/", "/api/v1/specs/", "/api/v1/prompt-sets/",
@@ -39,7 +39,7 @@ def test_token_endpoint_gives_researchers_their_token_and_raters_none(researcher
     client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
     assert client.get("/api/v1/studies/").status_code == 200
 
-    get_user_model().objects.create_user("rater", password="rater-password")
+    UserFactory(username="rater", password="rater-password")
     response = APIClient().post("/api/v1/auth/token/", {"username": "rater", "password": "rater-password"})
     wrong = APIClient().post("/api/v1/auth/token/", {"username": "ada", "password": "wrong"})
     # A rater's right password gets the wrong password's answer: the endpoint confirms nothing (issue 18).
@@ -67,7 +67,7 @@ def test_researcher_sees_own_and_shared_studies_only_and_staff_sees_all(api, oth
 
 
 def test_sharing_refuses_unknown_users_and_non_researchers(api, draft_study):
-    get_user_model().objects.create_user("rater", password="pw")
+    UserFactory(username="rater")
     response = api.post(f"/api/v1/studies/{draft_study.pk}/share/", {"usernames": ["nobody"]}, format="json")
     assert response.status_code == 400
     assert response.json() == {"usernames": ["No user named 'nobody'."]}

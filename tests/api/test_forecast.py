@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from ratings import sampling, scheduler, studies
+from ratings import sampling, scheduler
 from ratings.models import Study
+from tests.factories import StudyFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -27,10 +28,9 @@ ELO = [[0, 120, 240, 360]] * 2
 def rule_study(researcher):
     """An adaptive, rule-stopped study of 4 models owned by the researcher, open for rating."""
     specs, prompt_set = benchmark.make_models(6, "api", n_models=4)
-    study = studies.study_create(
+    study = StudyFactory(
         name="Rule study", specs=specs, prompt_set=prompt_set, seeds=benchmark.SEEDS_PER_PROMPT, owner=researcher,
-        allow_ties=True, min_seconds_per_vote=0, attention_check_rate=0, repeat_share=0, quota_per_rater=200,
-        sampling_rule="adaptive", stop_when="separated", vote_budget=3000,
+        allow_ties=True, no_checks=True, quota_per_rater=200, sampling_rule="adaptive", stop_when="separated", vote_budget=3000,
     )
     scheduler.pair_slots_sync(study=study)
     Study.objects.filter(pk=study.pk).update(status=Study.Status.RATING)
@@ -74,10 +74,9 @@ def test_forecast_of_a_running_study_with_cost_and_hours(api, rule_study, client
     assert body["hours"]["median"] == round(comparisons["median"] * 12 / 20 / 3600, 2)
     assert body["text"].startswith("About ") and "90% range" in body["text"]
     # The staff dashboard says the rules and the forecast (from the last refresh's votes).
-    from django.contrib.auth import get_user_model
 
     sampling.study_sampling_refresh(study=rule_study)
-    client.force_login(get_user_model().objects.create_user("staff", password="pw", is_staff=True))
+    client.force_login(UserFactory(username="staff", staff=True))
     html = client.get(f"/dashboard/studies/{rule_study.pk}/panel/").content.decode()
     assert "Adaptive (votes where the ranking is uncertain) sampling; stops when adjacent models are separated; budget 3,000" in html
     assert "Forecast: About " in html and "90% range" in html
@@ -93,11 +92,10 @@ def test_progress_says_why_a_study_stopped_and_reopen_needs_a_higher_budget(api,
         crowd.vote()
     assert sampling.study_sampling_refresh(study=rule_study).stopped
     state = api.get(f"/api/v1/studies/{rule_study.pk}/progress/").json()["sampling"]
-    from django.contrib.auth import get_user_model
     from django.test import Client
 
     staff = Client()
-    staff.force_login(get_user_model().objects.create_user("staff", password="pw", is_staff=True))
+    staff.force_login(UserFactory(username="staff", staff=True))
     assert "Stopped serving new pairs: Vote budget reached: 20 of 20" in staff.get(f"/dashboard/studies/{rule_study.pk}/panel/").content.decode()
     assert state["stopped"] and state["stop_reason"].startswith("Vote budget reached: 20 of 20")
     forecast = api.get(f"/api/v1/studies/{rule_study.pk}/forecast/").json()

@@ -12,12 +12,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from django.contrib.auth import get_user_model
 
 from ratings import raters, studies
 from ratings.models import Study
 from tests.api.conftest import NO_CHECKS, vote_as
 from tests.processes import wait_for
+from tests.factories import UserFactory
 
 pytestmark = pytest.mark.slow
 
@@ -41,7 +41,7 @@ def readme_example() -> str:
 def test_readme_example_runs_a_study_to_its_leaderboard(live_server, tiny_specs, tmp_path, artifacts_dir):
     (tmp_path / "compare.py").write_text(readme_example())
     (tmp_path / "PartiPrompts.tsv").write_text(PARTI_SAMPLE)
-    user = get_user_model().objects.create_user("ada", password="pw")
+    user = UserFactory(username="ada")
     env = {
         **os.environ,
         "EVALSITE_URL": live_server.url,
@@ -58,7 +58,7 @@ def test_readme_example_runs_a_study_to_its_leaderboard(live_server, tiny_specs,
         rng = random.Random(1)
         # 4 prompts x 2 seeds x 1 pair x 3 votes: three raters answer 8 comparisons each.
         for n in range(3):
-            rater = raters.rater_invite(study=study, user=get_user_model().objects.create_user(f"rater-{n}", password="pw"))
+            rater = raters.rater_invite(study=study, user=UserFactory(username=f"rater-{n}"))
             vote_as(study, rater, 8, rng)
         assert script.wait(120) == 0, (artifacts_dir / "readme-example.log").read_text()
     finally:

@@ -5,12 +5,12 @@ keeps the answers, and the resubmit is recorded."""
 import json
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.test import RequestFactory
 
 from evalsite.middleware import DatabaseUnavailableMiddleware
 from ratings import raters, studies
 from ratings.models import Comparison, Vote
+from tests.factories import StudyFactory, UserFactory
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -26,14 +26,11 @@ def outage_response():
 
 @pytest.mark.django_db(transaction=True)
 def test_a_database_outage_shows_a_retry_message_and_keeps_the_answers(live_server, browser, tiny_specs, prompt_set, django_capture_on_commit_callbacks, artifacts_dir):
-    study = studies.study_create(
-        name="Outage", specs=tiny_specs[:2], prompt_set=prompt_set, seeds=[0], display_size=64,
-        attention_check_rate=0, repeat_share=0, min_seconds_per_vote=0,
-    )
+    study = StudyFactory(name="Outage", specs=tiny_specs[:2], prompt_set=prompt_set, no_checks=True)
     with django_capture_on_commit_callbacks(execute=True):
         studies.study_start_generation(study=study)
     studies.study_open(study=study)
-    raters.rater_invite(study=study, user=get_user_model().objects.create_user("rater", password="a-rater-password"))
+    raters.rater_invite(study=study, user=UserFactory(username="rater", password="a-rater-password"))
     outage = outage_response()
     assert outage.status_code == 503
     body = outage.content.decode()

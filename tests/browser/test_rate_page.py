@@ -1,24 +1,21 @@
 """The rater page in a real Chromium: log in, vote on three pairs, votes recorded."""
 
 import pytest
-from django.contrib.auth import get_user_model
 
 from ratings import raters, studies
 from ratings.models import Comparison, Vote
+from tests.factories import StudyFactory, UserFactory
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 
 @pytest.fixture
 def open_study(tiny_specs, prompt_set, django_capture_on_commit_callbacks):
-    study = studies.study_create(
-        name="Browser", specs=tiny_specs, prompt_set=prompt_set, seeds=[0], display_size=128,
-        attention_check_rate=0, repeat_share=0, min_seconds_per_vote=0,
-    )
+    study = StudyFactory(name="Browser", specs=tiny_specs, prompt_set=prompt_set, display_size=128, no_checks=True)
     with django_capture_on_commit_callbacks(execute=True):
         studies.study_start_generation(study=study)
     studies.study_open(study=study)
-    user = get_user_model().objects.create_user("rater", password="a-rater-password")
+    user = UserFactory(username="rater", password="a-rater-password")
     raters.rater_invite(study=study, user=user)
     return study
 

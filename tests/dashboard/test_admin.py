@@ -9,15 +9,15 @@ import zipfile
 import pytest
 from django.apps import apps
 from django.contrib import admin
-from django.contrib.auth import get_user_model
 
 from ratings.models import Rater, Study, Vote
 from tests.api.conftest import draft_study, four_prompts, rated_study, researcher  # noqa: F401  (fixtures)
+from tests.factories import UserFactory
 
 
 @pytest.fixture
 def staff_client(client, db):
-    client.force_login(get_user_model().objects.create_superuser("boss", password="pw"))
+    client.force_login(UserFactory(username="boss", superuser=True))
     return client
 
 

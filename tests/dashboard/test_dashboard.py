@@ -11,11 +11,12 @@ from django.contrib.auth import get_user_model
 from evalsite.dashboard import broker, charts
 from ratings.models import Rater
 from tests.api.conftest import rated_study, four_prompts, researcher  # noqa: F401  (fixtures)
+from tests.factories import UserFactory
 
 
 @pytest.fixture
 def staff_client(client, db):
-    client.force_login(get_user_model().objects.create_user("staff", password="pw", is_staff=True))
+    client.force_login(UserFactory(username="staff", staff=True))
     return client
 
 

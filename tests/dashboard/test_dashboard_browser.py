@@ -4,10 +4,10 @@ the panel refreshing itself when new votes arrive; nothing is fetched from anoth
 import random
 
 import pytest
-from django.contrib.auth import get_user_model
 
 from ratings.models import Rater
 from tests.api.conftest import four_prompts, rated_study, researcher, vote_as  # noqa: F401  (fixtures)
+from tests.factories import UserFactory
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -17,7 +17,7 @@ def test_dashboard_shows_a_study_and_refreshes_itself(live_server, browser, rate
     from evalsite.dashboard import views
 
     monkeypatch.setattr(views, "REFRESH_SECONDS", 1)
-    get_user_model().objects.create_user("boss", password="a-staff-password", is_staff=True)
+    UserFactory(username="boss", password="a-staff-password", staff=True)
     page = browser.new_page(viewport={"width": 1280, "height": 1600})
     requested = []
     page.on("request", lambda request: requested.append(request.url))

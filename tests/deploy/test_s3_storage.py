@@ -99,12 +99,12 @@ def gpu_worker(transactional_db, redis_server, artifacts_dir, request, s3_storag
 
 def test_a_gpu_worker_writes_to_the_bucket_and_the_web_serves_raters_blinded_images(gpu_worker, s3_storage, tiny_specs, prompt_set, s3_server):
     from ratings import studies
-    from tests.api.conftest import NO_CHECKS
+    from tests.factories import StudyFactory
     from tests.ratings.rater_client import RaterSession, RecordingClient
 
     client, _ = s3_storage
     gpu_worker("gpu", extra_args=("-Q", "gpu"))
-    study = studies.study_create(name="SDXL-Turbo vs LCM on S3", specs=tiny_specs[:2], prompt_set=prompt_set, seeds=[0], display_size=32, votes_per_pair=1, **NO_CHECKS)
+    study = StudyFactory(name="SDXL-Turbo vs LCM on S3", specs=tiny_specs[:2], prompt_set=prompt_set, display_size=32, votes_per_pair=1, no_checks=True)
     studies.study_start_generation(study=study)
     wait_for(lambda: job_progress(job=study.job)["done"] == 16, 180, "the GPU worker to write 16 images to the bucket", interval=0.5)
     studies.study_open(study=study)

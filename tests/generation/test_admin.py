@@ -4,15 +4,15 @@ is never edited in place."""
 import json
 
 import pytest
-from django.contrib.auth import get_user_model
 
 from generation import jobs
 from generation.models import ModelSpec
+from tests.factories import UserFactory
 
 
 @pytest.fixture
 def staff_client(client, db):
-    client.force_login(get_user_model().objects.create_superuser("admin", "admin@example.com", "pw"))
+    client.force_login(UserFactory(username="admin", superuser=True))
     return client
 
 

@@ -39,9 +39,9 @@ def test_run_job_makes_the_missing_images_with_a_progress_bar_then_has_nothing_l
 
 @pytest.mark.django_db
 def test_generate_study_runs_the_study_job(tiny_specs, prompt_set, capsys):
-    from ratings.studies import study_create
+    from tests.factories import StudyFactory
 
-    study = study_create(name="s", specs=tiny_specs[:2], prompt_set=prompt_set, seeds=[0], display_size=32)
+    study = StudyFactory(specs=tiny_specs[:2], prompt_set=prompt_set, display_size=32)
     call_command("generate", "--study", str(study.pk), "--dry-run")
     assert "16 would be made" in capsys.readouterr().out
     call_command("generate", "--study", str(study.pk), "--batch-size", "8")

@@ -5,23 +5,20 @@ page, and the leaderboard page showing them."""
 import re
 
 import pytest
-from django.contrib.auth import get_user_model
 
 from generation.models import Image
 from generation.selectors import job_progress
 from ratings import raters, studies
 from ratings.models import Comparison, Vote
 from tests.processes import wait_for
+from tests.factories import StudyFactory, UserFactory
 
 pytestmark = pytest.mark.slow
 
 
 def test_study_from_models_to_leaderboard_with_a_real_worker(celery_worker, tiny_specs, prompt_set, client):
     # No attention checks or repeats, and no minimum time: five quick votes that all count.
-    study = studies.study_create(
-        name="Integration", specs=tiny_specs, prompt_set=prompt_set, seeds=[0, 1], display_size=64,
-        attention_check_rate=0, repeat_share=0, min_seconds_per_vote=0,
-    )
+    study = StudyFactory(name="Integration", specs=tiny_specs, prompt_set=prompt_set, seeds=[0, 1], no_checks=True)
     queued = studies.study_start_generation(study=study)
     assert queued > 0
 
@@ -38,7 +35,7 @@ def test_study_from_models_to_leaderboard_with_a_real_worker(celery_worker, tiny
     assert study.job.status == "done"
 
     studies.study_open(study=study)
-    user = get_user_model().objects.create_user("rater", password="pw")
+    user = UserFactory(username="rater")
     raters.rater_invite(study=study, user=user)
     client.force_login(user)
     client.get(f"/rate/{study.pk}/")
@@ -57,7 +54,7 @@ def test_study_from_models_to_leaderboard_with_a_real_worker(celery_worker, tiny
         assert Vote.objects.get(comparison=comparison, criterion="prompt_adherence").choice == ("a" if left_model == comparison.image_a else "b")
     assert Vote.objects.count() == 10
 
-    staff = get_user_model().objects.create_user("staff", password="pw", is_staff=True)
+    staff = UserFactory(username="staff", staff=True)
     client.force_login(staff)
     html = client.get(f"/studies/{study.pk}/leaderboard/?method=winrate").content.decode()
     assert "Images: 48 of 48 made" in html

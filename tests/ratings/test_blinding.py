@@ -7,12 +7,12 @@ import re
 import uuid
 
 import pytest
-from django.contrib.auth import get_user_model
 
 from ratings import raters, studies
 from ratings.models import DEFAULT_RATER_TITLE, Comparison, Study
 from tests.ratings.blinding import image_problems, page_titles, scan_received
 from tests.ratings.rater_client import RaterSession, RecordingClient, study_link
+from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -82,7 +82,7 @@ def test_every_page_a_rater_can_reach_shows_the_rater_title_and_never_the_study_
     received = []
 
     # An invited account: the home page lists the study by its rater title.
-    user = get_user_model().objects.create_user("blind-rater", password="blind-password")
+    user = UserFactory(username="blind-rater", password="blind-password")
     raters.rater_invite(study=study, user=user)
     account = RaterSession(RecordingClient(), study)
     account.client.force_login(user)

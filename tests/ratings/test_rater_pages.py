@@ -5,24 +5,21 @@ a browser, plural names, the admin's check of a rater title)."""
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.test import Client
 
 from generation.models import DisplayCopy, GenerationBatch
 from ratings import raters, studies
 from ratings.models import Participation, Study
-from tests.ratings.conftest import add_images
+from tests.factories import StudyWithImagesFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
 
 def test_the_home_page_lists_studies_to_rate_by_rater_title_and_leaves_out_finished_ones(make_study):
     first = make_study(n_models=2, n_prompts=2)
-    second = studies.study_create(name="second", specs=first.job.specs.all(), prompt_set=first.job.prompt_set, seeds=[1], display_size=64)
-    add_images(second, list(first.job.specs.all()), size=64)
-    studies.study_open(study=second)
+    second = StudyWithImagesFactory(name="second", specs=first.job.specs.all(), prompt_set=first.job.prompt_set, seeds=[1])
     Study.objects.filter(pk=first.pk).update(name="Zephyrturbo vs Quillbase", rater_title="Photo study A")
-    user = get_user_model().objects.create_user("homer", password="homer-password")
+    user = UserFactory()
     for study in (first, second):
         raters.rater_invite(study=study, user=user)
     client = Client()
@@ -42,8 +39,8 @@ def test_the_favicon_is_served_and_staff_see_a_dashboard_link():
     client = Client()
     icon = client.get("/favicon.ico", follow=True)
     assert icon.status_code == 200 and icon.redirect_chain and b"".join(icon.streaming_content)[:4] == b"\x00\x00\x01\x00"
-    staff = get_user_model().objects.create_user("boss", password="boss-password", is_staff=True)
-    plain = get_user_model().objects.create_user("plain", password="plain-password")
+    staff = UserFactory(staff=True)
+    plain = UserFactory()
     client.force_login(staff)
     assert 'href="/dashboard/"' in client.get("/").content.decode()
     client.force_login(plain)
@@ -66,7 +63,7 @@ def test_staff_pages_name_plurals_properly():
 def test_the_admin_refuses_a_rater_title_naming_a_model(make_study):
     study = make_study(n_models=2, n_prompts=2)
     spec = study.job.specs.first()
-    staff = get_user_model().objects.create_superuser("admin", password="admin-password")
+    staff = UserFactory(superuser=True)
     client = Client()
     client.force_login(staff)
     page = client.get(f"/admin/ratings/study/{study.pk}/change/")

@@ -170,9 +170,9 @@ def test_the_beat_task_refreshes_only_studies_with_enough_new_votes(make_study, 
 
 
 def test_study_create_refuses_bad_sampling_settings_with_reasons(prompt_set):
-    from tests.ratings.conftest import make_specs
+    from tests.factories import ModelSpecFactory
 
-    specs = make_specs(3)
+    specs = ModelSpecFactory.create_batch(3)
     base = dict(name="bad settings", specs=specs, prompt_set=prompt_set, seeds=[0])
     with pytest.raises(ValidationError) as error:
         study_create(**base, stop_when="separated", vote_budget=None, exploration=1.5, stop_alpha=0.7, stop_top_k=5,

@@ -9,18 +9,11 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from generation.models import ModelSpec
-from generation.prompts import prompt_set_create
 from ratings import studies
 from ratings.models import DEFAULT_RATER_TITLE, AttentionCheck, PairSlot, Study
-from tests.ratings.conftest import add_images, make_specs
+from tests.factories import StudyFactory, StudyWithImagesFactory, images_add
 
 pytestmark = pytest.mark.django_db
-
-
-def draft(*, n_prompts: int = 3, **settings) -> Study:
-    specs = make_specs(2)
-    prompt_set = prompt_set_create(name="p", prompts=[{"text": f"prompt {i}"} for i in range(n_prompts)])
-    return studies.study_create(name="s", specs=specs, prompt_set=prompt_set, seeds=[0], display_size=64, **settings)
 
 
 def test_a_rater_title_naming_a_model_is_refused_and_the_default_is_neutral(make_study):
@@ -51,8 +44,7 @@ def test_a_rater_title_is_checked_for_whole_model_names_not_letters(make_study):
 
 @pytest.mark.parametrize("kinds", [["degraded"], ["unrelated_prompt"], ["degraded", "unrelated_prompt"]])
 def test_attention_checks_are_of_the_studys_kinds_only(kinds):
-    study = draft(n_prompts=6, attention_check_kinds=kinds)
-    add_images(study, list(study.job.specs.all()), size=64)
+    study = StudyWithImagesFactory(specs__n=2, prompt_set__size=6, attention_check_kinds=kinds, opened=False)
     made = studies.attention_checks_create(study=study, rng=random.Random(1))
     assert len(made) == 6
     assert {check.kind for check in made} == set(kinds)
@@ -67,12 +59,12 @@ def test_unknown_attention_check_kinds_are_refused(make_study):
 
 
 def test_a_study_opens_only_once_every_image_exists_and_a_refusal_writes_nothing():
-    study = draft()
+    study = StudyFactory(specs__n=2, prompt_set__size=3)
     with pytest.raises(studies.StudyStateError, match="Only 0 of 6 images are made"):
         studies.study_open(study=study)
     assert not PairSlot.objects.filter(study=study).exists() and not study.attention_checks.exists()
     assert Study.objects.get(pk=study.pk).status == Study.Status.DRAFT
-    add_images(study, list(study.job.specs.all()), size=64)
+    images_add(study, list(study.job.specs.all()), size=64)
     studies.study_open(study=study, rng=random.Random(0))
     study.refresh_from_db()
     assert study.status == Study.Status.RATING
@@ -85,16 +77,26 @@ def test_a_study_opens_only_once_every_image_exists_and_a_refusal_writes_nothing
 
 
 def test_generation_starts_once_from_a_draft():
-    study = draft()
-    add_images(study, list(study.job.specs.all()), size=64)
+    study = StudyWithImagesFactory(specs__n=2, prompt_set__size=3, opened=False)
     assert studies.study_start_generation(study=study) == 0  # every image exists: nothing to queue
     assert Study.objects.get(pk=study.pk).status == Study.Status.GENERATING
     with pytest.raises(studies.StudyStateError, match="was already started .* it can be started only once"):
         studies.study_start_generation(study=study)
 
 
+@pytest.mark.django_db(transaction=True)
+def test_starting_generation_makes_every_image_of_the_study(tiny_specs, prompt_set, django_capture_on_commit_callbacks):
+    from generation.selectors import job_progress
+
+    study = StudyFactory(specs=tiny_specs, prompt_set=prompt_set, seeds=[0, 1])
+    with django_capture_on_commit_callbacks(execute=True):
+        studies.study_start_generation(study=study)
+    progress = job_progress(job=study.job)
+    assert progress["total"] == 3 * 8 * 2 and progress["done"] == progress["total"]
+
+
 def test_pause_resume_and_close_refuse_from_the_wrong_state():
-    study = draft()
+    study = StudyFactory(specs__n=2, prompt_set__size=3)
     with pytest.raises(studies.StudyStateError, match="only a generating or rating study can be paused"):
         studies.study_pause(study=study)
     with pytest.raises(studies.StudyStateError, match="not paused; nothing to resume"):

@@ -7,12 +7,12 @@ import re
 from urllib.parse import parse_qs, urlparse
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.test import Client
 
 from ratings import raters, scheduler
 from ratings.models import Comparison, Participation, Rater, Vote
 from tests.ratings.rater_client import RaterSession, RecordingClient, study_link
+from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -23,7 +23,7 @@ def study(make_study):
 
 
 def login_rater(client, study, name="rater"):
-    user = get_user_model().objects.create_user(name, password="pw")
+    user = UserFactory(username=name)
     rater = raters.rater_invite(study=study, user=user)
     client.force_login(user)
     return rater
@@ -91,7 +91,7 @@ def test_another_raters_pair_gets_403_and_its_images_404_and_an_uninvited_accoun
     assert response.status_code == 403 and response.json()["message"] == "This pair was not given to you to rate."
     assert client.get(f"/rate/{study.pk}/image/{theirs.token}/left/").status_code == 404
     assert Vote.objects.count() == 0
-    client.force_login(get_user_model().objects.create_user("stranger", password="pw"))
+    client.force_login(UserFactory(username="stranger"))
     assert client.get(f"/rate/{study.pk}/").status_code == 403
 
 
@@ -238,7 +238,7 @@ def test_livez_answers_json_without_the_database(client, db):
 def test_leaderboard_is_for_staff_and_owner_only(client, study):
     login_rater(client, study)
     assert client.get(f"/studies/{study.pk}/leaderboard/").status_code == 403
-    staff = get_user_model().objects.create_user("staff", password="pw", is_staff=True)
+    staff = UserFactory(username="staff", staff=True)
     client.force_login(staff)
     html = client.get(f"/studies/{study.pk}/leaderboard/").content.decode()
     for spec in study.job.specs.all():

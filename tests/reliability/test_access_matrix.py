@@ -15,8 +15,8 @@ from rest_framework.test import APIClient
 
 from ratings import raters, studies
 from ratings.models import Comparison
-from tests.ratings.conftest import make_study  # noqa: F401  (the fast study fixture, files without diffusers)
 from tests.ratings.rater_client import RaterSession, RecordingClient
+from tests.factories import PromptSetFactory, StudyFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -87,11 +87,10 @@ def rule_for(path: str) -> dict:
 @pytest.fixture
 def world(make_study):
     study = make_study(n_models=3, n_prompts=4, attention_check_rate=0, repeat_share=0)
-    User = get_user_model()
-    owner = User.objects.create_user("owner", password="pw")
+    owner = UserFactory(username="owner")
     study.owner = owner
     study.save(update_fields=["owner"])
-    staff = User.objects.create_user("staff", password="pw", is_staff=True, is_superuser=True)
+    staff = UserFactory(username="staff", superuser=True)
     rater_session = RaterSession(RecordingClient(), study)
     rater_session.join_prolific("a1b2c3d4e5f6")
     rater_session.start()
@@ -103,7 +102,7 @@ def world(make_study):
     staff_client = Client()
     staff_client.force_login(staff)
     account_client = Client()
-    account_user = User.objects.create_user("invited", password="pw")
+    account_user = UserFactory(username="invited")
     raters.rater_invite(study=study, user=account_user)
     account_client.force_login(account_user)
     other_comparison = Comparison.objects.get(token=other_rater.token)
@@ -195,13 +194,11 @@ def _png_zip(prompt_set, seeds, size=64):
 @pytest.fixture
 def two_researchers(db):
     from generation import specs
-    from generation.prompts import prompt_set_create
 
-    User = get_user_model()
     clients = {}
     for name in ("ada", "bob"):
         client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Token {studies.researcher_grant(user=User.objects.create_user(name, password='pw')).key}")
+        client.credentials(HTTP_AUTHORIZATION=f"Token {studies.researcher_grant(user=UserFactory(username=name)).key}")
         clients[name] = client
     system = [
         specs.model_spec_create(
@@ -294,19 +291,17 @@ def test_the_ownership_migration_gives_existing_rows_their_first_studys_owner_or
     from django.apps import apps
 
     from generation import specs
-    from generation.prompts import prompt_set_create
     from generation.models import ModelSpec
 
     migration = importlib.import_module("ratings.migrations.0007_spec_and_prompt_set_owners")
-    ada = get_user_model().objects.create_user("ada", password="pw")
+    ada = UserFactory(username="ada")
     make = dict(weights="org/model", pipeline_class="StableDiffusionPipeline", steps=1)
     v1 = specs.model_spec_create(name="A", slug="ada-model", **make)
     v2 = specs.model_spec_create(name="A", slug="ada-model", **{**make, "steps": 2})
     preset = specs.model_spec_create(name="Turbo", slug="sdxl-turbo-1step", **make)
     unused = specs.model_spec_create(name="U", slug="nobodys", **make)
-    used_prompts = prompt_set_create(name="P", prompts=[{"text": "a cube"}])
-    other_prompts = prompt_set_create(name="Q", prompts=[{"text": "a ball"}])
-    studies.study_create(name="S", specs=[v1, preset], prompt_set=used_prompts, seeds=[0], owner=ada)
+    used_prompts, other_prompts = PromptSetFactory(size=1), PromptSetFactory(size=1)
+    StudyFactory(specs=[v1, preset], prompt_set=used_prompts, owner=ada)
     migration.give_owners(apps, None)
     owners = dict(ModelSpec.objects.values_list("pk", "owner__username"))
     assert owners == {v1.pk: "ada", v2.pk: "ada", preset.pk: None, unused.pk: None}

@@ -4,12 +4,11 @@ application in-process, on PostgreSQL in autocommit mode as in production."""
 
 import pytest
 import schemathesis
-from django.contrib.auth import get_user_model
 from hypothesis import HealthCheck, settings
 
 from evalsite.wsgi import application
-from generation.prompts import prompt_set_create
 from ratings import studies
+from tests.factories import StudyFactory, UserFactory
 
 pytestmark = pytest.mark.slow
 
@@ -20,11 +19,10 @@ schema = schemathesis.openapi.from_wsgi("/api/schema/", application)
 
 @pytest.fixture
 def researcher_token(transactional_db, tiny_specs):
-    user = get_user_model().objects.create_user("fuzzer", password="fuzzer-password")
+    user = UserFactory(username="fuzzer", password="fuzzer-password")
     token = studies.researcher_grant(user=user).key
-    prompts = prompt_set_create(name="Fuzz prompts", prompts=[{"text": "a red cube"}, {"text": "a blue ball"}])
     # Something for the fuzzer to find: a study the researcher owns.
-    studies.study_create(name="Fuzzed", specs=tiny_specs[:2], prompt_set=prompts, seeds=[0], display_size=64, owner=user)
+    StudyFactory(name="Fuzzed", specs=tiny_specs[:2], prompt_set__size=2, owner=user)
     return token
 
 

@@ -10,11 +10,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from django.contrib.auth import get_user_model
 
 from generation.models import ModelSpec, Prompt, PromptSet
 from ratings.models import Study
 from tests.api.conftest import token_client
+from tests.factories import PromptSetFactory, StudyFactory, UserFactory
 
 BAD = Path(__file__).resolve().parents[1] / "data" / "bad"
 ROOT = Path(__file__).resolve().parents[2]
@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 def api(db):
-    return token_client(get_user_model().objects.create_user("ada", password="ada-password"))
+    return token_client(UserFactory(username="ada", password="ada-password"))
 
 
 def upload(api, name: str, content: bytes, **fields):
@@ -65,7 +65,7 @@ def test_prompts_holding_html_are_stored_as_text_and_shown_escaped(api, client):
     assert response.status_code == 201, response.content
     texts = list(Prompt.objects.values_list("text", flat=True))
     assert texts[0].startswith("<script>")  # kept verbatim: it is the prompt
-    staff = get_user_model().objects.create_user("staff", password="pw", is_staff=True, is_superuser=True)
+    staff = UserFactory(username="staff", superuser=True)
     client.force_login(staff)
     page = client.get("/admin/generation/prompt/").content.decode()
     assert "<script>alert" not in page and "&lt;script&gt;alert" in page
@@ -81,8 +81,7 @@ def test_unknown_scheduler_is_refused_and_no_spec_saved(api):
 
 @pytest.mark.parametrize("seeds, says", [([-1], "greater than or equal to 0"), ([2**64], "less than or equal to"), ([0, 0], "distinct")])
 def test_negative_enormous_or_repeated_seeds_are_refused(api, tiny_specs, seeds, says):
-    prompt_set = PromptSet.objects.create(name="p")
-    Prompt.objects.create(prompt_set=prompt_set, position=0, text="a cat")
+    prompt_set = PromptSetFactory(size=1)
     response = api.post(
         "/api/v1/studies/",
         {"name": "s", "models": [s.slug for s in tiny_specs[:2]], "prompt_set": prompt_set.pk, "seeds": seeds},
@@ -94,8 +93,7 @@ def test_negative_enormous_or_repeated_seeds_are_refused(api, tiny_specs, seeds,
 
 
 def test_a_huge_study_is_refused_before_anything_is_queued(api, tiny_specs):
-    prompt_set = PromptSet.objects.create(name="p")
-    Prompt.objects.create(prompt_set=prompt_set, position=0, text="a cat")
+    prompt_set = PromptSetFactory(size=1)
     response = api.post(
         "/api/v1/studies/",
         {"name": "s", "models": [s.slug for s in tiny_specs[:2]], "prompt_set": prompt_set.pk, "seeds": list(range(100_000))},
@@ -132,11 +130,7 @@ def test_a_bad_vote_file_names_its_line_and_column(tmp_path):
 def test_a_huge_or_empty_batch_is_refused_by_the_generation_commands(tiny_specs):
     from django.core.management import CommandError, call_command
 
-    from ratings.studies import study_create
-
-    prompt_set = PromptSet.objects.create(name="p")
-    Prompt.objects.create(prompt_set=prompt_set, position=0, text="a cat")
-    study = study_create(name="s", specs=tiny_specs[:2], prompt_set=prompt_set, seeds=[0])
+    study = StudyFactory(specs=tiny_specs[:2], prompt_set__size=1)
     for size in ("100000", "0"):
         with pytest.raises(CommandError, match="--batch-size must be from 1 to 256"):
             call_command("generate", "--study", str(study.pk), "--batch-size", size)

@@ -17,10 +17,10 @@ import zlib
 from pathlib import Path
 
 import pytest
-from django.contrib.auth import get_user_model
 from rest_framework.test import APIClient
 
 from ratings import studies
+from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 ROOT = Path(__file__).resolve().parents[2]
@@ -72,7 +72,7 @@ def peak_rss_of(setup: str, call: str) -> dict:
 
 @pytest.fixture
 def api(db):
-    user = get_user_model().objects.create_user("ada", password="a-long-password-1")
+    user = UserFactory(username="ada", password="a-long-password-1")
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {studies.researcher_grant(user=user).key}")
     return client

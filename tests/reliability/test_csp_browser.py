@@ -8,11 +8,11 @@ from __future__ import annotations
 import time
 
 import pytest
-from django.contrib.auth import get_user_model
 
 from ratings.models import Vote
 from tests.api.conftest import four_prompts, rated_study, researcher  # noqa: F401  (fixtures)
 from tests.ratings.rater_client import study_link
+from tests.factories import UserFactory
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -56,7 +56,7 @@ def test_the_rating_page_works_under_the_policy(live_server, browser, make_study
 
 
 def test_the_dashboard_draws_its_charts_under_the_policy(live_server, browser, rated_study):
-    get_user_model().objects.create_user("boss", password="a-staff-password", is_staff=True)
+    UserFactory(username="boss", password="a-staff-password", staff=True)
     violations: list[str] = []
     page = strict_page(browser, violations)
     page.goto(f"{live_server.url}/dashboard/studies/{rated_study.pk}/")

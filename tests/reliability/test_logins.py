@@ -12,27 +12,28 @@ from django.test import Client
 from rest_framework.test import APIClient
 
 from ratings import studies
+from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 PASSWORD = "correct-horse-battery-staple"
 
 
 def test_the_token_endpoint_answers_a_raters_right_password_as_a_wrong_one():
-    get_user_model().objects.create_user("rater1", password=PASSWORD)
+    UserFactory(username="rater1", password=PASSWORD)
     api = APIClient()
     right = api.post("/api/v1/auth/token/", {"username": "rater1", "password": PASSWORD}, format="json")
     wrong = api.post("/api/v1/auth/token/", {"username": "rater1", "password": "not-the-password"}, format="json")
     nobody = api.post("/api/v1/auth/token/", {"username": "nobody", "password": "not-the-password"}, format="json")
     assert right.status_code == wrong.status_code == nobody.status_code == 400
     assert right.json() == wrong.json() == nobody.json() == {"non_field_errors": ["Unable to log in with provided credentials."]}
-    researcher = get_user_model().objects.create_user("ada", password=PASSWORD)
+    researcher = UserFactory(username="ada", password=PASSWORD)
     studies.researcher_grant(user=researcher)
     assert api.post("/api/v1/auth/token/", {"username": "ada", "password": PASSWORD}, format="json").json()["token"]
 
 
 def test_repeated_wrong_passwords_lock_the_username_on_the_login_page_and_the_token_endpoint(settings):
     limit = settings.AXES_FAILURE_LIMIT
-    user = get_user_model().objects.create_user("ada", password=PASSWORD)
+    user = UserFactory(username="ada", password=PASSWORD)
     studies.researcher_grant(user=user)
     browser = Client()
     for attempt in range(limit - 1):
@@ -48,13 +49,13 @@ def test_repeated_wrong_passwords_lock_the_username_on_the_login_page_and_the_to
     token = api.post("/api/v1/auth/token/", {"username": "ada", "password": PASSWORD}, format="json")
     assert token.status_code == 429 and "too many login attempts" in token.json()["detail"]
     # Another username from another address is not locked; the same address is, for a while.
-    get_user_model().objects.create_user("grace", password=PASSWORD)
+    UserFactory(username="grace", password=PASSWORD)
     assert Client(REMOTE_ADDR="10.1.2.3").post("/login/", {"username": "grace", "password": PASSWORD}).status_code == 302
     assert Client().post("/login/", {"username": "grace", "password": PASSWORD}).status_code == 429
 
 
 def test_a_successful_login_resets_the_count():
-    get_user_model().objects.create_user("ada", password=PASSWORD)
+    UserFactory(username="ada", password=PASSWORD)
     browser = Client()
     for round_ in range(3):
         for attempt in range(5):

@@ -16,7 +16,7 @@ from generation import png
 from generation.models import DisplayCopy
 from ratings import studies
 from ratings.models import AttentionCheck, Study
-from tests.ratings.conftest import make_specs
+from tests.factories import ModelSpecFactory, PromptSetFactory, StudyFactory
 from tests.ratings.rater_client import RaterSession, RecordingClient
 
 pytestmark = pytest.mark.django_db
@@ -61,7 +61,7 @@ def test_generated_display_copies_and_decoys_are_stored_at_one_length(tiny_specs
     at opening; every stored file a rater can be served has the same length."""
     from generation.jobs import job_run_inline
 
-    study = studies.study_create(name="Blind", specs=tiny_specs[:2], prompt_set=prompt_set, seeds=[0], display_size=48, attention_check_rate=0.5)
+    study = StudyFactory(specs=tiny_specs[:2], prompt_set=prompt_set, display_size=48, attention_check_rate=0.5)
     job_run_inline(job=study.job)
     studies.study_open(study=study, rng=random.Random(3))
     names = list(DisplayCopy.objects.filter(image__spec__in=tiny_specs[:2], size=48).values_list("file", flat=True))
@@ -75,20 +75,11 @@ def test_generated_display_copies_and_decoys_are_stored_at_one_length(tiny_specs
 
 
 def test_a_study_refuses_models_of_different_aspect_ratios(db):
-    from generation.prompts import prompt_set_create
-
-    square, wide = make_specs(2)
-    wide.width, wide.height = 128, 64
-    wide.save()
-    prompts = prompt_set_create(name="P", prompts=[{"text": "a cube"}])
+    square, wide = ModelSpecFactory(), ModelSpecFactory(width=128, height=64)
+    prompts = PromptSetFactory(size=1)
     with pytest.raises(ValidationError) as refused:
         studies.study_create(name="Mixed", specs=[square, wide], prompt_set=prompts, seeds=[0])
     assert "aspect ratio" in str(refused.value)
     assert not Study.objects.exists()
-    from generation.models import ModelSpec
-
-    same_shape = ModelSpec.objects.create(
-        name="Big square", slug="big-square", weights="org/big", pipeline_class="StableDiffusionPipeline", steps=1,
-        width=1024, height=1024, config_hash="b" * 64,
-    )
+    same_shape = ModelSpecFactory(width=1024, height=1024)
     assert studies.study_create(name="Square", specs=[square, same_shape], prompt_set=prompts, seeds=[0]).pk

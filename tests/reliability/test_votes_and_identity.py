@@ -28,12 +28,6 @@ RESERVATIONS = ("live", "lapsed", "past_quota")
 ANSWERS = {"prompt_adherence": "left", "image_quality": "right"}
 
 
-@pytest.fixture(params=["sql", "python"])
-def hot_path(request, settings):
-    settings.RATINGS_SQL_HOT_PATH = request.param == "sql"
-    return request.param
-
-
 def _serve(study, rater):
     return scheduler.session_serve(study_id=study.pk, rater_id=rater.pk, rng=random.Random(1))
 

@@ -5,13 +5,13 @@ import io
 import json
 
 import pytest
-from django.contrib.auth import get_user_model
 
 from ratings import raters, scheduler, studies
 from ratings.results import caches, exports, leaderboards, plots
 from ratings.results.votes import model_label
 from ratings.models import Participation, Rater
 from ratings.stats import read_vote_file
+from tests.factories import RatedStudyFactory, StudyFactory, StudyWithImagesFactory, UserFactory
 
 
 @pytest.fixture
@@ -19,16 +19,13 @@ def voted_study(tiny_specs, prompt_set, django_capture_on_commit_callbacks):
     """Every pair of the study answered once by each of two raters: turbo always wins on
     adherence and always loses on quality; a third, flagged rater always votes the other way."""
     # Plain comparisons only: no attention checks, repeats or minimum time (rater-side defaults).
-    study = studies.study_create(
-        name="Voted", specs=tiny_specs, prompt_set=prompt_set, seeds=[0], display_size=64, votes_per_pair=3,
-        attention_check_rate=0, repeat_share=0, min_seconds_per_vote=0,
-    )
+    study = StudyFactory(name="Voted", specs=tiny_specs, prompt_set=prompt_set, votes_per_pair=3, no_checks=True)
     with django_capture_on_commit_callbacks(execute=True):
         studies.study_start_generation(study=study)
     studies.study_open(study=study)
     turbo = tiny_specs[0].pk
     for name, contrary in (("r1", False), ("r2", False), ("flagged", True)):
-        rater = raters.rater_invite(study=study, user=get_user_model().objects.create_user(name, password="pw"))
+        rater = raters.rater_invite(study=study, user=UserFactory(username=name))
         while (comparison := scheduler.comparison_serve(study=study, rater=rater)) is not None:
             a_side, b_side = ("left", "right") if comparison.left_is_a else ("right", "left")
             turbo_side = a_side if comparison.image_a.spec_id == turbo else b_side if comparison.image_b.spec_id == turbo else a_side
@@ -135,7 +132,7 @@ def test_leaderboard_exports_and_plots_carry_how_they_were_made(voted_study):
 
 @pytest.mark.django_db(transaction=True)
 def test_results_pages_for_staff(voted_study, client):
-    client.force_login(get_user_model().objects.create_user("staff", password="pw", is_staff=True))
+    client.force_login(UserFactory(username="staff", staff=True))
     html = client.get(f"/studies/{voted_study.pk}/leaderboard/?method=elo").content.decode()
     turbo = model_label(voted_study.job.specs.order_by("pk")[0])
     assert "Spread over orderings (not a confidence interval)" in html and turbo in html
@@ -176,6 +173,13 @@ def test_a_study_without_votes_exports_an_empty_leaderboard_in_every_format(make
 
 
 @pytest.mark.django_db
+def test_the_leaderboard_counts_every_answer_of_every_rater(hot_path):
+    study = RatedStudyFactory(specs__n=3, prompt_set__size=4, votes__raters=3, votes__per_rater=5)
+    board = leaderboards.study_leaderboard(study=study, method="winrate", rounds=20)
+    assert board["provenance"]["votes"] == 3 * 5 * len(study.criteria)
+
+
+@pytest.mark.django_db
 def test_separated_votes_carry_a_warning_on_the_page_and_in_exports(make_study, client):
     from tests.ratings.rater_client import RaterSession, RecordingClient
 
@@ -188,7 +192,7 @@ def test_separated_votes_carry_a_warning_on_the_page_and_in_exports(make_study, 
     assert any("does not exist" in warning for warning in document["warnings"])
     content, _, _ = exports.leaderboard_export(study=study, method="bt", fmt="csv", rounds=50)
     assert b"# warning: the Bradley-Terry maximum likelihood does not exist" in content
-    client.force_login(get_user_model().objects.create_user("staff", password="pw", is_staff=True))
+    client.force_login(UserFactory(username="staff", staff=True))
     assert "Caution: the Bradley-Terry maximum likelihood" in client.get(f"/studies/{study.pk}/leaderboard/?recompute=1").content.decode()
 
 
@@ -221,10 +225,10 @@ def test_every_change_of_what_counts_refreshes_every_cached_view(make_study, cli
     from ratings.models import Vote
 
     study = make_study(n_models=3, n_prompts=2, attention_check_rate=0, repeat_share=0)
-    client.force_login(get_user_model().objects.create_user("staff", password="pw", is_staff=True, is_superuser=True))
+    client.force_login(UserFactory(username="staff", superuser=True))
     voters = []
     for name in ("one", "two", "three"):
-        rater = raters.rater_invite(study=study, user=get_user_model().objects.create_user(name, password="pw"))
+        rater = raters.rater_invite(study=study, user=UserFactory(username=name))
         _vote_everything(study, rater)
         voters.append(rater)
     per_rater = 6 * 2
@@ -251,7 +255,7 @@ def test_automatic_flagging_refreshes_the_leaderboard_at_once(make_study, client
     from tests.ratings.scheduler.steps import crowd_rater, current, serve, vote as submit
 
     study = make_study(n_models=3, n_prompts=6, attention_check_rate=0.4, repeat_share=0, flag_after_failed_checks=1)
-    client.force_login(get_user_model().objects.create_user("staff", password="pw", is_staff=True))
+    client.force_login(UserFactory(username="staff", staff=True))
     rater = crowd_rater(study, "careless")
     result, normal_votes = serve(study, rater), 0
     while result["pairs"]:
@@ -273,12 +277,10 @@ def test_automatic_flagging_refreshes_the_leaderboard_at_once(make_study, client
 def test_a_rater_flagged_in_one_study_still_counts_in_another(make_study, hot_path):
     first = make_study(n_models=2, n_prompts=2, attention_check_rate=0, repeat_share=0)
     # The same models, prompts and images in a second study.
-    second = studies.study_create(
-        name="Second", specs=list(first.job.specs.order_by("pk")), prompt_set=first.job.prompt_set, seeds=[0], display_size=64,
-        attention_check_rate=0, repeat_share=0, min_seconds_per_vote=0,
+    second = StudyWithImagesFactory(
+        name="Second", specs=list(first.job.specs.order_by("pk")), prompt_set=first.job.prompt_set, images=False, no_checks=True
     )
-    studies.study_open(study=second)
-    user = get_user_model().objects.create_user("crowd", password="pw")
+    user = UserFactory(username="crowd")
     rater = raters.rater_invite(study=first, user=user)
     raters.rater_invite(study=second, user=user)
     for study in (first, second):
@@ -308,7 +310,7 @@ def test_breakdown_by_prompt_category_on_page_and_api(voted_study, client):
     assert animals["votes"] == 6 * 3 * 2 * 2 and vehicles["votes"] == 2 * 3 * 2 * 2
     assert any("too few to rank" in w for w in vehicles["warnings"])
     assert {row["votes"] for row in vehicles["models"] if row["criterion"] != "mean"} == {2 * 2 * 2}
-    client.force_login(get_user_model().objects.create_user("staff", password="pw", is_staff=True))
+    client.force_login(UserFactory(username="staff", staff=True))
     html = client.get(f"/studies/{voted_study.pk}/leaderboard/?by=category&rounds=100").content.decode()
     assert "Category: Animals" in html and "Category: Vehicles" in html and "too few to rank" in html
     md = client.get(f"/studies/{voted_study.pk}/leaderboard.md?by=category&rounds=100").content.decode()
@@ -360,8 +362,35 @@ def test_the_design_and_the_weights_behind_the_images_are_in_every_result(make_s
         assert "pairs chosen by adaptive sampling; stops on separated (budget 500 comparisons)" in content
         assert ("caution: " in content) is biased
         assert f"weights of {label}: weights stabilityai/sdxl-turbo@f4c1d3e9b2a7" in content
-    client.force_login(get_user_model().objects.create_user("staff-design", password="pw", is_staff=True))
+    client.force_login(UserFactory(username="staff-design", staff=True))
     page = client.get(f"/studies/{study.pk}/leaderboard/?method=elo&rounds=40&recompute=1").content.decode()
     assert "Pairs were chosen by adaptive sampling" in page and 'id="design-caution"' in page and "Forecast: " in page
     page = client.get(f"/studies/{study.pk}/leaderboard/?method=bt&rounds=40&recompute=1").content.decode()
     assert "Pairs were chosen by adaptive sampling" in page and 'id="design-caution"' not in page
+
+
+@pytest.mark.django_db(transaction=True)
+def test_win_rates_count_each_models_votes_per_criterion(tiny_specs, prompt_set, django_capture_on_commit_callbacks):
+    study = StudyFactory(specs=tiny_specs, prompt_set=prompt_set, seeds=[0, 1], votes_per_pair=1, no_checks=True)
+    with django_capture_on_commit_callbacks(execute=True):
+        studies.study_start_generation(study=study)
+    studies.study_open(study=study)
+    rater = raters.rater_invite(study=study, user=UserFactory())
+    slug_of = {spec.pk: spec.slug for spec in study.job.specs.all()}
+    while (comparison := scheduler.comparison_serve(study=study, rater=rater)) is not None:
+        slug_a, slug_b = slug_of[comparison.image_a.spec_id], slug_of[comparison.image_b.spec_id]
+        side = {"a": "left" if comparison.left_is_a else "right", "b": "right" if comparison.left_is_a else "left"}
+        # The turbo model always wins on adherence and always loses on quality; LCM beats the baseline on both.
+        if "tiny-turbo-1step" in (slug_a, slug_b):
+            turbo = "a" if slug_a == "tiny-turbo-1step" else "b"
+            other = "b" if turbo == "a" else "a"
+            answers = {"prompt_adherence": side[turbo], "image_quality": side[other]}
+        else:
+            lcm = "a" if slug_a == "tiny-lcm-4step" else "b"
+            answers = {"prompt_adherence": side[lcm], "image_quality": side[lcm]}
+        scheduler.vote_record(token=comparison.token, rater=rater, answers=answers, response_ms=1000)
+    board = leaderboards.compute_study_leaderboard(study=study, method="winrate", rounds=20)
+    adherence = {row["model"]: (row["votes"], row["rating"]) for row in board["models"] if row["criterion"] == "prompt_adherence"}
+    quality = {row["model"]: (row["votes"], row["rating"]) for row in board["models"] if row["criterion"] == "image_quality"}
+    assert adherence == {"tiny-turbo-1step": (32, 1.0), "tiny-lcm-4step": (32, 0.5), "tiny-base-25step": (32, 0.0)}
+    assert quality == {"tiny-turbo-1step": (32, 0.0), "tiny-lcm-4step": (32, 1.0), "tiny-base-25step": (32, 0.5)}

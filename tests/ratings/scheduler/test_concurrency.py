@@ -43,15 +43,15 @@ def all_at_once(work, count: int) -> list:
 def test_many_raters_at_once_never_hold_more_than_the_last_slots_of_a_pair(make_study, hot_path):
     # Two slots (one model pair x two prompts), two votes each: four reservations in all.
     study = make_study(n_models=2, n_prompts=2, votes_per_pair=2, attention_check_rate=0, repeat_share=0)
-    raters = [raters.rater_join(study=study, source=Rater.Source.PROLIFIC, external_id=f"c{i}")[0] for i in range(16)]
-    results = all_at_once(lambda i: scheduler.session_serve(study_id=study.pk, rater_id=raters[i].pk, rng=random.Random(i)), 16)
+    crowd = [rater_join(study=study, source=Rater.Source.PROLIFIC, external_id=f"c{i}")[0] for i in range(16)]
+    results = all_at_once(lambda i: scheduler.session_serve(study_id=study.pk, rater_id=crowd[i].pk, rng=random.Random(i)), 16)
     served = [pair["token"] for result in results for pair in result["pairs"]]
     assert len(served) == 4 == len(set(served))
     per_slot = Counter(Comparison.objects.filter(study=study).values_list("slot_id", flat=True))
     assert sorted(per_slot.values()) == [2, 2]
     assert sorted(PairSlot.objects.filter(study=study).values_list("filled", flat=True)) == [2, 2]
     # Every live reservation's vote is accepted, all at once.
-    holders = [(r, result["pairs"][0]["token"]) for r, result in zip(raters, results) if result["pairs"]]
+    holders = [(r, result["pairs"][0]["token"]) for r, result in zip(crowd, results) if result["pairs"]]
     votes = all_at_once(
         lambda i: scheduler.vote_submit(study_id=study.pk, rater_id=holders[i][0].pk, token=holders[i][1],
                                        answers={"prompt_adherence": "left", "image_quality": "right"}, response_ms=1000),
@@ -63,11 +63,11 @@ def test_many_raters_at_once_never_hold_more_than_the_last_slots_of_a_pair(make_
 
 def test_concurrent_votes_and_double_submits_count_once(make_study, hot_path):
     study = make_study(n_models=3, n_prompts=6, votes_per_pair=3, attention_check_rate=0, repeat_share=0)
-    raters = [raters.rater_join(study=study, source=Rater.Source.PROLIFIC, external_id=f"d{i}")[0] for i in range(8)]
-    tokens = [scheduler.session_serve(study_id=study.pk, rater_id=r.pk)["pairs"][0]["token"] for r in raters]
+    crowd = [rater_join(study=study, source=Rater.Source.PROLIFIC, external_id=f"d{i}")[0] for i in range(8)]
+    tokens = [scheduler.session_serve(study_id=study.pk, rater_id=r.pk)["pairs"][0]["token"] for r in crowd]
 
     def submit(i):  # every rater's submit arrives twice at the same moment (a double click)
-        rater, token = raters[i // 2], tokens[i // 2]
+        rater, token = crowd[i // 2], tokens[i // 2]
         return scheduler.vote_submit(study_id=study.pk, rater_id=rater.pk, token=token,
                                     answers={"prompt_adherence": "left", "image_quality": "left"}, response_ms=900)["status"]
 

@@ -4,6 +4,7 @@ late votes on lapsed reservations, and skipped pairs (``ratings/scheduler/voting
 from datetime import timedelta
 
 import pytest
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
 from ratings import scheduler, selectors
@@ -47,6 +48,25 @@ def test_incomplete_and_tie_answers_on_a_forced_choice_study_are_refused(make_st
     assert missing == {"status": "invalid", "message": "Answer every question before submitting (missing: image_quality)."}
     assert tie == {"status": "invalid", "message": "The answer to 'image_quality' must be left or right."}
     assert Vote.objects.count() == 0
+
+
+def test_vote_record_counts_a_double_submit_once_and_raises_for_a_forbidden_or_refused_vote(make_study, hot_path):
+    """``vote_record``, the call scripts and benchmarks make, turns ``vote_submit``'s outcomes into exceptions."""
+    study = make_study(attention_check_rate=0, repeat_share=0)
+    owner, intruder = crowd_rater(study, "owner"), crowd_rater(study, "intruder")
+    comparison = current(serve(study, owner))
+    answers = {"prompt_adherence": "left", "image_quality": "right"}
+    with pytest.raises(PermissionDenied):
+        scheduler.vote_record(token=comparison.token, rater=intruder, answers=answers, response_ms=1000)
+    with pytest.raises(ValidationError, match="missing: image_quality"):
+        scheduler.vote_record(token=comparison.token, rater=owner, answers={"prompt_adherence": "left"}, response_ms=1000)
+    with pytest.raises(ValidationError, match="must be left or right"):
+        scheduler.vote_record(token=comparison.token, rater=owner, answers={**answers, "image_quality": "tie"}, response_ms=1000)
+    assert Vote.objects.count() == 0 and Comparison.objects.get(pk=comparison.pk).answered_at is None
+    scheduler.vote_record(token=comparison.token, rater=owner, answers=answers, response_ms=1200)
+    scheduler.vote_record(token=comparison.token, rater=owner, answers=answers, response_ms=1300)
+    left, right = ("a", "b") if comparison.left_is_a else ("b", "a")
+    assert {v.criterion: v.choice for v in Vote.objects.filter(comparison=comparison)} == {"prompt_adherence": left, "image_quality": right}
 
 
 def test_ties_are_recorded_when_the_study_allows_them(make_study, hot_path):

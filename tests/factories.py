@@ -1,0 +1,212 @@
+"""The rows tests and benchmarks build, in one place: users, model specs, prompt sets, studies,
+studies with image files, rated studies.
+
+Rows that have a service are made through it (``prompt_set_create``, ``study_create``, which makes
+the study's job; votes through ``ratings.scheduler``), so a factory never holds a rule of its own.
+factory_boy comes with the ``test`` extra; the benchmarks that import this module need it too.
+
+    UserFactory(staff=True)                              # a staff account, password PASSWORD
+    StudyFactory(no_checks=True, specs=..., prompt_set=...)
+    StudyWithImagesFactory(specs__n=2, prompt_set__size=4)   # open, with display copies
+    RatedStudyFactory(raters=2, votes_per_rater=6)       # open, with answered comparisons
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import random
+import uuid
+
+import factory
+from factory.django import DjangoModelFactory
+
+from generation.models import PromptSet
+from ratings.models import Study
+
+PASSWORD = "a-test-password"
+
+#: Study settings for tests that count plain comparisons: no attention checks, repeats or minimum time.
+NO_CHECKS = {"attention_check_rate": 0.0, "repeat_share": 0.0, "min_seconds_per_vote": 0.0}
+
+
+class UserFactory(DjangoModelFactory):
+    """An account made by ``create_user`` (password hashed); ``researcher=True`` also grants API access."""
+
+    class Meta:
+        model = "auth.User"
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"user-{n}")
+    password = PASSWORD
+
+    class Params:
+        staff = factory.Trait(is_staff=True)
+        superuser = factory.Trait(is_staff=True, is_superuser=True)
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        return model_class.objects.create_user(*args, **kwargs)
+
+    @factory.post_generation
+    def researcher(user, create, extracted, **kwargs):
+        if create and extracted:
+            from ratings.studies import researcher_grant
+
+            researcher_grant(user=user)
+
+
+class ModelSpecFactory(DjangoModelFactory):
+    """A spec whose name, slug and weights path are distinctive (a blinding scan looks for them);
+    no weights exist behind it, so it serves studies whose images are written by hand."""
+
+    class Meta:
+        model = "generation.ModelSpec"
+
+    name = factory.Sequence(lambda n: f"Test model {n}")
+    slug = factory.LazyAttribute(lambda spec: spec.name.lower().replace(" ", "-"))
+    weights = factory.LazyAttribute(lambda spec: f"/weights/{spec.slug}-weights")
+    pipeline_class = "StableDiffusionPipeline"
+    steps = factory.Sequence(lambda n: n % 50 + 1)
+    config_hash = factory.LazyAttribute(lambda spec: hashlib.sha256(spec.slug.encode()).hexdigest())
+
+
+class PromptSetFactory(factory.Factory):
+    """``size`` prompts made from the ``text`` pattern (``{i}`` numbers them), each with the
+    ``fields`` given (category, challenge), through ``prompt_set_create``."""
+
+    class Meta:
+        model = PromptSet
+
+    class Params:
+        size = 6
+        text = "a photo of object number {i} on a table"
+        fields = factory.Dict({})
+
+    name = factory.Sequence(lambda n: f"Prompt set {n}")
+    prompts = factory.LazyAttribute(lambda o: [{"text": o.text.format(i=i), **o.fields} for i in range(o.size)])
+
+    @classmethod
+    def _create(cls, model_class, **kwargs):
+        from generation.prompts import prompt_set_create
+
+        return prompt_set_create(**kwargs)
+
+
+class SpecList(factory.declarations.BaseDeclaration):
+    """``n`` fresh specs (``specs__n=2``), unless the caller passes its own list."""
+
+    def evaluate(self, instance, step, extra):
+        return ModelSpecFactory.create_batch(extra.get("n", 3))
+
+
+class StudyFactory(factory.Factory):
+    """A draft study through ``study_create`` (which makes its job); any study setting may be passed."""
+
+    class Meta:
+        model = Study
+
+    class Params:
+        no_checks = factory.Trait(**NO_CHECKS)
+
+    name = factory.Sequence(lambda n: f"Study {n}")
+    specs = SpecList()
+    prompt_set = factory.SubFactory(PromptSetFactory)
+    seeds = (0,)
+    display_size = 64
+
+    @classmethod
+    def _create(cls, model_class, **kwargs):
+        from ratings.studies import study_create
+
+        kwargs["seeds"] = list(kwargs["seeds"])
+        return study_create(**kwargs)
+
+
+class StudyWithImagesFactory(StudyFactory):
+    """A study whose images and display copies exist as files (no diffusers), opened unless
+    ``opened=False``; the minimum vote time defaults to none, as the rater tests want."""
+
+    min_seconds_per_vote = 0
+
+    @factory.post_generation
+    def images(study, create, extracted, **kwargs):
+        if create and extracted is not False:
+            images_add(study, list(study.job.specs.order_by("pk")), size=study.display_size)
+
+    @factory.post_generation
+    def opened(study, create, extracted, **kwargs):
+        from ratings.studies import study_open
+
+        if create and extracted is not False:
+            study_open(study=study, rng=random.Random(0))
+        study.refresh_from_db()
+
+
+class RatedStudyFactory(StudyWithImagesFactory):
+    """An open study without checks whose ``raters`` raters each answered ``votes_per_rater``
+    comparisons through the scheduler, always choosing the left image."""
+
+    attention_check_rate = 0.0
+    repeat_share = 0.0
+
+    @factory.post_generation
+    def votes(study, create, extracted, raters: int = 2, per_rater: int = 6, seed: int = 7, **kwargs):
+        from ratings.raters import rater_invite
+
+        if not create or extracted is False:
+            return
+        rng = random.Random(seed)
+        for _ in range(raters):
+            vote_as(study, rater_invite(study=study, user=UserFactory()), per_rater, rng)
+        study.refresh_from_db()
+
+
+def vote_as(study, rater, n: int, rng: random.Random, response_ms: int = 4000) -> None:
+    """Answer ``n`` comparisons through the scheduler, always for the left image."""
+    from ratings import scheduler
+
+    for _ in range(n):
+        comparison = scheduler.comparison_serve(study=study, rater=rater, rng=rng)
+        assert comparison is not None, "the scheduler ran out of pairs"
+        scheduler.vote_record(
+            token=comparison.token, rater=rater, answers={c: "left" for c in study.criteria}, response_ms=response_ms
+        )
+
+
+def png_bytes(size: int, seed: int) -> bytes:
+    """A noisy square PNG of one colour per seed: compressed lengths differ by content."""
+    import numpy as np
+    from PIL import Image as PILImage
+
+    rng = np.random.default_rng(seed)
+    colour = rng.integers(0, 255, 3)
+    pixels = np.clip(colour + rng.normal(0, 30, (size, size, 3)), 0, 255).astype(np.uint8)
+    buffer = io.BytesIO()
+    PILImage.fromarray(pixels, "RGB").save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def images_add(study, specs, *, size: int) -> None:
+    """One image per model, prompt and seed, with a display copy, written to Django's storage.
+
+    Not through ``generation.storage``, on purpose: ordinary compressed PNGs whose lengths differ
+    by content, as display copies made before issue 18 were (tests/reliability/test_size_blinding)."""
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+
+    from generation.models import DisplayCopy, Image
+
+    seed_counter = 0
+    for prompt in study.job.prompt_set.prompts.all():
+        for seed in study.job.seeds:
+            for spec in specs:
+                seed_counter += 1
+                content = png_bytes(size, seed_counter)
+                name = default_storage.save(f"images/{uuid.uuid4().hex}.png", ContentFile(content))
+                display = default_storage.save(f"display/{uuid.uuid4().hex}.png", ContentFile(content))
+                image = Image.objects.create(
+                    spec=spec, prompt=prompt, seed=seed, file=name, width=size, height=size, config_hash=spec.config_hash,
+                    latency_s=0.01, batch_size=1, device="cpu", torch_version="test", diffusers_version="test",
+                )
+                DisplayCopy.objects.create(image=image, size=size, file=display)
