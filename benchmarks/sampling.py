@@ -216,6 +216,15 @@ class ArmRun:
         }
 
 
+def run_study(specs, prompt_set, *, sampling_rule: str, budget: int, seed: int, refresh_every: int, quota: int = 100, elo=ELO) -> dict:
+    """One study alone, every call timed (the forecast's accuracy test runs one arm only)."""
+    run = ArmRun(specs, prompt_set, sampling_rule=sampling_rule, budget=budget, seed=seed, refresh_every=refresh_every,
+                 quota=quota, elo=elo)
+    while run.step():
+        pass
+    return run.result(timed_calls=len(run.crowd.call_seconds))
+
+
 def run_seed(specs, prompt_set, *, budget: int, seed: int, refresh_every: int, quota: int = 100, elo=ELO) -> dict:
     """The uniform and the adaptive study of one seed, stepped alternately (one call each in turn)
     so that a machine whose speed drifts weighs on both arms' timings alike; an arm's calls are
