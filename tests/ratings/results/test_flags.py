@@ -2,7 +2,8 @@
 
 import pytest
 
-from ratings import leaderboards, selectors
+from ratings import selectors
+from ratings.results import leaderboards
 from ratings.models import Participation
 from tests.ratings.scheduler.steps import crowd_rater, rate_until_done
 
