@@ -6,10 +6,9 @@ from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import BadRequest, PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_POST
 
 from generation.selectors import job_progress
 
@@ -138,10 +137,11 @@ def _automated_columns(section: dict) -> list[dict]:
 
 
 @login_required
-@require_POST
 def diversity_compute(request: HttpRequest, study_id: int) -> HttpResponse:
     """Queue the study's diversity across seeds; the leaderboard says it is computing until done."""
-    study = _results_study(request, study_id)
+    study = _results_study(request, study_id)  # who may, before which method: a rater learns nothing
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"], "Computing diversity is a POST, from the button on the study's results page.")
     automated.study_diversity_enqueue(study=study)
     return redirect(f"{reverse('ratings:leaderboard', args=[study.pk])}#automated")
 

@@ -40,7 +40,8 @@ RULES = [
     ("api/docs/", dict.fromkeys(ROLES, {200})),
     ("api/", {**API_REFUSED, "researcher": {200, 404, 405}, "staff": {200, 404, 405}}),
     ("dashboard/", {"anonymous": LOGIN, "rater": LOGIN, "account_rater": LOGIN | {403}, "researcher": LOGIN, "staff": {200}}),
-    ("studies/", {"anonymous": LOGIN, "rater": LOGIN, "account_rater": {403}, "researcher": LOGIN, "staff": {200, 404}}),
+    # 405 for staff: a results action that takes only POST (computing diversity), checked after who asks.
+    ("studies/", {"anonymous": LOGIN, "rater": LOGIN, "account_rater": {403}, "researcher": LOGIN, "staff": {200, 404, 405}}),
     ("admin/", dict.fromkeys(ROLES, LOGIN) | {"staff": {200}}),
     # The rater's pages: a participant reaches their own; nobody else gets a pair, an image or
     # an example (405: the URL takes only POST, refused before anything is read).
