@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 PRINT_SETTINGS = (
@@ -63,6 +65,7 @@ def test_env_example_documents_every_variable_the_settings_read():
         assert lines[line_number - 2].startswith("# ") and len(lines[line_number - 2]) > 10, f"{name} has no explanation"
 
 
+@pytest.mark.django_db  # loading the task modules fires Celery's Django fixup, which checks the connection
 def test_beat_runs_generation_reconciliation_leaderboard_refresh_and_level_repair():
     from django.conf import settings
 
