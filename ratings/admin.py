@@ -21,7 +21,7 @@ from . import raters, studies
 from .sampling import design_errors
 from .results.exports import votes_csv
 from .models import AttentionCheck, Comparison, PairSlot, Participation, Rater, Study, Vote
-from .studies import rater_title_problem
+from .studies import rater_title_problem, set_criteria_problem
 
 
 def _each_study(modeladmin, request, queryset, step, done: str):
@@ -57,6 +57,16 @@ class StudyAdminForm(forms.ModelForm):
         field_names = {"sampling_rule": "sampling"}
         for field, message in errors.items():
             self.add_error(field_names.get(field, field), message)
+        set_criteria = data.get("set_criteria") or []
+        if list(set_criteria) != list(self.instance.set_criteria or []) and self.instance.status != Study.Status.DRAFT:
+            self.add_error("set_criteria", "Set criteria are fixed once the study leaves draft: its set comparisons are made when it opens.")
+        elif "set_criteria" in data:
+            if not isinstance(set_criteria, list):
+                self.add_error("set_criteria", 'Give a list of names, e.g. ["diversity"], or [] for none.')
+            else:
+                problem = set_criteria_problem(set_criteria=set_criteria, criteria=data.get("criteria") or [], seeds=self.instance.job.seeds)
+                if problem:
+                    self.add_error("set_criteria", problem)
         return data
 
     def clean_rater_title(self):

@@ -15,6 +15,8 @@ DEFAULT_CRITERIA = ["prompt_adherence", "image_quality"]
 CRITERION_QUESTIONS = {
     "prompt_adherence": "Which image follows the prompt better?",
     "image_quality": "Which image has higher quality?",
+    # A set criterion (Study.set_criteria): asked of two sets of images, one per seed.
+    "diversity": "Which set of images is more varied?",
 }
 
 
@@ -82,6 +84,12 @@ class Study(models.Model):
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="studies")
     job = models.OneToOneField(GenerationJob, on_delete=models.PROTECT, related_name="study")
     criteria = models.JSONField(default=default_criteria, help_text="Questions asked for every pair, in order.")
+    set_criteria = models.JSONField(
+        default=list, blank=True,
+        help_text="Questions asked of sets instead of pairs, e.g. diversity: for one prompt the rater sees the images of every "
+        "seed of the study from one model beside those of another and answers which set is more varied. Needs at least two "
+        "seeds; empty: none. Fixed once the study opens.",
+    )
     allow_ties = models.BooleanField(default=False, help_text="Offer a tie answer; off means forced choice, as in ADD.")
     votes_per_pair = models.PositiveIntegerField(default=3, help_text="Target number of answered comparisons per model pair, prompt and seed.")
     quota_per_rater = models.PositiveIntegerField(default=50, help_text="Comparisons one rater is asked to answer.")
@@ -167,6 +175,11 @@ class Study(models.Model):
     def display_size(self) -> int:
         return self.job.display_size
 
+    @property
+    def all_criteria(self) -> list[str]:
+        """Every criterion of the study: those asked of pairs, then those asked of sets."""
+        return [*self.criteria, *(self.set_criteria or [])]
+
 
 class Rater(models.Model):
     class Source(models.TextChoices):
@@ -221,7 +234,16 @@ class Participation(models.Model):
 
 class PairSlot(models.Model):
     """One (prompt, seed, model A, model B) of a study whose two images exist, with its vote
-    counter: the scheduler picks the least-filled slot with a row lock (SKIP LOCKED)."""
+    counter: the scheduler picks the least-filled slot with a row lock (SKIP LOCKED).
+
+    A slot of kind ``set`` (studies with set criteria) stands for the sets of images of one
+    prompt, one per seed of the study, of model A and model B: its seed is the study's first and
+    its images those of the first seed, so every query over slots and comparisons works on it;
+    a comparison served from it asks the study's set criteria only."""
+
+    class Kind(models.TextChoices):
+        PAIR = "pair", "Two images: one prompt and seed, two models"
+        SET = "set", "Two sets of images: one prompt, every seed, two models"
 
     # Every reservation rewrites this row's (filled, random_key), so every index here is written
     # on every serve: only the three the scheduler and the constraints need. Study lookups use
@@ -240,9 +262,11 @@ class PairSlot(models.Model):
         null=True, blank=True,
         help_text="Adaptive studies: the model pair's index in Study.pair_weights (stats.sampling.pair_index over specs by id).",
     )
+    kind = models.CharField(max_length=4, choices=Kind.choices, default=Kind.PAIR)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["study", "image_a", "image_b"], name="pairslot_unique_images")]
+        # A set slot has its first-seed pair's images: the kind tells the two apart.
+        constraints = [models.UniqueConstraint(fields=["study", "image_a", "image_b", "kind"], name="pairslot_unique_images_kind")]
         indexes = [
             models.Index(fields=["study", "filled", "random_key"], condition=models.Q(retired=False), name="pairslot_least_filled"),
             # Adaptive serving: the least-filled slot of one drawn model pair.

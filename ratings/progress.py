@@ -38,7 +38,8 @@ def study_progress(*, study: Study, now=None) -> dict:
     raters active, rates over the last hour and the estimated seconds left.
 
     Each answered comparison holds one vote per criterion; the target is ``votes_per_pair``
-    answered comparisons per model pair, prompt and seed. Times left are None while nothing
+    answered comparisons per model pair, prompt and seed (and per model pair and prompt for
+    the set comparisons of a study with set criteria). Times left are None while nothing
     has happened yet to measure a rate from.
     """
     now = now or timezone.now()
@@ -48,7 +49,8 @@ def study_progress(*, study: Study, now=None) -> dict:
     slugs = {spec.pk: f"{spec.slug}" if spec.version == 1 else f"{spec.slug}@{spec.version}" for spec in specs}
     for row in images["per_spec"]:
         row["model"] = slugs[row["spec_id"]]
-    items = job.prompt_set.prompts.count() * len(job.seeds)
+    # One item per prompt and seed, and with set criteria one set comparison per prompt besides.
+    items = job.prompt_set.prompts.count() * (len(job.seeds) + (1 if study.set_criteria else 0))
     target = items * study.votes_per_pair
 
     answered = real_comparisons(study=study).filter(answered_at__isnull=False)

@@ -298,7 +298,7 @@ def study_self_consistency(*, study: Study) -> dict:
     alpha with each (first, repeat) as one unit rated twice. Withdrawn raters are left out."""
     from ratings.stats import self_consistency
 
-    criteria = list(study.criteria)
+    criteria = study.all_criteria  # a repeat of a set comparison asks its set criteria again
     repeats = list(
         Vote.objects.filter(
             comparison__study=study, comparison__is_repeat=True, comparison__repeat_of__isnull=False,

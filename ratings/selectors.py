@@ -11,7 +11,7 @@ from django.utils.crypto import constant_time_compare
 
 from generation.models import DisplayCopy, Image
 
-from .models import AttentionCheck, Comparison, Participation, Study, Vote
+from .models import AttentionCheck, Comparison, PairSlot, Participation, Study, Vote
 
 
 def study_items(*, study: Study) -> dict[tuple[int, int], dict[int, int]]:
@@ -35,6 +35,21 @@ def study_image_pairs(*, study: Study) -> list[tuple[int, int, int, int]]:
     return pairs
 
 
+def study_image_sets(*, study: Study) -> list[tuple[int, int, int, int]]:
+    """(prompt, first seed, first-seed image of model A, of model B) for every prompt and pair of
+    models that both have an image for every seed of the study: the set slots' rows (A is the
+    model with the lower id)."""
+    seeds = list(study.job.seeds)
+    items = study_items(study=study)
+    sets = []
+    for prompt_id in sorted({prompt_id for prompt_id, _ in items}):
+        complete = set.intersection(*(set(items.get((prompt_id, seed), {})) for seed in seeds))
+        first = items[(prompt_id, seeds[0])] if complete else {}
+        for spec_a, spec_b in itertools.combinations(sorted(complete), 2):
+            sets.append((prompt_id, seeds[0], first[spec_a], first[spec_b]))
+    return sets
+
+
 def comparison_image_file(*, study_id: int, rater_id: int, token, side: str) -> str | None:
     """Storage name of the display copy shown on ``side`` of a pair served to this rater, or
     None; for a degraded attention check, image B is its degraded copy."""
@@ -52,6 +67,35 @@ def comparison_image_file(*, study_id: int, rater_id: int, token, side: str) -> 
     image_id = comparison.image_a_id if shows_a else comparison.image_b_id
     copy = DisplayCopy.objects.filter(image_id=image_id, size=comparison.study.display_size).first()
     return copy.file.name if copy else None
+
+
+def comparison_set_image_file(*, study_id: int, rater_id: int, token, side: str, index: int) -> str | None:
+    """Storage name of the display copy shown at position ``index`` of the set on ``side`` of a
+    set comparison served to this rater (the images in the order of the study's seeds), or None."""
+    comparison = (
+        Comparison.objects.select_related("study__job", "slot")
+        .filter(token=token, study_id=study_id, rater_id=rater_id, slot__kind=PairSlot.Kind.SET)
+        .first()
+    )
+    seeds = list(comparison.study.job.seeds) if comparison else []
+    if comparison is None or side not in ("left", "right") or not 0 <= index < len(seeds):
+        return None
+    shows_a = (side == "left") == comparison.left_is_a
+    spec_id = Image.objects.filter(pk=comparison.image_a_id if shows_a else comparison.image_b_id).values_list("spec_id", flat=True).first()
+    copy = DisplayCopy.objects.filter(
+        image__spec_id=spec_id, image__prompt_id=comparison.prompt_id, image__seed=seeds[index], size=comparison.study.display_size,
+    ).first()
+    return copy.file.name if copy else None
+
+
+def comparison_criteria(*, study: Study, comparison: Comparison) -> list[str]:
+    """The criteria a comparison asks: the study's set criteria for one served from a set slot,
+    its (pair) criteria otherwise."""
+    if study.set_criteria and comparison.slot_id is not None and (
+        PairSlot.objects.filter(pk=comparison.slot_id, kind=PairSlot.Kind.SET).exists()
+    ):
+        return list(study.set_criteria)
+    return list(study.criteria)
 
 
 def example_pair(*, study: Study) -> dict | None:

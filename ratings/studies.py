@@ -47,6 +47,7 @@ def study_create(
     prompt_set: PromptSet,
     seeds: Sequence[int],
     criteria: Sequence[str] = DEFAULT_CRITERIA,
+    set_criteria: Sequence[str] = (),
     allow_ties: bool = False,
     display_size: int = 512,
     votes_per_pair: int = 3,
@@ -95,6 +96,9 @@ def study_create(
         errors["seeds"] = f"Seeds must be at most {MAX_SEEDS} distinct whole numbers from 0 to {MAX_SEED}."
     if not criteria or len(set(criteria)) != len(criteria):
         errors["criteria"] = "Give one or more distinct criteria."
+    set_problem = set_criteria_problem(set_criteria=set_criteria, criteria=criteria, seeds=seeds)
+    if set_problem:
+        errors["set_criteria"] = set_problem
     for field, value in (("attention_check_rate", attention_check_rate), ("repeat_share", repeat_share)):
         if not 0 <= value <= 1:
             errors[field] = "Give a share between 0 and 1."
@@ -117,6 +121,7 @@ def study_create(
             owner=owner,
             job=job,
             criteria=list(criteria),
+            set_criteria=list(set_criteria),
             allow_ties=allow_ties,
             votes_per_pair=votes_per_pair,
             quota_per_rater=quota_per_rater,
@@ -140,6 +145,26 @@ def study_create(
             stop_width=stop_width,
             vote_budget=vote_budget,
         )
+
+
+def set_criteria_problem(*, set_criteria: Sequence[str], criteria: Sequence[str], seeds: Sequence[int]) -> str:
+    """Why a study's set criteria would not do (a name repeated or also a pair criterion, or
+    fewer than two seeds to make a set of), or ''."""
+    set_criteria = list(set_criteria)
+    if not set_criteria:
+        return ""
+    if not all(isinstance(name, str) and name.strip() and len(name) <= 50 for name in set_criteria):
+        return "Give each set criterion a name of 1 to 50 characters, e.g. diversity."
+    repeated = sorted({name for name in set_criteria if set_criteria.count(name) > 1} | (set(set_criteria) & set(criteria)))
+    if repeated:
+        return f"Criteria names must be unique across criteria and set criteria; {', '.join(repeated)} is given twice."
+    if len(seeds) < 2:
+        named = ", ".join(str(seed) for seed in seeds) or "none"
+        return (
+            f"A set criterion ({', '.join(set_criteria)}) compares the images of every seed of a prompt, so the study needs "
+            f"at least two seeds; it has {len(seeds)} ({named}). Add seeds, or leave set_criteria empty."
+        )
+    return ""
 
 
 def rater_title_problem(*, rater_title: str, specs: Iterable[ModelSpec]) -> str:
@@ -186,7 +211,8 @@ def study_start_generation(*, study: Study) -> int:
 
 def study_open(*, study: Study, rng: random.Random | None = None) -> None:
     """Open the study to raters once every image exists: one pair slot per (prompt, seed, model
-    pair), and the attention checks, made once."""
+    pair) and, with set criteria, one set slot per (prompt, model pair); and the attention
+    checks (pairs only), made once."""
     with transaction.atomic():
         study = _locked(study)
         if study.status not in (Study.Status.GENERATING, Study.Status.DRAFT):

@@ -14,6 +14,7 @@ urlpatterns = [
     path("rate/<int:study_id>/vote/", views.vote, name="vote"),
     path("rate/<int:study_id>/report/", views.report, name="report"),
     path("rate/<int:study_id>/image/<uuid:token>/<str:side>/", views.image, name="image"),
+    path("rate/<int:study_id>/image/<uuid:token>/<str:side>/<int:index>/", views.set_image, name="set_image"),
     path("rate/<int:study_id>/example/<str:kind>/", views.example_image, name="example_image"),
     path("rate/<int:study_id>/finish/", views.finish, name="finish"),
     path("rate/<int:study_id>/withdraw/", views.withdraw, name="withdraw"),

@@ -8,6 +8,7 @@ rater's participation are ``identity.rater_page`` views.
 from __future__ import annotations
 
 import json
+import math
 import re
 import uuid
 
@@ -40,10 +41,11 @@ def livez(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ok"})
 
 
-def _questions(study: Study) -> list[dict]:
+def _questions(study: Study, criteria: list[str] | None = None) -> list[dict]:
+    """The questions of ``criteria`` (default: the study's pair criteria) with their keys."""
     per_question = 3 if study.allow_ties else 2
     questions = []
-    for i, criterion in enumerate(study.criteria):
+    for i, criterion in enumerate(study.criteria if criteria is None else criteria):
         first = i * per_question + 1
         keys = {"left": str(first), "right": str(first + 1)}
         if study.allow_ties:
@@ -56,16 +58,28 @@ def _questions(study: Study) -> list[dict]:
     return questions
 
 
-def _pairs_payload(study_id: int, pairs: list[dict]) -> list[dict]:
-    return [
-        {
+def _set_questions(study: Study) -> list[dict]:
+    """The questions a set comparison asks (keys from 1 again: a page shows one kind at a time)."""
+    return _questions(study, list(study.set_criteria or []))
+
+
+def _pair_payload(study_id: int, pair: dict) -> dict:
+    """What the page needs of one served comparison: its token, prompt and opaque image URLs (a
+    set comparison's: one per seed and side, by position)."""
+    base = f"/rate/{study_id}/image/{pair['token']}"
+    if "set_size" in pair:
+        return {
             "token": pair["token"],
             "prompt": pair["prompt"],
-            "left": f"/rate/{study_id}/image/{pair['token']}/left/",
-            "right": f"/rate/{study_id}/image/{pair['token']}/right/",
+            "kind": "set",
+            "left_set": [f"{base}/left/{i}/" for i in range(pair["set_size"])],
+            "right_set": [f"{base}/right/{i}/" for i in range(pair["set_size"])],
         }
-        for pair in pairs
-    ]
+    return {"token": pair["token"], "prompt": pair["prompt"], "left": f"{base}/left/", "right": f"{base}/right/"}
+
+
+def _pairs_payload(study_id: int, pairs: list[dict]) -> list[dict]:
+    return [_pair_payload(study_id, pair) for pair in pairs]
 
 
 def _session_payload(study_id: int, result: dict) -> dict:
@@ -148,11 +162,17 @@ def rate(request: HttpRequest, study: Study, participation: Participation) -> Ht
             response = redirect("ratings:finish", study_id=study.pk)
         else:
             state = _session_payload(study.pk, result)
+            current = state["pairs"][0]
+            set_size = len(study.job.seeds) if study.set_criteria else 0
             response = render(request, "ratings/rate.html", {
                 "study": study,
                 "state": state,
-                "current": state["pairs"][0],
+                "current": current,
+                "current_is_set": current.get("kind") == "set",
                 "questions": _questions(study),
+                "set_questions": _set_questions(study),
+                # Each set as a square-ish grid: every image of both sets at one size.
+                "set_columns": math.ceil(math.sqrt(set_size)) if set_size else 0,
                 "display_size": study.display_size,
                 "report_reasons": REPORT_REASONS,
                 "csrf_token_value": get_token(request),
@@ -162,7 +182,7 @@ def rate(request: HttpRequest, study: Study, participation: Participation) -> Ht
 
 
 def _instructions_context(study: Study) -> dict:
-    return {"questions": _questions(study), "example": selectors.example_pair(study=study)}
+    return {"questions": _questions(study), "set_questions": _set_questions(study), "example": selectors.example_pair(study=study)}
 
 
 @require_POST
@@ -244,6 +264,23 @@ def image(request: HttpRequest, study_id: int, token: uuid.UUID, side: str) -> H
         raise Http404("No such image.")
     with default_storage.open(name, "rb") as handle:
         # Fixed length for its size: Content-Length tells no model or decoy apart (issue 18).
+        response = HttpResponse(png.blind(handle.read()), content_type="image/png")
+    response["Cache-Control"] = "private, max-age=3600"
+    return response
+
+
+@require_GET
+def set_image(request: HttpRequest, study_id: int, token: uuid.UUID, side: str, index: int) -> HttpResponse:
+    """Image ``index`` (in the order of the study's seeds) of the left or right set of a set
+    comparison served to this rater: blinded as ``image`` is (same size, same length, no name)."""
+    rater_id = identity.cookie_rater_id(request, study_id)
+    name = (
+        selectors.comparison_set_image_file(study_id=study_id, rater_id=rater_id, token=token, side=side, index=index)
+        if rater_id else None
+    )
+    if name is None:
+        raise Http404("No such image.")
+    with default_storage.open(name, "rb") as handle:
         response = HttpResponse(png.blind(handle.read()), content_type="image/png")
     response["Cache-Control"] = "private, max-age=3600"
     return response

@@ -170,7 +170,7 @@ def vote_as(study, rater, n: int, rng: random.Random, response_ms: int = 4000) -
         comparison = scheduler.comparison_serve(study=study, rater=rater, rng=rng)
         assert comparison is not None, "the scheduler ran out of pairs"
         scheduler.vote_record(
-            token=comparison.token, rater=rater, answers={c: "left" for c in study.criteria}, response_ms=response_ms
+            token=comparison.token, rater=rater, answers={c: "left" for c in study.all_criteria}, response_ms=response_ms
         )
 
 

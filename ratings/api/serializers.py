@@ -45,7 +45,7 @@ class StudySerializer(serializers.ModelSerializer):
         model = Study
         fields = [
             "id", "name", "rater_title", "status", "owner", "shared_with", "models", "prompt_set", "seeds", "criteria",
-            "allow_ties", "display_size", "votes_per_pair", "quota_per_rater", "attention_check_kinds",
+            "set_criteria", "allow_ties", "display_size", "votes_per_pair", "quota_per_rater", "attention_check_kinds",
             "min_self_consistency", "min_repeats_to_judge", "created_at",
             *SAMPLING_FIELDS,
         ]
@@ -77,6 +77,12 @@ class StudyCreateSerializer(serializers.Serializer):
     criteria = serializers.ListField(
         child=serializers.CharField(max_length=50), min_length=1, default=default_criteria,
         help_text="Questions asked for every pair, e.g. prompt_adherence, image_quality.",
+    )
+    set_criteria = serializers.ListField(
+        child=serializers.CharField(max_length=50), default=list,
+        help_text="Questions asked of sets instead of pairs, e.g. diversity (\"Which set of images is more varied?\"): for one "
+        "prompt the rater sees the images of every seed from one model beside those of another, blinded as pairs are. "
+        "Needs at least two seeds; names unique across criteria and set_criteria. Default: none.",
     )
     allow_ties = serializers.BooleanField(default=False)
     display_size = serializers.IntegerField(default=512, min_value=64, max_value=2048, help_text="Width in pixels every image is shown at.")
@@ -134,6 +140,9 @@ class StudyCreateSerializer(serializers.Serializer):
         if bad:
             raise serializers.ValidationError(f"Criteria are lower-case words joined by _, e.g. image_quality; not {', '.join(bad)}.")
         return criteria
+
+    def validate_set_criteria(self, set_criteria: list[str]) -> list[str]:
+        return self.validate_criteria(set_criteria)
 
     def validate(self, data: dict) -> dict:
         errors = design_errors(

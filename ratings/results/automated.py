@@ -146,6 +146,8 @@ def study_metric_agreement(
         score = np.array([found.get(int(i), np.nan) for i in known], dtype=np.float64)
         metric_by_model = {row["model"]: row["mean"] for row in table["models"]}
         for k, name in enumerate(votes.arrays.criterion_names):
+            if name in (study.set_criteria or []):
+                continue  # a per-image metric does not judge a set of images (see study_human_diversity)
             mine = criterion == k
             accuracy = pairwise_accuracy(image_a[mine], image_b[mine], outcome[mine], score, cluster=prompt[mine], rounds=rounds, seed=seed)
             models = sorted(metric_by_model)
@@ -292,6 +294,49 @@ def study_automated_fingerprint(*, study: Study) -> str:
     return f"{metrics['rows']}:{metrics['last']}:{diversity.get('computed_at', '')}:{queued}"
 
 
+def study_human_diversity(*, study: Study, document: dict, diversity: dict | None) -> list[dict]:
+    """Per set criterion (the raters' question about variety): each model's human rating from the
+    leaderboard beside its automated diversity across seeds (every measure computed), and the rank
+    correlation of each measure's model ranking with the human one."""
+    from ratings.stats.metric_agreement import rank_correlation
+
+    from ..models import CRITERION_QUESTIONS
+
+    measures = (diversity or {}).get("measures") or {}
+    models = sorted(model_label(spec) for spec in study.job.specs.all())
+    tables = []
+    for criterion in study.set_criteria or []:
+        human = {row["model"]: row for row in document.get("models", []) if row["criterion"] == criterion}
+        rows = [
+            {
+                "model": model,
+                "rating": human[model]["rating"] if model in human else None,
+                "ci_low": human[model]["ci_low"] if model in human else None,
+                "ci_high": human[model]["ci_high"] if model in human else None,
+                "votes": human[model]["votes"] if model in human else 0,
+                "diversity": {
+                    measure: next(({k: row[k] for k in ("mean", "ci_low", "ci_high")} for row in measures[measure]["models"] if row["model"] == model), None)
+                    for measure in sorted(measures)
+                },
+            }
+            for model in models
+        ]
+        rows.sort(key=lambda row: (row["rating"] is None, -(row["rating"] or 0.0), row["model"]))
+        correlations = {}
+        for measure, part in measures.items():
+            automated = {row["model"]: row["mean"] for row in part["models"]}
+            correlation = rank_correlation(
+                [np.nan if automated.get(m) is None else automated[m] for m in models],
+                [np.nan if m not in human else human[m]["rating"] for m in models],
+            )
+            correlations[measure] = {"spearman": _round(correlation.spearman), "kendall": _round(correlation.kendall), "models": correlation.models}
+        tables.append({
+            "criterion": criterion, "question": CRITERION_QUESTIONS.get(criterion, criterion), "measures": sorted(measures),
+            "rows": rows, "correlations": correlations,
+        })
+    return tables
+
+
 def study_automated(*, study: Study, document: dict, include_flagged: bool = False, rounds: int = 1000, seed: int = 0) -> dict:
     """The leaderboard document's ``automated`` section: metric means, their agreement with the
     raters, diversity across seeds, and notes saying how to compute what is missing."""
@@ -319,6 +364,8 @@ def study_automated(*, study: Study, document: dict, include_flagged: bool = Fal
         "(a metric tie counts half), 95% bootstrap interval over prompts; spearman / kendall: rank correlation of the metric's "
         "model means with the leaderboard's ratings of the criterion",
         "diversity": diversity,
+        # The raters' answer about variety (set criteria) beside the automated diversity.
+        "human_diversity": study_human_diversity(study=study, document=document, diversity=diversity),
         "notes": notes,
     }
 

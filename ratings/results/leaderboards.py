@@ -98,12 +98,12 @@ def compute_study_leaderboard(
     else:
         document = {
             "method": method, "rounds": rounds, "seed": seed, "interval": "none (no votes counted)",
-            "criteria": list(study.criteria), "models": [], "resample": resample,
+            "criteria": study.all_criteria, "models": [], "resample": resample,
             "population": POPULATION[resample], "warnings": [], "pairs": [],
         }
         if by is not None:
             document["by_category"] = {}
-        agreement = dict.fromkeys(study.criteria)
+        agreement = dict.fromkeys(study.all_criteria)
     if by is not None:
         document["by"] = by
     document["provenance"] = {

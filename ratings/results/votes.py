@@ -119,7 +119,7 @@ def study_votes(*, study: Study, include_flagged: bool = True) -> StudyVotes:
             "comparison__image_b_id",
         )
     )
-    criteria = list(study.criteria)
+    criteria = study.all_criteria  # set criteria are criteria like any other here
     criterion_index = {name: i for i, name in enumerate(criteria)}
     rows = [row for row in rows if row[3] in criterion_index]
     n = len(rows)

@@ -13,17 +13,21 @@ from ..models import PairSlot, Study
 
 
 def pair_slots_sync(*, study: Study, rng: random.Random | None = None) -> int:
-    """Add the slots of image pairs that exist now (idempotent); returns how many were added."""
+    """Add the slots of image pairs that exist now, and with set criteria those of prompts whose
+    images exist for every seed (idempotent); returns how many were added."""
     rng = rng or random.SystemRandom()
     before = PairSlot.objects.filter(study=study).count()
     image_spec = {image: spec for images in selectors.study_items(study=study).values() for spec, image in images.items()}
     model_pair = sampling.model_pair_index(study=study)  # (spec id, spec id) -> index in pair_weights
+    rows = [(PairSlot.Kind.PAIR, row) for row in selectors.study_image_pairs(study=study)]
+    if study.set_criteria:
+        rows += [(PairSlot.Kind.SET, row) for row in selectors.study_image_sets(study=study)]
     slots = [
         PairSlot(
-            study=study, prompt_id=prompt_id, seed=seed, image_a_id=a, image_b_id=b, random_key=rng.random(),
+            study=study, prompt_id=prompt_id, seed=seed, image_a_id=a, image_b_id=b, random_key=rng.random(), kind=kind,
             model_pair=model_pair[(image_spec[a], image_spec[b])] if study.sampling == "adaptive" else None,
         )
-        for prompt_id, seed, a, b in selectors.study_image_pairs(study=study)
+        for kind, (prompt_id, seed, a, b) in rows
     ]
     PairSlot.objects.bulk_create(slots, ignore_conflicts=True, batch_size=2000)
     added = PairSlot.objects.filter(study=study).count() - before

@@ -47,10 +47,17 @@ def open_pairs(study_id: int, rater_id: int):
 
 
 def serve_result(study: Study, participation: Participation) -> dict:
-    pairs = [
-        {"token": str(token), "prompt": prompt}
-        for token, prompt in open_pairs(study.pk, participation.rater_id).order_by("pk").values_list("token", "prompt__text")
-    ]
+    """The serving's answer; a set comparison's entry also says how many images each set has
+    (``set_size``: the study's seeds), looked up only in studies with set criteria."""
+    rows = open_pairs(study.pk, participation.rater_id).order_by("pk")
+    if study.set_criteria:
+        set_size = len(study.job.seeds)
+        pairs = [
+            {"token": str(token), "prompt": prompt, **({"set_size": set_size} if kind == PairSlot.Kind.SET else {})}
+            for token, prompt, kind in rows.values_list("token", "prompt__text", "slot__kind")
+        ]
+    else:
+        pairs = [{"token": str(token), "prompt": prompt} for token, prompt in rows.values_list("token", "prompt__text")]
     return {"status": Outcome.OK.status, "answered": participation.answered, "quota": study.quota_per_rater, "pairs": pairs}
 
 

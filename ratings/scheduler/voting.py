@@ -13,6 +13,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from .. import selectors
 from ..models import REPORT_REASONS, Comparison, PairSlot, Participation, Rater, Study, Vote
 from . import sql
 from .attention import attention_check_failed
@@ -87,14 +88,15 @@ def comparison_report(*, study_id: int, rater_id: int, token, reason: str, note:
     return session_serve(study_id=study_id, rater_id=rater_id)
 
 
-def answers_problem(study: Study, answers: Mapping[str, str]) -> str | None:
-    """Why ``answers`` cannot be recorded for this study (a criterion unanswered, or an answer
-    that is not a side), or None."""
-    missing = [c for c in study.criteria if not answers.get(c)]
+def answers_problem(study: Study, answers: Mapping[str, str], criteria: list[str] | None = None) -> str | None:
+    """Why ``answers`` cannot be recorded for this study's ``criteria`` (default: its pair
+    criteria; a criterion unanswered, or an answer that is not a side), or None."""
+    criteria = list(study.criteria) if criteria is None else criteria
+    missing = [c for c in criteria if not answers.get(c)]
     if missing:
         return MISSING_ANSWERS.format(missing=", ".join(missing))
     allowed = SIDES if study.allow_ties else SIDES[:2]
-    for criterion in study.criteria:
+    for criterion in criteria:
         if answers[criterion] not in allowed:
             return BAD_ANSWER.format(criterion=criterion, allowed="left, right or tie" if study.allow_ties else "left or right")
     return None
@@ -129,7 +131,9 @@ def _vote_python(*, study_id: int, rater_id: int, token, answers: Mapping[str, s
             return refused(Outcome.FINISHED)
         if participation.answered >= study.quota_per_rater:
             return refused(Outcome.QUOTA)
-        problem = answers_problem(study, answers)
+        # A set comparison asks the set criteria (looked up only in studies that have them).
+        criteria = selectors.comparison_criteria(study=study, comparison=comparison)
+        problem = answers_problem(study, answers, criteria)
         if problem:
             return {"status": Outcome.INVALID.status, "message": problem}
         started = max(comparison.served_at, participation.last_answered_at or comparison.served_at)
@@ -147,12 +151,12 @@ def _vote_python(*, study_id: int, rater_id: int, token, answers: Mapping[str, s
                 return Vote.Choice.TIE
             return Vote.Choice.A if (side == "left") == comparison.left_is_a else Vote.Choice.B
 
-        choices = {c: choice(answers[c]) for c in study.criteria}
+        choices = {c: choice(answers[c]) for c in criteria}
         Vote.objects.bulk_create(
             Vote(comparison=comparison, criterion=c, choice=choices[c], response_ms=response_ms, created_at=now)
-            for c in study.criteria
+            for c in criteria
         )
-        failed = attention_check_failed(comparison, criteria=study.criteria, choices=choices)
+        failed = attention_check_failed(comparison, criteria=criteria, choices=choices)
         Comparison.objects.filter(pk=comparison.pk).update(answered_at=now, released_at=None, failed_check=failed)
         Participation.objects.filter(pk=participation.pk).update(
             answered=F("answered") + 1, last_answered_at=now, failed_checks=F("failed_checks") + (1 if failed else 0)

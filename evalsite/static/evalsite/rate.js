@@ -14,9 +14,39 @@
   let shownAt = performance.now();
   let busy = false;
 
+  // A set comparison (pair.kind "set") shows every seed's image of each side in a grid and asks
+  // the set questions; a pair shows two images and asks the pair questions.
+  function urlsOf(pair) {
+    return pair.kind === "set" ? pair.left_set.concat(pair.right_set) : [pair.left, pair.right];
+  }
+
+  function fillSet(grid, urls, side) {
+    grid.replaceChildren.apply(grid, urls.map(function (url, i) {
+      const img = document.createElement("img");
+      img.src = url;
+      img.alt = side + " set, image " + (i + 1);
+      img.setAttribute("width", leftImage.getAttribute("width"));
+      img.setAttribute("height", leftImage.getAttribute("height"));
+      return img;
+    }));
+  }
+
+  function showKind(isSet) {
+    const pairView = document.getElementById("pair-view");
+    const setView = document.getElementById("set-view");
+    if (!setView) { return; }
+    pairView.hidden = isSet;
+    setView.hidden = !isSet;
+    document.querySelectorAll("[data-kind]").forEach(function (element) {
+      const hide = (element.dataset.kind === "set") !== isSet;
+      element.hidden = hide;
+      if (element.tagName === "FIELDSET") { element.disabled = hide; }
+    });
+  }
+
   function preload(pair) {
     if (!pair || preloaded.has(pair.token)) { return preloaded.get(pair && pair.token); }
-    const images = [pair.left, pair.right].map(function (url) {
+    const images = urlsOf(pair).map(function (url) {
       const img = new Image();
       img.src = url;
       return img.decode ? img.decode().catch(function () {}) : Promise.resolve();
@@ -42,8 +72,14 @@
     if (document.getElementById("token").value === pair.token) { return; }
     ready.then(function () {
       document.getElementById("prompt-text").textContent = pair.prompt;
-      leftImage.src = pair.left;
-      rightImage.src = pair.right;
+      if (pair.kind === "set") {
+        fillSet(document.getElementById("left-set"), pair.left_set, "Left");
+        fillSet(document.getElementById("right-set"), pair.right_set, "Right");
+      } else {
+        leftImage.src = pair.left;
+        rightImage.src = pair.right;
+      }
+      showKind(pair.kind === "set");
       document.getElementById("token").value = pair.token;
       form.reset();
       document.getElementById("token").value = pair.token;
@@ -82,7 +118,7 @@
   form.addEventListener("submit", function (event) {
     event.preventDefault();
     const answers = {};
-    form.querySelectorAll("fieldset[data-criterion]").forEach(function (fieldset) {
+    form.querySelectorAll("fieldset[data-criterion]:not([disabled])").forEach(function (fieldset) {
       const checked = fieldset.querySelector("input:checked");
       if (checked) { answers[fieldset.dataset.criterion] = checked.value; }
     });
@@ -111,10 +147,11 @@
       if (form.checkValidity()) { form.requestSubmit(); } else { say("Answer every question first."); }
       return;
     }
-    const input = form.querySelector('input[data-key="' + event.key + '"]');
+    const input = form.querySelector('fieldset:not([disabled]) input[data-key="' + event.key + '"]');
     if (input) { input.checked = true; event.preventDefault(); }
   });
 
-  leftImage.decode && Promise.all([leftImage.decode(), rightImage.decode()]).then(function () { shownAt = performance.now(); }, function () {});
+  const shown = Array.prototype.filter.call(document.querySelectorAll("#pair-view img, #set-view img"), function (img) { return img.getAttribute("src"); });
+  leftImage.decode && Promise.all(shown.map(function (img) { return img.decode(); })).then(function () { shownAt = performance.now(); }, function () {});
   preload(state.pairs[1]);
 })();
