@@ -32,6 +32,16 @@ def test_create_study_with_models_by_slug_and_read_it_back(api, tiny_specs, prom
     assert Study.objects.get().owner == researcher
 
 
+def test_create_a_study_with_a_set_criterion_and_read_it_back(api, tiny_specs, prompt_set):
+    response = api.post("/api/v1/studies/", create_payload(prompt_set, set_criteria=["diversity"]), format="json")
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    assert (body["criteria"], body["set_criteria"]) == (["prompt_adherence", "image_quality"], ["diversity"])
+    assert api.get(f"/api/v1/studies/{body['id']}/").json()["set_criteria"] == ["diversity"]
+    plain = api.post("/api/v1/studies/", create_payload(prompt_set, name="No sets"), format="json").json()
+    assert plain["set_criteria"] == []
+
+
 @pytest.mark.parametrize(
     "overrides, field, message",
     [
@@ -42,6 +52,16 @@ def test_create_study_with_models_by_slug_and_read_it_back(api, tiny_specs, prom
         ({"seeds": [3, 3]}, "seeds", "Seeds must be distinct."),
         ({"criteria": ["Image Quality"]}, "criteria", "Criteria are lower-case words joined by _, e.g. image_quality; not Image Quality."),
         ({"prompt_set": 424242}, "prompt_set", 'Invalid pk "424242" - object does not exist.'),
+        ({"set_criteria": ["Diversity"]}, "set_criteria", "Criteria are lower-case words joined by _, e.g. image_quality; not Diversity."),
+        (
+            {"set_criteria": ["diversity"], "seeds": [9]}, "set_criteria",
+            "A set criterion (diversity) compares the images of every seed of a prompt, so the study needs at least two seeds; "
+            "it has 1 (9). Add seeds, or leave set_criteria empty.",
+        ),
+        (
+            {"set_criteria": ["image_quality"]}, "set_criteria",
+            "Criteria names must be unique across criteria and set criteria; image_quality is given twice.",
+        ),
     ],
 )
 def test_bad_study_requests_are_400_naming_the_field_and_create_nothing(api, tiny_specs, prompt_set, overrides, field, message):

@@ -89,8 +89,9 @@ class RaterSession:
 
     def load_images(self):
         for pair in self.state.get("pairs", []):
-            for side in ("left", "right"):
-                self.client.get(pair[side])
+            # A set comparison's page loads every image of both sets.
+            for url in pair["left_set"] + pair["right_set"] if pair.get("kind") == "set" else [pair["left"], pair["right"]]:
+                self.client.get(url)
 
     @property
     def token(self) -> str:
@@ -109,7 +110,8 @@ class RaterSession:
         return cookie.value if cookie else ""
 
     def vote(self, answers: dict | None = None, token: str | None = None, response_ms: int = 1800):
-        answers = answers or {criterion: "left" for criterion in self.study.criteria}
+        # Every criterion, pair and set: a comparison records those it asks and ignores the rest.
+        answers = answers or {criterion: "left" for criterion in self.study.all_criteria}
         return self.post_json(f"/rate/{self.study.pk}/vote/", {"token": token or self.token, "answers": answers, "response_ms": response_ms})
 
     def report(self, reason: str = "broken", note: str = ""):

@@ -59,6 +59,47 @@ def test_a_full_rating_session_never_shows_a_model_identity(make_study):
             assert not re.search(r'"(left_is_a|image_a|image_b|spec|model)', payload)
 
 
+SET_SEEDS = (7340031, 5120017, 9437011)  # distinctive, so the scan can look for them
+
+
+def test_a_session_with_set_questions_never_shows_a_model_a_seed_or_a_size_difference(make_study):
+    """Set pages (issue 16): every image of both sets comes from an opaque URL (the comparison's
+    token, a side and a position), the same size and length as every other, and nothing the
+    rater receives names a model, a stored file or a seed."""
+    study = make_study(
+        n_models=2, n_prompts=3, seeds=SET_SEEDS, set_criteria=["diversity"], votes_per_pair=1,
+        attention_check_rate=0.3, repeat_share=0.3, quota_per_rater=40,
+    )  # 9 pair slots and 3 set slots, one vote each: the session meets every one
+    study = name_after_models(study)
+    session = RaterSession(RecordingClient(), study)
+    session.join_prolific("5e9d8c7b6a5f4e3d2c1b0a98")
+    session.start()
+    kinds = set()
+    while session.state["pairs"]:
+        kinds.add(session.state["pairs"][0].get("kind", "pair"))
+        session.vote({"prompt_adherence": "left", "image_quality": "right", "diversity": "left"})
+    session.finish()
+    received = session.client.received
+    shown = Comparison.objects.filter(study=study, answered_at__isnull=False)
+    assert kinds == {"pair", "set"} and shown.filter(slot__kind="set", is_repeat=False).count() == 3
+
+    assert scan_received(received, study) == []
+    assert image_problems(received, study.display_size) == []
+    images = [r for r in received if r.headers.get("Content-Type") == "image/png" and "/image/" in r.url]
+    set_urls = [r.url for r in images if re.match(rf"^/rate/{study.pk}/image/{UUID}/(left|right)/[0-2]/$", r.url)]
+    assert len(set_urls) >= 3 * 2 * 3
+    pattern = rf"^/rate/{study.pk}/image/{UUID}/(left|right)/([0-2]/)?$"
+    assert [r.url for r in images if not re.match(pattern, r.url)] == []
+    # Size-blind: every image a rater receives, pair or set, has one byte length.
+    assert len({len(r.body) for r in images}) == 1
+    for response in received:
+        text = response.body.decode(errors="replace") if not response.headers.get("Content-Type", "").startswith("image/") else ""
+        for seed in SET_SEEDS:
+            assert str(seed) not in response.url + text + repr(sorted(response.headers.items())), f"seed {seed} in {response.url}"
+        if response.headers.get("Content-Type") == "application/json":
+            assert not re.search(r'"(left_is_a|image_a|image_b|spec|model|seed)', response.body.decode())
+
+
 def test_the_scan_finds_a_leak_when_there_is_one(make_study):
     """The scanner itself: a response naming a model is caught in body, header and URL."""
     from tests.ratings.rater_client import Received

@@ -112,3 +112,40 @@ def test_pause_resume_and_close_refuse_from_the_wrong_state():
         with pytest.raises(studies.StudyStateError):
             step(study=study)
     assert Study.objects.get(pk=study.pk).status == Study.Status.CLOSED
+
+
+def test_a_set_criterion_needs_two_seeds_and_unique_names(make_study):
+    study = make_study(n_models=2, n_prompts=2)
+    specs, prompts = list(study.job.specs.all()), study.job.prompt_set
+    with pytest.raises(ValidationError) as one_seed:
+        studies.study_create(name="x", specs=specs, prompt_set=prompts, seeds=[4242], set_criteria=["diversity"])
+    message = one_seed.value.message_dict["set_criteria"][0]
+    assert "at least two seeds" in message and "4242" in message and "diversity" in message
+    for criteria, set_criteria, repeated in (
+        (["prompt_adherence", "image_quality"], ["diversity", "diversity"], "diversity"),
+        (["prompt_adherence", "diversity"], ["diversity"], "diversity"),
+    ):
+        with pytest.raises(ValidationError) as twice:
+            studies.study_create(name="x", specs=specs, prompt_set=prompts, seeds=[1, 2], criteria=criteria, set_criteria=set_criteria)
+        assert "unique" in twice.value.message_dict["set_criteria"][0] and repeated in twice.value.message_dict["set_criteria"][0]
+    assert Study.objects.count() == 1
+    made = studies.study_create(name="x", specs=specs, prompt_set=prompts, seeds=[1, 2], set_criteria=["diversity"])
+    assert made.set_criteria == ["diversity"] and made.all_criteria == ["prompt_adherence", "image_quality", "diversity"]
+
+
+def test_opening_a_study_with_a_set_criterion_makes_one_set_slot_per_prompt_and_model_pair_of_first_seed_images():
+    study = StudyWithImagesFactory(seeds=(7, 3), set_criteria=["diversity"], no_checks=True)
+    sets = list(PairSlot.objects.filter(study=study, kind=PairSlot.Kind.SET).select_related("image_a", "image_b"))
+    n_prompts, n_models = study.job.prompt_set.prompts.count(), study.job.specs.count()
+    assert len(sets) == n_prompts * n_models * (n_models - 1) // 2
+    assert PairSlot.objects.filter(study=study, kind=PairSlot.Kind.PAIR).count() == 2 * len(sets)
+    for slot in sets:
+        assert slot.seed == 7 and slot.image_a.seed == slot.image_b.seed == 7  # the study's first seed, as listed
+        assert slot.image_a.spec_id < slot.image_b.spec_id and slot.image_a.prompt_id == slot.image_b.prompt_id == slot.prompt_id
+    # Idempotent: opening made them once; syncing again adds nothing.
+    from ratings import scheduler
+
+    assert scheduler.pair_slots_sync(study=study) == 0
+    # Attention checks stay pairs: they know the pair criteria only.
+    checks = list(AttentionCheck.objects.filter(study=study))
+    assert checks and all(set(check.criteria) <= set(study.criteria) for check in checks)

@@ -245,3 +245,90 @@ def test_leaderboard_is_for_staff_and_owner_only(client, study):
         assert spec.slug in html
     assert "Win rate" in html
     assert re.search(r"0 of \d+ made|\d+ of \d+ made", html)
+
+
+def _pixels(content: bytes):
+    import io
+
+    import numpy as np
+    from PIL import Image as PILImage
+
+    return np.asarray(PILImage.open(io.BytesIO(content)).convert("RGB"))
+
+
+def test_a_set_page_shows_every_seed_of_one_model_per_side_never_one_model_on_both(make_study):
+    """A set question: for one prompt, the left grid holds one model's images of every seed (in
+    the study's seed order), the right grid the other model's; never one model on both sides."""
+    from django.core.files.storage import default_storage
+
+    from generation.models import DisplayCopy
+    from ratings.models import PairSlot
+
+    study = make_study(n_models=3, n_prompts=2, seeds=(31, 17, 23), set_criteria=["diversity"], attention_check_rate=0, repeat_share=0, quota_per_rater=6)
+    PairSlot.objects.filter(study=study, kind="pair").update(retired=True)
+    session = RaterSession(RecordingClient(), study)
+    login_rater(session.client, study)
+    html = session.start().content.decode()
+    assert "Which set of images is more varied?" in html and 'id="set-view"' in html
+    assert re.search(r'<fieldset data-criterion="prompt_adherence" data-kind="pair" disabled hidden>', html)
+    assert re.search(r'<fieldset data-criterion="diversity" data-kind="set">', html)
+    copies = {
+        (c.image.spec_id, c.image.prompt_id, c.image.seed): _pixels(default_storage.open(c.file.name, "rb").read())
+        for c in DisplayCopy.objects.filter(image__spec__in=study.job.specs.all()).select_related("image")
+    }
+    for _ in range(6):
+        pair = session.state["pairs"][0]
+        assert pair["kind"] == "set" and len(pair["left_set"]) == len(pair["right_set"]) == 3
+        comparison = Comparison.objects.select_related("image_a", "image_b").get(token=pair["token"])
+        sides = {}
+        for side in ("left", "right"):
+            shown = [_pixels(session.client.get(url).content) for url in pair[f"{side}_set"]]
+            owners = {
+                spec for spec in (comparison.image_a.spec_id, comparison.image_b.spec_id)
+                if all((copies[(spec, comparison.prompt_id, seed)] == image).all() for seed, image in zip((31, 17, 23), shown))
+            }
+            assert len(owners) == 1, f"the {side} set is not exactly one model's images of every seed"
+            sides[side] = owners.pop()
+        a_side = "left" if comparison.left_is_a else "right"
+        assert sides[a_side] == comparison.image_a.spec_id and sides["left"] != sides["right"]
+        assert session.client.get(f"/rate/{study.pk}/image/{pair['token']}/left/3/").status_code == 404  # past the last seed
+        response = session.vote({"diversity": "left"})
+        assert response.status_code == 200 and response.json()["status"] == "recorded"
+        if not session.state["pairs"]:
+            break
+    answered = Comparison.objects.filter(study=study, answered_at__isnull=False)
+    assert answered.count() == 6
+    assert {v.criterion for v in Vote.objects.filter(comparison__in=answered)} == {"diversity"}
+
+
+def test_a_set_image_is_only_for_the_rater_it_was_served_to_and_only_for_sets(make_study):
+    from ratings.models import PairSlot
+
+    study = make_study(n_models=2, n_prompts=2, seeds=(1, 2), set_criteria=["diversity"], attention_check_rate=0, repeat_share=0)
+    other = login_rater(Client(), study, "other")
+    PairSlot.objects.filter(study=study, kind="pair").update(retired=True)
+    theirs = scheduler.comparison_serve(study=study, rater=other)
+    assert theirs.slot.kind == "set"
+    PairSlot.objects.filter(study=study, kind="pair").update(retired=False)
+    PairSlot.objects.filter(study=study, kind="set").update(retired=True)
+    client = Client()
+    login_rater(client, study)
+    session = RaterSession(client, study)
+    session.start()
+    mine = session.state["pairs"][0]
+    assert "kind" not in mine and client.get(mine["left"]).status_code == 200
+    assert client.get(f"/rate/{study.pk}/image/{theirs.token}/left/0/").status_code == 404  # another rater's set
+    assert client.get(f"/rate/{study.pk}/image/{mine['token']}/left/0/").status_code == 404  # a pair has no set
+
+
+def test_a_set_vote_by_plain_form_post_records_the_set_answer(client, make_study):
+    from ratings.models import PairSlot
+
+    study = make_study(n_models=2, n_prompts=2, seeds=(1, 2), set_criteria=["diversity"], attention_check_rate=0, repeat_share=0)
+    PairSlot.objects.filter(study=study, kind="pair").update(retired=True)
+    login_rater(client, study)
+    session = RaterSession(client, study)
+    session.start()
+    response = client.post(f"/rate/{study.pk}/vote/", {"token": session.token, "diversity": "right", "response_ms": "2300"})
+    assert response.status_code == 302
+    assert list(Vote.objects.filter(comparison__token=session.token).values_list("criterion", flat=True)) == ["diversity"]

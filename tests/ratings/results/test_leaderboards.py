@@ -394,3 +394,36 @@ def test_win_rates_count_each_models_votes_per_criterion(tiny_specs, prompt_set,
     quality = {row["model"]: (row["votes"], row["rating"]) for row in board["models"] if row["criterion"] == "image_quality"}
     assert adherence == {"tiny-turbo-1step": (32, 1.0), "tiny-lcm-4step": (32, 0.5), "tiny-base-25step": (32, 0.0)}
     assert quality == {"tiny-turbo-1step": (32, 0.0), "tiny-lcm-4step": (32, 1.0), "tiny-base-25step": (32, 0.5)}
+
+
+@pytest.mark.parametrize("method", ["winrate", "elo", "bt"])
+def test_set_votes_rate_the_models_under_their_own_criterion_in_every_method(make_study, client, method):
+    """The set criterion's votes go through the same machinery as any criterion: here the model
+    with the lowest id is always the more varied set and always loses on both pair questions, so
+    the diversity ranking is the pair rankings reversed, with its own votes, pairs and mean."""
+    from ratings.models import Vote
+
+    study = make_study(n_models=3, n_prompts=3, seeds=(1, 2), set_criteria=["diversity"], votes_per_pair=1, attention_check_rate=0, repeat_share=0, quota_per_rater=100)
+    rater = raters.rater_invite(study=study, user=UserFactory())
+    while (comparison := scheduler.comparison_serve(study=study, rater=rater)) is not None:
+        a, b = ("left", "right") if comparison.left_is_a else ("right", "left")  # A is the lower-id model
+        answers = {"diversity": a, "prompt_adherence": b, "image_quality": b}
+        scheduler.vote_record(token=comparison.token, rater=rater, answers=answers, response_ms=1000)
+    assert Vote.objects.filter(criterion="diversity").count() == 3 * 3  # prompts x model pairs
+    labels = [model_label(spec) for spec in study.job.specs.order_by("pk")]
+    board = leaderboards.compute_study_leaderboard(study=study, method=method, rounds=50)
+    assert board["criteria"] == ["prompt_adherence", "image_quality", "diversity"]
+    order = lambda criterion: [row["model"] for row in board["models"] if row["criterion"] == criterion]  # noqa: E731
+    assert order("diversity") == labels and order("prompt_adherence") == labels[::-1] == order("image_quality")
+    assert {row["votes"] for row in board["models"] if row["criterion"] == "diversity"} == {2 * 3}  # 2 opponents x 3 prompts
+    diversity_pairs = [p for p in board["pairs"] if p["criterion"] == "diversity"]
+    assert len(diversity_pairs) == 3 and all(p["wins_a"] + p["wins_b"] == 3 for p in diversity_pairs)
+    for p in diversity_pairs:
+        lower = labels.index(p["model_a"]) < labels.index(p["model_b"])
+        assert p["win_rate"] == (1.0 if lower else 0.0)
+    # The page shows the set question's leaderboard, its win-rate matrix, and the rating beside automated diversity.
+    client.force_login(UserFactory(is_staff=True))
+    html = client.get(f"/studies/{study.pk}/leaderboard/?method={method}&rounds=50").content.decode()
+    assert 'data-criterion="diversity"' in html and "Which set of images is more varied?" in html
+    assert 'class="matrix pairs" data-criterion="diversity"' in html
+    assert 'class="human-diversity" data-criterion="diversity"' in html

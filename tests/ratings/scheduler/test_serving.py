@@ -157,3 +157,63 @@ def test_a_drawn_pair_with_nothing_left_for_the_rater_falls_back_to_the_least_fi
     # Both slots of pair 0 are this rater's already: the next pairs come from the others.
     assert {Comparison.objects.get(token=p["token"]).slot.model_pair for p in result["pairs"]} <= {1, 2}
     assert len(result["pairs"]) == 2
+
+
+# Set comparisons (issue 16): a study with set criteria serves, beside its pairs, one set slot
+# per prompt and model pair; both paths say which served comparisons are sets.
+
+SET_SEEDS = (11, 22, 33)
+ALL_ANSWERS = {"prompt_adherence": "left", "image_quality": "right", "diversity": "left"}
+
+
+def test_set_comparisons_are_served_beside_pairs_once_per_prompt_and_model_pair(make_study, hot_path):
+    study = make_study(
+        n_models=3, n_prompts=2, seeds=SET_SEEDS, set_criteria=["diversity"], votes_per_pair=1,
+        attention_check_rate=0, repeat_share=0, quota_per_rater=1000,
+    )
+    assert PairSlot.objects.filter(study=study, kind="pair").count() == 2 * 3 * 3
+    assert PairSlot.objects.filter(study=study, kind="set").count() == 2 * 3
+    rater = crowd_rater(study)
+    result = serve(study, rater)
+    seen, marked = [], {}
+    while result["pairs"]:
+        for pair in result["pairs"]:
+            marked[pair["token"]] = pair.get("set_size")
+        comparison = current(result)
+        seen.append(comparison)
+        result = vote(study, rater, comparison.token, ALL_ANSWERS)
+        assert result["status"] == "recorded", result
+    assert len(seen) == 2 * 3 * 3 + 2 * 3
+    sets = [c for c in seen if c.slot.kind == "set"]
+    assert len(sets) == 6 and len({(c.prompt_id, c.image_a.spec_id, c.image_b.spec_id) for c in sets}) == 6
+    for c in seen:
+        # Only set comparisons say so, with the number of images in each set.
+        assert marked[str(c.token)] == (3 if c.slot.kind == "set" else None)
+        # A set stands for its first seed's images; its two sides are always two models.
+        assert c.image_a.spec_id != c.image_b.spec_id and c.image_a.prompt_id == c.image_b.prompt_id == c.prompt_id
+        if c.slot.kind == "set":
+            assert c.seed == c.image_a.seed == c.image_b.seed == SET_SEEDS[0]
+        left = "a" if c.left_is_a else "b"
+        expected = {"diversity": left} if c.slot.kind == "set" else {"prompt_adherence": left, "image_quality": "b" if left == "a" else "a"}
+        assert {v.criterion: v.choice for v in c.votes.all()} == expected
+
+
+def test_a_study_without_set_criteria_makes_no_set_slots_and_serves_as_before(make_study, hot_path):
+    study = make_study(n_models=2, n_prompts=2, seeds=(0, 1), attention_check_rate=0, repeat_share=0)
+    assert set(PairSlot.objects.filter(study=study).values_list("kind", flat=True)) == {"pair"}
+    result = serve(study, crowd_rater(study))
+    assert [set(pair) for pair in result["pairs"]] == [{"token", "prompt"}] * 2
+
+
+def test_a_repeat_of_a_set_comparison_asks_the_set_criteria_again(make_study, hot_path):
+    study = make_study(
+        n_models=3, n_prompts=3, seeds=SET_SEEDS, set_criteria=["diversity"], attention_check_rate=0, repeat_share=1.0, quota_per_rater=12,
+    )
+    PairSlot.objects.filter(study=study, kind="pair").update(retired=True)  # sets only: every repeat is of a set
+    rater = crowd_rater(study)
+    seen, result = rate_until_done(study, rater, {"diversity": "right"})
+    repeats = [c for c in seen if c.is_repeat]
+    assert repeats and all(c.slot.kind == "set" for c in seen)
+    for c in repeats:
+        assert c.slot_id == c.repeat_of.slot_id
+        assert {v.criterion: v.choice for v in c.votes.all()} == {"diversity": "b" if c.left_is_a else "a"}

@@ -140,3 +140,20 @@ def test_reporting_a_pair_records_why_serves_another_and_retires_a_pair_reported
     assert [c.pk for c in selectors.study_reports(study=study)][-1] == first.pk
     with pytest.raises(Exception, match="Choose why"):
         scheduler.comparison_report(study_id=study.pk, rater_id=raters[2].pk, token=first.token, reason="boring")
+
+
+def test_a_set_comparison_asks_only_the_set_criteria_and_refuses_without_them(make_study, hot_path):
+    study = make_study(n_models=2, n_prompts=2, seeds=(5, 6), set_criteria=["diversity", "variety_of_layout"], attention_check_rate=0, repeat_share=0)
+    PairSlot.objects.filter(study=study, kind="pair").update(retired=True)
+    rater = crowd_rater(study)
+    comparison = current(serve(study, rater))
+    assert comparison.slot.kind == "set"
+    refused = vote(study, rater, comparison.token, {"prompt_adherence": "left", "image_quality": "left", "diversity": "left"})
+    assert refused["status"] == "invalid" and "variety_of_layout" in refused["message"] and "prompt_adherence" not in refused["message"]
+    tie = vote(study, rater, comparison.token, {"diversity": "left", "variety_of_layout": "tie"})
+    assert tie["status"] == "invalid" and "variety_of_layout" in tie["message"] and "left or right" in tie["message"]
+    assert Vote.objects.count() == 0
+    recorded = vote(study, rater, comparison.token, {"diversity": "right", "variety_of_layout": "left", "image_quality": "left"})
+    assert recorded["status"] == "recorded"
+    left, right = ("a", "b") if comparison.left_is_a else ("b", "a")
+    assert {v.criterion: v.choice for v in Vote.objects.filter(comparison=comparison)} == {"diversity": right, "variety_of_layout": left}
