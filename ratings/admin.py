@@ -57,8 +57,11 @@ class StudyAdminForm(forms.ModelForm):
         field_names = {"sampling_rule": "sampling"}
         for field, message in errors.items():
             self.add_error(field_names.get(field, field), message)
-        set_criteria = data.get("set_criteria") or []
-        if list(set_criteria) != list(self.instance.set_criteria or []) and self.instance.status != Study.Status.DRAFT:
+        set_criteria = data.get("set_criteria")
+        if "set_criteria" in data and set_criteria in (None, ""):
+            set_criteria = data["set_criteria"] = []  # an emptied field means none, not NULL
+        set_criteria = set_criteria or []
+        if set_criteria != (self.instance.set_criteria or []) and self.instance.status != Study.Status.DRAFT:
             self.add_error("set_criteria", "Set criteria are fixed once the study leaves draft: its set comparisons are made when it opens.")
         elif "set_criteria" in data:
             if not isinstance(set_criteria, list):

@@ -89,3 +89,26 @@ def test_export_images_action_downloads_the_studys_zip(staff_client, rated_study
     assert response.status_code == 200 and response["Content-Type"] == "application/zip"
     names = zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content))).namelist()
     assert "metadata.jsonl" in names and len(names) == 13
+
+
+def test_the_admin_shows_set_criteria_and_checks_them_like_the_api(make_study):
+    from ratings.admin import StudyAdminForm
+    from ratings.studies import study_create
+
+    one_seed = make_study(n_models=2, n_prompts=2, open_study=False, images=False)
+    two_seeds = study_create(name="two seeds", specs=list(one_seed.job.specs.all()), prompt_set=one_seed.job.prompt_set, seeds=[3, 4])
+    opened = make_study(n_models=2, n_prompts=2, seeds=(1, 2))
+
+    def errors(study, set_criteria):
+        form = StudyAdminForm(instance=study, data=None)
+        data = {name: form[name].value() for name in form.fields}
+        data.update(set_criteria=set_criteria, criteria='["prompt_adherence", "image_quality"]')
+        data = {k: v for k, v in data.items() if v is not None}
+        form = StudyAdminForm(instance=study, data=data)
+        form.is_valid()
+        return " ".join(form.errors.get("set_criteria", []))
+
+    assert "at least two seeds" in errors(one_seed, '["diversity"]')
+    assert "unique" in errors(two_seeds, '["diversity", "diversity"]')
+    assert errors(two_seeds, '["diversity"]') == ""
+    assert "fixed once the study leaves draft" in errors(opened, '["diversity"]')
