@@ -52,7 +52,7 @@ def _pixels(model: str, prompt_index: int, seed: int) -> np.ndarray:
     return noise.integers(0, 256, base.shape)
 
 
-def _study(*, seeds, n_prompts: int = 6, owner=None, votes_per_pair: int = 2):
+def _study(*, seeds, n_prompts: int = 6, owner=None, votes_per_pair: int = 2, set_criteria=()):
     specs = [
         ModelSpec.objects.create(
             name=f"Model {name}", slug=f"model-{name}", weights=f"/weights/{name}", pipeline_class="StableDiffusionPipeline",
@@ -63,7 +63,7 @@ def _study(*, seeds, n_prompts: int = 6, owner=None, votes_per_pair: int = 2):
     prompt_set = prompt_set_create(name="Metric prompts", prompts=[{"text": f"a drawing of thing {i}"} for i in range(n_prompts)])
     study = studies.study_create(
         name="Metric study", specs=specs, prompt_set=prompt_set, seeds=list(seeds), display_size=SIZE, votes_per_pair=votes_per_pair,
-        attention_check_rate=0, repeat_share=0, min_seconds_per_vote=0, owner=owner,
+        attention_check_rate=0, repeat_share=0, min_seconds_per_vote=0, owner=owner, set_criteria=list(set_criteria),
     )
     for p, prompt in enumerate(prompt_set.prompts.order_by("position")):
         for seed in seeds:
@@ -294,3 +294,34 @@ def test_a_finished_job_queues_the_metrics_whose_weights_are_on_the_worker(db, s
     with django_capture_on_commit_callbacks(execute=True) as again:
         jobs.job_refresh_status(job_id=study.job_id)
     assert again == []  # a job already done queues nothing
+
+
+def test_the_raters_answer_about_variety_stands_beside_the_automated_diversity(db, staff, client):
+    """A set criterion: raters say which set is more varied (noise > wobble > same, as the pixels
+    are); its rating sits beside the pixel diversity, ranked alike, and no per-image metric is
+    held against a set question."""
+    study = _study(seeds=[0, 1, 2], owner=staff, n_prompts=4, votes_per_pair=1, set_criteria=["diversity"])
+    quality = _hidden_quality(study)
+    _score(study, quality)
+    level = {spec.pk: MODELS.index(spec.slug.removeprefix("model-")) for spec in study.job.specs.all()}
+    rater = raters.rater_invite(study=study, user=get_user_model().objects.create_user("set-rater", password="pw"))
+    while (comparison := scheduler.comparison_serve(study=study, rater=rater)) is not None:
+        a_varied = level[comparison.image_a.spec_id] > level[comparison.image_b.spec_id]
+        a_better = quality[comparison.image_a_id] > quality[comparison.image_b_id]
+        side = lambda a_wins: "left" if a_wins == comparison.left_is_a else "right"  # noqa: E731
+        answers = {"diversity": side(a_varied), "prompt_adherence": side(a_better), "image_quality": side(a_better)}
+        scheduler.vote_record(token=comparison.token, rater=rater, answers=answers, response_ms=800)
+    automated.study_diversity_compute(study=study, rounds=200)
+    document = leaderboards.study_leaderboard(study=study, method="winrate", rounds=200, recompute=True)
+    (table,) = document["automated"]["human_diversity"]
+    assert table["criterion"] == "diversity" and table["measures"] == ["pixel"]
+    assert [row["model"] for row in table["rows"]] == ["model-noise", "model-wobble", "model-same"]
+    assert [row["rating"] for row in table["rows"]] == [1.0, 0.5, 0.0] and {row["votes"] for row in table["rows"]} == {2 * 4}
+    pixels = [row["diversity"]["pixel"]["mean"] for row in table["rows"]]
+    assert pixels[0] > pixels[1] > pixels[2] == pytest.approx(0.0, abs=1e-6)
+    assert table["correlations"]["pixel"] == {"spearman": pytest.approx(1.0), "kendall": pytest.approx(1.0), "models": 3}
+    assert {row["criterion"] for row in document["automated"]["agreement"]} == {"prompt_adherence", "image_quality"}
+    client.force_login(staff)
+    page = client.get(f"/studies/{study.pk}/leaderboard/?method=winrate&rounds=200").content.decode()
+    assert 'class="human-diversity" data-criterion="diversity"' in page and "Diversity (pixel)" in page
+    assert "Which set of images is more varied?" in page
