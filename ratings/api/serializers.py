@@ -441,11 +441,47 @@ class DiversitySerializer(serializers.Serializer):
     notes = serializers.ListField(child=serializers.CharField())
 
 
+class DiversityCellSerializer(serializers.Serializer):
+    mean = serializers.FloatField(allow_null=True)
+    ci_low = serializers.FloatField(allow_null=True)
+    ci_high = serializers.FloatField(allow_null=True)
+
+
+class HumanDiversityRowSerializer(serializers.Serializer):
+    model = serializers.CharField()
+    rating = serializers.FloatField(allow_null=True, help_text="The model's rating on the set criterion (the leaderboard's method); null without votes.")
+    ci_low = serializers.FloatField(allow_null=True)
+    ci_high = serializers.FloatField(allow_null=True)
+    votes = serializers.IntegerField(help_text="Set-criterion votes the model took part in.")
+    diversity = serializers.DictField(
+        child=DiversityCellSerializer(allow_null=True), help_text="Per automated diversity measure computed: its mean over prompts and interval.",
+    )
+
+
+class RankCorrelationSerializer(serializers.Serializer):
+    spearman = serializers.FloatField(allow_null=True)
+    kendall = serializers.FloatField(allow_null=True)
+    models = serializers.IntegerField()
+
+
+class HumanDiversitySerializer(serializers.Serializer):
+    criterion = serializers.CharField(help_text="A set criterion of the study, e.g. diversity.")
+    question = serializers.CharField(help_text="What raters were asked about the two sets.")
+    measures = serializers.ListField(child=serializers.CharField(), help_text="Automated diversity measures computed (pixel, embedding).")
+    rows = HumanDiversityRowSerializer(many=True, help_text="Per model, best human rating first.")
+    correlations = serializers.DictField(
+        child=RankCorrelationSerializer(), help_text="Per measure: rank correlation of its model ranking with the raters'.",
+    )
+
+
 class AutomatedSerializer(serializers.Serializer):
     metrics = MetricTableSerializer(many=True, help_text="Per metric computed on the study's images; without votes, this is the metric-only leaderboard.")
     agreement = MetricAgreementSerializer(many=True, help_text="Per metric and criterion, against the counted votes.")
     agreement_description = serializers.CharField()
     diversity = DiversitySerializer(allow_null=True, help_text="Diversity across seeds per model; null until computed (POST diversity/).")
+    human_diversity = HumanDiversitySerializer(
+        many=True, help_text="Per set criterion (raters judging which set of every seed's images is more varied): the human rating beside the automated diversity.",
+    )
     notes = serializers.ListField(child=serializers.CharField(), help_text="What is missing and how to compute it.")
 
 
