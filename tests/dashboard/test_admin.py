@@ -12,7 +12,7 @@ from django.contrib import admin
 
 from ratings.models import Rater, Study, Vote
 from tests.api.conftest import draft_study, four_prompts, rated_study, researcher  # noqa: F401  (fixtures)
-from tests.factories import UserFactory
+from tests.factories import StudyWithImagesFactory, UserFactory
 
 
 @pytest.fixture
@@ -97,7 +97,8 @@ def test_the_admin_shows_set_criteria_and_checks_them_like_the_api(make_study):
 
     one_seed = make_study(n_models=2, n_prompts=2, open_study=False, images=False)
     two_seeds = study_create(name="two seeds", specs=list(one_seed.job.specs.all()), prompt_set=one_seed.job.prompt_set, seeds=[3, 4])
-    opened = make_study(n_models=2, n_prompts=2, seeds=(1, 2))
+    opened = StudyWithImagesFactory(specs=list(one_seed.job.specs.all()), prompt_set=one_seed.job.prompt_set, seeds=(1, 2))
+    assert opened.status == Study.Status.RATING
 
     def errors(study, set_criteria):
         form = StudyAdminForm(instance=study, data=None)
