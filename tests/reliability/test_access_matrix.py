@@ -109,7 +109,7 @@ def world(make_study):
     other_comparison = Comparison.objects.get(token=other_rater.token)
     values = {
         "pk": str(study.pk), "study_id": str(study.pk), "rater_id": str(other_comparison.rater_id),
-        "signature": "not-a-real-signature", "token": str(other_comparison.token), "side": "left",
+        "signature": "not-a-real-signature", "token": str(other_comparison.token), "side": "left", "index": "0",
         "kind": "clear", "fmt": "csv", "plot": "ratings",  # plots come as png or svg: a .csv plot is a 404
     }
     return {
