@@ -133,3 +133,11 @@ def test_charts_escape_labels_and_place_points_in_order():
 
 def test_healthz_answers_when_the_database_does(client, db):
     assert client.get("/healthz/").json() == {"database": "ok"}
+
+
+def test_the_panel_names_the_set_criteria_and_counts_set_comparisons_in_the_target(staff_client, make_study):
+    study = make_study(n_models=2, n_prompts=3, seeds=(1, 2), set_criteria=["diversity"], votes_per_pair=2)
+    html = staff_client.get(f"/dashboard/studies/{study.pk}/panel/").content.decode()
+    assert "prompt_adherence, image_quality on pairs; diversity on sets" in html
+    # 3 prompts x (2 seeds + 1 set) x 1 model pair x 2 votes.
+    assert re.search(r'id="comparisons-done">0 of 18<', html)

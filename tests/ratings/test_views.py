@@ -269,6 +269,8 @@ def test_a_set_page_shows_every_seed_of_one_model_per_side_never_one_model_on_bo
     session = RaterSession(RecordingClient(), study)
     login_rater(session.client, study)
     html = session.start().content.decode()
+    instructions = next(r.body.decode() for r in session.client.received if b"How to rate" in r.body)
+    assert "two <em>sets</em> of images" in instructions and "<kbd>1</kbd> for the left set" in instructions
     assert "Which set of images is more varied?" in html and 'id="set-view"' in html
     assert re.search(r'<fieldset data-criterion="prompt_adherence" data-kind="pair" disabled hidden>', html)
     assert re.search(r'<fieldset data-criterion="diversity" data-kind="set">', html)
