@@ -324,4 +324,8 @@ def test_the_raters_answer_about_variety_stands_beside_the_automated_diversity(d
     client.force_login(staff)
     page = client.get(f"/studies/{study.pk}/leaderboard/?method=winrate&rounds=200").content.decode()
     assert 'class="human-diversity" data-criterion="diversity"' in page and "Diversity (pixel)" in page
+    plot = f"/studies/{study.pk}/plots/diversity.svg?method=winrate&amp;resample=comparison&amp;rounds=200&criterion=diversity"
+    assert plot in page
+    svg = client.get(plot.replace("&amp;", "&"))
+    assert svg.status_code == 200 and b"rating (diversity)" in svg.content
     assert "Which set of images is more varied?" in page
