@@ -268,16 +268,21 @@ def study_diversity_enqueue(*, study: Study, embeddings: bool | None = None) -> 
     if len(set(study.job.seeds)) < 2:
         return ONE_SEED.format(seed=study.job.seeds[0] if study.job.seeds else "none")
     if embeddings is None:
-        from generation.metrics import metric_weights_available
+        # Settings only: whether the weights load is the worker's to find out (it notes it if not),
+        # never something a web process checks on its own disk.
+        from django.conf import settings
 
-        embeddings = metric_weights_available(METRICS["clip_score"])
+        embeddings = bool((getattr(settings, METRICS["clip_score"].setting, "") or "").strip())
     cache.set(f"{_diversity_key(study.pk)}:queued", timezone.now().isoformat(timespec="seconds"), timeout=3600)
     # One task writes the result: with embeddings it runs where the model loads (gpu) and does the pixels too.
     if embeddings:
         transaction.on_commit(lambda: task.apply_async((study.pk, True), queue=GPU_QUEUE))
         return "Diversity across seeds is being computed on the gpu queue (pixels and CLIP embeddings)."
     transaction.on_commit(lambda: task.apply_async((study.pk, False)))
-    return "Diversity across seeds is being computed on the default queue (pixels; no CLIP weights on this machine for the embedding measure)."
+    return (
+        "Diversity across seeds is being computed on the default queue (pixels only: set "
+        f"{METRICS['clip_score'].setting} for the embedding measure)."
+    )
 
 
 def study_automated_fingerprint(*, study: Study) -> str:

@@ -49,15 +49,28 @@ def _below(state, bound):
     return state, np.int64(product >> np.uint64(32))
 
 
+@numba.njit(cache=True, inline="always")
+def _update(rating, word, k, log_base_over_scale):
+    """One vote's online Elo step, in place. A vote is packed as
+    model_a | model_b << 20 | criterion << 40 | (2 * score) << 60."""
+    mask20 = np.int64((1 << 20) - 1)
+    a = word & mask20
+    b = (word >> 20) & mask20
+    c = (word >> 40) & mask20
+    score = 0.5 * (word >> 60)
+    expected_a = 1.0 / (1.0 + math.exp((rating[c, b] - rating[c, a]) * log_base_over_scale))
+    delta = k * (score - expected_a)
+    rating[c, a] += delta
+    rating[c, b] -= delta
+
+
 @numba.njit(cache=True, parallel=True)
 def _elo_orderings(packed, unit_start, n_criteria, n_models, n_orderings, seed, shuffle, k,
                    log_base_over_scale, initial):
     """float[n_orderings, n_criteria, n_models]: final ratings of each ordering of the units
-    (comparisons). Unit u holds votes unit_start[u]:unit_start[u + 1]; a vote is packed as
-    model_a | model_b << 20 | criterion << 40 | (2 * score) << 60."""
+    (comparisons). Unit u holds votes unit_start[u]:unit_start[u + 1] (packed as `_update` reads them)."""
     n_units = unit_start.size - 1
     one_vote_per_unit = unit_start[n_units] == n_units
-    mask20 = np.int64((1 << 20) - 1)
     out = np.empty((n_orderings, n_criteria, n_models))
     for o in numba.prange(n_orderings):
         rating = out[o]
@@ -75,15 +88,7 @@ def _elo_orderings(packed, unit_start, n_criteria, n_models, n_orderings, seed, 
             if not one_vote_per_unit:
                 first, last = unit_start[u], unit_start[u + 1]
             for v in range(first, last):
-                word = packed[v]
-                a = word & mask20
-                b = (word >> 20) & mask20
-                c = (word >> 40) & mask20
-                score = 0.5 * (word >> 60)
-                expected_a = 1.0 / (1.0 + math.exp((rating[c, b] - rating[c, a]) * log_base_over_scale))
-                delta = k * (score - expected_a)
-                rating[c, a] += delta
-                rating[c, b] -= delta
+                _update(rating, packed[v], k, log_base_over_scale)
     return out
 
 
@@ -96,7 +101,6 @@ def _elo_bootstrap(packed, unit_start, group_start, group_units, n_criteria, n_m
     `within` the variance over its orderings."""
     n_groups = group_start.size - 1
     one_vote_per_unit = unit_start[unit_start.size - 1] == unit_start.size - 1
-    mask20 = np.int64((1 << 20) - 1)
     out = np.zeros((rounds, n_criteria, n_models))
     squares = np.zeros((rounds, n_criteria, n_models))
     for r in numba.prange(rounds):
@@ -130,15 +134,7 @@ def _elo_bootstrap(packed, unit_start, group_start, group_units, n_criteria, n_m
                 if not one_vote_per_unit:
                     first, last = unit_start[u], unit_start[u + 1]
                 for v in range(first, last):
-                    word = units[v] if one_vote_per_unit else packed[v]
-                    a = word & mask20
-                    b = (word >> 20) & mask20
-                    c = (word >> 40) & mask20
-                    score = 0.5 * (word >> 60)
-                    expected_a = 1.0 / (1.0 + math.exp((rating[c, b] - rating[c, a]) * log_base_over_scale))
-                    delta = k * (score - expected_a)
-                    rating[c, a] += delta
-                    rating[c, b] -= delta
+                    _update(rating, units[v] if one_vote_per_unit else packed[v], k, log_base_over_scale)
             out[r] += rating
             squares[r] += rating * rating
         out[r] /= orderings

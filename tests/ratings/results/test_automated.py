@@ -194,7 +194,8 @@ def test_without_metrics_or_diversity_the_page_says_how_to_compute_them(db, staf
     assert 'class="automated"' not in page  # no empty columns
 
 
-def test_diversity_orders_identical_images_lowest_and_noise_highest_on_the_page_and_api(db, staff, client, django_capture_on_commit_callbacks):
+def test_diversity_orders_identical_images_lowest_and_noise_highest_on_the_page_and_api(db, staff, client, settings, django_capture_on_commit_callbacks):
+    settings.EVALSITE_METRIC_CLIP = ""  # no embedding model configured: pixels only, on the default queue
     study = _study(seeds=[0, 1, 2], owner=staff, n_prompts=4)
     api = APIClient()
     api.force_authenticate(staff)
@@ -209,6 +210,23 @@ def test_diversity_orders_identical_images_lowest_and_noise_highest_on_the_page_
     client.force_login(staff)
     page = client.get(f"/studies/{study.pk}/leaderboard/").content.decode()
     assert 'data-measure="diversity (pixel)"' in page and "Compute diversity again" in page
+
+
+def test_diversity_with_clip_configured_goes_to_the_gpu_queue_whose_worker_notes_weights_it_cannot_load(
+    db, staff, settings, tmp_path, django_capture_on_commit_callbacks
+):
+    """The web process reads the setting only; the worker finds the weights missing, still
+    computes the pixel measure, and says which setting to fix."""
+    settings.EVALSITE_METRIC_CLIP = str(tmp_path / "no-such-clip")
+    study = _study(seeds=[0, 1], owner=staff, n_prompts=2)
+    api = APIClient()
+    api.force_authenticate(staff)
+    with django_capture_on_commit_callbacks(execute=True):
+        answer = api.post(f"/api/v1/studies/{study.pk}/diversity/")
+    assert answer.status_code == 202 and "gpu queue" in answer.json()["detail"]
+    diversity = automated.study_diversity(study=study)
+    assert "pixel" in diversity["measures"] and "embedding" not in diversity["measures"]
+    assert any("embedding diversity not computed" in note and "EVALSITE_METRIC_CLIP" in note for note in diversity["notes"])
 
 
 def test_one_seed_says_diversity_needs_two(db, staff, client):
