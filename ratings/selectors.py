@@ -54,6 +54,11 @@ def comparison_image_file(*, study_id: int, rater_id: int, token, side: str) -> 
     return copy.file.name if copy else None
 
 
+def display_copy_file(*, image_id: int, size: int) -> str | None:
+    """Storage name of an image's display copy at ``size``, or None."""
+    return DisplayCopy.objects.filter(image_id=image_id, size=size).values_list("file", flat=True).first()
+
+
 def example_pair(*, study: Study) -> dict | None:
     """The instructions' example: one image of the study (display copy), and an image of the
     same model made for another prompt; None before two prompts have images."""
