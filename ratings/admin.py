@@ -263,6 +263,7 @@ class ParticipationAdmin(admin.ModelAdmin):
         if formset.model is not PaymentDecision:
             return super().save_formset(request, form, formset, change)
         # Through the service, so who decided and when are recorded as for any other caller.
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []  # read by the change message
         for inline in formset.forms:
             if not inline.has_changed() and inline.instance.pk is None:
                 continue

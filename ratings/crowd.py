@@ -101,7 +101,8 @@ def exit_target(*, study: Study, outcome: str, participation: Participation | No
     if participation is not None:
         assignment_id = participation.crowd_session_id
         submit_to = participation.crowd_submit_to
-    if submit_to and assignment_id:
+    allowed = [host.rstrip("/") for host in settings.EVALSITE_MTURK_SUBMIT_HOSTS]
+    if submit_to in allowed and assignment_id:  # checked again: the setting may have changed since the link
         return {"code": code, "mturk": {"action": submit_to + MTURK_SUBMIT_PATH, "assignment_id": assignment_id}}
     if study.completion_url:
         return {"code": code, "redirect": study.completion_url.replace("{code}", code).replace("{assignment_id}", assignment_id)}

@@ -87,7 +87,7 @@ def suggested_decision(*, study: Study, participation: Participation) -> tuple[s
 def study_participants(*, study: Study) -> list[dict]:
     """One row per participant of the study (``COLUMNS``), oldest first."""
     participations = list(
-        Participation.objects.filter(study=study).select_related("rater", "payment_decision__decided_by").order_by("started_at", "pk")
+        Participation.objects.filter(study=study).select_related("rater__user", "payment_decision__decided_by").order_by("started_at", "pk")
     )
     answered_at: dict[int, list] = defaultdict(list)
     for rater_id, at in Comparison.objects.filter(study=study, answered_at__isnull=False).values_list("rater_id", "answered_at"):
