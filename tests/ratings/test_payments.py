@@ -87,7 +87,7 @@ def test_staff_override_a_decision_in_the_admin(study):
     client.force_login(staff)
     url = f"/admin/ratings/participation/{participation.pk}/change/"
     page = client.get(url)
-    assert page.status_code == 200 and "payment decision" in page.content.decode()
+    assert page.status_code == 200 and "payment decision" in page.content.decode().lower()
     form = {
         "flagged": "", "flag_reason": "", "crowd_study_id": "STUDY", "crowd_session_id": "SESSION-done", "answered": "2",
         "failed_checks": "0", "study": str(study.pk), "rater": str(participation.rater_id),
@@ -123,7 +123,7 @@ def test_a_withdrawn_participant_keeps_only_what_the_platform_needs(study):
 
 def test_the_owner_the_shared_researcher_and_staff_download_it_and_nobody_else(study):
     session_of(study, "done", votes=2)
-    shared, stranger = UserFactory(username="grace"), UserFactory(username="eve")
+    shared, stranger = UserFactory(username="grace", researcher=True), UserFactory(username="eve", researcher=True)
     studies.study_share(study=study, users=[shared])
     for user, status in ((study.owner, 200), (shared, 200), (UserFactory(username="ops", staff=True), 200), (stranger, 403)):
         client = Client()
