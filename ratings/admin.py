@@ -286,6 +286,21 @@ class ParticipationAdmin(admin.ModelAdmin):
         self.message_user(request, f"{changed} participation{'s' if changed != 1 else ''} no longer flagged.", messages.SUCCESS)
 
 
+@admin.register(PaymentDecision)
+class PaymentDecisionAdmin(admin.ModelAdmin):
+    """Every override at a glance; a decision is made or changed on its participation's page."""
+
+    list_display = ("participation", "decision", "reason", "decided_by", "decided_at")
+    list_filter = ("decision", "participation__study")
+    list_select_related = ("participation", "decided_by")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(PairSlot)
 class PairSlotAdmin(admin.ModelAdmin):
     list_display = ("pk", "study", "prompt", "seed", "filled", "retired")
