@@ -345,6 +345,9 @@ LOGGING = {
 # New crowd participants one study takes per minute: a leaked link cannot fill a study's
 # participant cap with invented ids in a burst.
 EVALSITE_JOINS_PER_MINUTE = int(os.environ.get("EVALSITE_JOINS_PER_MINUTE", "60"))
+# Where the finish page may post an MTurk assignment (the link's turkSubmitTo): MTurk's live and
+# sandbox hosts; any other is refused, as it would make the page an open redirect (ratings/crowd.py).
+EVALSITE_MTURK_SUBMIT_HOSTS = env_list("EVALSITE_MTURK_SUBMIT_HOSTS", "https://www.mturk.com,https://workersandbox.mturk.com")
 
 # Django's standard password validators: long enough, not like the username, not a common
 # password, not all digits.

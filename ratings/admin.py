@@ -17,10 +17,10 @@ from django.utils.html import format_html
 
 from generation.selectors import job_progress
 
-from . import raters, studies
+from . import crowd, payments, raters, studies
 from .sampling import design_errors
 from .results.exports import votes_csv
-from .models import AttentionCheck, Comparison, PairSlot, Participation, Rater, Study, Vote
+from .models import AttentionCheck, Comparison, PairSlot, Participation, PaymentDecision, Rater, Study, Vote
 from .studies import rater_title_problem, set_criteria_problem
 
 
@@ -46,6 +46,7 @@ class StudyAdminForm(forms.ModelForm):
 
     def clean(self):
         data = super().clean()
+        self._clean_codes(data)
         if self.instance.pk is None:
             return data
         errors = design_errors(
@@ -71,6 +72,28 @@ class StudyAdminForm(forms.ModelForm):
                 if problem:
                     self.add_error("set_criteria", problem)
         return data
+
+    def clean_screener_questions(self):
+        questions = self.cleaned_data.get("screener_questions") or []
+        problems = crowd.screener_questions_problems(study=self.instance, questions=questions)
+        if problems:
+            raise forms.ValidationError(problems)
+        return questions
+
+    def clean_bonus_per_pair(self):
+        bonus = self.cleaned_data["bonus_per_pair"]
+        if bonus < 0:
+            raise forms.ValidationError("A bonus is zero or more.")
+        return bonus
+
+    def _clean_codes(self, data: dict) -> None:
+        names = ["completion_code", "screened_out_code", "no_consent_code", "quota_full_code"]
+        codes = [(data.get(name) or "").strip() for name in names]
+        for name, code in zip(names, codes):
+            if not code:
+                self.add_error(name, "Give a code: the crowd platform tells outcomes apart by it.")
+            elif codes.count(code) > 1:
+                self.add_error(name, "Each outcome needs its own code; this one is used for another outcome too.")
 
     def clean_rater_title(self):
         title = self.cleaned_data["rater_title"].strip()
@@ -211,14 +234,59 @@ class AppendOnlyAdmin(admin.ModelAdmin):
         return False
 
 
+class PaymentDecisionInline(admin.StackedInline):
+    """Staff's payment decision, overriding the export's suggestion; who and when are recorded."""
+
+    model = PaymentDecision
+    extra = 0
+    max_num = 1
+    fields = ("decision", "reason", "decided_by", "decided_at")
+    readonly_fields = ("decided_by", "decided_at")
+    verbose_name = "payment decision (overrides the suggestion of the participants export)"
+
+
 @admin.register(Participation)
 class ParticipationAdmin(admin.ModelAdmin):
-    """One rater in one study; a flag here leaves the rater out of this study's leaderboards only."""
+    """One rater in one study; a flag here leaves the rater out of this study's leaderboards only.
+    The payment decision below overrides the participants export's suggestion."""
 
-    list_display = ("pk", "study", "rater", "answered", "failed_checks", "flagged", "flag_reason", "consented_at", "finished_at")
-    list_filter = ("study", "flagged", "flag_reason")
-    list_select_related = ("study", "rater__user")
+    list_display = (
+        "pk", "study", "rater", "answered", "failed_checks", "flagged", "flag_reason", "outcome", "decision", "consented_at",
+        "finished_at", "feedback_excerpt",
+    )
+    list_filter = ("study", "flagged", "flag_reason", "outcome", "payment_decision__decision")
+    list_select_related = ("study", "rater__user", "payment_decision")
+    search_fields = ("rater__external_id", "crowd_session_id", "withdrawn_crowd_id", "feedback")
+    readonly_fields = (
+        "outcome", "outcome_at", "outcome_reason", "screener_passed_at", "crowd_submit_to", "withdrawn_crowd_id", "feedback", "feedback_at",
+    )
+    inlines = [PaymentDecisionInline]
     actions = ["flag", "unflag"]
+
+    @admin.display(description="payment decision", ordering="payment_decision__decision")
+    def decision(self, participation):
+        override = getattr(participation, "payment_decision", None)
+        return f"{override.decision} (override)" if override else "suggested"
+
+    @admin.display(description="feedback")
+    def feedback_excerpt(self, participation):
+        return (participation.feedback[:80] + "…") if len(participation.feedback) > 80 else participation.feedback
+
+    def save_formset(self, request, form, formset, change):
+        if formset.model is not PaymentDecision:
+            return super().save_formset(request, form, formset, change)
+        # Through the service, so who decided and when are recorded as for any other caller.
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []  # read by the change message
+        for inline in formset.forms:
+            if not inline.has_changed() and inline.instance.pk is None:
+                continue
+            if inline.cleaned_data.get("DELETE"):
+                payments.payment_decision_clear(participation=form.instance)
+            elif inline.has_changed():
+                payments.payment_decision_override(
+                    participation=form.instance, decision=inline.cleaned_data["decision"], reason=inline.cleaned_data["reason"], by=request.user,
+                )
+        return None
 
     @admin.action(description="Flag the selected raters in these studies (left out of their leaderboards)")
     def flag(self, request, queryset):
@@ -229,6 +297,21 @@ class ParticipationAdmin(admin.ModelAdmin):
     def unflag(self, request, queryset):
         changed = sum(raters.rater_flag(study=p.study, rater=p.rater, flagged=False) for p in queryset)
         self.message_user(request, f"{changed} participation{'s' if changed != 1 else ''} no longer flagged.", messages.SUCCESS)
+
+
+@admin.register(PaymentDecision)
+class PaymentDecisionAdmin(admin.ModelAdmin):
+    """Every override at a glance; a decision is made or changed on its participation's page."""
+
+    list_display = ("participation", "decision", "reason", "decided_by", "decided_at")
+    list_filter = ("decision", "participation__study")
+    list_select_related = ("participation", "decided_by")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(PairSlot)

@@ -64,6 +64,12 @@ def new_completion_code() -> str:
     return secrets.token_hex(4).upper()
 
 
+# Screener questions a study may ask after the instructions (ratings/crowd.py checks them).
+MAX_SCREENER_QUESTIONS = 5
+# Longest free-text feedback a participant may leave on the finish page.
+MAX_FEEDBACK_CHARS = 2000
+
+
 def new_link_key() -> str:
     return secrets.token_urlsafe(12)
 
@@ -108,6 +114,34 @@ class Study(models.Model):
         "{code} and {assignment_id} are filled in. Empty: show the completion code on the page.",
     )
     completion_code = models.CharField(max_length=40, default=new_completion_code, help_text="Code a rater gets on finishing (Prolific's completion code).")
+    # One code per outcome (Participation.Outcome), so the crowd platform tells them apart; each goes
+    # to completion_url as {code}. Set them to the codes configured on Prolific's side, or copy these there.
+    screened_out_code = models.CharField(
+        max_length=40, default=new_completion_code,
+        help_text="Code of a participant screened out: failed the screener questions or the attention checks.",
+    )
+    no_consent_code = models.CharField(max_length=40, default=new_completion_code, help_text="Code of a participant who did not consent.")
+    quota_full_code = models.CharField(
+        max_length=40, default=new_completion_code,
+        help_text="Code of a participant who arrived when the study was full or stopped, before rating anything.",
+    )
+    bonus_per_pair = models.DecimalField(
+        max_digits=8, decimal_places=4, default=0,
+        help_text="Bonus per answered pair (one submit, every question of the pair; attention checks and repeats count), in the "
+        "crowd platform's currency (Prolific: the study's currency; MTurk: US dollars). The participants export suggests "
+        "this times the pairs answered for each approved participant.",
+    )
+    screener_questions = models.JSONField(
+        default=list, blank=True,
+        help_text="Comprehension questions after the instructions, each "
+        '{"question": "Which image has higher quality?", "prompt": "shown above the images (optional)", '
+        '"right_image": <id of one of the study\'s images>, "wrong_image": <id of another, or null for a blurred, noisy copy of '
+        "the right one>}. A participant must answer every one right to rate; a wrong answer ends their session with the "
+        f"screened-out code. At most {MAX_SCREENER_QUESTIONS}; empty: no screener.",
+    )
+    ask_feedback = models.BooleanField(
+        default=False, help_text=f"Offer an optional feedback box (at most {MAX_FEEDBACK_CHARS} characters) on the finish page.",
+    )
     link_key = models.CharField(max_length=40, default=new_link_key, help_text="Part of the signed study link; change it to revoke every link handed out.")
     max_participants = models.PositiveIntegerField(null=True, blank=True, help_text="Cap on the number of raters; empty means no cap.")
     attention_check_rate = models.FloatField(default=0.1, help_text="Share of served pairs that are attention checks (gold pairs with a known answer).")
@@ -228,8 +262,50 @@ class Participation(models.Model):
     crowd_study_id = models.CharField(max_length=200, blank=True, help_text="Prolific STUDY_ID or MTurk hitId.")
     crowd_session_id = models.CharField(max_length=200, blank=True, help_text="Prolific SESSION_ID or MTurk assignmentId.")
 
+    class Outcome(models.TextChoices):
+        """How the participant's session ended; each has its own code (Study.*_code)."""
+
+        COMPLETED = "completed", "completed"
+        SCREENED_OUT = "screened_out", "screened out (screener or attention checks)"
+        NO_CONSENT = "no_consent", "did not consent"
+        QUOTA_FULL = "quota_full", "study full or stopped"
+
+    outcome = models.CharField(
+        max_length=20, blank=True, choices=Outcome.choices, editable=False,
+        help_text="Set once, when the participant was given an outcome code; never changed afterwards.",
+    )
+    outcome_at = models.DateTimeField(null=True, blank=True, editable=False)
+    outcome_reason = models.CharField(max_length=200, blank=True, editable=False, help_text="Why, e.g. which screener question was missed.")
+    screener_passed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    crowd_submit_to = models.CharField(
+        max_length=100, blank=True, editable=False,
+        help_text="MTurk turkSubmitTo (one of EVALSITE_MTURK_SUBMIT_HOSTS): the finish page posts the assignment there.",
+    )
+    withdrawn_crowd_id = models.CharField(
+        max_length=200, blank=True, editable=False,
+        help_text="A withdrawn participant's platform id, kept only when they had been given an outcome code, since the "
+        "platform then holds a submission to approve or return (ratings/payments.py).",
+    )
+    feedback = models.TextField(blank=True, max_length=MAX_FEEDBACK_CHARS, help_text="The participant's free-text feedback, if any.")
+    feedback_at = models.DateTimeField(null=True, blank=True, editable=False, help_text="When the feedback box was sent or skipped.")
+
     class Meta:
         constraints = [models.UniqueConstraint(fields=["study", "rater"], name="participation_unique_rater")]
+
+
+class PaymentDecision(models.Model):
+    """Staff's decision on paying a participant, overriding the suggestion of ratings/payments.py."""
+
+    class Decision(models.TextChoices):
+        APPROVE = "approve", "approve (pay)"
+        REJECT = "reject", "reject"
+        RETURN = "return", "return (ask the participant to return the task)"
+
+    participation = models.OneToOneField(Participation, on_delete=models.PROTECT, related_name="payment_decision")
+    decision = models.CharField(max_length=10, choices=Decision.choices)
+    reason = models.CharField(max_length=300, help_text="Why; goes into the participants export.")
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False)
+    decided_at = models.DateTimeField(editable=False)
 
 
 class PairSlot(models.Model):

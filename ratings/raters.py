@@ -124,12 +124,18 @@ def participation_finish(*, participation: Participation) -> None:
 def rater_withdraw(*, rater: Rater) -> None:
     """The rater leaves: every vote of theirs is excluded from every leaderboard (kept, as the
     data is append-only), open reservations are given back, and what identifies them (platform
-    ids, account name and e-mail) is removed."""
+    ids, account name and e-mail) and their feedback are removed; except that a participation
+    which was given an outcome code keeps its platform ids (``withdrawn_crowd_id``, the crowd
+    session id), because the platform holds that submission and must still approve or return it."""
     now = timezone.now()
     with transaction.atomic():
         Vote.objects.filter(comparison__rater=rater).update(excluded=True)
         scheduler.reservations_release(Comparison.objects.filter(rater=rater), now=now)
-        Participation.objects.filter(rater=rater).update(crowd_study_id="", crowd_session_id="")
+        # A participant given an outcome code has a submission on the platform still to approve
+        # or return: only their platform ids stay for it (ratings/payments.py shows nothing else).
+        external_id = Rater.objects.filter(pk=rater.pk).values_list("external_id", flat=True).first() or ""
+        Participation.objects.filter(rater=rater).exclude(outcome="").update(withdrawn_crowd_id=external_id, feedback="")
+        Participation.objects.filter(rater=rater, outcome="").update(crowd_study_id="", crowd_session_id="", crowd_submit_to="", feedback="")
         Participation.objects.filter(rater=rater, finished_at__isnull=True).update(finished_at=now)
         Rater.objects.filter(pk=rater.pk).update(external_id="", withdrawn_at=now)
         if rater.user_id is not None:
@@ -211,15 +217,20 @@ def real_comparisons(*, study: Study):
     return Comparison.objects.filter(study=study, attention_check__isnull=True, is_repeat=False)
 
 
-def _attention_accuracy(*, study: Study) -> dict[int, float]:
-    """rater id -> share of answered attention checks passed."""
+def study_attention_checks(*, study: Study) -> dict[int, tuple[int, int]]:
+    """rater id -> (answered attention checks passed, failed)."""
     passed: Counter = Counter()
-    total: Counter = Counter()
+    failed_n: Counter = Counter()
     checks = Comparison.objects.filter(study=study, failed_check__isnull=False).values_list("rater_id", "failed_check")
     for rater_id, failed in checks:
-        total[rater_id] += 1
+        failed_n[rater_id] += bool(failed)
         passed[rater_id] += not failed
-    return {rater_id: passed[rater_id] / n for rater_id, n in total.items()}
+    return {rater_id: (passed[rater_id], failed_n[rater_id]) for rater_id in passed.keys() | failed_n.keys()}
+
+
+def _attention_accuracy(*, study: Study) -> dict[int, float]:
+    """rater id -> share of answered attention checks passed."""
+    return {rater_id: passed / (passed + failed) for rater_id, (passed, failed) in study_attention_checks(study=study).items()}
 
 
 def study_rater_table(*, study: Study) -> list[dict]:

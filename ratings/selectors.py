@@ -98,6 +98,11 @@ def comparison_criteria(*, study: Study, comparison: Comparison) -> list[str]:
     return list(study.criteria)
 
 
+def display_copy_file(*, image_id: int, size: int) -> str | None:
+    """Storage name of an image's display copy at ``size``, or None."""
+    return DisplayCopy.objects.filter(image_id=image_id, size=size).values_list("file", flat=True).first()
+
+
 def example_pair(*, study: Study) -> dict | None:
     """The instructions' example: one image of the study (display copy), and an image of the
     same model made for another prompt; None before two prompts have images."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 import re
+from decimal import Decimal, InvalidOperation
 from collections.abc import Iterable, Sequence
 
 from django.contrib.auth.models import Group
@@ -72,6 +73,8 @@ def study_create(
     stop_top_k: int | None = None,
     stop_width: float | None = None,
     vote_budget: int | None = None,
+    bonus_per_pair: Decimal | float | str = 0,
+    ask_feedback: bool = False,
 ) -> Study:
     specs = list(specs)
     errors = sampling.design_errors(
@@ -110,6 +113,12 @@ def study_create(
         errors["min_repeats_to_judge"] = "Judge self-consistency on at least one repeated answer."
     if reservation_seconds < 10:
         errors["reservation_seconds"] = "Reserve a pair for at least 10 seconds."
+    try:
+        bonus_per_pair = Decimal(str(bonus_per_pair))
+    except InvalidOperation:
+        bonus_per_pair = Decimal(-1)
+    if not bonus_per_pair.is_finite() or bonus_per_pair < 0 or bonus_per_pair >= 10_000:
+        errors["bonus_per_pair"] = "Give a bonus per pair of 0 or more, in the crowd platform's currency (e.g. 0.02)."
     if completion_url and not completion_url.startswith(("https://", "http://")):
         errors["completion_url"] = "Give a full http(s) address, or leave it empty to show the code on the page."
     if errors:
@@ -144,6 +153,8 @@ def study_create(
             stop_top_k=stop_top_k,
             stop_width=stop_width,
             vote_budget=vote_budget,
+            bonus_per_pair=bonus_per_pair.quantize(Decimal("0.0001")),
+            ask_feedback=ask_feedback,
         )
 
 

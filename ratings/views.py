@@ -25,9 +25,9 @@ from django.views.decorators.http import require_GET, require_POST
 from generation import png
 from generation.selectors import job_progress
 
-from . import identity, images, raters, scheduler, selectors
+from . import crowd, identity, images, raters, scheduler, selectors
 from .identity import rater_page
-from .models import CRITERION_QUESTIONS, REPORT_REASONS, Participation, Rater, Study
+from .models import CRITERION_QUESTIONS, MAX_FEEDBACK_CHARS, REPORT_REASONS, Participation, Rater, Study
 
 PREVIEW_ASSIGNMENT = "ASSIGNMENT_ID_NOT_AVAILABLE"
 EXAMPLE_CACHE_SECONDS = 24 * 3600
@@ -99,11 +99,14 @@ def _session_payload(study_id: int, result: dict) -> dict:
 @require_GET
 def join(request: HttpRequest, study_id: int, signature: str) -> HttpResponse:
     """A study link for a crowd platform: Prolific (PROLIFIC_PID, STUDY_ID, SESSION_ID) or
-    MTurk (workerId, assignmentId, hitId; a preview while the HIT is not accepted)."""
+    MTurk (workerId, assignmentId, hitId, turkSubmitTo; a preview while the HIT is not
+    accepted). A study that is full or stopped sends the participant back with its quota-full
+    code (``crowd.exit_target``)."""
     study = Study.objects.filter(pk=study_id).first()
     if study is None or not selectors.study_link_valid(study=study, signature=signature):
         return render(request, "ratings/bad_link.html", status=403)
     params = request.GET
+    submit_to = ""
     if "PROLIFIC_PID" in params:
         source, external_id = Rater.Source.PROLIFIC, params.get("PROLIFIC_PID", "")
         crowd_study_id, crowd_session_id = params.get("STUDY_ID", ""), params.get("SESSION_ID", "")
@@ -112,28 +115,36 @@ def join(request: HttpRequest, study_id: int, signature: str) -> HttpResponse:
             return render(request, "ratings/instructions.html", {"study": study, "preview": True, **_instructions_context(study)})
         source, external_id = Rater.Source.MTURK, params.get("workerId", "")
         crowd_study_id, crowd_session_id = params.get("hitId", ""), params.get("assignmentId", "")
+        if params.get("turkSubmitTo"):
+            try:
+                submit_to = crowd.mturk_submit_origin(params["turkSubmitTo"])
+            except ValidationError as error:
+                return render(request, "ratings/bad_link.html", {"bad_submit_to": " ".join(error.messages)}, status=400)
     else:
         return render(request, "ratings/bad_link.html", {"missing_id": True}, status=400)
     if not PARTICIPANT_ID.match(external_id):
         return render(request, "ratings/bad_link.html", {"missing_id": True}, status=400)
     if study.status != Study.Status.RATING:
         return render(request, "ratings/closed.html", {"study": study}, status=409)
+    quota_exit = {"study": study, "outcome": crowd.Outcome.QUOTA_FULL, "assignment_id": crowd_session_id, "submit_to": submit_to}
     if study.stopped_at is not None and not Participation.objects.filter(
         study=study, rater__source=source, rater__external_id=external_id
     ).exists():
         # Stopped by its rule or budget (ratings/sampling.py): only raters already in it finish.
-        return render(request, "ratings/stopped.html", {"study": study}, status=409)
+        return _exit(request, crowd.exit_target(**quota_exit), "ratings/stopped.html", {"study": study}, status=409)
     try:
-        rater, _ = raters.rater_join(
+        rater, participation = raters.rater_join(
             study=study, source=source, external_id=external_id, crowd_study_id=crowd_study_id, crowd_session_id=crowd_session_id,
             resuming_rater_id=identity.cookie_rater_id(request, study.pk), joins_per_minute=settings.EVALSITE_JOINS_PER_MINUTE,
         )
     except raters.StudyBusy as busy:
         return render(request, "ratings/busy.html", {"study": study, "message": str(busy)}, status=429)
     except raters.StudyFull as full:
-        return render(request, "ratings/full.html", {"study": study, "message": str(full)}, status=409)
+        return _exit(request, crowd.exit_target(**quota_exit), "ratings/full.html", {"study": study, "message": str(full)}, status=409)
     except raters.ParticipantTaken as taken:
         return render(request, "ratings/busy.html", {"study": study, "message": str(taken), "taken": True}, status=409)
+    if submit_to:
+        crowd.participation_submit_to_set(participation=participation, origin=submit_to)
     response = redirect("ratings:rate", study_id=study.pk)
     identity.rater_cookie_set(response, request, study.pk, rater)
     return response
@@ -152,12 +163,14 @@ def rate(request: HttpRequest, study: Study, participation: Participation) -> Ht
         response = render(request, "ratings/instructions.html", {"study": study, **_instructions_context(study)})
     elif participation.finished_at is not None:
         response = redirect("ratings:finish", study_id=study.pk)
+    elif crowd.screener_pending(study=study, participation=participation):
+        response = render(request, "ratings/screener.html", _screener_context(study, participation))
     elif study.status != Study.Status.RATING:
         response = render(request, "ratings/closed.html", {"study": study}, status=409)
     else:
         result = scheduler.session_serve(study_id=study.pk, rater_id=participation.rater_id)
         if not result.get("pairs") and study.stopped_at is not None and participation.answered == 0:
-            response = render(request, "ratings/stopped.html", {"study": study}, status=409)
+            response = _stopped(request, study, participation)
         elif not result.get("pairs"):
             response = redirect("ratings:finish", study_id=study.pk)
         else:
@@ -185,15 +198,81 @@ def _instructions_context(study: Study) -> dict:
     return {"questions": _questions(study), "set_questions": _set_questions(study), "example": selectors.example_pair(study=study)}
 
 
+def _exit(request: HttpRequest, target: dict, template: str, context: dict, status: int = 200) -> HttpResponse:
+    """Send a participant back to their crowd platform with their outcome's code: a redirect to
+    the completion URL, or the page with the code (and, for MTurk, the form that posts it)."""
+    if "redirect" in target:
+        return HttpResponseRedirect(target["redirect"])
+    return render(request, template, {**context, "exit": target}, status=status)
+
+
+def _stopped(request: HttpRequest, study: Study, participation: Participation) -> HttpResponse:
+    """The study stopped before this participant rated anything: the quota-full code."""
+    outcome = crowd.participation_outcome_record(
+        participation=participation, outcome=crowd.Outcome.QUOTA_FULL, reason="the study stopped before they rated"
+    )
+    raters.participation_finish(participation=participation)
+    target = crowd.exit_target(study=study, outcome=outcome, participation=participation)
+    return _exit(request, target, "ratings/stopped.html", {"study": study, "joined": True}, status=409)
+
+
+def _screener_context(study: Study, participation: Participation, error: str = "", answers: dict | None = None) -> dict:
+    questions = [
+        {"number": number, "text": question["question"], "prompt": question.get("prompt", ""), "answer": (answers or {}).get(f"q{number}")}
+        for number, question in enumerate(study.screener_questions or [])
+    ]
+    return {"study": study, "screener": questions, "error": error, "display_size": study.display_size}
+
+
 @require_POST
 @rater_page
 def consent(request: HttpRequest, study: Study, participation: Participation) -> HttpResponse:
     if request.POST.get("answer") == "agree":
         raters.participation_consent(participation=participation)
         return redirect("ratings:rate", study_id=study.pk)
-    raters.rater_withdraw(rater=participation.rater)
-    response = render(request, "ratings/withdrawn.html", {"study": study, "declined": True})
+    crowd.participation_decline(participation=participation)
+    crowd_rater = participation.rater.source != Rater.Source.ACCOUNT
+    target = crowd.exit_target(study=study, outcome=crowd.Outcome.NO_CONSENT, participation=participation)
+    response = _exit(request, target if crowd_rater else {}, "ratings/withdrawn.html", {"study": study, "declined": True, "crowd": crowd_rater})
     identity.rater_cookie_delete(response, study.pk)
+    return response
+
+
+@require_POST
+@rater_page
+def screener(request: HttpRequest, study: Study, participation: Participation) -> HttpResponse:
+    """The screener's answers: all right, on to rating; one wrong, the screened-out code."""
+    if not study.screener_questions or participation.instructed_at is None:
+        return redirect("ratings:rate", study_id=study.pk)
+    try:
+        crowd.screener_answer(study=study, participation=participation, answers=request.POST)
+    except ValidationError as error:
+        context = _screener_context(study, participation, error=" ".join(error.messages), answers=request.POST)
+        return render(request, "ratings/screener.html", context, status=400)
+    return redirect("ratings:rate", study_id=study.pk)
+
+
+@require_GET
+@rater_page
+def screener_image(request: HttpRequest, study: Study, participation: Participation, number: int, side: str) -> HttpResponse:
+    """An image of a screener question: one of the study's images (display copy, blinded) or
+    a degraded copy of it, on the side this participant sees it."""
+    shown = crowd.screener_image(study=study, participation=participation, number=number, side=side)
+    if shown is None or not crowd.screener_pending(study=study, participation=participation):
+        raise Http404("No such image.")
+    image_id, degraded = shown
+    key = f"ratings:screener:{study.pk}:{study.display_size}:{image_id}:{int(degraded)}"
+    content = cache.get(key)
+    if content is None:
+        name = selectors.display_copy_file(image_id=image_id, size=study.display_size)
+        if name is None:
+            raise Http404("No such image.")
+        with default_storage.open(name, "rb") as handle:
+            content = handle.read()
+        content = images.degrade_png(content, seed=study.pk) if degraded else png.blind(content)
+        cache.set(key, content, EXAMPLE_CACHE_SECONDS)
+    response = HttpResponse(content, content_type="image/png")
+    response["Cache-Control"] = "private, max-age=3600"
     return response
 
 
@@ -314,21 +393,54 @@ def example_image(request: HttpRequest, study: Study, participation: Participati
 
 @rater_page
 def finish(request: HttpRequest, study: Study, participation: Participation) -> HttpResponse:
+    """The end of a session: the participant's outcome (recorded once) and its code, after the
+    feedback box if the study asks for feedback. The outcome is never taken from the request."""
+    asked = request.GET.get("outcome") or request.POST.get("outcome")
+    if asked and asked != participation.outcome:
+        # Someone editing the address to get another code: say plainly that it does not work.
+        message = "Your outcome is recorded by the study and cannot be chosen; open this page without “outcome” to see your code."
+        return render(request, "ratings/bad_request.html", {"study": study, "message": message}, status=400)
     if participation.consented_at is None:
         # No completion code for someone who never agreed to take part (a paused or closed
         # study serves no pairs, which would otherwise look like a finished session).
         return redirect("ratings:rate", study_id=study.pk)
-    if participation.finished_at is None:
-        if scheduler.session_serve(study_id=study.pk, rater_id=participation.rater_id).get("pairs"):
+    if not participation.outcome:
+        if crowd.screener_pending(study=study, participation=participation):
             return redirect("ratings:rate", study_id=study.pk)
-        if study.stopped_at is not None and participation.answered == 0:
-            return render(request, "ratings/stopped.html", {"study": study}, status=409)
-        raters.participation_finish(participation=participation)
-    if study.completion_url:
-        url = study.completion_url.replace("{code}", study.completion_code).replace("{assignment_id}", participation.crowd_session_id)
-        return HttpResponseRedirect(url)
+        if participation.finished_at is None:
+            if scheduler.session_serve(study_id=study.pk, rater_id=participation.rater_id).get("pairs"):
+                return redirect("ratings:rate", study_id=study.pk)
+            if study.stopped_at is not None and participation.answered == 0:
+                return _stopped(request, study, participation)
+            raters.participation_finish(participation=participation)
+        outcome, reason = crowd.finished_outcome(study=study, participation=participation)
+        crowd.participation_outcome_record(participation=participation, outcome=outcome, reason=reason)
     participation.refresh_from_db()
-    return render(request, "ratings/finished.html", {"study": study, "participation": participation})
+    context = {"study": study, "participation": participation, "max_feedback": MAX_FEEDBACK_CHARS}
+    if crowd.feedback_wanted(study=study, participation=participation):
+        return render(request, "ratings/finished.html", {**context, "ask_feedback": True})
+    if participation.outcome == crowd.Outcome.QUOTA_FULL:
+        target = crowd.exit_target(study=study, outcome=participation.outcome, participation=participation)
+        return _exit(request, target, "ratings/stopped.html", {"study": study, "joined": True}, status=409)
+    target = crowd.exit_target(study=study, outcome=participation.outcome, participation=participation)
+    return _exit(request, target, "ratings/finished.html", context)
+
+
+@require_POST
+@rater_page
+def feedback(request: HttpRequest, study: Study, participation: Participation) -> HttpResponse:
+    """The finish page's feedback box (``skip`` sends nothing); then on to the code."""
+    if crowd.feedback_wanted(study=study, participation=participation):
+        text = "" if "skip" in request.POST else request.POST.get("feedback", "")
+        try:
+            crowd.participation_feedback(participation=participation, text=text)
+        except ValidationError as error:
+            context = {
+                "study": study, "participation": participation, "max_feedback": MAX_FEEDBACK_CHARS,
+                "ask_feedback": True, "feedback_error": " ".join(error.messages), "feedback_text": text,
+            }
+            return render(request, "ratings/finished.html", context, status=400)
+    return redirect("ratings:finish", study_id=study.pk)
 
 
 @rater_page

@@ -12,7 +12,7 @@ from django.utils.safestring import mark_safe
 
 from evalsite.observability import alerts
 from generation.selectors import job_progress
-from ratings import progress, raters
+from ratings import payments, progress, raters
 from ratings.sampling import study_sampling_summary
 from ratings.models import Study
 from ratings.selectors import study_reports
@@ -76,6 +76,7 @@ def _panel_context(study: Study) -> dict:
         "speed_chart": mark_safe(charts.speed_chart(selectors.rating_speed_points(board=board, seconds=seconds))),
         "seconds_per_image": sorted(seconds.items()),
         "reported": study_reports(study=study)[:50],
+        "participants": payments.study_feedback(study=study),
         "media_bytes": selectors.study_media_bytes(study=study),
         "sampling": study_sampling_summary(study=study),
         "updated_at": timezone.now(),

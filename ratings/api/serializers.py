@@ -331,6 +331,35 @@ class RaterRowSerializer(serializers.Serializer):
     )
 
 
+class ParticipantRowSerializer(serializers.Serializer):
+    """One participant in the review and payment export (rules in ratings/payments.py)."""
+
+    participation_id = serializers.IntegerField()
+    platform = serializers.CharField(help_text="prolific, mturk, or account (an invited login).")
+    crowd_id = serializers.CharField(allow_null=True, help_text="Prolific PID or MTurk worker id (an account's username).")
+    crowd_study_id = serializers.CharField(allow_null=True, help_text="Prolific STUDY_ID or MTurk hitId.")
+    crowd_session_id = serializers.CharField(allow_null=True, help_text="Prolific SESSION_ID or MTurk assignmentId.")
+    withdrawn = serializers.BooleanField(help_text="Withdrew: only the ids the platform needs to settle their submission, if any.")
+    started_at = serializers.DateTimeField(allow_null=True)
+    finished_at = serializers.DateTimeField(allow_null=True)
+    active_minutes = serializers.FloatField(allow_null=True, help_text="Gaps between consecutive answers, each at most 5 minutes.")
+    pairs_answered = serializers.IntegerField(allow_null=True, help_text="Attention checks and repeats included.")
+    attention_checks_passed = serializers.IntegerField(allow_null=True)
+    attention_checks_failed = serializers.IntegerField(allow_null=True)
+    self_consistency = serializers.FloatField(allow_null=True, help_text="Share of deliberate repeats answered as the first time.")
+    flagged = serializers.BooleanField(allow_null=True)
+    outcome = serializers.CharField(help_text="completed, screened_out, no_consent, quota_full; empty while the session is open.")
+    outcome_reason = serializers.CharField(allow_null=True)
+    suggested_decision = serializers.CharField(help_text="approve, reject or return.")
+    suggested_reason = serializers.CharField()
+    decision = serializers.CharField(help_text="approve, reject or return: staff's override if any, else the suggestion.")
+    decision_reason = serializers.CharField()
+    decided_by = serializers.CharField(help_text="Who overrode the suggestion in the admin; empty if nobody did.")
+    decided_at = serializers.DateTimeField(allow_null=True)
+    bonus = serializers.DecimalField(max_digits=12, decimal_places=2, help_text="bonus_per_pair x pairs answered if approved, else 0.")
+    feedback = serializers.CharField(allow_null=True, help_text="The participant's feedback from the finish page.")
+
+
 class FlagSerializer(serializers.Serializer):
     flagged = serializers.BooleanField(default=True)
 

@@ -18,7 +18,7 @@ from rest_framework.response import Response
 
 from common.api import ResearcherAPIMixin, is_researcher, service_errors
 
-from .. import progress, raters, sampling, studies
+from .. import payments, progress, raters, sampling, studies
 from ..results import image_exports
 from ..results.exports import LEADERBOARD_FORMATS, leaderboard_export, votes_csv
 from ..results.leaderboards import LeaderboardPending, study_leaderboard
@@ -236,6 +236,24 @@ class StudyViewSet(ResearcherAPIMixin, mixins.CreateModelMixin, viewsets.ReadOnl
         table = raters.study_rater_table(study=self.get_object())
         page = self.paginate_queryset(table)
         return self.get_paginated_response(serializers.RaterRowSerializer(page, many=True).data)
+
+    @extend_schema(responses=serializers.ParticipantRowSerializer(many=True), filters=False)
+    @action(detail=True, methods=["get"])
+    def participants(self, request, pk=None):
+        """Every participant for review and payment: crowd ids, times, active minutes, pairs,
+        attention checks, self-consistency, outcome, the suggested decision (approve, reject or
+        return, with the reason), staff's override and the bonus. As CSV: ``export/participants``."""
+        rows = payments.study_participants(study=self.get_object())
+        page = self.paginate_queryset(rows)
+        return self.get_paginated_response(serializers.ParticipantRowSerializer(page, many=True).data)
+
+    @extend_schema(responses={(200, "text/csv"): OpenApiTypes.BINARY}, filters=False)
+    @action(detail=True, methods=["get"], url_path="export/participants")
+    def export_participants(self, request, pk=None):
+        """The participants as CSV, one row each, the columns of ``participants``, to review
+        and pay them on the crowd platform."""
+        study = self.get_object()
+        return _file_response(payments.participants_csv(study=study), "text/csv", f"study-{study.pk}-participants.csv")
 
     def _study_rater(self, rater_id) -> tuple[Study, Rater]:
         study = self.get_object()

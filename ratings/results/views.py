@@ -12,6 +12,7 @@ from django.urls import reverse
 
 from generation.selectors import job_progress
 
+from .. import payments
 from ..models import CRITERION_QUESTIONS, Study
 from ..sampling import study_sampling_summary
 from . import automated, exports, leaderboards, plots
@@ -164,6 +165,15 @@ def votes_download(request: HttpRequest, study_id: int) -> HttpResponse:
     study = _results_study(request, study_id)
     include = request.GET.get("include_flagged", "1") not in ("0", "false")
     return _download(exports.votes_csv(study=study, include_flagged=include), "text/csv", f"study-{study.pk}-votes.csv")
+
+
+@login_required
+def participants_download(request: HttpRequest, study_id: int) -> HttpResponse:
+    """The review and payment export (ratings/payments.py): owner, researchers it is shared with, staff."""
+    study = get_object_or_404(Study, pk=study_id)
+    if not (request.user.is_staff or study.owner_id == request.user.pk or study.shared_with.filter(pk=request.user.pk).exists()):
+        raise PermissionDenied("Only the study's owner, researchers it is shared with and staff see its participants.")
+    return _download(payments.participants_csv(study=study), "text/csv", f"study-{study.pk}-participants.csv")
 
 
 @login_required

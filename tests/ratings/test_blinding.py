@@ -185,6 +185,52 @@ def test_every_page_a_rater_can_reach_shows_the_rater_title_and_never_the_study_
     assert not any(study.name.lower() in r.body.decode(errors="replace").lower() for r in received)
 
 
+def test_the_screener_feedback_and_outcome_pages_never_show_a_model_identity(make_study):
+    """The screener (its images too), the feedback box, every outcome's finish page and the
+    MTurk form that posts the assignment back: scanned like the voting pages."""
+    from ratings import crowd
+    from ratings.models import Participation
+    from ratings.selectors import study_items
+
+    study = name_after_models(make_study(n_models=3, n_prompts=3, attention_check_rate=0, repeat_share=0, quota_per_rater=2, ask_feedback=True))
+    images = sorted(image for by_spec in study_items(study=study).values() for image in by_spec.values())
+    crowd.study_screener_set(study=study, questions=[
+        {"question": "Which image has higher quality?", "right_image": images[0], "wrong_image": None},
+        {"question": "Which image follows the prompt?", "prompt": "a small red cube", "right_image": images[1], "wrong_image": images[-1]},
+    ])
+    received = []
+    for pid, passes in (("blindscreen000000000001", True), ("blindscreen000000000002", False)):
+        session = RaterSession(RecordingClient(), study)
+        session.client.get(study_link(study, "mturk", workerId=pid, assignmentId=f"A{pid}", hitId="H", turkSubmitTo="https%3A%2F%2Fworkersandbox.mturk.com"))
+        session.open()
+        session.post_form(f"/rate/{study.pk}/consent/", {"answer": "agree"})
+        session.post_form(f"/rate/{study.pk}/instructions/")
+        session.open()  # the screener and its four images
+        participation = Participation.objects.get(rater__external_id=pid)
+        answers = {f"q{n}": crowd.screener_right_side(participation=participation, number=n) for n in range(2)}
+        if not passes:
+            answers["q0"] = "left" if answers["q0"] == "right" else "right"
+        session.post_form(f"/rate/{study.pk}/screener/", answers)
+        session.open()
+        while passes and session.state.get("pairs"):
+            session.vote()
+        session.finish()  # the feedback box
+        session.post_form(f"/rate/{study.pk}/feedback/", {"feedback": "x" * 3000})  # too long: given back
+        session.post_form(f"/rate/{study.pk}/feedback/", {"feedback": "Fine."})
+        session.finish()  # the code and the MTurk form
+        session.client.get(f"/rate/{study.pk}/finish/?outcome=completed")  # forged: 400 or the same code
+        received += session.client.received
+    screener_images = [r for r in received if re.match(rf"^/rate/{study.pk}/screener/[01]/(left|right)/$", r.url)]
+    assert len(screener_images) == 8 and all(r.status == 200 for r in screener_images)
+    pages = {r.url.split("?")[0] for r in received if r.headers.get("Content-Type", "").startswith("text/html")}
+    assert {f"/rate/{study.pk}/", f"/rate/{study.pk}/finish/", f"/rate/{study.pk}/feedback/", f"/rate/{study.pk}/screener/"} <= pages
+    assert any(b"mturk/externalSubmit" in r.body for r in received)
+    assert scan_received(received, study) == []
+    assert image_problems(received, study.display_size) == []
+    titles = page_titles(r for r in received if r.status in (200, 400, 409) and f"/rate/{study.pk}/" in r.url)
+    assert titles and [url for url, title in titles.items() if DEFAULT_RATER_TITLE not in title] == [], titles
+
+
 def services_close(study) -> None:
 
     studies.study_close(study=study)

@@ -111,6 +111,7 @@ def world(make_study):
         "pk": str(study.pk), "study_id": str(study.pk), "rater_id": str(other_comparison.rater_id),
         "signature": "not-a-real-signature", "token": str(other_comparison.token), "side": "left", "index": "0",
         "kind": "clear", "fmt": "csv", "plot": "ratings",  # plots come as png or svg: a .csv plot is a 404
+        "number": "0",  # a screener question: this study has none, so its images are a 404
     }
     return {
         "clients": {"anonymous": Client(), "rater": rater_session.client, "account_rater": account_client, "researcher": researcher_client, "staff": staff_client},
