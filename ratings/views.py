@@ -24,7 +24,7 @@ from django.views.decorators.http import require_GET, require_POST
 from generation import png
 from generation.selectors import job_progress
 
-from . import identity, images, raters, scheduler, selectors
+from . import identity, images, raters, scheduler, screening, selectors
 from .identity import rater_page
 from .models import CRITERION_QUESTIONS, REPORT_REASONS, Participation, Rater, Study
 
@@ -102,7 +102,8 @@ def join(request: HttpRequest, study_id: int, signature: str) -> HttpResponse:
         return render(request, "ratings/bad_link.html", {"missing_id": True}, status=400)
     if not PARTICIPANT_ID.match(external_id):
         return render(request, "ratings/bad_link.html", {"missing_id": True}, status=400)
-    if study.status != Study.Status.RATING:
+    if study.status != Study.Status.RATING or screening.crowd_entry_problem(study=study):
+        # Not open, or its images not screened yet (ratings/screening.py): a neutral page for strangers.
         return render(request, "ratings/closed.html", {"study": study}, status=409)
     if study.stopped_at is not None and not Participation.objects.filter(
         study=study, rater__source=source, rater__external_id=external_id
