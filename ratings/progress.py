@@ -12,7 +12,7 @@ from django.utils import timezone
 from generation.models import Image
 from generation.selectors import job_progress
 
-from .models import Comparison, Study, Vote
+from .models import Comparison, HiddenImage, Study, Vote
 from .raters import real_comparisons
 
 ACTIVE_WINDOW = timedelta(minutes=15)
@@ -38,8 +38,8 @@ def study_progress(*, study: Study, now=None) -> dict:
     raters active, rates over the last hour and the estimated seconds left.
 
     Each answered comparison holds one vote per criterion; the target is ``votes_per_pair``
-    answered comparisons per model pair, prompt and seed. Times left are None while nothing
-    has happened yet to measure a rate from.
+    answered comparisons per model pair, prompt and seed (none where screening hid one of the
+    pair's two images). Times left are None while nothing has happened yet to measure a rate from.
     """
     now = now or timezone.now()
     job = study.job
@@ -49,15 +49,24 @@ def study_progress(*, study: Study, now=None) -> dict:
     for row in images["per_spec"]:
         row["model"] = slugs[row["spec_id"]]
     items = job.prompt_set.prompts.count() * len(job.seeds)
-    target = items * study.votes_per_pair
 
     answered = real_comparisons(study=study).filter(answered_at__isnull=False)
     counts: dict[tuple[int, int], int] = {}
     for spec_a, spec_b, n in answered.values_list("image_a__spec_id", "image_b__spec_id").annotate(n=Count("pk")):
         key = tuple(sorted((spec_a, spec_b)))
         counts[key] = counts.get(key, 0) + n
+    # Items whose image of a model was hidden in screening have no slot for that model's pairs.
+    hidden: dict[int, set[tuple[int, int]]] = {}
+    hidden_rows = HiddenImage.objects.filter(
+        study_id=study.pilot_of_id or study.pk, image__spec__in=specs, image__prompt__prompt_set=job.prompt_set, image__seed__in=job.seeds,
+    ).values_list("image__spec_id", "image__prompt_id", "image__seed")
+    for spec_id, prompt_id, seed in hidden_rows:
+        hidden.setdefault(spec_id, set()).add((prompt_id, seed))
     pairs = [
-        {"model_a": slugs[a.pk], "model_b": slugs[b.pk], "comparisons": counts.get((a.pk, b.pk), 0), "target": target}
+        {
+            "model_a": slugs[a.pk], "model_b": slugs[b.pk], "comparisons": counts.get((a.pk, b.pk), 0),
+            "target": (items - len(hidden.get(a.pk, set()) | hidden.get(b.pk, set()))) * study.votes_per_pair,
+        }
         for a, b in itertools.combinations(specs, 2)
     ]
     comparisons_left = sum(max(0, pair["target"] - pair["comparisons"]) for pair in pairs)
@@ -88,7 +97,7 @@ def study_progress(*, study: Study, now=None) -> dict:
         "images": {"done": images["done"], "total": images["total"], "per_model": images["per_spec"]},
         "comparisons": {
             "done": sum(pair["comparisons"] for pair in pairs),
-            "target": target * len(pairs),
+            "target": sum(pair["target"] for pair in pairs),
             "per_pair": pairs,
         },
         "votes": Vote.objects.filter(comparison__in=answered).count(),

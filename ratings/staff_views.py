@@ -160,7 +160,10 @@ def models_add(request: HttpRequest, study_id: int) -> HttpResponse:
     specs, unknown = [], []
     for reference in references:
         spec = spec_resolve(reference=reference, user=request.user)
-        (specs.append(spec) if spec is not None else unknown.append(reference))
+        if spec is None:
+            unknown.append(reference)
+        else:
+            specs.append(spec)
     try:
         if unknown:
             raise ValidationError({"models": [f"Unknown model spec(s): {', '.join(unknown)}. Give slugs or slug@version you may use."]})

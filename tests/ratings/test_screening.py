@@ -224,3 +224,14 @@ def test_the_operations_page_and_the_leaderboard_say_what_was_hidden(make_study)
     # A bad form writes nothing and says why.
     response = client.post(f"/studies/{study.pk}/operations/screening/", {"action": "hide", "images": ["x"], "reason": "broken"}, follow=True)
     assert "Nothing was changed" in response.content.decode() and HiddenImage.objects.filter(study=study).count() == 1
+
+
+def test_progress_targets_leave_out_the_pairs_of_hidden_images(make_study):
+    from ratings.progress import study_progress
+
+    study = make_study(n_models=3, n_prompts=4, votes_per_pair=2)
+    screening.images_hide(study=study, image_ids=[_image(study, spec_index=0, position=0)], reason="broken")
+    per_pair = {(row["model_a"], row["model_b"]): row["target"] for row in study_progress(study=study)["comparisons"]["per_pair"]}
+    slugs = [spec.slug for spec in study.job.specs.order_by("pk")]
+    assert per_pair == {(slugs[0], slugs[1]): 6, (slugs[0], slugs[2]): 6, (slugs[1], slugs[2]): 8}
+    assert study_progress(study=study)["comparisons"]["target"] == 20 == 2 * PairSlot.objects.filter(study=study, retired=False).count()
