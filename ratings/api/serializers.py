@@ -462,6 +462,12 @@ class AutomatedSerializer(serializers.Serializer):
     notes = serializers.ListField(child=serializers.CharField(), help_text="What is missing and how to compute it.")
 
 
+class HiddenPerModelSerializer(serializers.Serializer):
+    model = serializers.CharField()
+    images = serializers.IntegerField()
+    hidden = serializers.IntegerField()
+
+
 class LeaderboardSerializer(serializers.Serializer):
     method = serializers.CharField()
     rounds = serializers.IntegerField()
@@ -477,6 +483,7 @@ class LeaderboardSerializer(serializers.Serializer):
     ordering_spread = serializers.DictField(required=False, help_text="elo only: the spread over orderings, labelled (not a confidence interval).")
     provenance = serializers.DictField(help_text="How it was computed: votes, raters, exclusions, code version, time.")
     automated = AutomatedSerializer(help_text="Automated metrics, their agreement with the raters, and diversity across seeds, per model.")
+    hidden_images = HiddenPerModelSerializer(many=True, help_text="Per model: images made and images hidden in screening (never served).")
 
 
 class DiversityQueuedSerializer(serializers.Serializer):
@@ -548,12 +555,6 @@ class ScreeningRowSerializer(serializers.Serializer):
     position = serializers.IntegerField()
     seed = serializers.IntegerField()
     cells = ScreeningCellSerializer(many=True)
-
-
-class HiddenPerModelSerializer(serializers.Serializer):
-    model = serializers.CharField()
-    images = serializers.IntegerField()
-    hidden = serializers.IntegerField()
 
 
 class ScreeningSerializer(serializers.Serializer):

@@ -264,7 +264,7 @@ class StudyViewSet(ResearcherAPIMixin, mixins.CreateModelMixin, viewsets.ReadOnl
             board = study_leaderboard(study=study, **query.validated_data)
         except LeaderboardPending as pending:
             return Response({"detail": str(pending)}, status=status.HTTP_202_ACCEPTED)
-        return Response(board)
+        return Response({**board, "hidden_images": screening.hidden_per_model(study=study)})
 
     @extend_schema(request=None, responses={202: serializers.DiversityQueuedSerializer}, filters=False)
     @action(detail=True, methods=["post"])

@@ -83,6 +83,8 @@ def test_screening_through_the_api(api, other_api, open_study):
     assert response.status_code == 200 and response.json()["hidden"] == 1 and response.json()["pairs_retired"] == 1
     grid = api.get(f"/api/v1/studies/{open_study.pk}/screening/").json()
     assert grid["rows"][0]["cells"][0]["hidden"] and sum(row["hidden"] for row in grid["hidden_per_model"]) == 1
+    board = api.get(f"/api/v1/studies/{open_study.pk}/leaderboard/", {"rounds": 10}).json()
+    assert [row["hidden"] for row in board["hidden_images"]] == [1, 0]
     assert other_api.post(f"/api/v1/studies/{open_study.pk}/screening/hide/", {"images": [image], "reason": "broken"}, format="json").status_code == 404
 
     response = api.post(f"/api/v1/studies/{open_study.pk}/screening/unhide/", {"images": [image]}, format="json")
