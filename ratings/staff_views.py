@@ -19,7 +19,7 @@ from django.urls import reverse
 from generation.models import DisplayCopy
 from generation.selectors import job_progress, spec_resolve
 
-from . import cloning, pilots, screening, studies
+from . import cloning, pilots, screening, selectors, studies
 from .models import HiddenImage, Study
 from .progress import studies_visible_to
 
@@ -56,6 +56,8 @@ def operations(request: HttpRequest, study_id: int) -> HttpResponse:
         "reasons": HiddenImage.Reason.choices,
         "owner_or_staff": screening.owner_or_staff(study=study, user=request.user),
         "crowd_problem": screening.crowd_entry_problem(study=study),
+        # The links to hand to the crowd platforms (a pilot has its own).
+        "links": {platform: request.build_absolute_uri(link) for platform, link in selectors.study_links(study=study).items()},
     }
     return render(request, "ratings/operations.html", context)
 
