@@ -68,6 +68,8 @@ def owner_or_staff(*, study: Study, user) -> bool:
 
 
 def _checked_images(study: Study, image_ids: Iterable) -> list[int]:
+    if isinstance(image_ids, (str, bytes)):
+        raise ValidationError({"images": ["Give a list of image ids, as the screening grid lists them."]})
     try:
         ids = sorted({int(i) for i in image_ids})
     except (TypeError, ValueError):
@@ -118,7 +120,7 @@ def images_hide(*, study: Study, image_ids: Iterable, reason: str, note: str = "
     }
 
 
-def images_unhide(*, study: Study, image_ids: Iterable, by=None) -> dict:
+def images_unhide(*, study: Study, image_ids: Iterable) -> dict:
     """Show hidden images again: their retired pair slots serve again (unless raters' reports
     retired them) and an open study gets slots for pairs never made; returns counts."""
     root = screening_study(study)

@@ -96,7 +96,7 @@ def screening_change(request: HttpRequest, study_id: int) -> HttpResponse:
                 text += f" {result['open_pairs']} pair(s) already on raters' screens may still be answered."
             messages.success(request, text)
         elif action == "unhide":
-            result = screening.images_unhide(study=study, image_ids=images, by=request.user)
+            result = screening.images_unhide(study=study, image_ids=images)
             messages.success(request, f"{result['shown']} image(s) shown again; {result['pairs_restored'] + result['pairs_added']} pair(s) serve again.")
         elif action == "review":
             screening.study_images_reviewed(study=study, by=request.user)

@@ -228,7 +228,7 @@ class StudyViewSet(ResearcherAPIMixin, mixins.CreateModelMixin, viewsets.ReadOnl
         form = serializers.ImagesSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         with service_errors():
-            result = screening.images_unhide(study=study, image_ids=form.validated_data["images"], by=request.user)
+            result = screening.images_unhide(study=study, image_ids=form.validated_data["images"])
         return Response(result)
 
     @extend_schema(request=serializers.ReviewSerializer, responses={200: serializers.ScreeningStateSerializer, 409: CONFLICT})
