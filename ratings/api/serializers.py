@@ -264,6 +264,9 @@ class ForecastSerializer(serializers.Serializer):
     cost = ForecastAmountSerializer(required=False)
     hours = ForecastAmountSerializer(required=False)
     done = serializers.IntegerField(required=False, help_text="Comparisons answered so far.")
+    pilot_comparisons = serializers.IntegerField(
+        required=False, help_text="The study's pilot's comparisons that informed the models' strengths (never counted towards the rule).",
+    )
     text = serializers.CharField()
 
 
