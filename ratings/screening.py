@@ -50,7 +50,7 @@ def screening_study(study: Study) -> Study:
 
 def _screened_together(root: Study) -> list[Study]:
     """The root study and its pilot: they show the same images."""
-    return [root, *Study.objects.filter(pilot_of=root)]
+    return list(Study.objects.filter(Q(pk=root.pk) | Q(pilot_of=root)).order_by("pk"))  # fresh: their status decides
 
 
 def hidden_image_ids(*, study: Study) -> set[int]:

@@ -12,7 +12,7 @@ from django.test import Client
 
 from ratings import raters, scheduler, screening, studies
 from ratings.models import AttentionCheck, Comparison, HiddenImage, PairSlot, Study
-from tests.factories import UserFactory
+from tests.factories import StudyWithImagesFactory, UserFactory
 from tests.ratings.rater_client import RaterSession, RecordingClient
 
 pytestmark = pytest.mark.django_db
@@ -32,10 +32,10 @@ def _serve_everything(study, *, raters_count: int, start: int = 0) -> None:
             comparison = scheduler.comparison_serve(study=study, rater=rater, rng=rng)
             if comparison is None:
                 break
-            result = scheduler.vote_record(
+            answered = scheduler.vote_record(
                 token=comparison.token, rater=rater, answers={c: "left" for c in study.criteria}, response_ms=4000
             )
-            assert result["status"] in ("recorded", "finished", "quota"), result
+            assert answered.answered_at is not None  # vote_record raises on any refusal
 
 
 def test_a_hidden_image_is_never_served_on_either_path(make_study, hot_path):
@@ -79,7 +79,7 @@ def test_hiding_after_opening_retires_the_pairs_and_lets_a_pair_on_screen_be_ans
     assert PairSlot.objects.filter(study=study, retired=True).count() == 2
     # Already on the rater's screen: still answerable, and counted.
     answer = scheduler.vote_record(token=on_screen.token, rater=first, answers={c: "left" for c in study.criteria}, response_ms=4000)
-    assert answer["status"] == "recorded"
+    assert answer.answered_at is not None and answer.votes.count() == len(study.criteria)
 
     _serve_everything(study, raters_count=4)
     later = Comparison.objects.filter(study=study, pk__gt=before_hiding)
@@ -182,7 +182,7 @@ def test_bad_input_is_refused_with_its_reason_and_hides_nothing(make_study, chan
 
 
 def test_an_image_of_another_study_is_refused_and_nothing_is_hidden(make_study):
-    study, other = make_study(n_models=2, n_prompts=2), make_study(n_models=2, n_prompts=2)
+    study, other = make_study(n_models=2, n_prompts=2), StudyWithImagesFactory(specs__n=2, prompt_set__size=2)
     mine, theirs = _image(study, spec_index=0, position=0), _image(other, spec_index=0, position=0)
     with pytest.raises(ValidationError, match=f"Not images of this study: {theirs}"):
         screening.images_hide(study=study, image_ids=[mine, theirs], reason="broken")
