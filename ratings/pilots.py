@@ -38,13 +38,6 @@ def study_pilot_start(
     image exists it is started at once (nothing to generate), ready to open."""
     if not owner_or_staff(study=study, user=by):
         raise PermissionDenied("Only the study's owner and staff can start its pilot.")
-    if study.pilot_of_id:
-        raise studies.StudyStateError(f"Study '{study.name}' is itself a pilot (of study {study.pilot_of_id}); a pilot has no pilot.")
-    existing = study_pilot(study=study)
-    if existing is not None:
-        raise studies.StudyStateError(f"Study '{study.name}' already has its pilot: '{existing.name}' (study {existing.pk}).")
-    if study.status == Study.Status.CLOSED:
-        raise studies.StudyStateError(f"Study '{study.name}' is closed; a pilot runs before or beside the main study.")
     errors = {}
     for field, value in (("quota_per_rater", quota_per_rater), ("max_participants", max_participants)):
         if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
@@ -52,9 +45,14 @@ def study_pilot_start(
     if errors:
         raise ValidationError(errors)
     with transaction.atomic():
-        Study.objects.select_for_update().get(pk=study.pk)  # two starts at once make one pilot
-        if study_pilot(study=study) is not None:
-            raise studies.StudyStateError(f"Study '{study.name}' already has its pilot.")
+        study = Study.objects.select_for_update().get(pk=study.pk)  # fresh, and two starts at once make one pilot
+        if study.pilot_of_id:
+            raise studies.StudyStateError(f"Study '{study.name}' is itself a pilot (of study {study.pilot_of_id}); a pilot has no pilot.")
+        existing = study_pilot(study=study)
+        if existing is not None:
+            raise studies.StudyStateError(f"Study '{study.name}' already has its pilot: '{existing.name}' (study {existing.pk}).")
+        if study.status == Study.Status.CLOSED:
+            raise studies.StudyStateError(f"Study '{study.name}' is closed; a pilot runs before or beside the main study.")
         pilot = cloning.study_clone(study=study, by=by, name=name if name is not None else f"Pilot of {study.name}", pilot_of=study)
         changes = {
             field: value for field, value in (("quota_per_rater", quota_per_rater), ("max_participants", max_participants))

@@ -181,9 +181,9 @@ def study_images_review_reset(*, study: Study) -> None:
 
 def crowd_entry_problem(*, study: Study) -> str:
     """Why crowd links cannot enter the study yet (for staff; raters see a neutral page), or ''."""
-    root = screening_study(study)
-    if root.images_reviewed_at is None:
-        return NOT_SCREENED.replace("{id}", str(root.pk))
+    root_id = study.pilot_of_id or study.pk
+    if Study.objects.filter(pk=root_id, images_reviewed_at__isnull=True).exists():
+        return NOT_SCREENED.replace("{id}", str(root_id))
     return ""
 
 

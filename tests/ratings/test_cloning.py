@@ -16,7 +16,7 @@ from tests.factories import ModelSpecFactory, PromptSetFactory, StudyFactory, Us
 SETTINGS = dict(
     rater_title="Picture study", criteria=["image_quality", "realism"], allow_ties=True, votes_per_pair=5, quota_per_rater=17,
     consent_text="Consent for the clone test.", completion_url="https://app.prolific.com/submissions/complete?cc={code}",
-    max_participants=23, attention_check_rate=0.2, min_seconds_per_vote=1.5, flag_after_failed_checks=4,
+    max_participants=23, attention_check_rate=0.2, min_seconds_per_vote=0.0, flag_after_failed_checks=4,
     reservation_seconds=123, repeat_share=0.07, attention_check_kinds=["degraded"], min_self_consistency=0.6,
     min_repeats_to_judge=3, sampling_rule="adaptive", exploration=0.3, stop_when="separated", stop_alpha=0.1,
     stop_top_k=1, vote_budget=999,

@@ -16,7 +16,7 @@ from ratings import pilots, raters, sampling, studies
 from ratings.models import Comparison, Study
 from ratings.results.exports import votes_csv
 from ratings.results.leaderboards import study_leaderboard
-from tests.factories import UserFactory, vote_as
+from tests.factories import StudyWithImagesFactory, UserFactory, vote_as
 
 pytestmark = pytest.mark.django_db
 
@@ -29,7 +29,12 @@ def team():
 
 
 def _main(make_study, owner, **settings):
-    study = make_study(n_models=3, n_prompts=4, attention_check_rate=0, repeat_share=0, **settings)
+    """An open study of three models x four prompts, owned by ``owner`` (``make_study`` once;
+    further ones get models of their own)."""
+    settings = {"attention_check_rate": 0, "repeat_share": 0, **settings}
+    if Study.objects.exists():
+        return StudyWithImagesFactory(specs__n=3, prompt_set__size=4, owner=owner, **settings)
+    study = make_study(n_models=3, n_prompts=4, **settings)
     Study.objects.filter(pk=study.pk).update(owner=owner)
     study.refresh_from_db()
     return study
