@@ -57,7 +57,8 @@ def operations(request: HttpRequest, study_id: int) -> HttpResponse:
         "owner_or_staff": screening.owner_or_staff(study=study, user=request.user),
         "crowd_problem": screening.crowd_entry_problem(study=study),
         # The links to hand to the crowd platforms (a pilot has its own).
-        "links": {platform: request.build_absolute_uri(link) for platform, link in selectors.study_links(study=study).items()},
+        # Joined as text: the platforms' {{%PLACEHOLDERS%}} must reach them unencoded.
+        "links": {platform: request.build_absolute_uri("/").rstrip("/") + link for platform, link in selectors.study_links(study=study).items()},
     }
     return render(request, "ratings/operations.html", context)
 

@@ -202,6 +202,7 @@ def test_the_operations_page_and_the_leaderboard_say_what_was_hidden(make_study)
     page = response.content.decode()
     assert response.status_code == 200 and "1 image(s) hidden" in page and "hidden</strong>: offensive" in page
     assert "Not screened yet" in page and "Crowd links do not work yet" in page
+    assert "PROLIFIC_PID={{%PROLIFIC_PID%}}" in page  # the platform's placeholder, as Prolific wants it
     assert client.get(f"/studies/{study.pk}/operations/images/{target}/")["Content-Type"] == "image/png"
     board = client.get(f"/studies/{study.pk}/leaderboard/").content.decode()
     model = study.job.specs.order_by("pk")[1].slug
