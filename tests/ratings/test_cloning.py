@@ -3,6 +3,8 @@ link secrets; images reused; a model added to a draft clone generates only its o
 
 from __future__ import annotations
 
+import random
+
 import pytest
 from django.core.exceptions import ValidationError
 from django.test import Client
@@ -10,7 +12,7 @@ from django.test import Client
 from generation.models import Image
 from ratings import cloning, raters, screening, selectors, studies
 from ratings.models import Comparison, HiddenImage, Participation, Study
-from tests.factories import ModelSpecFactory, PromptSetFactory, StudyFactory, UserFactory
+from tests.factories import ModelSpecFactory, PromptSetFactory, StudyFactory, UserFactory, vote_as
 
 # Every copied setting set away from its default, so a field the clone forgot shows.
 SETTINGS = dict(
@@ -31,9 +33,7 @@ def test_a_clone_copies_every_setting_and_nothing_of_the_run(make_study):
     studies.researcher_grant(user=owner)
     studies.study_share(study=study, users=[owner])
     raters.rater_invite(study=study, user=UserFactory(username="invited"))
-    from tests.factories import vote_as
-
-    vote_as(study, raters.rater_invite(study=study, user=UserFactory(username="voter")), 3, __import__("random").Random(1))
+    vote_as(study, raters.rater_invite(study=study, user=UserFactory(username="voter")), 3, random.Random(1))
     hidden = screening.study_images(study=study).first()
     screening.images_hide(study=study, image_ids=[hidden.pk], reason="broken", by=owner)
     study.refresh_from_db()
@@ -97,7 +97,7 @@ def test_cloning_with_a_new_model_generates_only_that_models_images(tiny_specs, 
     assert set(made.values_list("prompt__position", "seed")) == {(p, s) for p in range(3) for s in (0, 1)}
     clone.refresh_from_db()
     studies.study_open(study=clone)
-    assert selectors.study_image_pairs(study=clone).__len__() == 3 * 2 * 3
+    assert len(selectors.study_image_pairs(study=clone)) == 3 * 2 * 3
 
 
 @pytest.mark.django_db
