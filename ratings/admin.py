@@ -8,7 +8,7 @@ import zipfile
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, Q
 from django.http import HttpResponse
 from django.template.defaultfilters import pluralize
@@ -17,10 +17,10 @@ from django.utils.html import format_html
 
 from generation.selectors import job_progress
 
-from . import crowd, payments, raters, studies
+from . import cloning, crowd, payments, pilots, raters, studies
 from .sampling import design_errors
 from .results.exports import votes_csv
-from .models import AttentionCheck, Comparison, PairSlot, Participation, PaymentDecision, Rater, Study, Vote
+from .models import AttentionCheck, Comparison, HiddenImage, PairSlot, Participation, PaymentDecision, Rater, Study, Vote
 from .studies import rater_title_problem, set_criteria_problem
 
 
@@ -111,9 +111,15 @@ class StudyAdmin(admin.ModelAdmin):
     list_filter = ("status", "allow_ties", "owner")
     search_fields = ("name", "owner__username")
     filter_horizontal = ("shared_with", "raters")
-    readonly_fields = ("job", "created_at", "stop_reason", "stopped_at", "pair_weights", "pair_weights_at", "pair_weights_votes")
+    readonly_fields = (
+        "job", "created_at", "stop_reason", "stopped_at", "pair_weights", "pair_weights_at", "pair_weights_votes",
+        "pilot_of", "cloned_from", "images_reviewed_at", "images_reviewed_by", "images_review_skipped",
+    )
     list_select_related = ("owner", "job")
-    actions = ["start_generation", "open_for_rating", "pause", "resume", "close", "export_votes", "export_images"]
+    actions = [
+        "start_generation", "open_for_rating", "pause", "resume", "close", "export_votes", "export_images",
+        "clone_studies", "start_pilots",
+    ]
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(
@@ -136,7 +142,32 @@ class StudyAdmin(admin.ModelAdmin):
 
     @admin.display(description="dashboard")
     def dashboard(self, study):
-        return format_html('<a href="{}">open</a>', reverse("dashboard:study", args=[study.pk]))
+        return format_html(
+            '<a href="{}">open</a> · <a href="{}">screening, pilot, clone</a>{}',
+            reverse("dashboard:study", args=[study.pk]), reverse("ratings:operations", args=[study.pk]),
+            f" (pilot of study {study.pilot_of_id})" if study.pilot_of_id else "",
+        )
+
+    @admin.action(description="Clone the selected studies into new drafts (settings and images; no votes, raters or link secrets)")
+    def clone_studies(self, request, queryset):
+        for study in queryset:
+            try:
+                copy = cloning.study_clone(study=study, by=request.user)
+            except ValidationError as error:
+                self.message_user(request, f"{study}: {' '.join(error.messages)}", messages.ERROR)
+            else:
+                self.message_user(request, f"{study}: cloned into the draft '{copy.name}' (study {copy.pk}).", messages.SUCCESS)
+
+    @admin.action(description="Start a pilot of each selected study (its votes are kept apart from the study's results)")
+    def start_pilots(self, request, queryset):
+        for study in queryset:
+            try:
+                pilot = pilots.study_pilot_start(study=study, by=request.user)
+            except (studies.StudyStateError, ValidationError, PermissionDenied) as error:
+                text = " ".join(error.messages) if isinstance(error, ValidationError) else str(error)
+                self.message_user(request, f"{study}: {text}", messages.ERROR)
+            else:
+                self.message_user(request, f"{study}: pilot '{pilot.name}' (study {pilot.pk}) made, {pilot.get_status_display().lower()}.", messages.SUCCESS)
 
     @admin.action(description="Start generating the images of the selected studies")
     def start_generation(self, request, queryset):
@@ -318,6 +349,24 @@ class PaymentDecisionAdmin(admin.ModelAdmin):
 class PairSlotAdmin(admin.ModelAdmin):
     list_display = ("pk", "study", "prompt", "seed", "filled", "retired")
     list_filter = ("study", "retired")
+
+
+@admin.register(HiddenImage)
+class HiddenImageAdmin(admin.ModelAdmin):
+    """Read-only: hiding and showing images goes through the screening page or the API, which
+    also retire and restore their pairs."""
+
+    list_display = ("pk", "study", "image", "reason", "note", "hidden_by", "hidden_at")
+    list_filter = ("study", "reason")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(AttentionCheck)

@@ -198,6 +198,27 @@ class Study(models.Model):
     pair_weights_votes = models.PositiveIntegerField(default=0, editable=False, help_text="Answered comparisons counted by that computation.")
     stop_reason = models.CharField(max_length=300, blank=True, editable=False, help_text="Why the study stopped serving new pairs.")
     stopped_at = models.DateTimeField(null=True, blank=True, editable=False, help_text="When the stopping rule or the budget stopped the study.")
+    # Study operations (issue 15): pilots, clones, screening before launch (ratings/pilots.py,
+    # ratings/cloning.py, ratings/screening.py).
+    pilot_of = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="pilot", editable=False,
+        help_text="Set on a pilot: the main study it pilots. A pilot's votes never count in the main study's results.",
+    )
+    cloned_from = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="clones", editable=False,
+        help_text="The study this one was cloned from (its settings; never its votes, raters or link secrets).",
+    )
+    images_reviewed_at = models.DateTimeField(
+        null=True, blank=True, editable=False,
+        help_text="When staff or the owner finished screening the study's images (or skipped it): crowd links work only after.",
+    )
+    images_reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False,
+        help_text="Who screened the images, or skipped screening.",
+    )
+    images_review_skipped = models.BooleanField(
+        default=False, editable=False, help_text="The screening was skipped on purpose (by images_reviewed_by), not done.",
+    )
 
     class Meta:
         verbose_name_plural = "studies"
@@ -213,6 +234,31 @@ class Study(models.Model):
     def all_criteria(self) -> list[str]:
         """Every criterion of the study: those asked of pairs, then those asked of sets."""
         return [*self.criteria, *(self.set_criteria or [])]
+
+
+class HiddenImage(models.Model):
+    """An image staff or the owner hid from a study's raters while screening it (broken,
+    offensive): its pairs are retired and it is left out of new pair slots, attention checks and
+    the instructions' example. Per study (an image can serve several studies); a pilot is
+    screened with its main study, so its hidden images are its main study's."""
+
+    class Reason(models.TextChoices):
+        BROKEN = "broken", "Broken (blank, corrupt, garbled)"
+        OFFENSIVE = "offensive", "Offensive or unsafe"
+        OTHER = "other", "Other (say why in the note)"
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="hidden_images")
+    image = models.ForeignKey(Image, on_delete=models.PROTECT, related_name="+")
+    reason = models.CharField(max_length=12, choices=Reason.choices)
+    note = models.CharField(max_length=500, blank=True)
+    hidden_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    hidden_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["study", "image"], name="hiddenimage_unique_image")]
+
+    def __str__(self) -> str:
+        return f"image {self.image_id} hidden in {self.study} ({self.get_reason_display()})"
 
 
 class Rater(models.Model):

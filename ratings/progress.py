@@ -12,7 +12,7 @@ from django.utils import timezone
 from generation.models import Image
 from generation.selectors import job_progress
 
-from .models import Comparison, Study, Vote
+from .models import Comparison, HiddenImage, Study, Vote
 from .raters import real_comparisons
 
 ACTIVE_WINDOW = timedelta(minutes=15)
@@ -33,14 +33,20 @@ def _eta(remaining: int, per_second: float) -> float | None:
     return remaining / per_second if per_second > 0 else None
 
 
+def _pair_target(items: int, set_items: int, hidden: set[tuple[int, int]]) -> int:
+    """Comparisons one model pair is to get per vote: its (prompt, seed) items but those with a
+    hidden image, and its set items (one per prompt) but prompts with any hidden image."""
+    return items - len(hidden) + (set_items - len({prompt for prompt, _ in hidden}) if set_items else 0)
+
+
 def study_progress(*, study: Study, now=None) -> dict:
     """Images made of total per model, answered comparisons per model pair against the target,
     raters active, rates over the last hour and the estimated seconds left.
 
     Each answered comparison holds one vote per criterion; the target is ``votes_per_pair``
-    answered comparisons per model pair, prompt and seed (and per model pair and prompt for
-    the set comparisons of a study with set criteria). Times left are None while nothing
-    has happened yet to measure a rate from.
+    answered comparisons per model pair, prompt and seed, and per model pair and prompt for the
+    set comparisons of a study with set criteria (none where screening hid one of the images
+    involved). Times left are None while nothing has happened yet to measure a rate from.
     """
     now = now or timezone.now()
     job = study.job
@@ -50,16 +56,26 @@ def study_progress(*, study: Study, now=None) -> dict:
     for row in images["per_spec"]:
         row["model"] = slugs[row["spec_id"]]
     # One item per prompt and seed, and with set criteria one set comparison per prompt besides.
-    items = job.prompt_set.prompts.count() * (len(job.seeds) + (1 if study.set_criteria else 0))
-    target = items * study.votes_per_pair
+    items = job.prompt_set.prompts.count() * len(job.seeds)
+    set_items = job.prompt_set.prompts.count() if study.set_criteria else 0
 
     answered = real_comparisons(study=study).filter(answered_at__isnull=False)
     counts: dict[tuple[int, int], int] = {}
     for spec_a, spec_b, n in answered.values_list("image_a__spec_id", "image_b__spec_id").annotate(n=Count("pk")):
         key = tuple(sorted((spec_a, spec_b)))
         counts[key] = counts.get(key, 0) + n
+    # Items whose image of a model was hidden in screening have no slot for that model's pairs.
+    hidden: dict[int, set[tuple[int, int]]] = {}
+    hidden_rows = HiddenImage.objects.filter(
+        study_id=study.pilot_of_id or study.pk, image__spec__in=specs, image__prompt__prompt_set=job.prompt_set, image__seed__in=job.seeds,
+    ).values_list("image__spec_id", "image__prompt_id", "image__seed")
+    for spec_id, prompt_id, seed in hidden_rows:
+        hidden.setdefault(spec_id, set()).add((prompt_id, seed))
     pairs = [
-        {"model_a": slugs[a.pk], "model_b": slugs[b.pk], "comparisons": counts.get((a.pk, b.pk), 0), "target": target}
+        {
+            "model_a": slugs[a.pk], "model_b": slugs[b.pk], "comparisons": counts.get((a.pk, b.pk), 0),
+            "target": _pair_target(items, set_items, hidden.get(a.pk, set()) | hidden.get(b.pk, set())) * study.votes_per_pair,
+        }
         for a, b in itertools.combinations(specs, 2)
     ]
     comparisons_left = sum(max(0, pair["target"] - pair["comparisons"]) for pair in pairs)
@@ -90,7 +106,7 @@ def study_progress(*, study: Study, now=None) -> dict:
         "images": {"done": images["done"], "total": images["total"], "per_model": images["per_spec"]},
         "comparisons": {
             "done": sum(pair["comparisons"] for pair in pairs),
-            "target": target * len(pairs),
+            "target": sum(pair["target"] for pair in pairs),
             "per_pair": pairs,
         },
         "votes": Vote.objects.filter(comparison__in=answered).count(),

@@ -300,21 +300,40 @@ def study_forecast(*, study: Study, runs: int = 100, seed: int = 0, price_per_vo
         document = result.as_dict(**extras)
         return {**document, "done": comparisons, "text": f"{left:,} more comparisons to fill every pair to its target."}
     counts = study_pair_counts(study=study)
-    if counts.sum() == 0:
+    prior = pilot_pair_counts(study=study, shape=counts.shape)
+    if counts.sum() == 0 and prior is None:
         return {"comparisons": {"median": None, "low": None, "high": None, "range": "90%"}, "budget_hits": 0.0, "runs": 0,
                 "done": comparisons, "text": "No votes yet: the forecast starts from the first refresh of votes "
-                "(before launch, POST /api/v1/forecasts/ forecasts from assumed ratings)."}
+                "(before launch, POST /api/v1/forecasts/ forecasts from assumed ratings, or run a pilot)."}
     remaining = (study.vote_budget if study.vote_budget is not None else comparisons + FORECAST_DEFAULT_BUDGET) - comparisons
     if remaining <= 0:
         result = stats_forecast.Forecast(median=0.0, low=0.0, high=0.0, budget_hits=1.0, runs=0).as_dict(**extras)
         return {**result, "done": comparisons, "text": "The vote budget is used up; the next refresh stops the study."}
-    total = counts[0].sum()
-    tie_share = float(counts[0, :, 2].sum() / total) if study.allow_ties and total else 0.0
+    evidence = counts if prior is None else counts + prior
+    total = evidence[0].sum()
+    tie_share = float(evidence[0, :, 2].sum() / total) if study.allow_ties and total else 0.0
     design = design_for(study=study, remaining_budget=remaining, tie_share=min(tie_share, 0.9))
     n_models = counts.shape[1] and _models_of(counts.shape[1])
-    result = stats_forecast.forecast(design, counts=counts, n_models=n_models, runs=runs, seed=seed)
+    result = stats_forecast.forecast(design, counts=counts, prior_counts=prior, n_models=n_models, runs=runs, seed=seed)
     document = result.as_dict(**extras)
-    return {**document, "done": comparisons, "text": forecast_text(document)}
+    text = forecast_text(document)
+    if prior is not None:
+        pilot_votes = int(prior[0].sum())
+        document["pilot_comparisons"] = pilot_votes
+        text += f" Strengths estimated with the pilot's {pilot_votes:,} comparisons too (the pilot's votes do not count towards this study's rule)."
+    return {**document, "done": comparisons, "text": text}
+
+
+def pilot_pair_counts(*, study: Study, shape: tuple) -> np.ndarray | None:
+    """The counted votes of the study's pilot (``ratings/pilots.py``) in the study's pair order,
+    for the forecast's strengths; None without a pilot, or one with no votes or other models."""
+    pilot = Study.objects.filter(pilot_of=study).select_related("job").first()
+    if pilot is None or study_spec_ids(study=pilot) != study_spec_ids(study=study) or list(pilot.criteria) != list(study.criteria):
+        return None
+    counts = study_pair_counts(study=pilot)
+    if counts.shape != tuple(shape) or counts.sum() == 0:
+        return None
+    return counts
 
 
 def forecast_text(document: dict) -> str:
@@ -360,7 +379,9 @@ def study_sampling_summary(*, study: Study) -> dict:
              "width": f"stops when every interval is under {study.stop_width or 0:g} Elo"}[study.stop_when]
     budget = f"budget {study.vote_budget:,} comparisons" if study.vote_budget is not None else "no budget cap"
     stopped = study.stopped_at.timestamp() if study.stopped_at else 0
-    key = f"ratings:forecast:{study.pk}:{study.pair_weights_votes}:{study.vote_budget}:{stopped}"
+    pilot = Study.objects.filter(pilot_of=study).first()
+    pilot_votes = answered_comparisons(study=pilot) if pilot is not None else 0  # new pilot votes change the forecast
+    key = f"ratings:forecast:{study.pk}:{study.pair_weights_votes}:{study.vote_budget}:{stopped}:{pilot_votes}"
     text = cache.get(key)
     if text is None:
         text = study_forecast(study=study, runs=30)["text"]

@@ -11,14 +11,17 @@ from django.utils.crypto import constant_time_compare
 
 from generation.models import DisplayCopy, Image
 
-from .models import AttentionCheck, Comparison, PairSlot, Participation, Study, Vote
+from .models import AttentionCheck, Comparison, HiddenImage, PairSlot, Participation, Study, Vote
 
 
 def study_items(*, study: Study) -> dict[tuple[int, int], dict[int, int]]:
-    """{(prompt id, seed): {spec id: image id}} for every image of the study that exists."""
+    """{(prompt id, seed): {spec id: image id}} for every image of the study that exists and was
+    not hidden in screening (``ratings/screening.py``): what pair slots, attention checks and the
+    instructions' example are made from."""
     job = study.job
     spec_ids = list(job.specs.values_list("pk", flat=True))
-    images = Image.objects.filter(spec_id__in=spec_ids, prompt__prompt_set=job.prompt_set, seed__in=job.seeds)
+    hidden = HiddenImage.objects.filter(study_id=study.pilot_of_id or study.pk).values("image_id")
+    images = Image.objects.filter(spec_id__in=spec_ids, prompt__prompt_set=job.prompt_set, seed__in=job.seeds).exclude(pk__in=hidden)
     by_item: dict[tuple[int, int], dict[int, int]] = defaultdict(dict)
     for image_id, spec_id, prompt_id, seed in images.values_list("pk", "spec_id", "prompt_id", "seed"):
         by_item[(prompt_id, seed)][spec_id] = image_id

@@ -87,12 +87,9 @@ def study_create(
         errors["rater_title"] = title_problem
     if not attention_check_kinds or set(attention_check_kinds) - set(ATTENTION_CHECK_KINDS) or len(set(attention_check_kinds)) != len(attention_check_kinds):
         errors["attention_check_kinds"] = f"Give one or more distinct kinds among {', '.join(ATTENTION_CHECK_KINDS)}."
-    if len(specs) < 2:
-        errors["specs"] = "A study compares at least two models."
-    elif len({(spec.width * specs[0].height) - (spec.height * specs[0].width) for spec in specs} - {0}):
-        # Raters would tell a model by its image's shape (every image is shown at one width).
-        shapes = ", ".join(f"{spec.slug} {spec.width}x{spec.height}" for spec in specs)
-        errors["specs"] = f"Every model of a study must make images of one aspect ratio, so raters cannot tell them by shape; got {shapes}."
+    specs_error = specs_problem(specs)
+    if specs_error:
+        errors["specs"] = specs_error
     if not seeds:
         errors["seeds"] = "Give at least one seed."
     elif len(seeds) > MAX_SEEDS or len(set(seeds)) != len(seeds) or not all(isinstance(s, int) and 0 <= s <= MAX_SEED for s in seeds):
@@ -175,6 +172,16 @@ def set_criteria_problem(*, set_criteria: Sequence[str], criteria: Sequence[str]
             f"A set criterion ({', '.join(set_criteria)}) compares the images of every seed of a prompt, so the study needs "
             f"at least two seeds; it has {len(seeds)} ({named}). Add seeds, or leave set_criteria empty."
         )
+
+
+def specs_problem(specs: Sequence[ModelSpec]) -> str:
+    """Why these models cannot make one study (fewer than two, or images of different shapes), or ''."""
+    if len(specs) < 2:
+        return "A study compares at least two models."
+    if len({(spec.width * specs[0].height) - (spec.height * specs[0].width) for spec in specs} - {0}):
+        # Raters would tell a model by its image's shape (every image is shown at one width).
+        shapes = ", ".join(f"{spec.slug} {spec.width}x{spec.height}" for spec in specs)
+        return f"Every model of a study must make images of one aspect ratio, so raters cannot tell them by shape; got {shapes}."
     return ""
 
 
@@ -284,11 +291,14 @@ def study_share(*, study: Study, users: Iterable) -> None:
     refused = [user.get_username() for user in users if not is_researcher(user)]
     if refused:
         raise ValidationError({"users": [f"'{name}' is not a researcher; share studies only with researchers." for name in refused]})
-    study.shared_with.add(*users)
+    for member in (study, *Study.objects.filter(pilot_of=study)):  # a pilot is shared as its main study
+        member.shared_with.add(*users)
 
 
 def study_unshare(*, study: Study, users: Iterable) -> None:
-    study.shared_with.remove(*list(users))
+    users = list(users)
+    for member in (study, *Study.objects.filter(pilot_of=study)):
+        member.shared_with.remove(*users)
 
 
 def researcher_grant(*, user) -> Token:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import staff_views, views
 from .results import views as results_views
 
 app_name = "ratings"
@@ -27,4 +27,10 @@ urlpatterns = [
     path("studies/<int:study_id>/participants.csv", results_views.participants_download, name="participants-download"),
     path("studies/<int:study_id>/plots/<str:plot>.<str:fmt>", results_views.plot_download, name="plot"),
     path("studies/<int:study_id>/diversity/", results_views.diversity_compute, name="diversity-compute"),
+    path("studies/<int:study_id>/operations/", staff_views.operations, name="operations"),
+    path("studies/<int:study_id>/operations/images/<int:image_id>/", staff_views.screening_image, name="screening-image"),
+    path("studies/<int:study_id>/operations/screening/", staff_views.screening_change, name="screening-change"),
+    path("studies/<int:study_id>/operations/pilot/", staff_views.pilot_start, name="pilot-start"),
+    path("studies/<int:study_id>/operations/clone/", staff_views.clone, name="clone"),
+    path("studies/<int:study_id>/operations/models/", staff_views.models_add, name="models-add"),
 ]

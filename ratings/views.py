@@ -25,7 +25,7 @@ from django.views.decorators.http import require_GET, require_POST
 from generation import png
 from generation.selectors import job_progress
 
-from . import crowd, identity, images, raters, scheduler, selectors
+from . import crowd, identity, images, raters, scheduler, screening, selectors
 from .identity import rater_page
 from .models import CRITERION_QUESTIONS, MAX_FEEDBACK_CHARS, REPORT_REASONS, Participation, Rater, Study
 
@@ -124,7 +124,8 @@ def join(request: HttpRequest, study_id: int, signature: str) -> HttpResponse:
         return render(request, "ratings/bad_link.html", {"missing_id": True}, status=400)
     if not PARTICIPANT_ID.match(external_id):
         return render(request, "ratings/bad_link.html", {"missing_id": True}, status=400)
-    if study.status != Study.Status.RATING:
+    if study.status != Study.Status.RATING or screening.crowd_entry_problem(study=study):
+        # Not open, or its images not screened yet (ratings/screening.py): a neutral page for strangers.
         return render(request, "ratings/closed.html", {"study": study}, status=409)
     quota_exit = {"study": study, "outcome": crowd.Outcome.QUOTA_FULL, "assignment_id": crowd_session_id, "submit_to": submit_to}
     if study.stopped_at is not None and not Participation.objects.filter(

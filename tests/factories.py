@@ -142,6 +142,18 @@ class StudyWithImagesFactory(StudyFactory):
             study_open(study=study, rng=random.Random(0))
         study.refresh_from_db()
 
+    @factory.post_generation
+    def screened(study, create, extracted, **kwargs):
+        """Crowd links work only after screening (ratings/screening.py): recorded as skipped by
+        nobody, unless ``screened=False`` (the screening tests)."""
+        from django.utils import timezone
+
+        from ratings.models import Study
+
+        if create and extracted is not False:
+            Study.objects.filter(pk=study.pk).update(images_reviewed_at=timezone.now(), images_review_skipped=True)
+            study.refresh_from_db()
+
 
 class RatedStudyFactory(StudyWithImagesFactory):
     """An open study without checks whose ``raters`` raters each answered ``votes_per_rater``

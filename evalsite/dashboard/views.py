@@ -12,7 +12,7 @@ from django.utils.safestring import mark_safe
 
 from evalsite.observability import alerts
 from generation.selectors import job_progress
-from ratings import payments, progress, raters
+from ratings import payments, pilots, progress, raters, screening
 from ratings.sampling import study_sampling_summary
 from ratings.models import Study
 from ratings.selectors import study_reports
@@ -35,7 +35,11 @@ def index(request: HttpRequest) -> HttpResponse:
 @staff_member_required
 def study_page(request: HttpRequest, study_id: int) -> HttpResponse:
     study = get_object_or_404(Study.objects.select_related("job", "owner"), pk=study_id)
-    return render(request, "dashboard/study.html", {**_panel_context(study), "refresh_seconds": REFRESH_SECONDS})
+    context = {
+        **_panel_context(study), "refresh_seconds": REFRESH_SECONDS,
+        "role": pilots.study_role(study=study), "screening": screening.screening_state(study=study),
+    }
+    return render(request, "dashboard/study.html", context)
 
 
 @staff_member_required

@@ -5,12 +5,13 @@ from __future__ import annotations
 import re
 
 from django.contrib.auth import get_user_model
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from generation.api.serializers import ShareSerializer, UsablePromptSetField  # noqa: F401  (one sharing form for studies, specs, prompt sets)
 from generation.models import ModelSpec
 
-from ..models import ATTENTION_CHECK_KINDS, DEFAULT_RATER_TITLE, Study, default_attention_check_kinds, default_criteria
+from ..models import ATTENTION_CHECK_KINDS, DEFAULT_RATER_TITLE, HiddenImage, Study, default_attention_check_kinds, default_criteria
 from ..results.leaderboards import BREAKDOWNS, INLINE_ROUNDS, MAX_ROUNDS, RESAMPLE_UNITS
 from ..results.leaderboards import MAX_SEED as MAX_LEADERBOARD_SEED
 from ..models import SAMPLING_CHOICES, STOP_CHOICES
@@ -33,6 +34,15 @@ SAMPLING_FIELDS = [
 ]
 
 
+class ScreeningStateSerializer(serializers.Serializer):
+    screened_with = serializers.IntegerField(allow_null=True, help_text="A pilot: the main study whose screening applies.")
+    reviewed_at = serializers.DateTimeField(allow_null=True)
+    reviewed_by = serializers.CharField(allow_null=True)
+    skipped = serializers.BooleanField(help_text="The screening was skipped on purpose, not done.")
+    crowd_links_open = serializers.BooleanField(help_text="Crowd links (Prolific, MTurk) can enter once the study is open.")
+    text = serializers.CharField()
+
+
 class StudySerializer(serializers.ModelSerializer):
     owner = serializers.SlugRelatedField(slug_field="username", read_only=True)
     shared_with = serializers.SlugRelatedField(slug_field="username", many=True, read_only=True)
@@ -40,6 +50,8 @@ class StudySerializer(serializers.ModelSerializer):
     prompt_set = serializers.IntegerField(source="job.prompt_set_id", read_only=True)
     seeds = serializers.ListField(source="job.seeds", child=serializers.IntegerField(), read_only=True)
     display_size = serializers.IntegerField(source="job.display_size", read_only=True)
+    pilot = serializers.SerializerMethodField(help_text="The id of this study's pilot, if it has one (its votes are kept apart).")
+    screening = serializers.SerializerMethodField(help_text="Whether the images were screened (or the screening skipped): crowd links work only then.")
 
     class Meta:
         model = Study
@@ -48,8 +60,18 @@ class StudySerializer(serializers.ModelSerializer):
             "set_criteria", "allow_ties", "display_size", "votes_per_pair", "quota_per_rater", "attention_check_kinds",
             "min_self_consistency", "min_repeats_to_judge", "created_at",
             *SAMPLING_FIELDS,
+            "pilot_of", "pilot", "cloned_from", "screening",
         ]
         read_only_fields = fields
+
+    def get_pilot(self, study) -> int | None:
+        return Study.objects.filter(pilot_of=study).values_list("pk", flat=True).first()
+
+    @extend_schema_field(ScreeningStateSerializer)
+    def get_screening(self, study) -> dict:
+        from ..screening import screening_state
+
+        return ScreeningStateSerializer(screening_state(study=study)).data
 
 
 def resolve_spec(reference: str, *, user) -> ModelSpec | None:
@@ -251,6 +273,9 @@ class ForecastSerializer(serializers.Serializer):
     cost = ForecastAmountSerializer(required=False)
     hours = ForecastAmountSerializer(required=False)
     done = serializers.IntegerField(required=False, help_text="Comparisons answered so far.")
+    pilot_comparisons = serializers.IntegerField(
+        required=False, help_text="The study's pilot's comparisons that informed the models' strengths (never counted towards the rule).",
+    )
     text = serializers.CharField()
 
 
@@ -514,6 +539,12 @@ class AutomatedSerializer(serializers.Serializer):
     notes = serializers.ListField(child=serializers.CharField(), help_text="What is missing and how to compute it.")
 
 
+class HiddenPerModelSerializer(serializers.Serializer):
+    model = serializers.CharField()
+    images = serializers.IntegerField()
+    hidden = serializers.IntegerField()
+
+
 class LeaderboardSerializer(serializers.Serializer):
     method = serializers.CharField()
     rounds = serializers.IntegerField()
@@ -529,7 +560,82 @@ class LeaderboardSerializer(serializers.Serializer):
     ordering_spread = serializers.DictField(required=False, help_text="elo only: the spread over orderings, labelled (not a confidence interval).")
     provenance = serializers.DictField(help_text="How it was computed: votes, raters, exclusions, code version, time.")
     automated = AutomatedSerializer(help_text="Automated metrics, their agreement with the raters, and diversity across seeds, per model.")
+    hidden_images = HiddenPerModelSerializer(many=True, help_text="Per model: images made and images hidden in screening (never served).")
 
 
 class DiversityQueuedSerializer(serializers.Serializer):
     detail = serializers.CharField(help_text="What was queued, or why there is nothing to compute (one seed).")
+
+
+# Study operations (issue 15): clone, pilot, models added to a draft, screening.
+
+
+class CloneSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200, required=False, help_text='Name of the new draft; default "Copy of <name>".')
+
+
+class PilotSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200, required=False, help_text='Default "Pilot of <name>".')
+    quota_per_rater = serializers.IntegerField(required=False, min_value=1, max_value=10000, help_text="Comparisons per pilot rater; default the main study's.")
+    max_participants = serializers.IntegerField(required=False, min_value=1, help_text="Cap on pilot raters; default the main study's.")
+
+
+class ModelsAddSerializer(serializers.Serializer):
+    models = serializers.ListField(
+        child=serializers.CharField(max_length=210), min_length=1,
+        help_text='Model spec slugs (latest version) or "slug@version" to add to the draft.',
+    )
+
+    def validate_models(self, references: list[str]) -> list[ModelSpec]:
+        return StudyCreateSerializer.validate_models(self, references)
+
+
+class ImagesSerializer(serializers.Serializer):
+    images = serializers.ListField(child=serializers.IntegerField(min_value=1), min_length=1, max_length=10000, help_text="Image ids from the screening grid.")
+
+
+class HideSerializer(ImagesSerializer):
+    reason = serializers.ChoiceField(choices=HiddenImage.Reason.choices)
+    note = serializers.CharField(max_length=500, required=False, allow_blank=True, default="", help_text="Required when the reason is other.")
+
+
+class HideResultSerializer(serializers.Serializer):
+    hidden = serializers.IntegerField(help_text="Images newly hidden.")
+    pairs_retired = serializers.IntegerField(help_text="Pair slots no longer served.")
+    attention_checks_removed = serializers.IntegerField(help_text="Attention checks on these images that nobody was shown yet.")
+    attention_checks_kept = serializers.IntegerField(help_text="Attention checks on these images already shown to someone (still used).")
+    open_pairs = serializers.IntegerField(help_text="Pairs with these images on raters' screens now: they may still be answered.")
+
+
+class UnhideResultSerializer(serializers.Serializer):
+    shown = serializers.IntegerField()
+    pairs_restored = serializers.IntegerField()
+    pairs_added = serializers.IntegerField()
+
+
+class ReviewSerializer(serializers.Serializer):
+    skip = serializers.BooleanField(default=False, help_text="Skip the screening on purpose (owner and staff only) instead of marking it done.")
+
+
+class ScreeningCellSerializer(serializers.Serializer):
+    model = serializers.CharField()
+    image = serializers.IntegerField(allow_null=True, help_text="Image id; null while not made.")
+    viewable = serializers.BooleanField()
+    hidden = serializers.BooleanField()
+    reason = serializers.CharField()
+    note = serializers.CharField()
+    hidden_by = serializers.CharField(allow_null=True)
+
+
+class ScreeningRowSerializer(serializers.Serializer):
+    prompt = serializers.CharField()
+    position = serializers.IntegerField()
+    seed = serializers.IntegerField()
+    cells = ScreeningCellSerializer(many=True)
+
+
+class ScreeningSerializer(serializers.Serializer):
+    models = serializers.ListField(child=serializers.CharField())
+    rows = ScreeningRowSerializer(many=True)
+    hidden_per_model = HiddenPerModelSerializer(many=True)
+    review = ScreeningStateSerializer()

@@ -18,7 +18,7 @@ from rest_framework.response import Response
 
 from common.api import ResearcherAPIMixin, is_researcher, service_errors
 
-from .. import payments, progress, raters, sampling, studies
+from .. import cloning, payments, pilots, progress, raters, sampling, screening, studies
 from ..results import image_exports
 from ..results.exports import LEADERBOARD_FORMATS, leaderboard_export, votes_csv
 from ..results.leaderboards import LeaderboardPending, study_leaderboard
@@ -161,6 +161,92 @@ class StudyViewSet(ResearcherAPIMixin, mixins.CreateModelMixin, viewsets.ReadOnl
         query.is_valid(raise_exception=True)
         return Response(sampling.study_forecast(study=study, **query.validated_data))
 
+    # Study operations (issue 15): the rules are in ratings/cloning.py, pilots.py, screening.py.
+
+    @extend_schema(request=serializers.CloneSerializer, responses={201: serializers.StudySerializer})
+    @action(detail=True, methods=["post"])
+    def clone(self, request, pk=None):
+        """Clone the study into a new draft that you own: models, prompt set, seeds, criteria and
+        every rater-side setting; its images are reused (nothing is generated again). Never
+        copied: votes, participants, status, link secrets and completion codes."""
+        study = self.get_object()
+        form = serializers.CloneSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        with service_errors():
+            copy = cloning.study_clone(study=study, by=request.user, name=form.validated_data.get("name"))
+        return Response(serializers.StudySerializer(self.get_queryset().get(pk=copy.pk)).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=serializers.PilotSerializer, responses={201: serializers.StudySerializer, 409: CONFLICT})
+    @action(detail=True, methods=["post"])
+    def pilot(self, request, pk=None):
+        """Start the study's pilot (owner and staff): a clone with every setting and the same
+        images, with its own links, leaderboard and exports. Its votes never count in this
+        study's results; they inform this study's forecast. One pilot per study."""
+        study = self.get_object()
+        form = serializers.PilotSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        with service_errors(studies.StudyStateError):
+            pilot = pilots.study_pilot_start(study=study, by=request.user, **form.validated_data)
+        return Response(serializers.StudySerializer(self.get_queryset().get(pk=pilot.pk)).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=serializers.ModelsAddSerializer, responses={200: serializers.StudySerializer, 409: CONFLICT})
+    @action(detail=True, methods=["post"])
+    def models(self, request, pk=None):
+        """Add models to a draft (a clone, typically); starting generation then makes only their images."""
+        study = self.get_object()
+        form = serializers.ModelsAddSerializer(data=request.data, context={"request": request})
+        form.is_valid(raise_exception=True)
+        with service_errors(studies.StudyStateError):
+            cloning.study_models_add(study=study, specs=form.validated_data["models"])
+        return Response(serializers.StudySerializer(self.get_queryset().get(pk=study.pk)).data)
+
+    @extend_schema(responses=serializers.ScreeningSerializer, filters=False)
+    @action(detail=True, methods=["get"])
+    def screening(self, request, pk=None):
+        """Every image of the study by prompt, seed and model, which are hidden and why, hidden
+        images per model, and whether the screening was done (crowd links work only then)."""
+        return Response(screening.study_screening_grid(study=self.get_object()))
+
+    @extend_schema(request=serializers.HideSerializer, responses=serializers.HideResultSerializer)
+    @action(detail=True, methods=["post"], url_path="screening/hide")
+    def screening_hide(self, request, pk=None):
+        """Hide images from raters (broken, offensive): their pairs are never served again. Hidden
+        after opening, a pair already on a rater's screen may still be answered."""
+        study = self.get_object()
+        form = serializers.HideSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        with service_errors():
+            result = screening.images_hide(study=study, image_ids=form.validated_data["images"], reason=form.validated_data["reason"],
+                                           note=form.validated_data["note"], by=request.user)
+        return Response(result)
+
+    @extend_schema(request=serializers.ImagesSerializer, responses=serializers.UnhideResultSerializer)
+    @action(detail=True, methods=["post"], url_path="screening/unhide")
+    def screening_unhide(self, request, pk=None):
+        """Show hidden images again: their pairs serve again (unless raters' reports retired them)."""
+        study = self.get_object()
+        form = serializers.ImagesSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        with service_errors():
+            result = screening.images_unhide(study=study, image_ids=form.validated_data["images"])
+        return Response(result)
+
+    @extend_schema(request=serializers.ReviewSerializer, responses={200: serializers.ScreeningStateSerializer, 409: CONFLICT})
+    @action(detail=True, methods=["post"], url_path="screening/review")
+    def screening_review(self, request, pk=None):
+        """Record the screening as done (every image exists and was looked at), or with ``skip:
+        true`` skip it on purpose (owner and staff); either is recorded with who and when, and
+        opens the study to crowd links."""
+        study = self.get_object()
+        form = serializers.ReviewSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        with service_errors(studies.StudyStateError):
+            if form.validated_data["skip"]:
+                study = screening.study_images_review_skip(study=study, by=request.user)
+            else:
+                study = screening.study_images_reviewed(study=study, by=request.user)
+        return Response(screening.screening_state(study=study))
+
     @extend_schema(
         parameters=[serializers.LeaderboardQuerySerializer],
         responses={200: serializers.LeaderboardSerializer, 202: PENDING},
@@ -178,7 +264,7 @@ class StudyViewSet(ResearcherAPIMixin, mixins.CreateModelMixin, viewsets.ReadOnl
             board = study_leaderboard(study=study, **query.validated_data)
         except LeaderboardPending as pending:
             return Response({"detail": str(pending)}, status=status.HTTP_202_ACCEPTED)
-        return Response(board)
+        return Response({**board, "hidden_images": screening.hidden_per_model(study=study)})
 
     @extend_schema(request=None, responses={202: serializers.DiversityQueuedSerializer}, filters=False)
     @action(detail=True, methods=["post"])

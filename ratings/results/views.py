@@ -14,7 +14,9 @@ from generation.selectors import job_progress
 
 from .. import payments
 from ..models import CRITERION_QUESTIONS, Study
+from ..pilots import study_role
 from ..sampling import study_sampling_summary
+from ..screening import hidden_per_model
 from . import automated, exports, leaderboards, plots
 from .votes import model_label
 
@@ -120,6 +122,9 @@ def leaderboard(request: HttpRequest, study_id: int) -> HttpResponse:
         "toggle_flagged": _query(options, include_flagged=not options["include_flagged"]),
         # The votes-needed forecast the dashboard shows (cached per refresh of the pair weights).
         "forecast": None if study.stopped_at else f"Forecast: {study_sampling_summary(study=study)['forecast']}",
+        # Issue 15: which study this is (main or pilot) and what screening hid.
+        "role": study_role(study=study),
+        "hidden_per_model": [row for row in hidden_per_model(study=study) if row["hidden"]],
     }
     return render(request, "ratings/leaderboard.html", context)
 

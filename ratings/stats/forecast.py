@@ -186,16 +186,22 @@ def forecast(
     *,
     elo=None,
     counts: np.ndarray | None = None,
+    prior_counts: np.ndarray | None = None,
     n_models: int | None = None,
     runs: int = 200,
     seed: int | None = 0,
 ) -> Forecast:
     """Comparisons still needed: from assumed ratings `elo` (float[C, M] or float[M], Elo points)
-    before launch, or from `counts` (float[C, P, 3], the votes so far) during a study."""
+    before launch, or from `counts` (float[C, P, 3], the votes so far) during a study.
+    `prior_counts` (same shape: a pilot's votes on the same models) join `counts` in drawing the
+    true strengths but not the stopping rule: every run starts from `counts` alone."""
+    if prior_counts is not None and counts is None:
+        counts = np.zeros_like(prior_counts, dtype=np.float64)
     if counts is not None:
         if n_models is None:
             raise ValueError("a forecast from votes needs n_models")
-        truth = posterior_draws(counts, n_models, runs, seed)
+        evidence = counts if prior_counts is None else counts + prior_counts
+        truth = posterior_draws(evidence, n_models, runs, seed)
         result = simulate(truth, design, runs=runs, seed=seed, start_counts=counts)
     elif elo is not None:
         truth = strengths_from_elo(elo)

@@ -98,7 +98,7 @@ def gpu_worker(transactional_db, redis_server, artifacts_dir, request, s3_storag
 
 
 def test_a_gpu_worker_writes_to_the_bucket_and_the_web_serves_raters_blinded_images(gpu_worker, s3_storage, tiny_specs, prompt_set, s3_server):
-    from ratings import studies
+    from ratings import screening, studies
     from tests.factories import StudyFactory
     from tests.ratings.rater_client import RaterSession, RecordingClient
 
@@ -108,6 +108,7 @@ def test_a_gpu_worker_writes_to_the_bucket_and_the_web_serves_raters_blinded_ima
     studies.study_start_generation(study=study)
     wait_for(lambda: job_progress(job=study.job)["done"] == 16, 180, "the GPU worker to write 16 images to the bucket", interval=0.5)
     studies.study_open(study=study)
+    screening.study_images_reviewed(study=study, by=None)  # crowd links work only after screening
 
     keys = bucket_keys(client)
     referenced = set(Image.objects.values_list("file", flat=True)) | set(DisplayCopy.objects.values_list("file", flat=True))

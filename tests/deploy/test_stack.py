@@ -102,6 +102,8 @@ def test_the_compose_services_run_a_study_and_answer_their_healthchecks_and_metr
         return progress["images"]["done"] == progress["images"]["total"] == 4 and progress
 
     wait_for(images_done, 120, f"the GPU worker to make 4 images (log: {stack.logs / 'gpu-worker.log'})", interval=0.5)
+    # Crowd links work once the images were screened (here: looked at, none hidden).
+    assert api.post(f"{stack.web_url}/api/v1/studies/{study_id}/screening/review/", json={}, timeout=30).ok
     assert api.post(f"{stack.web_url}/api/v1/studies/{study_id}/open/", timeout=30).ok
 
     # A crowd rater answers both comparisons through gunicorn.

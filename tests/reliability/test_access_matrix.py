@@ -40,7 +40,8 @@ RULES = [
     ("api/docs/", dict.fromkeys(ROLES, {200})),
     ("api/", {**API_REFUSED, "researcher": {200, 404, 405}, "staff": {200, 404, 405}}),
     ("dashboard/", {"anonymous": LOGIN, "rater": LOGIN, "account_rater": LOGIN | {403}, "researcher": LOGIN, "staff": {200}}),
-    # 405 for staff: a results action that takes only POST (computing diversity), checked after who asks.
+    # 405 for staff: a results action that takes only POST (computing diversity; the operations page's
+    # screening, pilot, clone and models forms), checked after who asks.
     ("studies/", {"anonymous": LOGIN, "rater": LOGIN, "account_rater": {403}, "researcher": LOGIN, "staff": {200, 404, 405}}),
     ("admin/", dict.fromkeys(ROLES, LOGIN) | {"staff": {200}}),
     # The rater's pages: a participant reaches their own; nobody else gets a pair, an image or
@@ -112,6 +113,7 @@ def world(make_study):
         "signature": "not-a-real-signature", "token": str(other_comparison.token), "side": "left", "index": "0",
         "kind": "clear", "fmt": "csv", "plot": "ratings",  # plots come as png or svg: a .csv plot is a 404
         "number": "0",  # a screener question: this study has none, so its images are a 404
+        "image_id": str(other_comparison.image_a_id),  # the screening grid's image (issue 15)
     }
     return {
         "clients": {"anonymous": Client(), "rater": rater_session.client, "account_rater": account_client, "researcher": researcher_client, "staff": staff_client},
@@ -170,6 +172,29 @@ def test_csrf_is_enforced_on_every_form_post(world):
                 refused.append(f"{who} POST {path} ({name}) -> {status}")
     allowed_without_csrf = {"healthz", "livez"}
     assert [line for line in refused if not any(f"({name})" in line for name in allowed_without_csrf)] == []
+
+
+def test_a_second_researcher_reaches_no_endpoint_of_a_study_not_shared_with_them(world):
+    """Every /api/v1/studies/{id}/... route (the study operations of issue 15 included): another
+    researcher's GET and POST find nothing (404; 405 for a method the route does not take), and
+    nothing changes."""
+    from ratings.models import HiddenImage, Study
+
+    outsider = APIClient()
+    outsider.credentials(HTTP_AUTHORIZATION=f"Token {studies.researcher_grant(user=UserFactory(username='second')).key}")
+    studies_before = list(Study.objects.order_by("pk").values_list("pk", "status", "images_reviewed_at"))
+    checked = []
+    for route, name in routes():
+        path = concrete(route, world["values"])
+        if not path.startswith(f"/api/v1/studies/{world['study'].pk}/"):
+            continue
+        for method in ("get", "post"):
+            status = getattr(outsider, method)(path, {}, format="json").status_code
+            checked.append(path)
+            assert status in (404, 405), f"second researcher {method.upper()} {path} ({name}) -> {status}"
+    assert any(path.endswith("/clone/") for path in checked) and any(path.endswith("/screening/hide/") for path in checked)
+    assert list(Study.objects.order_by("pk").values_list("pk", "status", "images_reviewed_at")) == studies_before
+    assert not HiddenImage.objects.exists()
 
 
 # --- Specs, prompt sets, uploads and slugs with two researchers --------------------------------

@@ -67,3 +67,20 @@ def test_the_dashboard_draws_its_charts_under_the_policy(live_server, browser, r
     wait_until(lambda: page.locator("svg.chart").count() == 3)
     assert page.locator("#leaderboard tbody tr").count() == 9
     assert violations == []
+
+
+def test_the_operations_page_shows_its_screening_grid_under_the_policy(live_server, browser, rated_study):
+    UserFactory(username="boss", password="a-staff-password", staff=True)
+    violations: list[str] = []
+    page = strict_page(browser, violations)
+    page.goto(f"{live_server.url}/studies/{rated_study.pk}/operations/")
+    page.fill("input[name=username]", "boss")
+    page.fill("input[name=password]", "a-staff-password")
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{live_server.url}/studies/{rated_study.pk}/operations/")
+    assert page.locator("#screening-grid img").count() == 3 * 4  # three systems x four prompts x one seed
+    page.locator("#screening-grid input[name=images]").first.check()
+    with page.expect_navigation():
+        page.click("button[value=hide]")
+    assert "1 image(s) hidden" in page.content()
+    assert violations == []

@@ -1,0 +1,238 @@
+"""Screening before launch (ratings/screening.py): hidden images are never served on either
+database path, crowd links wait for the screening (or its recorded skip), hiding after opening
+retires pairs, showing again restores them, bad input writes nothing, and the pages say it."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.test import Client
+
+from ratings import raters, scheduler, screening, studies
+from ratings.models import AttentionCheck, Comparison, HiddenImage, PairSlot, Study
+from tests.factories import StudyWithImagesFactory, UserFactory
+from tests.ratings.rater_client import RaterSession, RecordingClient
+
+pytestmark = pytest.mark.django_db
+
+
+def _image(study, *, spec_index: int, position: int, seed: int = 0) -> int:
+    spec = list(study.job.specs.order_by("pk"))[spec_index]
+    return screening.study_images(study=study).get(spec=spec, prompt__position=position, seed=seed).pk
+
+
+def _serve_everything(study, *, raters_count: int, start: int = 0) -> None:
+    """Raters answer until the scheduler has nothing left for them (or their quota is met)."""
+    rng = random.Random(5)
+    for index in range(start, start + raters_count):
+        rater = raters.rater_invite(study=study, user=UserFactory(username=f"scan-{study.pk}-{index}"))
+        while True:
+            comparison = scheduler.comparison_serve(study=study, rater=rater, rng=rng)
+            if comparison is None:
+                break
+            answered = scheduler.vote_record(
+                token=comparison.token, rater=rater, answers={c: "left" for c in study.criteria}, response_ms=4000
+            )
+            assert answered.answered_at is not None  # vote_record raises on any refusal
+
+
+def test_a_hidden_image_is_never_served_on_either_path(make_study, hot_path):
+    study = make_study(
+        n_models=3, n_prompts=4, seeds=(0, 1), open_study=False, screened=False,
+        attention_check_rate=0.3, repeat_share=0.2, quota_per_rater=40, votes_per_pair=2,
+    )
+    owner = UserFactory(username="owner")
+    hidden = {_image(study, spec_index=0, position=0), _image(study, spec_index=1, position=2, seed=1)}
+    result = screening.images_hide(study=study, image_ids=hidden, reason="broken", by=owner)
+    assert result["hidden"] == 2 and result["pairs_retired"] == 0  # no slot exists before opening
+    studies.study_open(study=study, rng=random.Random(1))
+    screening.study_images_reviewed(study=study, by=owner)
+
+    slots = PairSlot.objects.filter(study=study)
+    assert slots.count() == 8 * 3 - 4  # each hidden image was in two of its item's three pairs
+    assert not slots.filter(image_a_id__in=hidden).exists() and not slots.filter(image_b_id__in=hidden).exists()
+    checks = AttentionCheck.objects.filter(study=study)
+    assert checks.exists()
+    assert not checks.filter(image_id__in=hidden).exists() and not checks.filter(decoy_image_id__in=hidden).exists()
+
+    _serve_everything(study, raters_count=5)
+    comparisons = Comparison.objects.filter(study=study)
+    assert comparisons.count() > 40
+    assert comparisons.filter(attention_check__isnull=False).exists() and comparisons.filter(is_repeat=True).exists()
+    shown = set(comparisons.values_list("image_a_id", flat=True)) | set(comparisons.values_list("image_b_id", flat=True))
+    assert shown.isdisjoint(hidden)
+    assert len(shown) == 3 * 8 - 2  # every other image was served
+
+
+def test_hiding_after_opening_retires_the_pairs_and_lets_a_pair_on_screen_be_answered(make_study, hot_path):
+    study = make_study(n_models=3, n_prompts=4, seeds=(0, 1), attention_check_rate=0, repeat_share=0, quota_per_rater=40, votes_per_pair=2)
+    staff = UserFactory(username="staff", staff=True)
+    first = raters.rater_invite(study=study, user=UserFactory(username="first"))
+    on_screen = scheduler.comparison_serve(study=study, rater=first, rng=random.Random(2))
+    target = on_screen.image_a_id
+    before_hiding = Comparison.objects.filter(study=study).order_by("-pk").values_list("pk", flat=True).first()
+
+    result = screening.images_hide(study=study, image_ids=[target], reason="offensive", by=staff)
+    assert result["pairs_retired"] == 2 and result["open_pairs"] >= 1
+    assert PairSlot.objects.filter(study=study, retired=True).count() == 2
+    # Already on the rater's screen: still answerable, and counted.
+    answer = scheduler.vote_record(token=on_screen.token, rater=first, answers={c: "left" for c in study.criteria}, response_ms=4000)
+    assert answer.answered_at is not None and answer.votes.count() == len(study.criteria)
+
+    _serve_everything(study, raters_count=4)
+    later = Comparison.objects.filter(study=study, pk__gt=before_hiding)
+    assert later.count() > 30
+    assert not later.filter(image_a_id=target).exists() and not later.filter(image_b_id=target).exists()
+
+
+def test_hiding_after_opening_removes_attention_checks_nobody_saw(make_study):
+    study = make_study(n_models=2, n_prompts=6, attention_check_rate=0.5)
+    checks = list(AttentionCheck.objects.filter(study=study))
+    assert checks
+    target = checks[0].image_id
+    result = screening.images_hide(study=study, image_ids=[target], reason="broken")
+    assert result["attention_checks_removed"] >= 1 and result["attention_checks_kept"] == 0
+    assert not AttentionCheck.objects.filter(study=study, image_id=target).exists()
+
+
+def test_crowd_links_wait_for_the_screening_but_invited_accounts_do_not(make_study):
+    study = make_study(screened=False, attention_check_rate=0, repeat_share=0)
+    owner, helper = UserFactory(username="owner"), UserFactory(username="helper")
+    Study.objects.filter(pk=study.pk).update(owner=owner)
+    study.refresh_from_db()
+    stranger = RaterSession(RecordingClient(), study)
+    response = stranger.join_prolific("p1screening")
+    assert response.status_code == 409 and "not taking answers at the moment" in response.content.decode()
+    assert "screen" not in response.content.decode().lower()  # raters are told nothing of the team's steps
+    assert "Crowd links do not work yet" in screening.crowd_entry_problem(study=study)
+
+    invited = Client()
+    user = UserFactory(username="invited")
+    raters.rater_invite(study=study, user=user)
+    invited.force_login(user)
+    assert invited.get(f"/rate/{study.pk}/").status_code == 200
+
+    with pytest.raises(PermissionDenied):
+        screening.study_images_review_skip(study=study, by=helper)
+    assert Study.objects.get(pk=study.pk).images_reviewed_at is None
+    screening.study_images_review_skip(study=study, by=owner)
+    study.refresh_from_db()
+    assert study.images_review_skipped and study.images_reviewed_by == owner and study.images_reviewed_at is not None
+    assert "skipped on purpose by owner" in screening.screening_state(study=study)["text"]
+    assert RaterSession(RecordingClient(), study).join_prolific("p2screening").status_code == 302
+
+
+def test_the_screening_is_done_only_once_every_image_exists(make_study):
+    from generation.models import Image
+
+    study = make_study(open_study=False, screened=False)
+    Image.objects.filter(pk=_image(study, spec_index=0, position=0)).update(seed=99)  # one image missing
+    with pytest.raises(studies.StudyStateError, match="images are made"):
+        screening.study_images_reviewed(study=study, by=None)
+    assert Study.objects.get(pk=study.pk).images_reviewed_at is None
+
+
+def test_showing_an_image_again_restores_its_pairs_but_not_those_raters_reported(make_study):
+    study = make_study(n_models=3, n_prompts=3, attention_check_rate=0, repeat_share=0)
+    target = _image(study, spec_index=1, position=1)
+    screening.images_hide(study=study, image_ids=[target], reason="broken")
+    reported = PairSlot.objects.filter(study=study, image_b_id=target).first() or PairSlot.objects.filter(study=study, image_a_id=target).first()
+    for name in ("r1", "r2"):  # reports on the slot, as raters would have made before the hide
+        rater = raters.rater_invite(study=study, user=UserFactory(username=name))
+        Comparison.objects.create(
+            study=study, rater=rater, prompt_id=reported.prompt_id, seed=reported.seed, image_a_id=reported.image_a_id,
+            image_b_id=reported.image_b_id, left_is_a=True, slot=reported, reported_at=reported.study.created_at, report_reason="broken",
+        )
+    result = screening.images_unhide(study=study, image_ids=[target])
+    assert result == {"shown": 1, "pairs_restored": 1, "pairs_added": 0}
+    assert PairSlot.objects.get(pk=reported.pk).retired
+    assert not HiddenImage.objects.filter(study=study).exists()
+
+
+def test_images_hidden_before_opening_get_their_pairs_when_shown_again_after(make_study):
+    study = make_study(n_models=2, n_prompts=3, open_study=False, attention_check_rate=0)
+    target = _image(study, spec_index=0, position=0)
+    screening.images_hide(study=study, image_ids=[target], reason="other", note="looks cut off")
+    studies.study_open(study=study)
+    assert PairSlot.objects.filter(study=study).count() == 2
+    assert screening.images_unhide(study=study, image_ids=[target])["pairs_added"] == 1
+    assert PairSlot.objects.filter(study=study, retired=False).count() == 3
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"reason": "ugly"}, "reason"),
+        ({"reason": "other", "note": ""}, "note"),
+        ({"note": "x" * 501}, "note"),
+        ({"image_ids": []}, "images"),
+        ({"image_ids": ["seven"]}, "images"),
+        ({"image_ids": "not-an-image"}, "images"),
+    ],
+)
+def test_bad_input_is_refused_with_its_reason_and_hides_nothing(make_study, changes, field):
+    study = make_study(n_models=2, n_prompts=2)
+    arguments = {"study": study, "image_ids": [_image(study, spec_index=0, position=0)], "reason": "broken", "note": "", **changes}
+    with pytest.raises(ValidationError) as refused:
+        screening.images_hide(**arguments)
+    assert field in refused.value.message_dict and refused.value.message_dict[field][0]
+    assert not HiddenImage.objects.exists() and not PairSlot.objects.filter(retired=True).exists()
+
+
+def test_an_image_of_another_study_is_refused_and_nothing_is_hidden(make_study):
+    study, other = make_study(n_models=2, n_prompts=2), StudyWithImagesFactory(specs__n=2, prompt_set__size=2)
+    mine, theirs = _image(study, spec_index=0, position=0), _image(other, spec_index=0, position=0)
+    with pytest.raises(ValidationError, match=f"Not images of this study: {theirs}"):
+        screening.images_hide(study=study, image_ids=[mine, theirs], reason="broken")
+    assert not HiddenImage.objects.exists()
+
+
+def test_the_operations_page_and_the_leaderboard_say_what_was_hidden(make_study):
+    study = make_study(n_models=2, n_prompts=2, screened=False)
+    owner, shared, stranger = UserFactory(username="owner"), UserFactory(username="shared"), UserFactory(username="stranger")
+    Study.objects.filter(pk=study.pk).update(owner=owner)
+    studies.researcher_grant(user=shared)
+    studies.study_share(study=study, users=[shared])
+    client = Client()
+    client.force_login(owner)
+    target = _image(study, spec_index=1, position=1)
+    response = client.post(f"/studies/{study.pk}/operations/screening/", {"action": "hide", "images": [target], "reason": "offensive"}, follow=True)
+    page = response.content.decode()
+    assert response.status_code == 200 and "1 image(s) hidden" in page and "hidden</strong>: offensive" in page
+    assert "Not screened yet" in page and "Crowd links do not work yet" in page
+    assert "PROLIFIC_PID={{%PROLIFIC_PID%}}" in page  # the platform's placeholder, as Prolific wants it
+    assert client.get(f"/studies/{study.pk}/operations/images/{target}/")["Content-Type"] == "image/png"
+    board = client.get(f"/studies/{study.pk}/leaderboard/").content.decode()
+    model = study.job.specs.order_by("pk")[1].slug
+    assert "Hidden in screening (never served)" in board and f"{model} 1 of 2 images" in board
+
+    helper = Client()
+    helper.force_login(shared)
+    assert helper.get(f"/studies/{study.pk}/operations/").status_code == 200
+    response = helper.post(f"/studies/{study.pk}/operations/screening/", {"action": "skip"})
+    assert response.status_code == 403 and Study.objects.get(pk=study.pk).images_reviewed_at is None
+    helper.post(f"/studies/{study.pk}/operations/screening/", {"action": "review"})
+    assert Study.objects.get(pk=study.pk).images_reviewed_by == shared
+
+    outsider = Client()
+    outsider.force_login(stranger)
+    assert outsider.get(f"/studies/{study.pk}/operations/").status_code == 403
+    assert outsider.get(f"/studies/{study.pk}/operations/images/{target}/").status_code == 403
+    assert outsider.post(f"/studies/{study.pk}/operations/screening/", {"action": "unhide", "images": [target]}).status_code == 403
+    assert HiddenImage.objects.filter(study=study, image_id=target).exists()
+    # A bad form writes nothing and says why.
+    response = client.post(f"/studies/{study.pk}/operations/screening/", {"action": "hide", "images": ["x"], "reason": "broken"}, follow=True)
+    assert "Nothing was changed" in response.content.decode() and HiddenImage.objects.filter(study=study).count() == 1
+
+
+def test_progress_targets_leave_out_the_pairs_of_hidden_images(make_study):
+    from ratings.progress import study_progress
+
+    study = make_study(n_models=3, n_prompts=4, votes_per_pair=2)
+    screening.images_hide(study=study, image_ids=[_image(study, spec_index=0, position=0)], reason="broken")
+    per_pair = {(row["model_a"], row["model_b"]): row["target"] for row in study_progress(study=study)["comparisons"]["per_pair"]}
+    slugs = [spec.slug for spec in study.job.specs.order_by("pk")]
+    assert per_pair == {(slugs[0], slugs[1]): 6, (slugs[0], slugs[2]): 6, (slugs[1], slugs[2]): 8}
+    assert study_progress(study=study)["comparisons"]["target"] == 20 == 2 * PairSlot.objects.filter(study=study, retired=False).count()
