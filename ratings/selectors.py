@@ -76,7 +76,7 @@ def comparison_set_image_file(*, study_id: int, rater_id: int, token, side: str,
     """Storage name of the display copy shown at position ``index`` of the set on ``side`` of a
     set comparison served to this rater (the images in the order of the study's seeds), or None."""
     comparison = (
-        Comparison.objects.select_related("study__job", "slot")
+        Comparison.objects.select_related("study__job", "image_a", "image_b")
         .filter(token=token, study_id=study_id, rater_id=rater_id, slot__kind=PairSlot.Kind.SET)
         .first()
     )
@@ -84,7 +84,7 @@ def comparison_set_image_file(*, study_id: int, rater_id: int, token, side: str,
     if comparison is None or side not in ("left", "right") or not 0 <= index < len(seeds):
         return None
     shows_a = (side == "left") == comparison.left_is_a
-    spec_id = Image.objects.filter(pk=comparison.image_a_id if shows_a else comparison.image_b_id).values_list("spec_id", flat=True).first()
+    spec_id = (comparison.image_a if shows_a else comparison.image_b).spec_id
     copy = DisplayCopy.objects.filter(
         image__spec_id=spec_id, image__prompt_id=comparison.prompt_id, image__seed=seeds[index], size=comparison.study.display_size,
     ).first()
