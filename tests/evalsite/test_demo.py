@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -51,7 +52,7 @@ def demo_server(tmp_path, artifacts_dir):
 
 
 @pytest.mark.timeout(1500)
-def test_demo_serves_at_once_generates_in_the_background_and_a_rater_can_vote_and_staff_sees_the_leaderboard(demo_server, browser, artifacts_dir):
+def test_demo_serves_at_once_generates_in_the_background_and_a_rater_can_vote_and_staff_sees_the_leaderboard(demo_server, browser, artifacts_dir, tmp_path):
     port, log_path = demo_server
     base = f"http://127.0.0.1:{port}"
     output = log_path.read_text()
@@ -84,13 +85,30 @@ def test_demo_serves_at_once_generates_in_the_background_and_a_rater_can_vote_an
         page.click("#start")
     page.wait_for_selector("#vote-form")
     page.screenshot(path=str(artifacts_dir / "demo-rate-page.png"))
-    # The demo keeps the product's default minimum time per vote: wait it out, then answer.
-    page.wait_for_timeout(3200)
-    token = page.input_value("#token")
-    page.keyboard.press("1")
-    page.keyboard.press("4")
-    page.click("#submit")
-    page.wait_for_function(f"document.getElementById('token').value !== '{token}'")
+    # One in ten served pairs is an attention check (the product's default rate), whose vote is
+    # not counted: answer any such check as a careful rater would (the real image, A) and go
+    # on until a counted pair has been answered. The page does not say which is which; the
+    # demo's own database does.
+    database = tmp_path / "data" / "evalsite.sqlite3"
+    for _ in range(20):
+        # The demo keeps the product's default minimum time per vote: wait it out, then answer.
+        page.wait_for_timeout(3200)
+        token = page.input_value("#token")
+        with sqlite3.connect(database) as db:
+            is_check, left_is_a = db.execute(
+                "SELECT attention_check_id IS NOT NULL, left_is_a FROM ratings_comparison WHERE token = ?", (token.replace("-", ""),)
+            ).fetchone()
+        if is_check:
+            page.keyboard.press("1" if left_is_a else "2")  # forced choice: keys 1/2, then 3/4
+            page.keyboard.press("3" if left_is_a else "4")
+        else:
+            page.keyboard.press("1")
+            page.keyboard.press("4")
+        page.click("#submit")
+        page.wait_for_function(f"document.getElementById('token').value !== '{token}'")
+        if not is_check:
+            break
+    assert not is_check, "twenty attention checks in a row"
 
     staff_page = browser.new_page()
     staff_page.goto(board_url)
