@@ -348,6 +348,13 @@ EVALSITE_JOINS_PER_MINUTE = int(os.environ.get("EVALSITE_JOINS_PER_MINUTE", "60"
 # Where the finish page may post an MTurk assignment (the link's turkSubmitTo): MTurk's live and
 # sandbox hosts; any other is refused, as it would make the page an open redirect (ratings/crowd.py).
 EVALSITE_MTURK_SUBMIT_HOSTS = env_list("EVALSITE_MTURK_SUBMIT_HOSTS", "https://www.mturk.com,https://workersandbox.mturk.com")
+# The MTurk pages that show a HIT's ExternalQuestion in a frame: only they may frame a study
+# link's HIT page (every other page refuses framing). Live and sandbox, workers and requesters.
+EVALSITE_MTURK_FRAME_ANCESTORS = env_list(
+    "EVALSITE_MTURK_FRAME_ANCESTORS",
+    "https://worker.mturk.com,https://workersandbox.mturk.com,https://www.mturk.com,https://requester.mturk.com,"
+    "https://requestersandbox.mturk.com",
+)
 
 # Django's standard password validators: long enough, not like the username, not a common
 # password, not all digits.

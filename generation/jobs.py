@@ -19,7 +19,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from . import inflight, selectors, storage
+from . import inflight, selectors, signals, storage
 from .models import DisplayCopy, GenerationBatch, GenerationJob, Image, ModelSpec, Prompt, PromptSet
 from .specs import spec_config
 
@@ -50,10 +50,9 @@ def job_enqueue(*, job: GenerationJob, batch_size: int | None = None) -> int:
         batches = list(selectors.job_missing_batches(job=job, batch_size=batch_size, skip_in_flight=True))
         for spec_id, items in batches:
             _batch_queue(job_id=job.pk, spec_id=spec_id, items=items)
-        in_flight = GenerationBatch.objects.filter(job=job, status__in=IN_FLIGHT).exists()
-        GenerationJob.objects.filter(pk=job.pk).update(
-            status=GenerationJob.Status.RUNNING if batches or in_flight else GenerationJob.Status.DONE
-        )
+        if batches or GenerationBatch.objects.filter(job=job, status__in=IN_FLIGHT).exists():
+            GenerationJob.objects.filter(pk=job.pk).update(status=GenerationJob.Status.RUNNING)
+    # Nothing to make (a clone whose images all exist): marked done here, which sends job_done.
     job_refresh_status(job_id=job.pk)
     return len(batches)
 
@@ -337,8 +336,11 @@ def job_refresh_status(*, job_id: int) -> None:
         marked = GenerationJob.objects.filter(pk=job_id).exclude(status=GenerationJob.Status.DONE).update(
             status=GenerationJob.Status.DONE, finished_at=timezone.now()
         )
-        if marked:  # only the process that marked it done queues the metrics
+        if marked:  # only the process that marked it done queues the follow-up work
             job_metrics_enqueue_available(job_id=job_id)
+            for receiver, result in signals.job_done.send_robust(sender=GenerationJob, job_id=job_id):
+                if isinstance(result, Exception):
+                    logger.error("After job %s was done, %s failed: %r", job_id, getattr(receiver, "__qualname__", receiver), result)
 
 
 def job_metrics_enqueue_available(*, job_id: int) -> list[str]:

@@ -14,9 +14,18 @@ An outcome is recorded once and never changed, so no later request (a finish URL
 outcome in it, the screener posted again) turns one code into another.
 
 MTurk: the link's ``turkSubmitTo`` must be one of ``settings.EVALSITE_MTURK_SUBMIT_HOSTS``
-(the live and sandbox hosts by default); the finish page posts ``assignmentId`` and ``code``
-to ``<turkSubmitTo>/mturk/externalSubmit`` as an auto-submitting form, as ExternalQuestion HITs
+(the live and sandbox hosts by default); ``assignmentId`` and ``code`` are posted to
+``<turkSubmitTo>/mturk/externalSubmit`` by an auto-submitting form, as ExternalQuestion HITs
 expect. Any other host is refused at the study link: it would make the page an open redirect.
+
+MTurk shows an ExternalQuestion in a frame of its own site. The rating pages cannot run there:
+they refuse framing (clickjacking), and a cross-site frame gets no first-party cookie, which is
+how a rater is known. So a framed link (the browser says ``Sec-Fetch-Dest: iframe``) gets a small
+page, framable by ``settings.EVALSITE_MTURK_FRAME_ANCESTORS`` only, that opens the study in a tab
+of its own (the link with ``via=frame``) and asks ``mturk_frame_status`` every few seconds
+whether the worker has finished there; it then posts the assignment from the frame, as MTurk
+expects, and the tab only shows the code. This is psiTurk's pattern (an ad page in MTurk's frame,
+the experiment in a window of its own).
 """
 
 from __future__ import annotations
@@ -29,7 +38,7 @@ from django.utils.crypto import salted_hmac
 
 from . import raters
 from .selectors import study_items
-from .models import MAX_FEEDBACK_CHARS, MAX_SCREENER_QUESTIONS, Participation, Study
+from .models import MAX_FEEDBACK_CHARS, MAX_SCREENER_QUESTIONS, Participation, Rater, Study
 
 Outcome = Participation.Outcome
 
@@ -93,20 +102,43 @@ def participation_decline(*, participation: Participation) -> None:
         raters.rater_withdraw(rater=participation.rater)
 
 
-def exit_target(*, study: Study, outcome: str, participation: Participation | None = None, assignment_id: str = "", submit_to: str = "") -> dict:
+def exit_target(
+    *, study: Study, outcome: str, participation: Participation | None = None, assignment_id: str = "", submit_to: str = "",
+    mturk_frame: bool = False,
+) -> dict:
     """Where a participant with this outcome goes: ``{"code", "mturk": {"action", "assignment_id"}}``
-    for an MTurk assignment (the page posts it), ``{"code", "redirect": url}`` when the study has a
-    completion URL, else ``{"code"}`` (the page shows it)."""
+    for an MTurk assignment (the page posts it); ``{"code", "mturk_frame": True}`` for one whose
+    HIT frame posts it (the page says to go back there); ``{"code", "redirect": url}`` when the
+    study has a completion URL, else ``{"code"}`` (the page shows it)."""
     code = outcome_code(study=study, outcome=outcome)
     if participation is not None:
         assignment_id = participation.crowd_session_id
         submit_to = participation.crowd_submit_to
+        mturk_frame = not submit_to and bool(assignment_id) and participation.rater.source == Rater.Source.MTURK
     allowed = [host.rstrip("/") for host in settings.EVALSITE_MTURK_SUBMIT_HOSTS]
     if submit_to in allowed and assignment_id:  # checked again: the setting may have changed since the link
         return {"code": code, "mturk": {"action": submit_to + MTURK_SUBMIT_PATH, "assignment_id": assignment_id}}
+    if mturk_frame:
+        return {"code": code, "mturk_frame": True}
     if study.completion_url:
         return {"code": code, "redirect": study.completion_url.replace("{code}", code).replace("{assignment_id}", assignment_id)}
     return {"code": code}
+
+
+def mturk_frame_status(*, study: Study, worker_id: str, assignment_id: str) -> dict:
+    """What an MTurk HIT's frame asks while its worker rates in their own tab:
+    ``{"finished": False}`` until the worker's outcome is recorded and the finish page has
+    nothing left to ask (the feedback box), then ``{"finished": True, "code": <their code>}``.
+    Only the worker's id with their assignment's id finds it (MTurk shows both to that worker only)."""
+    participation = (
+        Participation.objects.filter(
+            study=study, rater__source=Rater.Source.MTURK, rater__external_id=worker_id, crowd_session_id=assignment_id
+        ).exclude(crowd_session_id="").first()
+        if worker_id and assignment_id else None
+    )
+    if participation is None or not participation.outcome or feedback_wanted(study=study, participation=participation):
+        return {"finished": False}
+    return {"finished": True, "code": outcome_code(study=study, outcome=participation.outcome)}
 
 
 # The screener

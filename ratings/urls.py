@@ -9,6 +9,7 @@ urlpatterns = [
     path("livez/", views.livez, name="livez"),
     path("rate/<int:study_id>/", views.rate, name="rate"),
     path("rate/<int:study_id>/join/<str:signature>/", views.join, name="join"),
+    path("rate/<int:study_id>/join/<str:signature>/mturk-status/", views.mturk_status, name="mturk_status"),
     path("rate/<int:study_id>/consent/", views.consent, name="consent"),
     path("rate/<int:study_id>/instructions/", views.instructions, name="instructions"),
     path("rate/<int:study_id>/vote/", views.vote, name="vote"),

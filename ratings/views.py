@@ -11,6 +11,7 @@ import json
 import math
 import re
 import uuid
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
@@ -20,6 +21,7 @@ from django.core.files.storage import default_storage
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from generation import png
@@ -96,12 +98,36 @@ def _session_payload(study_id: int, result: dict) -> dict:
     return payload
 
 
+def _mturk_link(params) -> bool:
+    return "PROLIFIC_PID" not in params and ("workerId" in params or params.get("assignmentId") == PREVIEW_ASSIGNMENT)
+
+
+def _framed(request: HttpRequest) -> bool:
+    """Whether the browser loads this page into a frame (Fetch Metadata, sent by every current browser)."""
+    return request.headers.get("Sec-Fetch-Dest", "") in {"iframe", "frame"}
+
+
+def _mturk_frameable(response: HttpResponse) -> HttpResponse:
+    """Let MTurk's own pages (``EVALSITE_MTURK_FRAME_ANCESTORS``), and no other site, frame this response."""
+    response.xframe_options_exempt = True
+    response._csp_replace = {"frame-ancestors": list(settings.EVALSITE_MTURK_FRAME_ANCESTORS) or ["'none'"]}
+    return response
+
+
 @require_GET
 def join(request: HttpRequest, study_id: int, signature: str) -> HttpResponse:
     """A study link for a crowd platform: Prolific (PROLIFIC_PID, STUDY_ID, SESSION_ID) or
     MTurk (workerId, assignmentId, hitId, turkSubmitTo; a preview while the HIT is not
     accepted). A study that is full or stopped sends the participant back with its quota-full
-    code (``crowd.exit_target``)."""
+    code (``crowd.exit_target``). An MTurk link in MTurk's frame gets the page that opens the
+    study in a tab of its own and submits the HIT when the worker is done (``ratings.crowd``)."""
+    response = _join(request, study_id, signature)
+    if _mturk_link(request.GET) and _framed(request):
+        return _mturk_frameable(response)
+    return response
+
+
+def _join(request: HttpRequest, study_id: int, signature: str) -> HttpResponse:
     study = Study.objects.filter(pk=study_id).first()
     if study is None or not selectors.study_link_valid(study=study, signature=signature):
         return render(request, "ratings/bad_link.html", status=403)
@@ -127,12 +153,20 @@ def join(request: HttpRequest, study_id: int, signature: str) -> HttpResponse:
     if study.status != Study.Status.RATING or screening.crowd_entry_problem(study=study):
         # Not open, or its images not screened yet (ratings/screening.py): a neutral page for strangers.
         return render(request, "ratings/closed.html", {"study": study}, status=409)
-    quota_exit = {"study": study, "outcome": crowd.Outcome.QUOTA_FULL, "assignment_id": crowd_session_id, "submit_to": submit_to}
+    from_frame = source == Rater.Source.MTURK and params.get("via") == "frame"
+    if from_frame:
+        submit_to = ""  # the HIT's frame posts the assignment; this tab only shows the code
+    quota_exit = {
+        "study": study, "outcome": crowd.Outcome.QUOTA_FULL, "assignment_id": crowd_session_id, "submit_to": submit_to,
+        "mturk_frame": from_frame,
+    }
     if study.stopped_at is not None and not Participation.objects.filter(
         study=study, rater__source=source, rater__external_id=external_id
     ).exists():
         # Stopped by its rule or budget (ratings/sampling.py): only raters already in it finish.
         return _exit(request, crowd.exit_target(**quota_exit), "ratings/stopped.html", {"study": study}, status=409)
+    if source == Rater.Source.MTURK and _framed(request):
+        return _mturk_frame_page(request, study, signature, submit_to=submit_to)
     try:
         rater, participation = raters.rater_join(
             study=study, source=source, external_id=external_id, crowd_study_id=crowd_study_id, crowd_session_id=crowd_session_id,
@@ -148,6 +182,33 @@ def join(request: HttpRequest, study_id: int, signature: str) -> HttpResponse:
         crowd.participation_submit_to_set(participation=participation, origin=submit_to)
     response = redirect("ratings:rate", study_id=study.pk)
     identity.rater_cookie_set(response, request, study.pk, rater)
+    return response
+
+
+def _mturk_frame_page(request: HttpRequest, study: Study, signature: str, *, submit_to: str) -> HttpResponse:
+    params = request.GET
+    identifiers = {"workerId": params["workerId"], "assignmentId": params.get("assignmentId", "")}
+    return render(request, "ratings/mturk_frame.html", {
+        "study": study,
+        "open_url": f"{request.path}?{urlencode({**params.dict(), 'via': 'frame'})}",
+        "status_url": f"{reverse('ratings:mturk_status', args=[study.pk, signature])}?{urlencode(identifiers)}",
+        "action": submit_to + crowd.MTURK_SUBMIT_PATH if submit_to and identifiers["assignmentId"] else "",
+        "assignment_id": identifiers["assignmentId"],
+    })
+
+
+@require_GET
+def mturk_status(request: HttpRequest, study_id: int, signature: str) -> JsonResponse:
+    """Asked every few seconds by an MTurk HIT's frame: has its worker finished in their own tab,
+    and with which code (``crowd.mturk_frame_status``)."""
+    study = Study.objects.filter(pk=study_id).first()
+    if study is None or not selectors.study_link_valid(study=study, signature=signature):
+        return JsonResponse({"detail": "This study link is not valid; open the task again from MTurk."}, status=403)
+    answer = crowd.mturk_frame_status(
+        study=study, worker_id=request.GET.get("workerId", "")[:100], assignment_id=request.GET.get("assignmentId", "")[:100]
+    )
+    response = JsonResponse(answer)
+    response["Cache-Control"] = "no-store"
     return response
 
 

@@ -47,7 +47,7 @@ HOW_TO_METRICS = (
     "when EVALSITE_METRIC_CLIP / EVALSITE_METRIC_PICKSCORE name weights the workers have (a hub id in their cache or a local directory)."
 )
 HOW_TO_DIVERSITY = (
-    "Diversity across seeds is not computed yet: press 'Compute diversity' on the results page, POST "
+    "Diversity across seeds is not computed yet (it runs by itself once every image is made): press 'Compute diversity' on the results page, POST "
     "/api/v1/studies/{id}/diversity/, or run `manage.py compute_metrics --study {id} --diversity`."
 )
 ONE_SEED = "Diversity across seeds needs at least two seeds per prompt; this study has one ({seed}), so there is nothing to compare."
@@ -283,6 +283,16 @@ def study_diversity_enqueue(*, study: Study, embeddings: bool | None = None) -> 
         "Diversity across seeds is being computed on the default queue (pixels only: set "
         f"{METRICS['clip_score'].setting} for the embedding measure)."
     )
+
+
+def study_diversity_after_generation(sender=None, *, job_id: int, **kwargs) -> str | None:
+    """``generation.signals.job_done`` receiver: once a study's images are all made, its
+    diversity across seeds is computed without anyone asking (as the metrics are); a study with
+    one seed has none to compute. Returns what was queued, or None."""
+    study = Study.objects.select_related("job").filter(job_id=job_id).first()
+    if study is None or len(set(study.job.seeds)) < 2:
+        return None
+    return study_diversity_enqueue(study=study)
 
 
 def study_automated_fingerprint(*, study: Study) -> str:

@@ -229,6 +229,47 @@ def test_diversity_with_clip_configured_goes_to_the_gpu_queue_whose_worker_notes
     assert any("embedding diversity not computed" in note and "EVALSITE_METRIC_CLIP" in note for note in diversity["notes"])
 
 
+def test_a_study_whose_images_are_all_made_gets_its_diversity_without_anyone_asking(db, staff, client, settings, django_capture_on_commit_callbacks):
+    """job_done: the last batch, or an enqueue that finds nothing to make (a clone whose images
+    all exist), marks the job done, and the study's diversity is computed (pixels only here)."""
+    from generation import jobs
+    from generation.models import GenerationJob
+
+    settings.EVALSITE_METRIC_CLIP = ""
+    study = _study(seeds=[0, 1], owner=staff, n_prompts=3)
+    GenerationJob.objects.filter(pk=study.job_id).update(status=GenerationJob.Status.RUNNING)
+    assert automated.study_diversity(study=study) is None
+    with django_capture_on_commit_callbacks(execute=True):
+        assert jobs.job_enqueue(job=study.job) == 0  # every image exists: nothing to queue
+    assert GenerationJob.objects.get(pk=study.job_id).status == GenerationJob.Status.DONE
+    pixel = {row["model"]: row["mean"] for row in automated.study_diversity(study=study)["measures"]["pixel"]["models"]}
+    assert pixel["model-same"] < pixel["model-wobble"] < pixel["model-noise"]
+    client.force_login(staff)
+    page = client.get(f"/studies/{study.pk}/leaderboard/").content.decode()
+    assert 'data-measure="diversity (pixel)"' in page and "not computed yet" not in page
+
+
+def test_a_failing_follow_up_does_not_fail_the_generation_that_finished(db, staff, settings, caplog, django_capture_on_commit_callbacks):
+    from generation import jobs, signals
+    from generation.models import GenerationJob
+
+    def broken(sender, *, job_id, **kwargs):
+        raise RuntimeError("follow-up broke")
+
+    settings.EVALSITE_METRIC_CLIP = ""
+    study = _study(seeds=[0], owner=staff, n_prompts=1)  # one seed: no diversity to queue
+    GenerationJob.objects.filter(pk=study.job_id).update(status=GenerationJob.Status.RUNNING)
+    signals.job_done.connect(broken, dispatch_uid="test-broken")
+    try:
+        with django_capture_on_commit_callbacks(execute=True) as callbacks:
+            jobs.job_refresh_status(job_id=study.job_id)
+    finally:
+        signals.job_done.disconnect(dispatch_uid="test-broken")
+    assert GenerationJob.objects.get(pk=study.job_id).status == GenerationJob.Status.DONE
+    assert callbacks == [] and automated.study_diversity(study=study) is None
+    assert f"After job {study.job_id} was done" in caplog.text and "follow-up broke" in caplog.text
+
+
 def test_one_seed_says_diversity_needs_two(db, staff, client):
     study = _study(seeds=[0], owner=staff, n_prompts=2)
     document = leaderboards.study_leaderboard(study=study, rounds=100)
@@ -307,8 +348,10 @@ def test_a_finished_job_queues_the_metrics_whose_weights_are_on_the_worker(db, s
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         jobs.job_refresh_status(job_id=study.job_id)
     assert GenerationJob.objects.get(pk=study.job_id).status == GenerationJob.Status.DONE
-    assert len(callbacks) == 1  # CLIP score only: PickScore's weights are not on this machine
+    # CLIP score (PickScore's weights are not on this machine), and the study's diversity across seeds.
+    assert len(callbacks) == 2
     assert ImageMetric.objects.filter(image__spec__in=study.job.specs.all(), metric="clip_score").count() == 6
+    assert set(automated.study_diversity(study=study)["measures"]) == {"pixel", "embedding"}  # CLIP configured: both
     with django_capture_on_commit_callbacks(execute=True) as again:
         jobs.job_refresh_status(job_id=study.job_id)
     assert again == []  # a job already done queues nothing
