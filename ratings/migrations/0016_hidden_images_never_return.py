@@ -21,5 +21,5 @@ class Migration(migrations.Migration):
                 "(kept for the answers given; showing the image again serves it again).",
             ),
         ),
-        migrations.RunPython(*sql.installer("0016_hidden_images_never_return", sha256="310bab4232b297a118eda84fed7fe9890747ee994ea22adf338e15302b50ed3a")),
+        migrations.RunPython(*sql.installer("0016_hidden_images_never_return", sha256="f096215bd8000725a8c0176f753cc5ddea52e560ece53123cc27009bbe3e00ad")),
     ]

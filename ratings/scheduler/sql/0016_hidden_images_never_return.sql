@@ -1,8 +1,9 @@
 -- The scheduler's PostgreSQL functions as migration 0016_hidden_images_never_return installs
 -- them: 0013's, and a hidden image is never served again (issue 15, part 5): a self-consistency
 -- repeat is made only of a pair whose slot is not retired (hidden in the screening, or reported
--- by raters; the slot is joined by its primary key), and an attention check that the screening
--- retired (ratings_attentioncheck.retired, a column of the row already read) is not served.
+-- by raters; the drawn pair's slot is looked up by its primary key), and an attention check that
+-- the screening retired (ratings_attentioncheck.retired, a column of the row already read) is
+-- not served.
 -- Never edit an installed file: a change is a new file and a migration of the same name.
 CREATE OR REPLACE FUNCTION ratings_serve(p_study bigint, p_rater bigint) RETURNS jsonb
 LANGUAGE plpgsql AS $fn$
@@ -102,14 +103,20 @@ BEGIN
     END IF;
     IF NOT v_served AND st.repeat_share > 0 AND random() < st.repeat_share THEN
       -- A pair this rater answered, not one of their last three, not repeated yet, whose slot
-      -- still serves (a retired slot shows a hidden image, or one raters reported).
-      SELECT c.* INTO v_orig FROM ratings_comparison c JOIN ratings_pairslot s ON s.id = c.slot_id
-      WHERE c.study_id = p_study AND c.rater_id = p_rater AND c.answered_at IS NOT NULL
-        AND NOT s.retired AND NOT c.is_repeat
-        AND c.id < (SELECT min(id) FROM (SELECT id FROM ratings_comparison
-                    WHERE study_id = p_study AND rater_id = p_rater ORDER BY id DESC LIMIT 3) recent)
-        AND NOT EXISTS (SELECT 1 FROM ratings_comparison rep WHERE rep.repeat_of_id = c.id)
-      ORDER BY random() LIMIT 1;
+      -- still serves (a retired slot shows a hidden image, or one raters reported). The slot is
+      -- looked up by its key for the drawn pairs only, in their random order (usually one probe):
+      -- OFFSET 0 keeps the filter out of the subquery, and out of a join that would read every
+      -- candidate's slot, or scan the slots' key index, on every repeat.
+      SELECT c.* INTO v_orig FROM (
+        SELECT c.* FROM ratings_comparison c
+        WHERE c.study_id = p_study AND c.rater_id = p_rater AND c.answered_at IS NOT NULL
+          AND c.slot_id IS NOT NULL AND NOT c.is_repeat
+          AND c.id < (SELECT min(id) FROM (SELECT id FROM ratings_comparison
+                      WHERE study_id = p_study AND rater_id = p_rater ORDER BY id DESC LIMIT 3) recent)
+          AND NOT EXISTS (SELECT 1 FROM ratings_comparison rep WHERE rep.repeat_of_id = c.id)
+        ORDER BY random() OFFSET 0) c
+      WHERE NOT EXISTS (SELECT 1 FROM ratings_pairslot s WHERE s.id = c.slot_id AND s.retired OFFSET 0)
+      LIMIT 1;
       IF FOUND THEN
         INSERT INTO ratings_comparison (study_id, rater_id, prompt_id, seed, image_a_id, image_b_id, left_is_a, token,
             served_at, expires_at, slot_id, is_repeat, repeat_of_id, report_reason, report_note)
