@@ -371,8 +371,8 @@ class HiddenImageAdmin(admin.ModelAdmin):
 
 @admin.register(AttentionCheck)
 class AttentionCheckAdmin(admin.ModelAdmin):
-    list_display = ("pk", "study", "kind", "prompt", "seed", "criteria")
-    list_filter = ("study", "kind")
+    list_display = ("pk", "study", "kind", "prompt", "seed", "criteria", "retired")
+    list_filter = ("study", "kind", "retired")
 
 
 @admin.register(Comparison)

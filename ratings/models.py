@@ -414,6 +414,11 @@ class AttentionCheck(models.Model):
     decoy_image = models.ForeignKey(Image, null=True, blank=True, on_delete=models.PROTECT, related_name="+", help_text="Unrelated-prompt image.")
     decoy_file = models.FileField(max_length=300, blank=True, help_text="Degraded display copy (PNG at the study's display size).")
     criteria = models.JSONField(help_text="Criteria whose answer is known (the real image wins).")
+    retired = models.BooleanField(
+        default=False,
+        help_text="Served to nobody any more: one of its images was hidden in the screening after someone was shown it "
+        "(kept for the answers given; showing the image again serves it again).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
 

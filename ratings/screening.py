@@ -6,11 +6,13 @@ hide the broken or offensive ones, with a reason. A hidden image is served to no
 - before the study opens, it is left out of everything made on opening (``selectors.study_items``
   skips it: no pair slot, no attention check, no instructions example);
 - after opening, hiding retires its pair slots (the scheduler serves no retired slot on either
-  database path) and deletes the attention checks built on it that nobody was shown yet. What
-  was already served stays answerable: a pair on a rater's screen when the image is hidden may
-  still be answered and counts, an attention check already shown to someone stays in use, and a
-  rater who answered one of its pairs before may meet that pair once more as a self-consistency
-  repeat. Hide before opening to be sure.
+  database path, not even as a self-consistency repeat of a pair a rater answered before),
+  deletes the attention checks built on it that nobody was shown yet, and retires those already
+  shown to someone (kept for the answers given, served to nobody else). Only a pair already on
+  a rater's screen when the image is hidden may still be answered, and counts.
+
+Showing an image again undoes this: its slots serve again (unless raters' reports retired them)
+and its retired attention checks too, once none of their images is hidden.
 
 Crowd links (Prolific, MTurk) work only once the images were screened (``study_images_reviewed``)
 or the owner (or staff) skipped the screening on purpose (``study_images_review_skip``); both are
@@ -85,8 +87,8 @@ def _checked_images(study: Study, image_ids: Iterable) -> list[int]:
 
 def images_hide(*, study: Study, image_ids: Iterable, reason: str, note: str = "", by=None) -> dict:
     """Hide images from the study's raters (and its pilot's, or its main study's); returns what
-    happened: images newly hidden, pair slots retired, unseen attention checks removed, and the
-    served pairs that may still be answered."""
+    happened: images newly hidden, pair slots retired, unseen attention checks removed, the
+    others retired (kept), and the served pairs that may still be answered."""
     root = screening_study(study)
     note = (note or "").strip()
     if reason not in HiddenImage.Reason.values:
@@ -107,7 +109,8 @@ def images_hide(*, study: Study, image_ids: Iterable, reason: str, note: str = "
         checks = AttentionCheck.objects.filter(Q(image_id__in=ids) | Q(decoy_image_id__in=ids), study__in=together)
         unseen = checks.exclude(pk__in=Comparison.objects.filter(attention_check__in=checks).values("attention_check_id"))
         removed, _ = unseen.delete()
-        still_used = checks.count()
+        # Comparisons protect the rest: kept for the answers given, served to nobody else.
+        kept = checks.update(retired=True)
         open_pairs = Comparison.objects.filter(
             involves, study__in=together, answered_at__isnull=True, released_at__isnull=True
         ).count()
@@ -116,13 +119,14 @@ def images_hide(*, study: Study, image_ids: Iterable, reason: str, note: str = "
         cache.delete_many([f"ratings:example:{member.pk}:{member.display_size}:{kind}" for kind in ("clear", "degraded", "unrelated")])
     return {
         "hidden": len(ids) - len(already), "pairs_retired": retired, "attention_checks_removed": removed,
-        "attention_checks_kept": still_used, "open_pairs": open_pairs,
+        "attention_checks_kept": kept, "open_pairs": open_pairs,
     }
 
 
 def images_unhide(*, study: Study, image_ids: Iterable) -> dict:
     """Show hidden images again: their retired pair slots serve again (unless raters' reports
-    retired them) and an open study gets slots for pairs never made; returns counts."""
+    retired them), an open study gets slots for pairs never made, and their retired attention
+    checks serve again once none of their images is hidden; returns counts."""
     root = screening_study(study)
     ids = _checked_images(root, image_ids)
     together = _screened_together(root)
@@ -136,13 +140,18 @@ def images_unhide(*, study: Study, image_ids: Iterable) -> dict:
             .filter(reports__lt=scheduler.REPORTS_TO_RETIRE)
         )
         restored = PairSlot.objects.filter(pk__in=[slot.pk for slot in slots]).update(retired=False)
+        checks_restored = (
+            AttentionCheck.objects.filter(Q(image_id__in=ids) | Q(decoy_image_id__in=ids), study__in=together, retired=True)
+            .exclude(image_id__in=still_hidden).exclude(decoy_image_id__in=still_hidden)
+            .update(retired=False)
+        )
         added = 0
         for member in together:
             if member.status in (Study.Status.RATING, Study.Status.PAUSED):
                 added += scheduler.pair_slots_sync(study=member)
                 # Slots served again start below the current level: search from the bottom.
                 Study.objects.filter(pk=member.pk).update(serve_level=0)
-    return {"shown": shown, "pairs_restored": restored, "pairs_added": added}
+    return {"shown": shown, "pairs_restored": restored, "pairs_added": added, "attention_checks_restored": checks_restored}
 
 
 def study_images_reviewed(*, study: Study, by) -> Study:

@@ -603,7 +603,9 @@ class HideResultSerializer(serializers.Serializer):
     hidden = serializers.IntegerField(help_text="Images newly hidden.")
     pairs_retired = serializers.IntegerField(help_text="Pair slots no longer served.")
     attention_checks_removed = serializers.IntegerField(help_text="Attention checks on these images that nobody was shown yet.")
-    attention_checks_kept = serializers.IntegerField(help_text="Attention checks on these images already shown to someone (still used).")
+    attention_checks_kept = serializers.IntegerField(
+        help_text="Attention checks on these images already shown to someone: kept for the answers given, served to nobody else."
+    )
     open_pairs = serializers.IntegerField(help_text="Pairs with these images on raters' screens now: they may still be answered.")
 
 
@@ -611,6 +613,7 @@ class UnhideResultSerializer(serializers.Serializer):
     shown = serializers.IntegerField()
     pairs_restored = serializers.IntegerField()
     pairs_added = serializers.IntegerField()
+    attention_checks_restored = serializers.IntegerField(help_text="Attention checks served again: none of their images is hidden now.")
 
 
 class ReviewSerializer(serializers.Serializer):

@@ -223,7 +223,8 @@ class StudyViewSet(ResearcherAPIMixin, mixins.CreateModelMixin, viewsets.ReadOnl
     @extend_schema(request=serializers.ImagesSerializer, responses=serializers.UnhideResultSerializer)
     @action(detail=True, methods=["post"], url_path="screening/unhide")
     def screening_unhide(self, request, pk=None):
-        """Show hidden images again: their pairs serve again (unless raters' reports retired them)."""
+        """Show hidden images again: their pairs serve again (unless raters' reports retired them), and
+        so do their attention checks once none of a check's images is hidden."""
         study = self.get_object()
         form = serializers.ImagesSerializer(data=request.data)
         form.is_valid(raise_exception=True)

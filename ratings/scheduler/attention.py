@@ -12,11 +12,12 @@ from ..models import AttentionCheck, Comparison, Study, Vote
 
 
 def attention_check_serve(study: Study, rater_id: int, rng: random.Random, fields: dict) -> bool:
-    """Reserve a check this rater has not seen, at the study's rate; False if none was served."""
+    """Reserve a check this rater has not seen, at the study's rate, unless the screening retired
+    it (it shows a hidden image); False if none was served."""
     if not (study.attention_check_rate > 0 and rng.random() < study.attention_check_rate):
         return False
     shown = Comparison.objects.filter(rater_id=rater_id, attention_check_id=OuterRef("pk"))
-    checks = list(AttentionCheck.objects.filter(study=study).exclude(Exists(shown)))
+    checks = list(AttentionCheck.objects.filter(study=study, retired=False).exclude(Exists(shown)))
     if not checks:
         return False
     check = rng.choice(checks)

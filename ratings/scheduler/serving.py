@@ -103,9 +103,10 @@ def _serve_repeat(study: Study, rater_id: int, rng: random.Random, fields: dict)
     recent = list(Comparison.objects.filter(study=study, rater_id=rater_id).order_by("-pk").values_list("pk", flat=True)[:3])
     if not recent:
         return False
+    # Only a pair whose slot still serves: a retired slot shows a hidden image, or one raters reported.
     candidates = list(
         Comparison.objects.filter(
-            study=study, rater_id=rater_id, answered_at__isnull=False, slot__isnull=False, is_repeat=False, pk__lt=min(recent)
+            study=study, rater_id=rater_id, answered_at__isnull=False, slot__retired=False, is_repeat=False, pk__lt=min(recent)
         ).exclude(Exists(Comparison.objects.filter(repeat_of_id=OuterRef("pk"))))
     )
     if not candidates:

@@ -14,6 +14,7 @@ from ratings import raters, scheduler, screening, studies
 from ratings.models import AttentionCheck, Comparison, HiddenImage, PairSlot, Study
 from tests.factories import StudyWithImagesFactory, UserFactory
 from tests.ratings.rater_client import RaterSession, RecordingClient
+from tests.ratings.scheduler.steps import crowd_rater, current, serve, vote
 
 pytestmark = pytest.mark.django_db
 
@@ -97,6 +98,88 @@ def test_hiding_after_opening_removes_attention_checks_nobody_saw(make_study):
     assert not AttentionCheck.objects.filter(study=study, image_id=target).exists()
 
 
+def _answer_until_done(study, rater) -> list[Comparison]:
+    """The rater answers until nothing is left for them, attention checks rightly (the real image,
+    A) and pairs with the left image; returns the comparisons served in this run, in order."""
+    served = []
+    result = serve(study, rater)
+    while result["pairs"]:
+        comparison = current(result)
+        served.append(comparison)
+        right = "left" if comparison.left_is_a else "right"
+        result = vote(study, rater, comparison.token, {c: right if comparison.attention_check_id else "left" for c in study.criteria})
+        assert result["status"] == "recorded", result
+        assert len(served) < 200, "the scheduler kept serving"
+    return served
+
+
+def _shows(comparisons, image_id: int) -> list[Comparison]:
+    return [c for c in comparisons if image_id in (c.image_a_id, c.image_b_id)]
+
+
+def test_a_pair_with_an_image_hidden_after_it_was_answered_is_never_repeated(make_study, hot_path):
+    study = make_study(n_models=3, n_prompts=6, attention_check_rate=0, repeat_share=1.0, quota_per_rater=30)
+    staff = UserFactory(username="staff", staff=True)
+    rater = crowd_rater(study)
+    result = serve(study, rater)
+    answered = []
+    for _ in range(2):  # with two answered, the first is due for a repeat on the next serve
+        answered.append(current(result))
+        result = vote(study, rater, answered[-1].token)
+        assert result["status"] == "recorded", result
+    target = answered[0].image_a_id
+    before_hiding = Comparison.objects.filter(study=study).order_by("-pk").values_list("pk", flat=True).first()
+    screening.images_hide(study=study, image_ids=[target], reason="broken", by=staff)
+
+    served = _answer_until_done(study, rater)
+    after = [c for c in Comparison.objects.filter(study=study, pk__gt=before_hiding).order_by("pk")]
+    assert len(after) >= 10 and {c.pk for c in after} <= {c.pk for c in served}  # the rater kept being served
+    assert [c for c in after if c.is_repeat], "repeats of the other pairs still come"
+    assert _shows(after, target) == []
+    assert not any(c.repeat_of_id == answered[0].pk for c in after)
+
+
+def test_a_shown_attention_check_on_a_hidden_image_is_served_to_nobody_else_until_shown_again(make_study, hot_path):
+    study = make_study(n_models=2, n_prompts=6, attention_check_rate=1.0, repeat_share=0, quota_per_rater=40, flag_after_failed_checks=99)
+    staff = UserFactory(username="staff", staff=True)
+    first = crowd_rater(study, "p1")
+    check = current(serve(study, first)).attention_check
+    assert check is not None  # every serve starts with a check at this rate
+    target = check.image_id
+
+    result = screening.images_hide(study=study, image_ids=[target], reason="offensive", by=staff)
+    assert result["attention_checks_kept"] >= 1
+    check.refresh_from_db()
+    assert check.retired  # kept (the first rater's answer needs it), served to nobody else
+    served = _answer_until_done(study, crowd_rater(study, "p2"))
+    assert [c for c in served if c.attention_check_id], "the other checks are still served"
+    assert not [c for c in served if c.attention_check_id == check.pk]
+    assert _shows(served, target) == []
+
+    result = screening.images_unhide(study=study, image_ids=[target])
+    assert result["attention_checks_restored"] >= 1
+    check.refresh_from_db()
+    assert not check.retired
+    served = _answer_until_done(study, crowd_rater(study, "p3"))
+    assert [c for c in served if c.attention_check_id == check.pk]
+
+
+def test_a_check_stays_retired_while_another_of_its_images_is_hidden(make_study):
+    study = make_study(n_models=2, n_prompts=6, attention_check_kinds=["unrelated_prompt"], attention_check_rate=1.0, repeat_share=0)
+    check = AttentionCheck.objects.filter(study=study, decoy_image__isnull=False).first()
+    rater = crowd_rater(study)
+    Comparison.objects.create(  # shown to someone: the hide keeps it
+        study=study, rater=rater, prompt_id=check.prompt_id, seed=check.seed, image_a_id=check.image_id,
+        image_b_id=check.decoy_image_id, left_is_a=True, attention_check=check,
+    )
+    screening.images_hide(study=study, image_ids=[check.image_id, check.decoy_image_id], reason="broken")
+    assert AttentionCheck.objects.get(pk=check.pk).retired
+    assert screening.images_unhide(study=study, image_ids=[check.image_id])["attention_checks_restored"] == 0
+    assert AttentionCheck.objects.get(pk=check.pk).retired
+    assert screening.images_unhide(study=study, image_ids=[check.decoy_image_id])["attention_checks_restored"] == 1
+    assert not AttentionCheck.objects.get(pk=check.pk).retired
+
+
 def test_crowd_links_wait_for_the_screening_but_invited_accounts_do_not(make_study):
     study = make_study(screened=False, attention_check_rate=0, repeat_share=0)
     owner, helper = UserFactory(username="owner"), UserFactory(username="helper")
@@ -146,7 +229,7 @@ def test_showing_an_image_again_restores_its_pairs_but_not_those_raters_reported
             image_b_id=reported.image_b_id, left_is_a=True, slot=reported, reported_at=reported.study.created_at, report_reason="broken",
         )
     result = screening.images_unhide(study=study, image_ids=[target])
-    assert result == {"shown": 1, "pairs_restored": 1, "pairs_added": 0}
+    assert result == {"shown": 1, "pairs_restored": 1, "pairs_added": 0, "attention_checks_restored": 0}
     assert PairSlot.objects.get(pk=reported.pk).retired
     assert not HiddenImage.objects.filter(study=study).exists()
 

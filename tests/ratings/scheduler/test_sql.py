@@ -95,8 +95,11 @@ STEPS = [  # (step, the migration whose file the database then runs)
     # Forwards in a fresh database's order (the three 0007/0008 branches meet at 0012).
     *[(m, m) for m in ("0002_rater_voting", "0004_hot_path_indexes", "0005_scheduler_generic_plans",
                        "0008_votes_only_where_they_count", "0007_participation_flags_per_study",
-                       "0007_study_adaptive_sampling", "0012_late_votes_take_the_serving_cap", "0013_set_criterion")],
+                       "0007_study_adaptive_sampling", "0012_late_votes_take_the_serving_cap", "0013_set_criterion",
+                       "0016_hidden_images_never_return")],
     # Backwards: each reverse reinstalls what the database ran before it.
+    ("0015_study_operations", "0013_set_criterion"),  # 0014 and 0015 install none
+    ("0013_set_criterion", "0013_set_criterion"),
     ("0012_late_votes_take_the_serving_cap", "0012_late_votes_take_the_serving_cap"),
     ("0011_merge_20261130_1758", "0007_study_adaptive_sampling"),
     ("0010_merge_20261130_1757", "0007_study_adaptive_sampling"),  # a merge installs nothing
