@@ -140,12 +140,21 @@ def study_link_valid(*, study: Study, signature: str) -> bool:
     return constant_time_compare(study_link_signature(study=study), signature or "")
 
 
+LINK_USE = {
+    "prolific": "Prolific: paste it as the study URL; Prolific fills in PROLIFIC_PID, STUDY_ID and SESSION_ID. "
+    "Set the study's completion_url to Prolific's completion link with {code} where the code goes.",
+    "mturk": "MTurk: use it as the ExternalURL of an ExternalQuestion HIT; MTurk adds workerId, assignmentId, hitId and "
+    "turkSubmitTo itself, shows it in a frame, and the HIT is submitted back when the worker finishes.",
+}
+
+
 def study_links(*, study: Study) -> dict[str, str]:
-    """The links to hand to crowd platforms, with the placeholders each platform fills in."""
+    """The links (paths) to hand to crowd platforms: Prolific's with the placeholders it fills
+    in; MTurk's bare, as MTurk appends its own parameters to an ExternalQuestion's URL."""
     base = f"/rate/{study.pk}/join/{study_link_signature(study=study)}/"
     return {
         "prolific": base + "?PROLIFIC_PID={{%PROLIFIC_PID%}}&STUDY_ID={{%STUDY_ID%}}&SESSION_ID={{%SESSION_ID%}}",
-        "mturk": base + "?workerId=WORKER_ID&assignmentId=ASSIGNMENT_ID&hitId=HIT_ID",
+        "mturk": base,
     }
 
 

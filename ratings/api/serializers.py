@@ -637,6 +637,18 @@ class ScreeningRowSerializer(serializers.Serializer):
     cells = ScreeningCellSerializer(many=True)
 
 
+class CrowdLinkSerializer(serializers.Serializer):
+    url = serializers.URLField(help_text="The link to hand to the platform (a secret: whoever has it can take part).")
+    use = serializers.CharField(help_text="Where the link goes on the platform and what the platform adds to it.")
+
+
+class CrowdLinksSerializer(serializers.Serializer):
+    prolific = CrowdLinkSerializer()
+    mturk = CrowdLinkSerializer()
+    open_to_crowd = serializers.BooleanField(help_text="Whether the links let participants in now (open for rating, images screened).")
+    problem = serializers.CharField(help_text="Why the links do not let participants in yet, or empty.")
+
+
 class ScreeningSerializer(serializers.Serializer):
     models = serializers.ListField(child=serializers.CharField())
     rows = ScreeningRowSerializer(many=True)

@@ -18,7 +18,7 @@ from rest_framework.response import Response
 
 from common.api import ResearcherAPIMixin, is_researcher, service_errors
 
-from .. import cloning, payments, pilots, progress, raters, sampling, screening, studies
+from .. import cloning, payments, pilots, progress, raters, sampling, screening, selectors, studies
 from ..results import image_exports
 from ..results.exports import LEADERBOARD_FORMATS, leaderboard_export, votes_csv
 from ..results.leaderboards import LeaderboardPending, study_leaderboard
@@ -162,6 +162,26 @@ class StudyViewSet(ResearcherAPIMixin, mixins.CreateModelMixin, viewsets.ReadOnl
         return Response(sampling.study_forecast(study=study, **query.validated_data))
 
     # Study operations (issue 15): the rules are in ratings/cloning.py, pilots.py, screening.py.
+
+    @extend_schema(responses=serializers.CrowdLinksSerializer, filters=False)
+    @action(detail=True, methods=["get"])
+    def links(self, request, pk=None):
+        """The study's crowd links (Prolific, MTurk) with where each goes on its platform, and
+        whether they let participants in yet. A pilot has links of its own."""
+        study = self.get_object()
+        state = {"draft": "is still a draft", "generating": "is still generating its images", "paused": "is paused", "closed": "is closed"}
+        if study.status != Study.Status.RATING:
+            problem = f"The study {state[study.status]}: the links let participants in only while it is open for rating."
+        elif study.stopped_at is not None:
+            problem = "The study was stopped by its stopping rule or vote budget: only participants already in it can finish."
+        else:
+            problem = screening.crowd_entry_problem(study=study)
+        site = request.build_absolute_uri("/").rstrip("/")
+        links = {
+            platform: {"url": site + path, "use": selectors.LINK_USE[platform]}
+            for platform, path in selectors.study_links(study=study).items()
+        }
+        return Response({**links, "open_to_crowd": not problem, "problem": problem})
 
     @extend_schema(request=serializers.CloneSerializer, responses={201: serializers.StudySerializer})
     @action(detail=True, methods=["post"])

@@ -106,3 +106,24 @@ def test_a_draft_cannot_be_marked_screened_before_its_images_exist(api, draft_st
     response = api.post(f"/api/v1/studies/{draft_study.pk}/screening/review/", {}, format="json")
     assert response.status_code == 409 and "images are made" in response.json()["detail"]
     assert Study.objects.get(pk=draft_study.pk).images_reviewed_at is None
+
+
+def test_crowd_links_through_the_api_say_where_they_go_and_whether_they_let_anyone_in(api, other_api, open_study, draft_study):
+    from django.test import Client
+
+    assert other_api.get(f"/api/v1/studies/{open_study.pk}/links/").status_code == 404  # a secret of the study's team
+    body = api.get(f"/api/v1/studies/{open_study.pk}/links/").json()
+    assert body["open_to_crowd"] is False and "not been screened" in body["problem"]
+    prolific, mturk = body["prolific"]["url"], body["mturk"]["url"]
+    assert prolific.startswith(f"http://testserver/rate/{open_study.pk}/join/") and "PROLIFIC_PID={{%PROLIFIC_PID%}}" in prolific
+    assert "?" not in mturk and "turkSubmitTo" in body["mturk"]["use"] and "completion_url" in body["prolific"]["use"]
+    assert api.post(f"/api/v1/studies/{open_study.pk}/screening/review/", {}, format="json").status_code == 200
+    body = api.get(f"/api/v1/studies/{open_study.pk}/links/").json()
+    assert body["open_to_crowd"] is True and body["problem"] == ""
+    # The links work as handed out: Prolific fills its placeholders, MTurk appends its parameters.
+    joined = Client().get(prolific.replace("{{%PROLIFIC_PID%}}", "P1").replace("{{%STUDY_ID%}}", "S1").replace("{{%SESSION_ID%}}", "X1"))
+    assert joined.status_code == 302 and joined["Location"] == f"/rate/{open_study.pk}/"
+    joined = Client().get(mturk + "?assignmentId=A1&hitId=H1&turkSubmitTo=https%3A%2F%2Fworkersandbox.mturk.com&workerId=W1")
+    assert joined.status_code == 302 and joined["Location"] == f"/rate/{open_study.pk}/"
+    body = api.get(f"/api/v1/studies/{draft_study.pk}/links/").json()
+    assert body["open_to_crowd"] is False and "still a draft" in body["problem"]
