@@ -72,6 +72,10 @@ def test_mean_is_over_the_pair_criteria_in_document_api_page_and_exports(variety
     ranked = lambda rows: sorted(rows, key=lambda m: -rows[m]["rating"])  # noqa: E731
     assert ranked(mean) == ranked(_rows(document, PAIR[0])) == labels[::-1] and ranked(_rows(document, "variety")) == labels
 
+    # The same per prompt category.
+    by_category = leaderboards.study_leaderboard(study=study, rounds=ROUNDS, by="category", recompute=True)["by_category"]
+    assert by_category and all(_check_mean(part) for part in by_category.values())
+
     # Independently: the stats on the two pair criteria's votes alone give the same mean.
     arrays = study_votes(study=study).counted()
     pair_only = arrays.subset(arrays.criterion < 2)
