@@ -540,9 +540,9 @@ class AutomatedSerializer(serializers.Serializer):
 
 
 class HiddenPerModelSerializer(serializers.Serializer):
-    model = serializers.CharField()
-    images = serializers.IntegerField()
-    hidden = serializers.IntegerField()
+    model = serializers.CharField(help_text="The model, named as in the leaderboard rows.")
+    images = serializers.IntegerField(help_text="Images of this model made for the study's prompts and seeds.")
+    hidden = serializers.IntegerField(help_text="Of those, images hidden in screening: never served to raters.")
 
 
 class LeaderboardSerializer(serializers.Serializer):
@@ -552,15 +552,22 @@ class LeaderboardSerializer(serializers.Serializer):
     interval = serializers.CharField(help_text="What the interval is (bootstrap percentile interval, and for elo how it was made).")
     resample = serializers.CharField(help_text="The bootstrap's unit: comparison, prompt or rater.")
     population = serializers.CharField(help_text="What population the intervals are about.")
-    criteria = serializers.ListField(child=serializers.CharField())
-    models = LeaderboardRowSerializer(many=True, help_text='Rows per model and criterion; criterion "mean" is the combined rating.')
-    pairs = PairRowSerializer(many=True, help_text="Pairwise significance per criterion and for the mean.")
+    criteria = serializers.ListField(child=serializers.CharField(), help_text="Every criterion rated: the pair questions, then the set questions (variety across seeds).")
+    mean_of = serializers.ListField(
+        child=serializers.CharField(),
+        help_text='The criteria the combined rating "mean" averages: the study\'s pair questions only (as ADD reports), '
+        "never its set questions, which have rows of their own; empty when fewer than two, with no \"mean\" rows.",
+    )
+    models = LeaderboardRowSerializer(many=True, help_text='Rows per model and criterion; criterion "mean" is the combined rating, the mean over mean_of.')
+    pairs = PairRowSerializer(many=True, help_text='Pairwise significance per criterion and for "mean" (over mean_of).')
     warnings = serializers.ListField(child=serializers.CharField(), help_text="Fits without a finite maximum likelihood.")
     by_category = serializers.DictField(required=False, help_text="With ?by=: {category: {votes, models, warnings}}.")
     ordering_spread = serializers.DictField(required=False, help_text="elo only: the spread over orderings, labelled (not a confidence interval).")
     provenance = serializers.DictField(help_text="How it was computed: votes, raters, exclusions, code version, time.")
     automated = AutomatedSerializer(help_text="Automated metrics, their agreement with the raters, and diversity across seeds, per model.")
-    hidden_images = HiddenPerModelSerializer(many=True, help_text="Per model: images made and images hidden in screening (never served).")
+    hidden_images = HiddenPerModelSerializer(
+        many=True, help_text="Per model: images made and images hidden in screening (never served); the leaderboard exports carry the same counts.",
+    )
 
 
 class DiversityQueuedSerializer(serializers.Serializer):

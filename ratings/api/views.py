@@ -275,9 +275,10 @@ class StudyViewSet(ResearcherAPIMixin, mixins.CreateModelMixin, viewsets.ReadOnl
     )
     @action(detail=True, methods=["get"])
     def leaderboard(self, request, pk=None):
-        """Ratings with confidence intervals per criterion and combined, by method (Bradley-Terry,
-        Elo or win rate), the pairwise significance table, and with ``by`` a leaderboard per
-        prompt category. Raters flagged in this study are left out unless asked for."""
+        """Ratings with confidence intervals per criterion and combined ("mean", over the pair
+        questions named in ``mean_of``), by method (Bradley-Terry, Elo or win rate), the pairwise
+        significance table, with ``by`` a leaderboard per prompt category, and per model the images
+        hidden in screening. Raters flagged in this study are left out unless asked for."""
         study = self.get_object()
         query = serializers.LeaderboardQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
@@ -317,7 +318,8 @@ class StudyViewSet(ResearcherAPIMixin, mixins.CreateModelMixin, viewsets.ReadOnl
     )
     @action(detail=True, methods=["get"], url_path="export/leaderboard")
     def export_leaderboard(self, request, pk=None):
-        """The leaderboard as a file, with its provenance and the pairwise significance table."""
+        """The leaderboard as a file, with its provenance (which says what "mean" averages), the
+        pairwise significance table, and per model the images made and hidden in screening."""
         study = self.get_object()
         query = serializers.LeaderboardExportQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)

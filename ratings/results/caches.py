@@ -21,7 +21,8 @@ def leaderboard_cache_key(study_id: int, method: str, rounds: int, seed: int, in
     # Every cached leaderboard of a study carries the study's generation: invalidating them all
     # is one increment, whatever methods and options were cached.
     generation = cache.get(_generation_key(study_id), 0)
-    return f"leaderboard:v3:{study_id}:{generation}:{method}:{rounds}:{seed}:{int(include_flagged)}:{resample}:{by or '-'}"
+    # v4: documents say mean_of, and "mean" leaves set criteria out; a v3 document is never read.
+    return f"leaderboard:v4:{study_id}:{generation}:{method}:{rounds}:{seed}:{int(include_flagged)}:{resample}:{by or '-'}"
 
 
 def is_default_variant(method, rounds, seed, include_flagged, resample, by) -> bool:

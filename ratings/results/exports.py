@@ -28,6 +28,25 @@ def _consistency_text(name: str, cell: dict) -> str:
     return f"{name} {_number(cell['share'])} of {cell['repeats']} (alpha {_number(cell['alpha'])})"
 
 
+def _mean_line(document: dict, study: Study) -> list[str]:
+    """What the combined rating averages, and which criteria are rated on their own beside it."""
+    from ratings.stats.formats import mean_description
+
+    if not document.get("mean_of"):
+        return []
+    apart = [name for name in study.set_criteria or [] if name in document["criteria"]]
+    line = f'combined rating "mean": the {mean_description(document["mean_of"])}'
+    if apart:
+        line += f"; set criteria rated on their own, not in the mean: {', '.join(apart)}"
+    return [line]
+
+
+def _hidden_line(hidden_images: list[dict]) -> str:
+    hidden = [row for row in hidden_images if row["hidden"]]
+    counts = ", ".join(f"{row['model']} {row['hidden']} of {row['images']}" for row in hidden) or "none"
+    return f"images hidden in screening (never served to raters), per model: {counts}"
+
+
 def _provenance_lines(document: dict) -> list[str]:
     p = document["provenance"]
     excluded = "; ".join(f"{row['rater']} ({row['reason']})" for row in p["excluded_raters"]) or "none"
@@ -74,27 +93,39 @@ def leaderboard_export(
     include_flagged: bool = False, resample: str = "comparison", by: str | None = None,
 ) -> tuple[bytes, str, str]:
     """(content, content type, file name) of the study's leaderboard in ``fmt``: the rows, the
-    pairwise significance table, and with ``by`` the rows per category, under the provenance."""
+    pairwise significance table, and with ``by`` the rows per category, under the provenance
+    (which says what "mean" averages); and per model the images made and those hidden in
+    screening (JSON ``hidden_images``, as the API has it; a CSV section and a Markdown table;
+    LaTeX columns "images" and "hidden")."""
     from ratings.stats import render, render_latex
     from ratings.stats.formats import render_latex_pairs
+
+    from ..screening import hidden_per_model
 
     if fmt not in LEADERBOARD_FORMATS:
         raise ValueError(f"Unknown format '{fmt}': use one of {', '.join(LEADERBOARD_FORMATS)}.")
     document = leaderboards.study_leaderboard(
         study=study, method=method, rounds=rounds, seed=seed, include_flagged=include_flagged, resample=resample, by=by
     )
+    # Read now, not cached with the ratings: hiding an image does not change the votes.
+    hidden_images = hidden_per_model(study=study)
     filename = f"study-{study.pk}-leaderboard-{method}.{ {'latex': 'tex'}.get(fmt, fmt) }"
     if fmt == "json":
-        return json.dumps(document, indent=2).encode(), LEADERBOARD_FORMATS[fmt], filename
+        return json.dumps({**document, "hidden_images": hidden_images}, indent=2).encode(), LEADERBOARD_FORMATS[fmt], filename
     comment = {"csv": "# ", "md": "<!-- ", "latex": "% "}[fmt]
     close = " -->" if fmt == "md" else ""
-    header = "".join(f"{comment}{_comment_safe(line, fmt)}{close}\n" for line in _provenance_lines(document))
+    lines = [*_provenance_lines(document), *_mean_line(document, study), _hidden_line(hidden_images)]
+    header = "".join(f"{comment}{_comment_safe(line, fmt)}{close}\n" for line in lines)
     automated = document.get("automated") or {}
     if fmt == "latex":
         extra = {}
+        hidden = {row["model"]: row for row in hidden_images}
         for spec in study.job.specs.all():
             speed = spec_seconds_per_image(spec)
-            extra[model_label(spec)] = {"steps": spec.steps, "s/img": f"{speed[0]:.3f}" if speed else "--"}
+            label = model_label(spec)
+            extra[label] = {"steps": spec.steps, "s/img": f"{speed[0]:.3f}" if speed else "--"}
+            if label in hidden:
+                extra[label].update(images=hidden[label]["images"], hidden=hidden[label]["hidden"])
         for name, rows in _automated_columns(automated).items():
             for row in rows:
                 extra.setdefault(row["model"], {})[name] = _latex_value(row)
@@ -106,10 +137,33 @@ def leaderboard_export(
     else:
         body = render(document, fmt)
         if fmt == "csv":
-            body += _csv_automated(automated)
+            body += _csv_hidden(hidden_images) + _csv_automated(automated)
         elif fmt == "md":
-            body += _markdown_automated(automated)
+            body += _markdown_hidden(hidden_images) + _markdown_automated(automated)
     return (header + body).encode(), LEADERBOARD_FORMATS[fmt], filename
+
+
+HIDDEN_NOTE = "images per model: made for the study, and hidden in screening (never served to raters)"
+
+
+def _csv_hidden(hidden_images: list[dict]) -> str:
+    from ratings.stats.formats import csv_safe
+
+    out = io.StringIO()
+    out.write(f"# {HIDDEN_NOTE}\n")
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["model", "images", "hidden"])
+    for row in hidden_images:
+        writer.writerow([csv_safe(row["model"]), row["images"], row["hidden"]])
+    return out.getvalue()
+
+
+def _markdown_hidden(hidden_images: list[dict]) -> str:
+    from ratings.stats.formats import markdown_escape
+
+    lines = ["", f"{HIDDEN_NOTE[0].upper()}{HIDDEN_NOTE[1:]}.", "", "| model | images | hidden |", "| --- | ---: | ---: |"]
+    lines += [f"| {markdown_escape(row['model'])} | {row['images']} | {row['hidden']} |" for row in hidden_images]
+    return "\n".join(lines) + "\n"
 
 
 AGREEMENT_FIELDS = ["metric", "criterion", "accuracy", "ci_low", "ci_high", "votes", "metric_ties", "spearman", "spearman_p", "kendall", "kendall_p", "models"]

@@ -78,8 +78,10 @@ def compute_study_leaderboard(
     resample: str = "comparison", by: str | None = None,
 ) -> dict:
     """The leaderboard document (the ``leaderboard --format json --pairs`` shape, with
-    ``by_category`` when ``by`` names a breakdown) with its provenance."""
+    ``by_category`` when ``by`` names a breakdown) with its provenance. Its "mean" rows and pairs
+    average the study's pair criteria only (``mean_of``); set criteria have rows of their own."""
     from ratings.stats import rater_agreement, results_document
+    from ratings.stats.leaderboard import mean_of_names
     from ratings.stats.resample import POPULATION
 
     if method not in METHODS:
@@ -91,14 +93,17 @@ def compute_study_leaderboard(
     votes = study_votes(study=study)
     arrays = votes.counted(include_flagged=include_flagged, by=by)
     if arrays.n_votes:
-        document = results_document(arrays, method, rounds, seed, resample=resample, pairs=True, by_category=by is not None)
+        # "mean" is ADD's mean of the pair questions: a set criterion (variety) is rated on its own.
+        document = results_document(
+            arrays, method, rounds, seed, resample=resample, pairs=True, by_category=by is not None, mean_of=study.criteria,
+        )
         items = votes.items if include_flagged else votes.items[~votes.flagged]
         # canonical() keeps the vote order, so the items line up with the counted votes.
         agreement = {name: (None if np.isnan(alpha) else round(float(alpha), 4)) for name, alpha in rater_agreement(arrays, items).items()}
     else:
         document = {
             "method": method, "rounds": rounds, "seed": seed, "interval": "none (no votes counted)",
-            "criteria": study.all_criteria, "models": [], "resample": resample,
+            "criteria": study.all_criteria, "mean_of": mean_of_names(study.all_criteria, study.criteria), "models": [], "resample": resample,
             "population": POPULATION[resample], "warnings": [], "pairs": [],
         }
         if by is not None:

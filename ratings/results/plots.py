@@ -96,6 +96,10 @@ def plot_export(
     if not rows and criteria[0] == "mean" and document["criteria"]:
         criteria = document["criteria"][:1]
         rows = [row for row in document["models"] if row["criterion"] == criteria[0]]
+    from ratings.stats.formats import mean_description
+
+    # "mean" is named by what it averages (the pair criteria), never a bare "mean".
+    shown = criteria[0] if criteria[0] != "mean" else mean_description(document.get("mean_of") or [])
     n_models = max(len(specs), 1)
     longest = max([len(model_label(spec)) for spec in specs] + [8])
     height = max(3.2, 0.45 * n_models + 1.8)
@@ -109,7 +113,7 @@ def plot_export(
             axes.errorbar([row["rating"]], [k], xerr=[[below], [above]], fmt="o", capsize=4, color=colours.get(row["model"]))
         axes.set_yticks(y, [_plain(row["model"]) for row in rows])
         axes.set_ylim(-0.6, max(len(rows) - 0.4, 0.6))
-        axes.set_xlabel(_plain(f"rating ({criteria[0]}), {document['interval']}"))
+        axes.set_xlabel(_plain(f"rating ({shown}), {document['interval']}"))
         axes.margins(x=0.1)
     elif plot == "speed":
         speeds = {model_label(spec): spec_seconds_per_image(spec) for spec in specs}
@@ -130,7 +134,7 @@ def plot_export(
         else:
             axes.text(0.5, 0.5, "no model's speed measured yet (manage.py measure_speed)", ha="center", va="center", transform=axes.transAxes)
         axes.set_xlabel(_plain(f"seconds per image ({'; '.join(devices) or 'not measured'})"))
-        axes.set_ylabel(_plain(f"rating ({criteria[0]})"))
+        axes.set_ylabel(_plain(f"rating ({shown})"))
     elif plot == "diversity":
         measures = ((document.get("automated") or {}).get("diversity") or {}).get("measures") or {}
         measure = "embedding" if "embedding" in measures else "pixel"
@@ -152,7 +156,7 @@ def plot_export(
         else:
             axes.text(0.5, 0.5, "diversity across seeds not computed yet (Compute diversity on the results page)", ha="center", va="center", transform=axes.transAxes)
         axes.set_xlabel(_plain(f"diversity across seeds ({measure}: {'Vendi score of CLIP embeddings' if measure == 'embedding' else '1 - mean pairwise MS-SSIM'}), mean over prompts"))
-        axes.set_ylabel(_plain(f"rating ({criteria[0]})"))
+        axes.set_ylabel(_plain(f"rating ({shown})"))
     else:
         names, matrix = _win_rate_matrix(document, criteria[0])
         if plot == "heatmap":
@@ -162,7 +166,7 @@ def plot_export(
             for (i, j), value in np.ndenumerate(matrix):
                 if np.isfinite(value):
                     axes.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=8)
-            figure.colorbar(image, ax=axes, label=f"win rate of row over column ({criteria[0]})")
+            figure.colorbar(image, ax=axes, label=f"win rate of row over column ({shown})")
         else:
             focus = names.index(model) if model in names else 0
             others = [j for j in range(len(names)) if j != focus]
@@ -170,7 +174,7 @@ def plot_export(
             axes.barh([_plain(names[j]) for j in others], percentages, color=[colours.get(names[j]) for j in others])
             axes.axvline(50, color="grey", linestyle="--", linewidth=1)
             axes.set_xlim(0, 100)
-            axes.set_xlabel(_plain(f"% of votes preferring {names[focus] if names else '-'} ({criteria[0]})"))
+            axes.set_xlabel(_plain(f"% of votes preferring {names[focus] if names else '-'} ({shown})"))
     if plot in ("ratings", "speed", "diversity") and rows:
         axes.ticklabel_format(axis="x" if plot == "ratings" else "y", useOffset=False, style="plain")
     axes.set_title(_plain(f"{study.name}: {plot}"), fontsize=10)

@@ -70,9 +70,15 @@ def _pair_matrices(document: dict, study_models: list[str]) -> dict:
     models = sorted(set(study_models) | {p[k] for p in document.get("pairs", []) for k in ("model_a", "model_b")})
     matrices = [
         {"name": criterion, "rows": list(zip(models, pair_matrix(document.get("pairs", []), models, criterion)))}
-        for criterion in [*document["criteria"], *(["mean"] if len(document["criteria"]) > 1 else [])]
+        for criterion in _criteria_shown(document)
     ]
     return {"models": models, "matrices": matrices}
+
+
+def _criteria_shown(document: dict) -> list[str]:
+    """Every criterion of the document, then "mean" when it averages two or more (the pair
+    criteria: set criteria have their own tables but are not in the mean)."""
+    return [*document["criteria"], *(["mean"] if document.get("mean_of") else [])]
 
 
 @login_required
@@ -84,15 +90,16 @@ def leaderboard(request: HttpRequest, study_id: int) -> HttpResponse:
     except leaderboards.LeaderboardPending as pending:
         return render(request, "ratings/leaderboard.html", {"study": study, "pending": str(pending), "options": options}, status=202)
     method = options["method"]
+    from ratings.stats.formats import mean_description
 
     def sections_of(rows):
         return [
             {
                 "name": criterion,
-                "question": CRITERION_QUESTIONS.get(criterion, "Mean over the criteria (as ADD reports)" if criterion == "mean" else criterion),
+                "question": CRITERION_QUESTIONS.get(criterion, f"The {mean_description(document['mean_of'])} (as ADD reports)" if criterion == "mean" else criterion),
                 "rows": [row for row in rows if row["criterion"] == criterion],
             }
-            for criterion in [*document["criteria"], *(["mean"] if len(document["criteria"]) > 1 else [])]
+            for criterion in _criteria_shown(document)
         ]
 
     spread = {(row["model"], row["criterion"]): row for row in (document.get("ordering_spread") or {}).get("rows", [])}

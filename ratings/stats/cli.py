@@ -42,6 +42,13 @@ def _anchor(text: str) -> tuple[str, float]:
         raise argparse.ArgumentTypeError(f"expected MODEL=RATING, got {text!r}") from None
 
 
+def _criteria(text: str) -> list[str]:
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError(f"expected criterion names separated by commas, got {text!r}")
+    return names
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The command's options, on the plain parser of `main` or on Django's `CommandParser`."""
     parser.add_argument("--votes", required=True, metavar="FILE.csv", help="the vote file")
@@ -68,6 +75,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "Holm-adjusted p (JSON key pairs)")
     parser.add_argument("--include-uncounted", action="store_true",
                         help="keep rows whose counted column is no (e.g. flagged raters' votes in an export)")
+    parser.add_argument("--mean-of", type=_criteria, metavar="NAME,NAME",
+                        help='the criteria the combined rating "mean" averages (default: every criterion in '
+                             "the file); name a study's pair questions to leave its set questions (variety) out")
     parser.add_argument("--anchor", type=_anchor, metavar="MODEL=RATING",
                         help="bt: pin MODEL at RATING instead of centring the mean at 1000")
 
@@ -89,6 +99,10 @@ def run(options: Mapping[str, Any], stderr: TextIO | None = None) -> str:
             found = ", ".join(votes.criterion_names)
             raise UsageError(f"--criterion {name!r} is not in {options['votes']}; it has: {found}")
         votes = votes.only_criterion(name)
+    mean_of = options.get("mean_of")
+    missing = [name for name in mean_of or [] if name not in votes.criterion_names]
+    if missing and not options.get("criterion"):
+        raise UsageError(f"--mean-of names {', '.join(map(repr, missing))}, not in {options['votes']}; it has: {', '.join(votes.criterion_names)}")
     try:
         document = results_document(
             votes,
@@ -100,6 +114,7 @@ def run(options: Mapping[str, Any], stderr: TextIO | None = None) -> str:
             resample=resample,
             pairs=bool(options.get("pairs")),
             by_category=by_category,
+            mean_of=mean_of,
         )
     except ValueError as error:  # e.g. an anchor model that is not in the file
         raise UsageError(str(error)) from None

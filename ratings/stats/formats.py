@@ -1,9 +1,9 @@
 """Leaderboard documents rendered as JSON, CSV, Markdown or a LaTeX `tabular`.
 
 A document is what `leaderboard_document` returns and the `leaderboard` command prints as JSON:
-{"method", "rounds", "seed", "interval", "criteria", "models": [row, ...]} with the rows of
-`leaderboard.leaderboard_rows`. The other formats show the same rows under a line that states
-method, rounds and seed.
+{"method", "rounds", "seed", "interval", "criteria", "mean_of", "models": [row, ...]} with the rows
+of `leaderboard.leaderboard_rows`. The other formats show the same rows under a line that states
+method, rounds, seed and what "mean" averages.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import json
 import math
 from typing import Any, Mapping, Sequence
 
-from .leaderboard import COMBINED, METHOD_NAMES, ROW_FIELDS, leaderboard_rows
+from .leaderboard import COMBINED, METHOD_NAMES, ROW_FIELDS, leaderboard_rows, mean_of_names
 from .ratings import Ratings
 from .resample import POPULATION
 from .significance import PAIR_FIELDS
@@ -31,29 +31,41 @@ _LATEX_SPECIAL = {
 }
 
 
-def _ordering_spread_rows(ratings: Ratings) -> list[dict[str, Any]]:
-    low, high, combined_low, combined_high = ratings.ordering_spread
+def _ordering_spread_rows(ratings: Ratings, mean_of: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    low, high, combined_low, combined_high = ratings.ordering_spread_of(mean_of)
     rows = []
     finite = lambda x: float(x) if math.isfinite(x) else None  # noqa: E731
     for c, criterion in enumerate(ratings.criterion_names):
         rows += [{"model": m, "criterion": criterion, "low": finite(low[c, i]), "high": finite(high[c, i])} for i, m in enumerate(ratings.model_names)]
-    if len(ratings.criterion_names) >= 2:
+    if mean_of_names(ratings.criterion_names, mean_of):
         rows += [{"model": m, "criterion": COMBINED, "low": finite(combined_low[i]), "high": finite(combined_high[i])} for i, m in enumerate(ratings.model_names)]
     return rows
 
 
-def leaderboard_document(ratings: Ratings, rounds: int, seed: int | None) -> dict[str, Any]:
+def mean_description(mean_of: Sequence[str]) -> str:
+    """'mean of prompt_adherence and image_quality': what the "mean" rows average, in words."""
+    names = list(mean_of)
+    if not names:
+        return "no mean (fewer than two criteria to average)"
+    listed = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+    return f"mean of {listed}"
+
+
+def leaderboard_document(ratings: Ratings, rounds: int, seed: int | None, mean_of: Sequence[str] | None = None) -> dict[str, Any]:
     """The JSON object of the `leaderboard` command: method, rounds, seed, interval, criteria,
-    models (rows; rank = 1 + the models whose interval lies wholly above, for every method),
-    resample and population (the bootstrap unit and what the interval is about), and for online
-    Elo `ordering_spread` (the spread over orderings, labelled as such)."""
+    mean_of (the criteria the "mean" rows average: those of `mean_of` among the ratings'
+    criteria, or every criterion when it is None; empty when fewer than two, with no "mean" rows), models
+    (rows; rank = 1 + the models whose interval lies wholly above, for every method), resample
+    and population (the bootstrap unit and what the interval is about), and for online Elo
+    `ordering_spread` (the spread over orderings, labelled as such)."""
     document = {
         "method": ratings.method,
         "rounds": rounds,
         "seed": seed,
         "interval": f"{ratings.level:.0%} {ratings.interval_kind}",
         "criteria": list(ratings.criterion_names),
-        "models": leaderboard_rows(ratings),
+        "mean_of": mean_of_names(ratings.criterion_names, mean_of),
+        "models": leaderboard_rows(ratings, mean_of),
         "resample": ratings.resample,
         "population": POPULATION.get(ratings.resample, ratings.resample),
     }
@@ -61,7 +73,7 @@ def leaderboard_document(ratings: Ratings, rounds: int, seed: int | None) -> dic
         document["ordering_spread"] = {
             "what": f"central {ratings.level:.0%} spread of the rating over {rounds} orderings of all votes: "
             "how much the order of the votes moves online Elo; not a confidence interval",
-            "rows": _ordering_spread_rows(ratings),
+            "rows": _ordering_spread_rows(ratings, mean_of),
         }
     return document
 
@@ -83,21 +95,24 @@ def results_document(
     resample: str = "comparison",
     pairs: bool = True,
     by_category: bool = False,
+    mean_of: Sequence[str] | None = None,
     **options,
 ) -> dict[str, Any]:
     """Everything the leaderboard command and the study pages show, from one `VoteArrays`:
     `leaderboard_document` plus `warnings` (fits without a finite MLE), `pairs`
     (`significance.pairwise_table`: win rate, interval, binomial p, Holm p, per criterion and
     mean) and with by_category `by_category` ({category: {"votes", "models", "warnings"}}, the
-    same rows per prompt category; needs `votes.category`)."""
+    same rows per prompt category; needs `votes.category`). "mean" everywhere averages the
+    criteria of `mean_of` (None: every criterion, as for a plain vote file; a study passes its
+    pair criteria, so its set criteria are rated on their own but not averaged in)."""
     from .leaderboard import breakdown, estimate
     from .significance import pairwise_table
 
     ratings = estimate(votes, method, rounds, seed, resample=resample, **options)
-    document = leaderboard_document(ratings, rounds, seed)
+    document = leaderboard_document(ratings, rounds, seed, mean_of)
     document["warnings"] = fit_warnings(ratings, rounds)
     if pairs:
-        document["pairs"] = pairwise_table(votes, rounds, seed, resample=resample)
+        document["pairs"] = pairwise_table(votes, rounds, seed, resample=resample, mean_of=mean_of)
     if by_category:
         if votes.category is None:
             raise ValueError("a breakdown by category needs the category of each vote (a 'category' column)")
@@ -109,7 +124,7 @@ def results_document(
             except ValueError as error:  # e.g. a prompt bootstrap over a category of one prompt
                 document["by_category"][name] = {"votes": sub.n_votes, "models": [], "warnings": [str(error)]}
                 continue
-            rows = leaderboard_rows(sub_ratings)
+            rows = leaderboard_rows(sub_ratings, mean_of)
             document["by_category"][name] = {
                 "votes": sub.n_votes, "models": rows,
                 "warnings": category_rows(rows) + fit_warnings(sub_ratings, rounds),
@@ -134,12 +149,13 @@ def fit_warnings(ratings: Ratings, rounds: int) -> list[str]:
 
 
 def describe(document: Mapping[str, Any]) -> str:
-    """One line: method, rounds, seed, interval."""
+    """One line: method, rounds, seed, interval, and what "mean" averages when there is one."""
     method = document["method"]
     unit = "orderings" if method == "elo" else "bootstrap rounds"
+    mean = f'; "mean" is the {mean_description(document["mean_of"])}' if document.get("mean_of") else ""
     return (
         f"{METHOD_NAMES.get(method, method)} ({method}), {document['rounds']} {unit}, "
-        f"seed {document['seed']}; interval: {document['interval']}"
+        f"seed {document['seed']}; interval: {document['interval']}{mean}"
     )
 
 

@@ -8,12 +8,12 @@ import numpy as np
 
 from .arrays import VoteArrays
 from .bradley_terry import bradley_terry
-from .ratings import Ratings, interval_ranks
+from .ratings import Ratings, combined_criteria, interval_ranks
 from .win_rates import win_rates
 
 METHODS = ("bt", "elo", "winrate")
 METHOD_NAMES = {"bt": "Bradley-Terry", "elo": "online Elo", "winrate": "mean win rate"}
-#: The criterion name of the combined rating (the mean over criteria).
+#: The criterion name of the combined rating (the mean over the pair criteria, `mean_of`).
 COMBINED = "mean"
 ROW_FIELDS = ("model", "criterion", "rating", "ci_low", "ci_high", "rank", "votes")
 
@@ -68,20 +68,32 @@ def _rows(names, criterion, rating, low, high, votes) -> list[dict[str, Any]]:
     ]
 
 
-def leaderboard_rows(ratings: Ratings) -> list[dict[str, Any]]:
+def mean_of_names(criterion_names: Sequence[str], mean_of: Sequence[str] | None = None) -> list[str]:
+    """The criteria the "mean" rows average (see `ratings.combined_criteria`), in the votes'
+    order; empty when fewer than two, since then there is no "mean"."""
+    chosen = [criterion_names[c] for c in combined_criteria(criterion_names, mean_of)]
+    return chosen if len(chosen) >= 2 else []
+
+
+def leaderboard_rows(ratings: Ratings, mean_of: Sequence[str] | None = None) -> list[dict[str, Any]]:
     """The rows of a leaderboard, criterion by criterion, best first, then the combined rating
-    (criterion "mean", only with two or more criteria): model, criterion, rating, ci_low,
-    ci_high, rank (1 + the models whose lower bound is above this model's upper bound, within
-    the criterion), votes (the votes the model took part in; for "mean", summed over criteria).
-    A model without votes on a criterion has no row for it, nor for "mean"."""
+    (criterion "mean", the mean over the criteria of `mean_of`, None meaning every criterion;
+    only with two or more of them): model, criterion, rating, ci_low, ci_high, rank (1 + the
+    models whose lower bound is above this model's upper bound, within the criterion), votes (the
+    votes the model took part in; for "mean", summed over the averaged criteria). A model without
+    votes on a criterion has no row for it, nor for "mean" if the criterion is averaged.
+
+    A study passes its pair criteria as `mean_of`: its set criteria (variety across seeds) keep
+    their own rows but stay out of "mean", so adding one does not move the headline rating."""
     names = ratings.model_names
     low, high = ratings.interval()
     rows = []
     for c, criterion in enumerate(ratings.criterion_names):
         rows += _rows(names, criterion, ratings.rating[c], low[c], high[c], ratings.votes[c])
-    if len(ratings.criterion_names) >= 2:
-        rating, low, high = ratings.combined()
-        votes = np.where((ratings.votes > 0).all(axis=0), ratings.votes.sum(axis=0), 0)
+    if mean_of_names(ratings.criterion_names, mean_of):
+        chosen = combined_criteria(ratings.criterion_names, mean_of)
+        rating, low, high = ratings.combined(mean_of)
+        votes = np.where((ratings.votes[chosen] > 0).all(axis=0), ratings.votes[chosen].sum(axis=0), 0)
         rows += _rows(names, COMBINED, rating, low, high, votes)
     return rows
 
@@ -91,11 +103,13 @@ def leaderboard(
     method: str = "bt",
     rounds: int = 1000,
     seed: int | None = 0,
+    *,
+    mean_of: Sequence[str] | None = None,
     **options,
 ) -> list[dict[str, Any]]:
-    """`leaderboard_rows(estimate(votes, method, rounds, seed, **options))`: the same rows as the
-    `leaderboard` command's JSON `models` list."""
-    return leaderboard_rows(estimate(votes, method, rounds, seed, **options))
+    """`leaderboard_rows(estimate(votes, method, rounds, seed, **options), mean_of)`: the same
+    rows as the `leaderboard` command's JSON `models` list."""
+    return leaderboard_rows(estimate(votes, method, rounds, seed, **options), mean_of)
 
 
 def breakdown(

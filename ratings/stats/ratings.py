@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,6 +28,17 @@ def nan_mean(values: np.ndarray, axis) -> np.ndarray:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         return np.nanmean(values, axis=axis)
+
+
+def combined_criteria(criterion_names: Sequence[str], mean_of: Sequence[str] | None = None) -> list[int]:
+    """The indices of the criteria the combined rating ("mean") averages: every criterion when
+    `mean_of` is None, else those of `mean_of` that are among `criterion_names`, in their order.
+    A study's set criteria (variety of a model's images across seeds) are rated on their own and
+    left out: ADD's headline rating is the mean of the two pair questions only."""
+    if mean_of is None:
+        return list(range(len(criterion_names)))
+    wanted = set(mean_of)
+    return [c for c, name in enumerate(criterion_names) if name in wanted]
 
 
 def interval_ranks(low: np.ndarray, high: np.ndarray) -> np.ndarray:
@@ -68,23 +80,30 @@ class Ratings:
 
     @property
     def ordering_spread(self) -> tuple | None:
+        """`ordering_spread_of()`, the combined rating over every criterion."""
+        return self.ordering_spread_of()
+
+    def ordering_spread_of(self, mean_of: Sequence[str] | None = None) -> tuple | None:
         """Online Elo only: (low, high) float[C, M] and (low, high) float[M] of the combined
-        rating: the central `level` spread over orderings of all votes (order dependence, not a
-        confidence interval)."""
+        rating over `mean_of` (see `combined_criteria`): the central `level` spread over orderings
+        of all votes (order dependence, not a confidence interval)."""
         if self.ordering_draws is None:
             return None
         low, high = nan_percentiles(self.ordering_draws, self.level)
-        return (low, high, *nan_percentiles(self.ordering_draws.mean(axis=1), self.level))
+        chosen = combined_criteria(self.criterion_names, mean_of)
+        return (low, high, *nan_percentiles(self.ordering_draws[:, chosen].mean(axis=1), self.level))
 
     def interval(self) -> tuple[np.ndarray, np.ndarray]:
         """(low, high), float[C, M]: the central `level` percentile interval of the draws."""
         return nan_percentiles(self.draws, self.level)
 
-    def combined(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(rating, low, high), float[M]: the mean over criteria (as ADD reports it), its interval
-        from the per-draw means. A model missing on any criterion gets NaN."""
-        rating = self.rating.mean(axis=0)
-        low, high = nan_percentiles(self.draws.mean(axis=1), self.level)
+    def combined(self, mean_of: Sequence[str] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(rating, low, high), float[M]: the mean over the criteria of `mean_of` (None: every
+        criterion; see `combined_criteria`), as ADD reports it, its interval from the per-draw
+        means. A model missing on any of those criteria gets NaN."""
+        chosen = combined_criteria(self.criterion_names, mean_of)
+        rating = self.rating[chosen].mean(axis=0)
+        low, high = nan_percentiles(self.draws[:, chosen].mean(axis=1), self.level)
         return rating, low, high
 
     def ranks(self) -> np.ndarray:

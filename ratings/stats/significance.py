@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from .arrays import VoteArrays
+from .ratings import combined_criteria
 from .resample import HI_WINS, LO_WINS, TIES, pair_counts
 
 
@@ -98,12 +99,17 @@ PAIR_FIELDS = (
 )
 
 
-def _mean_decisions(votes: VoteArrays) -> tuple[np.ndarray, ...]:
-    """(lo, hi, wins_lo, wins_hi, ties) per observed pair for the mean over criteria: each
-    comparison's answers averaged over its criteria (seen from the pair's lower-indexed model)
-    count as one decision: a win above 1/2, a loss below, a tie at 1/2."""
+def _mean_decisions(votes: VoteArrays, mean_of: Sequence[str] | None = None) -> tuple[np.ndarray, ...]:
+    """(lo, hi, wins_lo, wins_hi, ties) per observed pair for the mean over the criteria of
+    `mean_of` (None: every criterion): each comparison's answers averaged over those criteria
+    (seen from the pair's lower-indexed model) count as one decision: a win above 1/2, a loss
+    below, a tie at 1/2. Votes on other criteria (a study's set criteria) are left out, so their
+    comparisons do not count as decisions of the mean."""
     from .resample import vote_cells
 
+    chosen = combined_criteria(votes.criterion_names, mean_of)
+    if len(chosen) < votes.n_criteria:
+        votes = votes.subset(np.isin(votes.criterion, chosen))
     lo, hi, vote_pair, _ = vote_cells(votes)
     score_lo = np.where(votes.model_a == lo[vote_pair], votes.outcome, 1.0 - votes.outcome)
     _, unit = np.unique(votes.comparison, return_inverse=True)
@@ -127,8 +133,10 @@ def pairwise_table(
     resample: str = "comparison",
     alpha: float = 0.05,
     level: float = 0.95,
+    mean_of: Sequence[str] | None = None,
 ) -> list[dict[str, Any]]:
-    """Every compared model pair per criterion, and for the mean over criteria (with two or more):
+    """Every compared model pair per criterion, and for the mean over the criteria of `mean_of`
+    (None: every criterion; a study passes its pair criteria; only with two or more of them):
     decisive wins and losses and ties, the win rate of model_a over model_b (a tie counts half)
     with its bootstrap percentile interval (`rounds` rounds resampling `resample` units, as the
     leaderboards do), the exact two-sided binomial p on the decisive votes (scipy's `binomtest`
@@ -141,7 +149,7 @@ def pairwise_table(
 
     if votes.n_votes == 0:
         return []
-    rates = win_rates(votes, rounds, seed, resample=resample, level=level)
+    rates = win_rates(votes, rounds, seed, resample=resample, level=level, mean_of=mean_of)
     names = votes.model_names
     rows: list[dict[str, Any]] = []
 
@@ -162,12 +170,13 @@ def pairwise_table(
         tests = pairwise_binomial_tests(votes, criterion=c, alpha=alpha)
         add(criterion, tests.model_i, tests.model_j, tests.wins_i, tests.wins_j, tests.ties,
             rates.matrix[c], rates.low[c], rates.high[c])
-    if votes.n_criteria >= 2:
+    chosen = combined_criteria(votes.criterion_names, mean_of)
+    if len(chosen) >= 2:
         from .ratings import nan_mean, nan_percentiles
 
-        lo, hi, won, lost, tied = _mean_decisions(votes)
+        lo, hi, won, lost, tied = _mean_decisions(votes, mean_of)
         compared = (won + lost + tied) > 0
-        mean = nan_mean(rates.matrix, axis=0)
+        mean = nan_mean(rates.matrix[chosen], axis=0)
         low, high = (rates.mean_low, rates.mean_high) if rates.mean_low is not None else nan_percentiles(mean[None], level)
         add("mean", lo[compared], hi[compared], won[compared], lost[compared], tied[compared], mean, low, high)
     return rows

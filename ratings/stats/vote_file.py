@@ -27,6 +27,7 @@ import numba
 import numpy as np
 
 from .arrays import VoteArrays, canonical
+from .leaderboard import COMBINED  # reserved: the combined rating's criterion name
 
 WINNER_OUTCOMES = {"model_a": 1.0, "model_b": 0.0, "tie": 0.5, "tie (bothbad)": 0.5}
 REQUIRED_COLUMNS = ("model_a", "model_b", "winner")
@@ -36,8 +37,6 @@ NOT_COUNTED = ("no", "false", "0")
 #: The category of a vote whose `category` cell is empty.
 UNCATEGORIZED = "uncategorized"
 DEFAULT_CRITERION = "overall"
-#: Reserved for the combined rating in leaderboards.
-COMBINED = "mean"
 
 _COMMA, _QUOTE, _LF, _CR = 44, 34, 10, 13
 _FNV_OFFSET = np.uint64(0xCBF29CE484222325)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from .arrays import VoteArrays
-from .ratings import BOOTSTRAP, Ratings, nan_mean, nan_percentiles
+from .ratings import BOOTSTRAP, Ratings, combined_criteria, nan_mean, nan_percentiles
 from .resample import HI_WINS, LO_WINS, TIES, PairCounts, pair_counts
 
 TIE_RULES = ("half", "exclude")
@@ -25,7 +26,7 @@ class WinRates:
     low: np.ndarray
     high: np.ndarray
     mean: Ratings
-    #: The matrix averaged over criteria (as ADD reports) and its bootstrap interval.
+    #: The matrix averaged over the criteria of `mean_of` (as ADD reports) and its bootstrap interval.
     mean_low: np.ndarray | None = None
     mean_high: np.ndarray | None = None
 
@@ -56,6 +57,7 @@ def win_rates(
     ties: str = "half",
     resample: str = "comparison",
     level: float = 0.95,
+    mean_of: Sequence[str] | None = None,
 ) -> WinRates:
     """Pairwise win rates per criterion with bootstrap percentile intervals.
 
@@ -64,6 +66,8 @@ def win_rates(
     rounds resample comparisons, or prompts / raters (resample="prompt" | "rater", a cluster bootstrap) with
     replacement, the same draw for all criteria; intervals are central `level` percentiles.
     A model's mean win rate averages its win rates against the models it met (0 to 1).
+    `mean_low`, `mean_high` are the interval of the matrix averaged over the criteria of `mean_of`
+    (None: every criterion; a study passes its pair criteria, leaving its set criteria out).
     Memory: the draws hold R x C x M x M floats (1000 x 2 x 20 x 20 = 6 MB).
     """
     tables: PairCounts = pair_counts(votes, rounds, np.random.default_rng(seed), resample)
@@ -82,5 +86,6 @@ def win_rates(
         level=level,
         resample="prompt" if resample == "cluster" else resample,
     )
-    mean_low, mean_high = nan_percentiles(nan_mean(matrix_draws, axis=-3), level)
+    chosen = combined_criteria(votes.criterion_names, mean_of)
+    mean_low, mean_high = nan_percentiles(nan_mean(matrix_draws[..., chosen, :, :], axis=-3), level)
     return WinRates(votes.model_names, votes.criterion_names, matrix, low, high, mean, mean_low, mean_high)
