@@ -20,7 +20,7 @@ from common.api import ResearcherAPIMixin, is_researcher, service_errors
 
 from .. import cloning, payments, pilots, progress, raters, sampling, screening, selectors, studies
 from ..results import image_exports
-from ..results.exports import LEADERBOARD_FORMATS, leaderboard_export, votes_csv
+from ..results.exports import leaderboard_export, votes_csv
 from ..results.leaderboards import LeaderboardPending, study_leaderboard
 from ..models import Rater, Study
 from . import serializers
