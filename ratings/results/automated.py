@@ -28,7 +28,7 @@ from django.utils import timezone
 
 from generation.models import DisplayCopy, ImageMetric
 from common.queues import GPU_QUEUE
-from generation.metrics import METRICS
+from generation.metrics import METRICS, metric_weights_available
 
 from ..models import Study
 from .image_exports import study_images
@@ -288,11 +288,15 @@ def study_diversity_enqueue(*, study: Study, embeddings: bool | None = None) -> 
 def study_diversity_after_generation(sender=None, *, job_id: int, **kwargs) -> str | None:
     """``generation.signals.job_done`` receiver: once a study's images are all made, its
     diversity across seeds is computed without anyone asking (as the metrics are); a study with
-    one seed has none to compute. Returns what was queued, or None."""
+    one seed has none to compute. Returns what was queued, or None.
+
+    It runs in the worker that finished the job, so like the metrics it asks for the embedding
+    measure only when that worker has the CLIP weights (a local directory, or a hub id in its
+    cache): finishing a job never starts a download."""
     study = Study.objects.select_related("job").filter(job_id=job_id).first()
     if study is None or len(set(study.job.seeds)) < 2:
         return None
-    return study_diversity_enqueue(study=study)
+    return study_diversity_enqueue(study=study, embeddings=metric_weights_available(METRICS["clip_score"]))
 
 
 def study_automated_fingerprint(*, study: Study) -> str:

@@ -30,9 +30,12 @@ def test_study_from_models_to_leaderboard_with_a_real_worker(celery_worker, tiny
     assert Image.objects.count() == 48
     # Every image was made by the worker process, not in this one.
     assert "generation.generate_batch" in celery_worker.log()
-    assert celery_worker.log().count("succeeded") == queued
+    assert len(re.findall(r"Task generation\.generate_batch\[[^]]+\] succeeded", celery_worker.log())) == queued
     study.job.refresh_from_db()
     assert study.job.status == "done"
+    # The finished job queued the study's diversity across seeds, which the worker computed.
+    wait_for(lambda: re.search(r"Task ratings\.study_diversity_compute\[[^]]+\] succeeded", celery_worker.log()),
+             timeout=60, what="the worker to compute the study's diversity", interval=0.5)
 
     studies.study_open(study=study)
     user = UserFactory(username="rater")

@@ -229,20 +229,26 @@ def test_diversity_with_clip_configured_goes_to_the_gpu_queue_whose_worker_notes
     assert any("embedding diversity not computed" in note and "EVALSITE_METRIC_CLIP" in note for note in diversity["notes"])
 
 
-def test_a_study_whose_images_are_all_made_gets_its_diversity_without_anyone_asking(db, staff, client, settings, django_capture_on_commit_callbacks):
+@pytest.mark.parametrize("clip", ["", "nobody-here/no-such-clip"], ids=["no-clip-setting", "clip-weights-not-on-this-worker"])
+def test_a_study_whose_images_are_all_made_gets_its_diversity_without_anyone_asking(
+    db, staff, client, settings, django_capture_on_commit_callbacks, clip
+):
     """job_done: the last batch, or an enqueue that finds nothing to make (a clone whose images
-    all exist), marks the job done, and the study's diversity is computed (pixels only here)."""
+    all exist), marks the job done, and the study's diversity is computed: pixels only when the
+    worker has no CLIP weights (finishing a job never starts a download)."""
     from generation import jobs
     from generation.models import GenerationJob
 
-    settings.EVALSITE_METRIC_CLIP = ""
+    settings.EVALSITE_METRIC_CLIP = clip
     study = _study(seeds=[0, 1], owner=staff, n_prompts=3)
     GenerationJob.objects.filter(pk=study.job_id).update(status=GenerationJob.Status.RUNNING)
     assert automated.study_diversity(study=study) is None
     with django_capture_on_commit_callbacks(execute=True):
         assert jobs.job_enqueue(job=study.job) == 0  # every image exists: nothing to queue
     assert GenerationJob.objects.get(pk=study.job_id).status == GenerationJob.Status.DONE
-    pixel = {row["model"]: row["mean"] for row in automated.study_diversity(study=study)["measures"]["pixel"]["models"]}
+    diversity = automated.study_diversity(study=study)
+    assert set(diversity["measures"]) == {"pixel"} and diversity["notes"] == []
+    pixel = {row["model"]: row["mean"] for row in diversity["measures"]["pixel"]["models"]}
     assert pixel["model-same"] < pixel["model-wobble"] < pixel["model-noise"]
     client.force_login(staff)
     page = client.get(f"/studies/{study.pk}/leaderboard/").content.decode()

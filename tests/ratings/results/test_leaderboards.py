@@ -19,10 +19,8 @@ def voted_study(tiny_specs, prompt_set, django_capture_on_commit_callbacks):
     """Every pair of the study answered once by each of two raters: turbo always wins on
     adherence and always loses on quality; a third, flagged rater always votes the other way."""
     # Plain comparisons only: no attention checks, repeats or minimum time (rater-side defaults).
-    study = StudyFactory(name="Voted", specs=tiny_specs, prompt_set=prompt_set, votes_per_pair=3, no_checks=True)
-    with django_capture_on_commit_callbacks(execute=True):
-        studies.study_start_generation(study=study)
-    studies.study_open(study=study)
+    # Its images are files made in the test (the results read votes, not pixels): no pipeline runs per test.
+    study = StudyWithImagesFactory(name="Voted", specs=tiny_specs, prompt_set=prompt_set, votes_per_pair=3, no_checks=True)
     turbo = tiny_specs[0].pk
     for name, contrary in (("r1", False), ("r2", False), ("flagged", True)):
         rater = raters.rater_invite(study=study, user=UserFactory(username=name))
