@@ -96,12 +96,18 @@ def screening_change(request: HttpRequest, study_id: int) -> HttpResponse:
                 study=study, image_ids=images, reason=request.POST.get("reason", ""), note=request.POST.get("note", ""), by=request.user
             )
             text = f"{result['hidden']} image(s) hidden; {result['pairs_retired']} pair(s) retired."
+            checks = result["attention_checks_removed"] + result["attention_checks_kept"]
+            if checks:
+                text += f" {checks} attention check(s) on them are no longer served."
             if result["open_pairs"]:
                 text += f" {result['open_pairs']} pair(s) already on raters' screens may still be answered."
             messages.success(request, text)
         elif action == "unhide":
             result = screening.images_unhide(study=study, image_ids=images)
-            messages.success(request, f"{result['shown']} image(s) shown again; {result['pairs_restored'] + result['pairs_added']} pair(s) serve again.")
+            text = f"{result['shown']} image(s) shown again; {result['pairs_restored'] + result['pairs_added']} pair(s) serve again."
+            if result["attention_checks_restored"]:
+                text += f" {result['attention_checks_restored']} attention check(s) serve again."
+            messages.success(request, text)
         elif action == "review":
             screening.study_images_reviewed(study=study, by=request.user)
             messages.success(request, "Screening recorded as done: crowd links work once the study is open.")

@@ -8,6 +8,7 @@ import random
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Q
 from django.test import Client
 
 from ratings import raters, scheduler, screening, studies
@@ -281,9 +282,12 @@ def test_the_operations_page_and_the_leaderboard_say_what_was_hidden(make_study)
     client = Client()
     client.force_login(owner)
     target = _image(study, spec_index=1, position=1)
+    checks = AttentionCheck.objects.filter(Q(image_id=target) | Q(decoy_image_id=target), study=study).count()
+    assert checks > 0  # the study's checks are built on every image
     response = client.post(f"/studies/{study.pk}/operations/screening/", {"action": "hide", "images": [target], "reason": "offensive"}, follow=True)
     page = response.content.decode()
     assert response.status_code == 200 and "1 image(s) hidden" in page and "hidden</strong>: offensive" in page
+    assert f"{checks} attention check(s) on them are no longer served" in page
     assert "Not screened yet" in page and "Crowd links do not work yet" in page
     assert "PROLIFIC_PID={{%PROLIFIC_PID%}}" in page  # the platform's placeholder, as Prolific wants it
     assert client.get(f"/studies/{study.pk}/operations/images/{target}/")["Content-Type"] == "image/png"
