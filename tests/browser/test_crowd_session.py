@@ -3,60 +3,24 @@ screener, the votes, the feedback box, and the finish page's form posting the as
 the sandbox's externalSubmit. A local HTTP server stands in for MTurk's endpoint and records
 the post (``EVALSITE_MTURK_SUBMIT_HOSTS`` lets the test name it as the sandbox)."""
 
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, quote
+from urllib.parse import quote
 
 import pytest
 
 from ratings import crowd
 from ratings.models import Participation
 from ratings.selectors import study_items
+from tests.browser.mturk import StandInMTurk
 from tests.ratings.rater_client import study_link
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-class RecordingMTurk(ThreadingHTTPServer):
-    """Answers every POST with a short page and keeps (path, form fields) of each."""
-
-    def __init__(self):
-        self.posts: list[tuple[str, dict]] = []
-        self.received = threading.Event()
-
-        recorder = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                length = int(self.headers.get("Content-Length", 0))
-                recorder.posts.append((self.path, parse_qs(self.rfile.read(length).decode())))
-                body = b"<!doctype html><title>MTurk sandbox</title><p id='mturk-received'>Assignment received</p>"
-                self.send_response(200)
-                self.send_header("Content-Type", "text/html")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-                recorder.received.set()
-
-            def log_message(self, *args):
-                pass
-
-        super().__init__(("127.0.0.1", 0), Handler)
-
-    @property
-    def origin(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
-
-
 @pytest.fixture
 def sandbox(settings):
-    server = RecordingMTurk()
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    settings.EVALSITE_MTURK_SUBMIT_HOSTS = ["https://www.mturk.com", server.origin]
-    yield server
-    server.shutdown()
-    server.server_close()
+    with StandInMTurk() as server:
+        settings.EVALSITE_MTURK_SUBMIT_HOSTS = ["https://www.mturk.com", server.origin]
+        yield server
 
 
 def test_an_mturk_worker_walks_the_screener_votes_and_feedback_and_the_assignment_is_posted_to_the_sandbox(

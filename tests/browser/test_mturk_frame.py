@@ -4,68 +4,26 @@ in a tab of its own, where the worker consents, reads the instructions and votes
 notices the worker has finished and posts the assignment to the stand-in's externalSubmit.
 A site that is not MTurk cannot frame the link."""
 
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, quote, urlparse
+from urllib.parse import quote, urlparse
 
 import pytest
 
 from ratings.models import Participation
+from tests.browser.mturk import StandInMTurk
 from tests.ratings.rater_client import study_link
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-class StandInMTurk(ThreadingHTTPServer):
-    """GET /hit: a page framing ``frame_url`` (as MTurk shows an ExternalQuestion); POST: recorded."""
-
-    def __init__(self, host: str):
-        self.host = host
-        self.frame_url = ""
-        self.posts: list[tuple[str, dict]] = []
-        self.received = threading.Event()
-        recorder = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def _send(self, body: bytes):
-                self.send_response(200)
-                self.send_header("Content-Type", "text/html")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def do_GET(self):
-                self._send(f"<!doctype html><title>HIT</title><iframe id='hit' src='{recorder.frame_url}' width='1000' height='700'></iframe>".encode())
-
-            def do_POST(self):
-                length = int(self.headers.get("Content-Length", 0))
-                recorder.posts.append((self.path, parse_qs(self.rfile.read(length).decode())))
-                self._send(b"<!doctype html><title>MTurk</title><p id='mturk-received'>Assignment received</p>")
-                recorder.received.set()
-
-            def log_message(self, *args):
-                pass
-
-        super().__init__(("127.0.0.1", 0), Handler)
-
-    @property
-    def origin(self) -> str:
-        return f"http://{self.host}:{self.server_address[1]}"
 
 
 @pytest.fixture
 def stand_in(live_server, settings):
     # Another site than the live server's (localhost and 127.0.0.1 are different sites), as MTurk is.
     host = "127.0.0.1" if urlparse(live_server.url).hostname == "localhost" else "localhost"
-    server = StandInMTurk(host)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    settings.EVALSITE_MTURK_SUBMIT_HOSTS = ["https://www.mturk.com", server.origin]
-    settings.EVALSITE_MTURK_FRAME_ANCESTORS = ["https://worker.mturk.com", server.origin]
-    yield server
-    server.shutdown()
-    server.server_close()
+    with StandInMTurk(host) as server:
+        settings.EVALSITE_MTURK_SUBMIT_HOSTS = ["https://www.mturk.com", server.origin]
+        settings.EVALSITE_MTURK_FRAME_ANCESTORS = ["https://worker.mturk.com", server.origin]
+        yield server
 
 
 def until(predicate, timeout: float = 20.0):
