@@ -133,8 +133,8 @@ def mturk_frame_status(*, study: Study, worker_id: str, assignment_id: str) -> d
     participation = (
         Participation.objects.filter(
             study=study, rater__source=Rater.Source.MTURK, rater__external_id=worker_id, crowd_session_id=assignment_id
-        ).exclude(crowd_session_id="").first()
-        if worker_id and assignment_id else None
+        ).first()
+        if worker_id and assignment_id else None  # both needed: an empty id finds nobody
     )
     if participation is None or not participation.outcome or feedback_wanted(study=study, participation=participation):
         return {"finished": False}

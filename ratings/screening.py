@@ -196,6 +196,22 @@ def crowd_entry_problem(*, study: Study) -> str:
     return ""
 
 
+CLOSED_TO_CROWD = {
+    Study.Status.DRAFT: "is still a draft", Study.Status.GENERATING: "is still generating its images",
+    Study.Status.PAUSED: "is paused", Study.Status.CLOSED: "is closed",
+}
+
+
+def crowd_links_problem(*, study: Study) -> str:
+    """Why the study's crowd links let no new participant in now (for its team), or '': not open
+    for rating, stopped by its rule or budget, or not screened (``crowd_entry_problem``)."""
+    if study.status != Study.Status.RATING:
+        return f"The study {CLOSED_TO_CROWD[study.status]}: the links let participants in only while it is open for rating."
+    if study.stopped_at is not None:
+        return "The study was stopped by its stopping rule or vote budget: only participants already in it can finish."
+    return crowd_entry_problem(study=study)
+
+
 def screening_state(*, study: Study) -> dict:
     """Whether the study was screened, by whom and when, or skipped; what crowd links do."""
     root = screening_study(study)

@@ -158,6 +158,12 @@ def study_links(*, study: Study) -> dict[str, str]:
     }
 
 
+def study_crowd_links(*, study: Study, site: str) -> dict[str, dict[str, str]]:
+    """``{platform: {"url", "use"}}``: the links of ``study_links`` on ``site`` (scheme and
+    host), with where each goes on its platform (the operations page and the API show both)."""
+    return {platform: {"url": site.rstrip("/") + path, "use": LINK_USE[platform]} for platform, path in study_links(study=study).items()}
+
+
 def study_reports(*, study: Study) -> list[Comparison]:
     """Pairs raters skipped, newest first, with the images and why (for the staff side)."""
     return list(

@@ -58,10 +58,7 @@ def operations(request: HttpRequest, study_id: int) -> HttpResponse:
         "crowd_problem": screening.crowd_entry_problem(study=study),
         # The links to hand to the crowd platforms (a pilot has its own).
         # Joined as text: the platforms' {{%PLACEHOLDERS%}} must reach them unencoded.
-        "links": {
-            platform: {"url": request.build_absolute_uri("/").rstrip("/") + link, "use": selectors.LINK_USE[platform]}
-            for platform, link in selectors.study_links(study=study).items()
-        },
+        "links": selectors.study_crowd_links(study=study, site=request.build_absolute_uri("/")),
     }
     return render(request, "ratings/operations.html", context)
 

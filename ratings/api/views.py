@@ -169,18 +169,8 @@ class StudyViewSet(ResearcherAPIMixin, mixins.CreateModelMixin, viewsets.ReadOnl
         """The study's crowd links (Prolific, MTurk) with where each goes on its platform, and
         whether they let participants in yet. A pilot has links of its own."""
         study = self.get_object()
-        state = {"draft": "is still a draft", "generating": "is still generating its images", "paused": "is paused", "closed": "is closed"}
-        if study.status != Study.Status.RATING:
-            problem = f"The study {state[study.status]}: the links let participants in only while it is open for rating."
-        elif study.stopped_at is not None:
-            problem = "The study was stopped by its stopping rule or vote budget: only participants already in it can finish."
-        else:
-            problem = screening.crowd_entry_problem(study=study)
-        site = request.build_absolute_uri("/").rstrip("/")
-        links = {
-            platform: {"url": site + path, "use": selectors.LINK_USE[platform]}
-            for platform, path in selectors.study_links(study=study).items()
-        }
+        problem = screening.crowd_links_problem(study=study)
+        links = selectors.study_crowd_links(study=study, site=request.build_absolute_uri("/"))
         return Response({**links, "open_to_crowd": not problem, "problem": problem})
 
     @extend_schema(request=serializers.CloneSerializer, responses={201: serializers.StudySerializer})
