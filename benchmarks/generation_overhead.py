@@ -64,15 +64,18 @@ def choose_spec(family, batch_size: int, pipelines, spec_config):
             return spec, config, pipe, seconds
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--batches", type=int, default=10, help="Timed batches per round (default 10).")
     parser.add_argument("--batch-size", type=int, default=8, help="Images per batch (default 8).")
     parser.add_argument("--size", type=int, default=256, help="Image side in pixels (default 256).")
     parser.add_argument("--display-size", type=int, default=128, help="Display copy width (default 128).")
     parser.add_argument("--rounds", type=int, default=6, help="Rounds of each way, alternating which goes first (default 6).")
-    args = parser.parse_args()
+    return parser.parse_args()
 
+
+def start_services() -> tuple[str, Path, object]:
+    """The benchmark's database (migrated), data folder and private Redis; Django set up."""
     database_url = os.environ.setdefault("DATABASE_URL", DEFAULT_DATABASE_URL)
     data_dir = Path(tempfile.mkdtemp(prefix="evalsite-bench-"))
     os.environ["EVALSITE_DATA_DIR"] = str(data_dir)
@@ -80,7 +83,7 @@ def main() -> None:
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     ensure_database(database_url)
 
-    from tests.processes import CeleryWorker, RedisServer, wait_for
+    from tests.processes import RedisServer
 
     redis_server = RedisServer(data_dir / "redis").start()
     os.environ["REDIS_URL"] = redis_server.url
@@ -92,26 +95,20 @@ def main() -> None:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
+    return database_url, data_dir, redis_server
 
-    from django.conf import settings
+
+def measure_rounds(args, *, turbo, config, pipe, prompt_set, warmup_set, database_url: str, data_dir: Path, redis_server) -> tuple[list, list]:
+    """``args.rounds`` rounds of each way (the bare pipeline loop, a real worker's job), which
+    goes first alternating; returns the seconds of each round, bare and worker."""
     from django.utils import timezone
 
-    from generation import jobs, pipelines, specs
-    from tests.factories import PromptSetFactory
+    from generation import jobs, pipelines
     from generation.models import GenerationJob
-    from generation.specs import spec_config
+    from tests.processes import CeleryWorker, wait_for
 
-    family = sorted(specs.tiny_family_install(directory=settings.EVALSITE_MODELS_DIR / "tiny", size=args.size), key=lambda s: s.steps)
-    turbo, config, pipe, batch_seconds = choose_spec(family, args.batch_size, pipelines, spec_config)
-    print(f"spec {turbo.slug}: a batch of {args.batch_size} at {args.size}x{args.size} takes {batch_seconds:.2f} s here", flush=True)
     images_per_round = args.batches * args.batch_size
-    run_id = time.strftime("%Y%m%d-%H%M%S")
-    prompt_set = PromptSetFactory(
-        name=f"overhead benchmark {run_id}", size=images_per_round, text="a small red cube on a wooden table, photo number {i}"
-    )
     prompts = list(prompt_set.prompts.order_by("position"))
-    warmup_set = PromptSetFactory(name=f"overhead warm-up {run_id}", size=args.batch_size, text="warm-up {i}")
-
     worker = CeleryWorker(
         broker_url=redis_server.url, database_url=database_url, data_dir=str(data_dir),
         log_path=data_dir / "celery.log", extra_env={"CELERY_TASK_ALWAYS_EAGER": "0"},
@@ -150,6 +147,30 @@ def main() -> None:
     finally:
         worker.stop()
         redis_server.stop()
+    return bare, worker_times
+
+
+def main() -> None:
+    args = parse_args()
+    database_url, data_dir, redis_server = start_services()
+
+    from django.conf import settings
+
+    from generation import pipelines, specs
+    from generation.configs import spec_config
+    from tests.factories import PromptSetFactory
+
+    family = sorted(specs.tiny_family_install(directory=settings.EVALSITE_MODELS_DIR / "tiny", size=args.size), key=lambda s: s.steps)
+    turbo, config, pipe, batch_seconds = choose_spec(family, args.batch_size, pipelines, spec_config)
+    print(f"spec {turbo.slug}: a batch of {args.batch_size} at {args.size}x{args.size} takes {batch_seconds:.2f} s here", flush=True)
+    images_per_round = args.batches * args.batch_size
+    run_id = time.strftime("%Y%m%d-%H%M%S")
+    prompt_set = PromptSetFactory(
+        name=f"overhead benchmark {run_id}", size=images_per_round, text="a small red cube on a wooden table, photo number {i}"
+    )
+    warmup_set = PromptSetFactory(name=f"overhead warm-up {run_id}", size=args.batch_size, text="warm-up {i}")
+    bare, worker_times = measure_rounds(args, turbo=turbo, config=config, pipe=pipe, prompt_set=prompt_set, warmup_set=warmup_set,
+                                        database_url=database_url, data_dir=data_dir, redis_server=redis_server)
 
     # Rates over all rounds (a shared virtual machine's speed wanders by 10-20 % over a minute:
     # the best round of each way would compare the luckier moments, not the two ways).

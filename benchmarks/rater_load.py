@@ -35,7 +35,6 @@ import json
 import os
 import runpy
 import secrets
-import shutil
 import signal
 import socket
 import subprocess
@@ -49,92 +48,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.postgres import ensure_database  # noqa: E402
+from benchmarks.rater_load_wrk import LUA, PAUSE_LUA, ensure_wrk, run_wrk  # noqa: E402  (the client, wrk)
+
+
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/evalsite_bench"
 PROMPTS, SEEDS = 100, [0, 1]  # 3 tiny models -> 3 x 100 x 2 = 600 pairs a rater can see once each
-
-LUA = r"""
--- One wrk thread per rater (one connection each), so each keeps its own cookie and pair.
-local counter, threads = 0, {}
-function setup(thread)
-  thread:set("id", counter)
-  table.insert(threads, thread)
-  counter = counter + 1
-end
-
-function init(args)
-  mode, raters_file, max_requests = args[1], args[2], tonumber(args[3])
-  pause_min, pause_max = tonumber(args[4]), tonumber(args[5])
-  vote_path, out_file = args[6], args[7]
-  local i = 0
-  for line in io.lines(raters_file) do
-    if i == id then cookie, csrf, token = line:match("([^\t]*)\t([^\t]*)\t([^\t]*)") end
-    i = i + 1
-  end
-  acked, acked_n, bad, sent = {}, 0, 0, 0
-  math.randomseed(id * 7919 + 17)
-end
-
-function request()
-  sent = sent + 1
-  if mode == "baseline" then
-    return wrk.format("GET", "/livez/", {["Cookie"] = cookie})
-  end
-  local body = '{"token": "' .. token .. '", "answers": {"prompt_adherence": "left", "image_quality": "right"}, "response_ms": 1500}'
-  return wrk.format("POST", vote_path, {["Content-Type"] = "application/json", ["Cookie"] = cookie, ["X-CSRFToken"] = csrf}, body)
-end
-
-function response(status, headers, body)
-  if mode == "baseline" then
-    if status ~= 200 then bad = bad + 1 end
-  else
-    if status == 200 and body:find('"status": "recorded"', 1, true) then
-      acked_n = acked_n + 1
-      acked[acked_n] = token
-    else
-      bad = bad + 1
-    end
-    local next_token = body:match('"token": "([%x%-]+)"')
-    if next_token then token = next_token end
-  end
-  if sent >= max_requests then wrk.thread:stop() end
-end
-
-function done(summary, latency, requests)
-  local acked_total, bad_total = 0, 0
-  local out_file = threads[1]:get("out_file")  -- done() runs in the main state, which has no args
-  local tokens = io.open(out_file .. ".tokens", "w")
-  for _, thread in ipairs(threads) do
-    acked_total = acked_total + thread:get("acked_n")
-    bad_total = bad_total + thread:get("bad")
-    for _, t in ipairs(thread:get("acked")) do tokens:write(t, "\n") end
-  end
-  tokens:close()
-  local e = summary.errors
-  local f = io.open(out_file, "w")
-  f:write(string.format('{"requests": %d, "duration_us": %d, "socket_errors": %d, "http_errors": %d, "bad": %d, "acked": %d, "p50_us": %d, "p90_us": %d, "p99_us": %d, "max_us": %d}',
-    summary.requests, summary.duration, e.connect + e.read + e.write + e.timeout, e.status, bad_total, acked_total,
-    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max))
-  f:close()
-end
-"""
-
-PAUSE_LUA = r"""
--- A crowd: raters arrive over a few seconds (thread by thread), send their first submit as
--- soon as they are connected, as a browser does, then pause 2-5 s before each next one.
-local started = false
-local arrive = init
-function init(args)
-  arrive(args)
-  os.execute("sleep 0.006")
-end
-function delay()
-  if not started then
-    started = true
-    return 0
-  end
-  return math.random(pause_min, pause_max)
-end
-"""
 
 
 def free_port() -> int:
@@ -221,42 +139,6 @@ def make_raters(study, count: int, prefix: str, path: Path) -> None:
     path.write_text("\n".join(lines) + "\n")
 
 
-WRK_HOW_TO_INSTALL = (
-    "This benchmark drives the server with wrk (https://github.com/wg/wrk), which is not installed. Install it, then run "
-    "the benchmark again: `sudo apt-get update && sudo apt-get install -y wrk` on Debian or Ubuntu (run as root, the "
-    "benchmark does this itself), `brew install wrk` on macOS, or build it from https://github.com/wg/wrk "
-    "(`git clone https://github.com/wg/wrk && make -C wrk`) and put the `wrk` binary on your PATH."
-)
-
-
-def ensure_wrk(log=print) -> str:
-    """The path of ``wrk``: found on PATH, installed with apt-get when running as root on Debian
-    or Ubuntu, or ``SystemExit`` saying exactly how to install it."""
-    found = shutil.which("wrk")
-    if found:
-        return found
-    if hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("apt-get"):
-        log("wrk is not installed: installing it with apt-get (Debian's wrk package)...")
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        for command in (["apt-get", "update", "-q"], ["apt-get", "install", "-y", "-q", "wrk"]):
-            done = subprocess.run(command, env=env, capture_output=True, text=True)
-            if done.returncode != 0:
-                raise SystemExit(f"`{' '.join(command)}` failed ({done.returncode}): {done.stderr.strip()[-500:]}\n{WRK_HOW_TO_INSTALL}")
-        found = shutil.which("wrk")
-        if found:
-            return found
-    raise SystemExit(WRK_HOW_TO_INSTALL)
-
-
-def run_wrk(*, url: str, script: Path, connections: int, seconds: int, args: list[str], out: Path) -> dict:
-    command = [
-        "wrk", "-t", str(connections), "-c", str(connections), "-d", f"{seconds}s", "--timeout", "10s",
-        "-s", str(script), url, "--", *args, str(out),
-    ]
-    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, timeout=seconds + 120)
-    return json.loads(out.read_text())
-
-
 def start_gunicorn(port: int, env: dict, log_path: Path, worker_args: list[str]) -> subprocess.Popen:
     """The production web server: gunicorn.conf.py (threaded workers), with 2 workers."""
     log = open(log_path, "ab")
@@ -282,7 +164,7 @@ def start_gunicorn(port: int, env: dict, log_path: Path, worker_args: list[str])
     raise RuntimeError("gunicorn did not answer within 60 s")
 
 
-def main() -> None:
+def parse_options(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--raters", type=int, default=64, help="simulated raters for the capacity part (default 64)")
     parser.add_argument("--seconds", type=int, default=10, help="length of the capacity and baseline parts (default 10)")
@@ -294,13 +176,12 @@ def main() -> None:
                         help="the study's pair sampling (default uniform; adaptive serves by weights refreshed during the run)")
     parser.add_argument("--refresh-seconds", type=float, default=5.0,
                         help="with --sampling adaptive: seconds between two refreshes of the pair weights (default 5)")
-    options = parser.parse_args()
+    return parser.parse_args(argv)
 
-    def log(message: str) -> None:
-        print(message, flush=True)
 
-    ensure_wrk(log)
-
+def prepare(options: argparse.Namespace, log) -> tuple:
+    """The database migrated, the study and its raters made, the tables vacuumed; returns the
+    study, the work folder, the synchronous_commit setting and the weight refresher (adaptive)."""
     database_url = os.environ.get("DATABASE_URL") or DEFAULT_DATABASE_URL
     ensure_database(database_url)
     data_dir = Path(os.environ.get("EVALSITE_DATA_DIR") or Path(tempfile.gettempdir()) / "evalsite-rater-load")
@@ -317,12 +198,10 @@ def main() -> None:
     study = make_study(log, options.sampling)
 
     work = Path(tempfile.mkdtemp(prefix="rater-load-"))
-    script, crowd_script = work / "vote.lua", work / "vote_crowd.lua"
-    script.write_text(LUA)
-    crowd_script.write_text(LUA + PAUSE_LUA)
-    capacity_raters, crowd_raters = work / "capacity.tsv", work / "crowd.tsv"
-    make_raters(study, options.raters, f"cap{study.pk}-", capacity_raters)
-    make_raters(study, options.crowd, f"crowd{study.pk}-", crowd_raters)
+    (work / "vote.lua").write_text(LUA)
+    (work / "vote_crowd.lua").write_text(LUA + PAUSE_LUA)
+    make_raters(study, options.raters, f"cap{study.pk}-", work / "capacity.tsv")
+    make_raters(study, options.crowd, f"crowd{study.pk}-", work / "crowd.tsv")
     with connection.cursor() as cursor:
         # As autovacuum would on a production server (this one may run without it): no dead rows
         # left by earlier runs, and statistics of the tables as set up, so the plans the web
@@ -338,11 +217,16 @@ def main() -> None:
         study_sampling_refresh(study=study)
         refresher = WeightRefresher(study, options.refresh_seconds)
     connection.close()
+    return study, work, synchronous_commit, refresher
 
+
+def run_parts(options: argparse.Namespace, study, work: Path, threads: int, refresher, log) -> tuple[dict, dict, dict]:
+    """The server started; a warm-up, the bare view around the capacity part, then the crowd
+    part; returns (baseline, capacity, crowd) as wrk measured them."""
+    script, crowd_script = work / "vote.lua", work / "vote_crowd.lua"
+    capacity_raters, crowd_raters = work / "capacity.tsv", work / "crowd.tsv"
     port = free_port()
     env = {**os.environ, "DJANGO_DEBUG": "0", "EVALSITE_LOG_LEVEL": "WARNING"}
-    config = ROOT / "gunicorn.conf.py"
-    threads = options.threads or runpy.run_path(str(config))["threads"]
     server = start_gunicorn(port, env, work / "gunicorn.log", ["--threads", str(threads)])
     url = f"http://127.0.0.1:{port}"
     vote_path = f"/rate/{study.pk}/vote/"
@@ -376,7 +260,11 @@ def main() -> None:
             refresher.join(60)
         server.send_signal(signal.SIGTERM)
         server.wait(30)
+    return baseline, capacity, crowd
 
+
+def lost_votes(work: Path) -> int:
+    """Submits wrk saw acknowledged whose comparison has no stored answer and vote."""
     from ratings.models import Comparison
 
     lost = 0
@@ -387,6 +275,20 @@ def main() -> None:
             chunk = tokens[start:start + 5000]
             stored += Comparison.objects.filter(token__in=chunk, answered_at__isnull=False, votes__isnull=False).distinct().count()
         lost += len(tokens) - stored
+    return lost
+
+
+def main() -> None:
+    options = parse_options()
+
+    def log(message: str) -> None:
+        print(message, flush=True)
+
+    ensure_wrk(log)
+    study, work, synchronous_commit, refresher = prepare(options, log)
+    threads = options.threads or runpy.run_path(str(ROOT / "gunicorn.conf.py"))["threads"]
+    baseline, capacity, crowd = run_parts(options, study, work, threads, refresher, log)
+    lost = lost_votes(work)
     votes_per_s = capacity["acked"] / (capacity["duration_us"] / 1e6)
     baseline_req_per_s = baseline["requests"] / (baseline["duration_us"] / 1e6)
     errors = sum(part["socket_errors"] + part["http_errors"] + part["bad"] for part in (baseline, capacity, crowd))

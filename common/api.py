@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 
-from rest_framework import exceptions, pagination, permissions
+from rest_framework import exceptions, pagination, permissions, throttling
 
 RESEARCHERS_GROUP = "researchers"
 
@@ -55,8 +55,51 @@ def service_errors(*conflicts: type[Exception]):
         raise Conflict(str(error)) from None
 
 
+# What each throttle scope (settings.EVALSITE_THROTTLE_RATES) covers, in the 429's words.
+THROTTLE_SCOPES = {
+    "forecast": "forecast",
+    "leaderboard_recompute": "leaderboard recompute",
+    "export": "export",
+    "upload": "upload (image zips and prompt sets)",
+    "diversity": "diversity",
+}
+_PERIODS = {"s": "second", "m": "minute", "h": "hour", "d": "day"}
+
+
+class ResearcherThrottle(throttling.ScopedRateThrottle):
+    """One user's rate of one expensive kind of request: the view's ``throttle_scope`` (none: not
+    throttled), at the rate ``settings.EVALSITE_THROTTLE_RATES`` gives it, read per request. Counts
+    live in the default cache (Redis in a deployment, so every web process shares them)."""
+
+    def get_rate(self):
+        from django.conf import settings
+
+        return settings.EVALSITE_THROTTLE_RATES.get(self.scope)
+
+
+def throttle_message(scope: str) -> str:
+    from django.conf import settings
+
+    rate = settings.EVALSITE_THROTTLE_RATES.get(scope, "")
+    count, _, period = rate.partition("/")
+    words = f"{count} per {_PERIODS.get(period[:1], period)}" if count else "a limited number"
+    what = THROTTLE_SCOPES.get(scope, scope)
+    return (
+        f"Too many {what} requests from your account: each user may make {words} "
+        f"(EVALSITE_THROTTLE_{scope.upper()}), so that no one slows the site for everyone. Nothing was done; ask again then."
+    )
+
+
 class ResearcherAPIMixin:
+    """Researchers only; expensive actions name a ``throttle_scope`` and answer a 429 that says
+    which limit was reached and when to ask again (the Retry-After header too)."""
+
     permission_classes = [IsResearcher]
+    throttle_classes = [ResearcherThrottle]
+    throttle_scope: str | None = None
+
+    def throttled(self, request, wait):
+        raise exceptions.Throttled(wait=wait, detail=throttle_message(self.throttle_scope or ""))
 
 
 def api_exception_handler(exc, context):

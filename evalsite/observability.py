@@ -7,7 +7,7 @@ id, and the dashboard's alerts.
   ``EVALSITE_WORKER_METRICS_PORT``, which docker-compose.yml never publishes: images generated,
   seconds per image by spec and device, batch failures and retries, queue depth and wait.
 - Log records carry ``request_id`` and ``study_id`` (``EVALSITE_LOG_FORMAT=json`` writes them as
-  JSON lines).
+  JSON lines), and never a crowd participant's platform id or session id (``RedactFilter``).
 """
 
 from __future__ import annotations
@@ -15,21 +15,32 @@ from __future__ import annotations
 import contextvars
 import ipaddress
 import logging
+import os
 import re
 import time
 import uuid
+from pathlib import Path
 
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
 from prometheus_client import Counter
 
+from common.network import client_address
+from common.queues import QUEUES
+
 logger = logging.getLogger(__name__)
-# One line per request (method, path, status, view, duration_ms, request_id, study_id).
+# One line per request (method, path, status, view, client address, duration_ms, request_id, study_id).
 request_logger = logging.getLogger("evalsite.request")
 
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
 study_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("study_id", default="")
 
+# prometheus_client writes a metric's file in PROMETHEUS_MULTIPROC_DIR (gunicorn's workers merge
+# their metrics through it) when the metric is made, at this module's import: the project package
+# imports the Celery app, which imports this module, before any settings run, so the directory is
+# made here, for every process started with the variable (a manage.py command in the container).
+if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    Path(os.environ["PROMETHEUS_MULTIPROC_DIR"]).mkdir(parents=True, exist_ok=True)
 VOTES_SUBMITTED = Counter("evalsite_votes_submitted", "Vote submissions answered with success (rate() gives votes per second).")
 
 # The view a rater submits answers to; a 2xx from it is a recorded submission.
@@ -46,6 +57,58 @@ class ContextFilter(logging.Filter):
             record.request_id = request_id_var.get()
         if not hasattr(record, "study_id"):
             record.study_id = study_id_var.get()
+        return True
+
+
+# What identifies a crowd participant, or resumes their session, in a study link (Prolific,
+# MTurk): never written to a log. Matched as a query parameter (also percent-encoded inside
+# another URL) and as a key of a printed dict, JSON object or QueryDict.
+# Django's session cookie, should a request's cookies ever be printed, likewise.
+CROWD_ID_PARAMETERS = ("PROLIFIC_PID", "STUDY_ID", "SESSION_ID", "workerId", "assignmentId", "hitId", "sessionid")
+REDACTED = "[redacted]"
+_CROWD_ID = re.compile(
+    r"(?:(?<![A-Za-z0-9_])|(?<=%3F)|(?<=%3f)|(?<=%26))(" + "|".join(CROWD_ID_PARAMETERS) + r")"
+    r"(=|%3D|['\"]?\s*[:=]\s*\[?\s*['\"]?)([^&\s'\"<>,;}\]]+)"
+)
+_RECORD_ATTRIBUTES = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime", "request_id", "study_id"}
+
+
+def redact(text: str) -> str:
+    """``text`` with the value of every crowd id and session id parameter replaced by [redacted]."""
+    return _CROWD_ID.sub(lambda match: f"{match[1]}{match[2]}{REDACTED}", text)
+
+
+def _request_line(request) -> str:
+    try:
+        return f"{request.method} {request.get_full_path()}"
+    except Exception:  # not a Django request after all
+        return repr(request)
+
+
+class RedactFilter(logging.Filter):
+    """Removes crowd participants' platform ids and session ids (``CROWD_ID_PARAMETERS``) from
+    every record a handler writes: the message and its arguments, Django's ``request`` (whose
+    printed form carries the full query string of a 4xx join), every other extra, a traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        record.msg, record.args = redact(message), ()
+        for name, value in list(vars(record).items()):
+            if name in _RECORD_ATTRIBUTES or value is None or isinstance(value, (bool, int, float)):
+                continue
+            if name == "request":
+                record.request = redact(_request_line(value))
+            elif isinstance(value, str):
+                setattr(record, name, redact(value))
+            else:
+                setattr(record, name, redact(str(value)))
+        if record.exc_info:
+            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+            record.exc_info = None
+        elif record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info)
         return True
 
 
@@ -74,6 +137,7 @@ class RequestContextMiddleware:
             request_logger.info(
                 "%s %s %s", request.method, request.path, response.status_code,
                 extra={"method": request.method, "path": request.path, "status": response.status_code, "view": view,
+                       "client": client_address(request),
                        "duration_ms": round(1000 * (time.perf_counter() - started), 1)},
             )
             return response
@@ -155,8 +219,6 @@ class QueueCollector:
         import redis
         from celery import current_app
 
-        from evalsite.dashboard.broker import QUEUES
-
         depth = GaugeMetricFamily("evalsite_queue_depth", "Tasks waiting in the broker, per queue.", labels=["queue"])
         try:
             client = redis.Redis.from_url(current_app.conf.broker_url, socket_timeout=1, socket_connect_timeout=1)
@@ -174,6 +236,7 @@ def _oldest_queued_batch_seconds() -> float:
     from django.db import close_old_connections, connection
     from django.utils import timezone
 
+    # Late: the Celery app imports this module before Django's apps (and their models) are ready.
     from generation.selectors import oldest_queued_batch_at
 
     try:
@@ -192,6 +255,7 @@ def alerts() -> list[str]:
     whose oldest batch waited past the threshold."""
     from django.utils import timezone
 
+    # Late: the Celery app imports this module before Django's apps (and their models) are ready.
     from generation.selectors import oldest_queued_batch_at, stalled_batches
 
     now = timezone.now()

@@ -6,10 +6,10 @@ from django.views.generic import RedirectView
 
 from evalsite.health import healthz
 from evalsite.observability import metrics
-from ratings import views as ratings_views
+from ratings.views.home import home
 
 urlpatterns = [
-    path("", ratings_views.home, name="home"),
+    path("", home, name="home"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),

@@ -9,7 +9,36 @@ from django.core.exceptions import ValidationError
 
 from .models import DisplayCopy, GenerationBatch, GenerationJob, Image, ImageMetric, ModelSpec, Prompt, PromptSet, SpeedMeasurement
 from .selectors import job_progress
-from .specs import CONFIG_FIELDS, SPEC_DEFAULTS, model_spec_create, model_spec_update, validate_config
+from .configs import CONFIG_FIELDS, SPEC_DEFAULTS, validate_config
+from .specs import model_spec_create, model_spec_sweep, model_spec_update, spec_speeds_queue
+
+
+def _numbers(text: str, kind, what: str) -> list:
+    values = []
+    for part in text.replace(";", ",").split(","):
+        part = part.strip()
+        if not part:
+            continue
+        try:
+            values.append(kind(part))
+        except ValueError:
+            raise forms.ValidationError(f"'{part}' is not a {what}; separate values with commas, e.g. 1, 2, 4, 8.") from None
+    return values
+
+
+class SweepForm(forms.Form):
+    steps = forms.CharField(help_text="Step counts separated by commas, e.g. 1, 2, 4, 8.")
+    guidance_scales = forms.CharField(required=False, help_text="Guidance scales separated by commas (empty: each spec's own).")
+    measure_speed = forms.BooleanField(required=False, initial=True, help_text="Queue a speed measurement on the gpu queue for each new version.")
+
+    def clean_steps(self):
+        values = _numbers(self.cleaned_data["steps"], int, "whole number of steps")
+        if not values:
+            raise forms.ValidationError("Give at least one step count.")
+        return values
+
+    def clean_guidance_scales(self):
+        return _numbers(self.cleaned_data["guidance_scales"], float, "number") or None
 
 
 class ModelSpecForm(forms.ModelForm):
@@ -45,6 +74,28 @@ class ModelSpecAdmin(admin.ModelAdmin):
     list_filter = ("is_external", "pipeline_class", "scheduler_class", "dtype", "steps")
     search_fields = ("slug", "name", "weights", "source", "config_hash")
     readonly_fields = ("version", "config_hash", "created_at")
+    actions = ["sweep_steps"]
+
+    @admin.action(description="Make versions of the selected specs at other step counts (a step sweep)")
+    def sweep_steps(self, request, queryset):
+        from django.template.response import TemplateResponse
+
+        form = SweepForm(request.POST if "apply" in request.POST else None)
+        if form.is_bound and form.is_valid():
+            made = queued = 0
+            for spec in queryset:
+                try:
+                    versions = model_spec_sweep(spec=spec, steps=form.cleaned_data["steps"], guidance_scales=form.cleaned_data["guidance_scales"])
+                except ValidationError as error:
+                    self.message_user(request, f"{spec}: {' '.join(m for ms in error.message_dict.values() for m in ms)}", messages.ERROR)
+                    continue
+                made += sum(created for _, created in versions)
+                if form.cleaned_data["measure_speed"]:
+                    queued += spec_speeds_queue(specs=[version for version, _ in versions])
+            self.message_user(request, f"{made} new version(s) made; {queued} speed measurement(s) queued on the gpu queue.")
+            return None
+        context = {**self.admin_site.each_context(request), "title": "Step sweep", "form": form, "specs": list(queryset), "opts": self.model._meta}
+        return TemplateResponse(request, "admin/generation/modelspec/sweep.html", context)
 
     def save_model(self, request, obj, form, change):
         # Through the services: a spec with images is never edited in place, a change makes a new version.

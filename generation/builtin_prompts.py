@@ -56,11 +56,15 @@ def builtin_prompt_set(key: str) -> BuiltinPromptSet:
         ) from None
 
 
-def builtin_prompt_set_import(*, key: str, name: str = "", strict: bool = True):
-    """Import a built-in prompt set as a new prompt set (a ``PromptImport``, as for an upload)."""
+def builtin_prompt_set_import(*, key: str, name: str = "", strict: bool = True, owner=None):
+    """Import a built-in prompt set as a new prompt set (a ``PromptImport``, as for an upload),
+    owned by ``owner``: the researcher who asked through the API; ``None`` (system-owned, seen by
+    every researcher) only from the server's command line (``manage.py import_prompts``)."""
+    # Here, not at the top: the catalogue (BUILTIN_PROMPT_SETS) is read without Django set up.
     from .prompt_imports import prompt_set_import
 
     builtin = builtin_prompt_set(key)
     return prompt_set_import(
-        name=name or builtin.name, filename=builtin.file_name, raw=builtin.path.read_bytes(), format=builtin.format, strict=strict
+        name=name or builtin.name, filename=builtin.file_name, raw=builtin.path.read_bytes(), format=builtin.format, strict=strict,
+        owner=owner,
     )

@@ -18,6 +18,8 @@ from django.conf import settings
 from django.db import close_old_connections, connection
 from django.utils import timezone
 
+from .models import GenerationBatch
+
 logger = logging.getLogger(__name__)
 
 _lock = threading.Lock()
@@ -50,8 +52,6 @@ def held() -> set[int]:
 
 
 def _beat_forever() -> None:
-    from .models import GenerationBatch
-
     interval = settings.EVALSITE_BATCH_HEARTBEAT_S
     stop = threading.Event()
     while not stop.wait(interval):

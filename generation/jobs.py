@@ -4,8 +4,8 @@ images, and reconciliation after a worker or the broker was lost.
 A job knows nothing of studies. Durability: a batch's row stays ``running`` with a heartbeat
 (``generation.inflight``) until its images are committed; ``job_reconcile`` re-queues the missing
 images of any batch whose heartbeat stopped. Tasks (``generation.tasks``) call these functions;
-these import the tasks only late, to enqueue: a new batch after commit (``_batch_queue``), or the
-message of a queued batch the broker lost (``batches_resend_if_broker_emptied``).
+these queue the tasks by name (``generation.queueing``): a new batch after commit (``_batch_queue``), or
+the message of a queued batch the broker lost (``batches_resend_if_broker_emptied``).
 """
 
 from __future__ import annotations
@@ -19,9 +19,10 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from . import inflight, selectors, signals, storage
+from . import inflight, pipelines, queueing, selectors, signals, storage
+from .metrics import METRICS, job_image_metrics_enqueue, metric_weights_available
 from .models import DisplayCopy, GenerationBatch, GenerationJob, Image, ModelSpec, Prompt, PromptSet
-from .specs import spec_config
+from .configs import spec_config
 
 logger = logging.getLogger(__name__)
 
@@ -61,10 +62,8 @@ IN_FLIGHT = (GenerationBatch.Status.QUEUED, GenerationBatch.Status.RUNNING)
 
 
 def _batch_queue(*, job_id: int, spec_id: int, items, attempt: int = 1) -> GenerationBatch:
-    from .tasks import generate_batch  # late: tasks import this module
-
     batch = GenerationBatch.objects.create(job_id=job_id, spec_id=spec_id, items=[list(item) for item in items], attempt=attempt)
-    transaction.on_commit(lambda: generate_batch.delay(batch.pk))
+    transaction.on_commit(lambda: queueing.generate_batch_send(batch.pk))
     return batch
 
 
@@ -109,7 +108,6 @@ def batch_run(*, batch_id: int, worker: str = "", write_behind: bool = False) ->
     """
     # Late: the metrics register on import, and belong to the worker that samples, not the web.
     from . import telemetry
-    from .pipelines import WeightsUnavailable
 
     batch = batch_claim(batch_id=batch_id, worker=worker)
     if batch is None:
@@ -122,7 +120,7 @@ def batch_run(*, batch_id: int, worker: str = "", write_behind: bool = False) ->
     try:
         try:
             sampled = _batch_sample(job=batch.job, spec=batch.spec, items=batch.items)
-        except WeightsUnavailable as error:
+        except pipelines.WeightsUnavailable as error:
             telemetry.BATCH_FAILURES.labels(spec=batch.spec.slug, reason="weights_unavailable").inc()
             spec_batches_fail_weights_unavailable(job_id=batch.job_id, spec_id=batch.spec_id, message=str(error))
             return 0
@@ -235,8 +233,6 @@ def batches_resend_if_broker_emptied() -> int:
     import redis
     from celery import current_app
 
-    from .tasks import generate_batch
-
     url = current_app.conf.broker_url or ""
     if current_app.conf.task_always_eager or not url.startswith(("redis://", "rediss://")):
         return 0
@@ -250,7 +246,7 @@ def batches_resend_if_broker_emptied() -> int:
         GenerationBatch.objects.filter(status=GenerationBatch.Status.QUEUED, job__status=GenerationJob.Status.RUNNING).values_list("pk", flat=True)
     )
     for batch_id in batch_ids:
-        generate_batch.delay(batch_id)
+        queueing.generate_batch_send(batch_id)
     if batch_ids:
         logger.warning("the broker was emptied (restarted?); re-sent %d queued batch(es)", len(batch_ids))
     return len(batch_ids)
@@ -261,8 +257,6 @@ def _batch_sample(*, job: GenerationJob, spec: ModelSpec, items: Sequence[Sequen
 
     Sub-batches appear only when the batch was halved on out-of-memory.
     """
-    from . import pipelines
-
     existing = set(Image.objects.filter(spec=spec, prompt_id__in=[p for p, _ in items]).values_list("prompt_id", "seed"))
     todo = [(int(p), int(s)) for p, s in items if (int(p), int(s)) not in existing]
     if not todo:
@@ -346,8 +340,6 @@ def job_refresh_status(*, job_id: int) -> None:
 def job_metrics_enqueue_available(*, job_id: int) -> list[str]:
     """Queue the automated metrics whose weights this worker has (a local directory, or a hub id
     in its cache): a finished job's images are scored on the gpu queue without anyone asking."""
-    from .metrics import METRICS, job_image_metrics_enqueue, metric_weights_available
-
     available = [name for name, metric in METRICS.items() if metric_weights_available(metric)]
     if available:
         job_image_metrics_enqueue(job_id=job_id, metrics=available)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .catalog import SHADOWED_CALL_KWARGS
+from .weights import HUB_ID, is_local_weights
 
 logger = logging.getLogger(__name__)
 
@@ -59,10 +60,50 @@ def resolve_device(setting: str = "auto") -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
+def weights_sources(config: dict) -> list[str]:
+    """Every weights source a spec's config names: base, components (and their configs), LoRA."""
+    sources = [config["weights"]]
+    for override in (config.get("component_overrides") or {}).values():
+        sources += [override[key] for key in ("weights", "config") if override.get(key)]
+    if config.get("lora"):
+        sources.append(config["lora"]["weights"])
+    return sources
+
+
+_EMPTY_DIRECTORY: str | None = None
+
+
+def _empty_directory() -> str:
+    global _EMPTY_DIRECTORY
+    if _EMPTY_DIRECTORY is None:
+        import tempfile
+
+        _EMPTY_DIRECTORY = tempfile.mkdtemp(prefix="evalsite-hub-only-")
+    return _EMPTY_DIRECTORY
+
+
 def load_pipeline(config: dict, device: str):
+    """The spec's pipeline (``build_pipeline``), with every weights source either an absolute
+    local path or a hub id resolved only against the hub or its cache: diffusers and transformers
+    try a hub id as a folder relative to the working directory first, so loading runs from an
+    empty one ("generation/data" is then never this worker's own folder). A source that is
+    neither is refused with one message, without looking at the disk."""
+    import contextlib
+
+    for source in weights_sources(config):
+        if not (isinstance(source, str) and (is_local_weights(source) or HUB_ID.match(source))):
+            raise WeightsUnavailable(
+                f"The weights '{source}' are neither a hub id (org/name) nor an absolute path under the models directory "
+                "(EVALSITE_MODELS_DIR): fix the spec (make a new version with the weights named either way)."
+            )
+    with contextlib.chdir(_empty_directory()):
+        return build_pipeline(config, device)
+
+
+def build_pipeline(config: dict, device: str):
     """Build the pipeline a spec describes, the way the model cards do: ``from_pretrained`` on
     the base weights, components from other repositories passed in, then the scheduler swap
-    and the LoRA."""
+    and the LoRA. Call ``load_pipeline``, which checks where the weights come from."""
     import diffusers
     import torch
 
@@ -104,10 +145,6 @@ def load_pipeline(config: dict, device: str):
 
 def weights_file(weights: str, weight_name: str, revision: str | None = None) -> str:
     """A single weights file: inside a local directory, or downloaded (or found in the cache)."""
-    from pathlib import Path
-
-    from .specs import is_local_weights
-
     if is_local_weights(weights):
         path = Path(weights)
         return str(path / weight_name if path.is_dir() else path)
@@ -178,8 +215,6 @@ def resolved_commit(repo_id: str, revision: str = "") -> str:
 def weights_revisions(config: dict) -> dict:
     """``{"weights" | component | "lora": {"repo", "revision", "commit"}}`` for every hub weight of
     a spec's config (local directories have no commit and are left out)."""
-    from .specs import is_local_weights
-
     sources = {"weights": (config["weights"], config.get("revision") or "")}
     for component, override in (config.get("component_overrides") or {}).items():
         sources[component] = (override["weights"], override.get("revision") or "")

@@ -131,6 +131,30 @@ def spec_seconds_per_image(spec: ModelSpec) -> tuple[float, str] | None:
     return statistics.median(row[0] for row in rows), f"{rows[0][2] or rows[0][1].upper()}, in-batch estimate"
 
 
+def spec_speed(spec: ModelSpec) -> dict | None:
+    """Seconds per image of a spec with its spread where known, and the device named plainly
+    (``CPU`` when timed on a CPU), for ADD's speed plot: the latest batch-1 measurement
+    (``measure_speed``: median, 10th and 90th percentiles of its runs), else the median in-batch
+    latency of its generated images (no spread); None when neither exists."""
+    measurement = SpeedMeasurement.objects.filter(spec=spec).order_by("-measured_at", "-pk").first()
+    if measurement is not None:
+        cpu = measurement.device.lower() == "cpu"
+        return {
+            "seconds": measurement.median_s, "low": measurement.p10_s, "high": measurement.p90_s,
+            "device": "CPU" if cpu else (measurement.gpu_name or measurement.device.upper()), "cpu": cpu,
+            "source": f"batch-1 median of {measurement.runs} runs (10th to 90th percentile), {measurement.height}x{measurement.width}",
+        }
+    rows = list(Image.objects.filter(spec=spec, latency_s__gt=0).values_list("latency_s", "device", "gpu_name"))
+    if not rows:
+        return None
+    cpu = (rows[0][1] or "").lower() == "cpu"
+    return {
+        "seconds": statistics.median(row[0] for row in rows), "low": None, "high": None,
+        "device": "CPU" if cpu else (rows[0][2] or (rows[0][1] or "unknown device").upper()), "cpu": cpu,
+        "source": "in-batch estimate (median latency of its generated images)",
+    }
+
+
 def oldest_queued_batch_at():
     """When the oldest batch still waiting in the queue was queued (None when none waits)."""
     return GenerationBatch.objects.filter(status=GenerationBatch.Status.QUEUED).order_by("queued_at").values_list("queued_at", flat=True).first()

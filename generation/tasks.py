@@ -1,7 +1,8 @@
 """Celery tasks of the generation app: ids in, a service call, nothing else.
 
-``generate_batch`` runs on the ``gpu`` queue (``CELERY_TASK_ROUTES``); ``reconcile_jobs`` runs
-on ``default`` every ``EVALSITE_RECONCILE_INTERVAL_S`` seconds (``CELERY_BEAT_SCHEDULE``).
+``generate_batch`` and ``spec_speed_measure`` run on the ``gpu`` queue (``CELERY_TASK_ROUTES``); ``reconcile_jobs`` runs
+on ``default`` every ``EVALSITE_RECONCILE_INTERVAL_S`` seconds (``CELERY_BEAT_SCHEDULE``). Services queue them by name
+(``generation.queueing``).
 """
 
 import logging
@@ -9,17 +10,17 @@ import logging
 from celery import shared_task
 from celery.signals import worker_process_shutdown, worker_shutdown
 from django.conf import settings
-from django.db import InterfaceError, OperationalError
 
-from . import jobs, storage
+from common.retry import MAX_RETRIES, TRANSIENT_ERRORS, retry_transient
+
+from . import inflight, jobs, queueing, storage
+from .models import ModelSpec
+from .specs import spec_speed_measure as measure
 
 logger = logging.getLogger(__name__)
 
-# Faults that pass: the database or broker restarting, a network storage timeout.
-TRANSIENT_ERRORS = (OperationalError, InterfaceError, ConnectionError, TimeoutError)
 
-
-@shared_task(bind=True, name="generation.generate_batch", acks_late=True, reject_on_worker_lost=True, max_retries=5)
+@shared_task(bind=True, name=queueing.GENERATE_BATCH, acks_late=True, reject_on_worker_lost=True, max_retries=MAX_RETRIES)
 def generate_batch(self, batch_id: int) -> int:
     try:
         # In-process (eager) runs write in the caller's thread: no worker thread outlives the call.
@@ -30,19 +31,27 @@ def generate_batch(self, batch_id: int) -> int:
             jobs.batch_release(batch_id=batch_id, error=f"{type(error).__name__}: {error}")
         except TRANSIENT_ERRORS:
             logger.warning("could not release batch %s; reconciliation will re-queue it", batch_id)
-        from .telemetry import BATCH_RETRIES
+        from .telemetry import BATCH_RETRIES  # late: the metrics register on import, in the worker that samples
 
         BATCH_RETRIES.inc()
-        # Exponential backoff: 5 s, 10 s, 20 s, ... capped at 10 minutes.
-        raise self.retry(exc=error, countdown=min(600, 5 * 2**self.request.retries))
+        raise retry_transient(self, error)
 
 
-@shared_task(name="generation.reconcile_jobs")
+@shared_task(name=queueing.SPEC_SPEED_MEASURE, acks_late=True, reject_on_worker_lost=True)
+def spec_speed_measure(spec_id: int, runs: int = 10, warmup: int = 2) -> int | None:
+    """Batch-1 seconds per image of one spec, as ``manage.py measure_speed`` measures it (gpu queue)."""
+    spec = ModelSpec.objects.filter(pk=spec_id).first()
+    if spec is None:
+        return None
+    return measure(spec=spec, runs=runs, warmup=warmup).pk
+
+
+@shared_task(name=queueing.RECONCILE_JOBS)
 def reconcile_jobs() -> int:
     return jobs.jobs_reconcile()
 
 
-@shared_task(name="generation.storage_orphans_delete")
+@shared_task(name=queueing.STORAGE_ORPHANS_DELETE)
 def storage_orphans_delete() -> int:
     return storage.storage_orphans_delete(older_than_s=settings.EVALSITE_ORPHAN_AGE_S)
 
@@ -51,6 +60,4 @@ def storage_orphans_delete() -> int:
 @worker_process_shutdown.connect
 def _finish_pending_writes(**_):
     # A warm shutdown waits for the images already handed to the writer thread.
-    from . import inflight
-
     inflight.shutdown()

@@ -1,9 +1,11 @@
 """External systems (Midjourney, DALL-E 3...): their specs, and importing their images from a
 zip keyed by prompt and seed, as the LADD study compared SD3-Turbo against them.
 
-An import checks everything before writing anything: names, prompt positions, seeds,
-coverage of every prompt x seed, image sizes and file sizes. Images are re-encoded as PNG so
-no metadata of the external service reaches a rater.
+An import checks names, prompt positions, seeds, coverage of every prompt x seed, file sizes and
+the pixels it would decode (capped per image and per upload) before reading any image; then it
+streams, one image at a time (decode, check, store, release), so its memory is that of one
+image. A refused image deletes the files already stored and no row is written. Images are
+re-encoded as PNG so no metadata of the external service reaches a rater.
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ from django.db.models import Count
 from .catalog import MAX_IMAGE_SIDE
 from . import storage
 from .models import GenerationJob, Image, ModelSpec, PromptSet
-from .specs import SPEC_DEFAULTS, config_hash, slug_owner_check
+from .configs import SPEC_DEFAULTS, config_hash
+from .specs import slug_owner_check
 
 EXTERNAL_PIPELINE = "external"
 # "<prompt position>_<seed>.<ext>", e.g. 0_0.png, 17_3.jpg, in any folder of the zip.
@@ -88,6 +91,22 @@ def image_decode_checked(raw: bytes, *, width: int, height: int, label: str, spe
         return None, f"{label}: not a readable image ({error.__class__.__name__})."
 
 
+def upload_pixels_problems(*, images: int, width: int, height: int) -> list[str]:
+    """Why an upload of ``images`` images of ``width`` x ``height`` is too much work for one
+    request (the per-image and per-upload pixel caps), or nothing. Known from the zip's names and
+    the spec's size before any image is read."""
+    per_image, per_upload = settings.EVALSITE_MAX_UPLOAD_IMAGE_PIXELS, settings.EVALSITE_MAX_UPLOAD_PIXELS
+    if width * height > per_image:
+        return [f"Images of {width}x{height} pixels are larger than one upload takes ({per_image:,} pixels an image, "
+                "EVALSITE_MAX_UPLOAD_IMAGE_PIXELS)."]
+    if images * width * height > per_upload:
+        most = max(1, per_upload // (width * height))
+        return [f"{images} images of {width}x{height} pixels are {images * width * height:,} pixels; one upload takes at most "
+                f"{per_upload:,} (EVALSITE_MAX_UPLOAD_PIXELS), that is {most} images of this size. Upload the seeds in several "
+                "zips (one per seed, each covering every prompt)."]
+    return []
+
+
 def external_images_import(
     *, spec: ModelSpec, prompt_set: PromptSet, seeds: Sequence[int], archive, latency_s: float = 0.0
 ) -> ImageImport:
@@ -101,16 +120,32 @@ def external_images_import(
     seeds = sorted({int(seed) for seed in seeds})
     if not seeds:
         raise ValidationError({"seeds": ["Give at least one seed."]})
+    zipped = _zip_open(archive)
+    prompts = dict(prompt_set.prompts.values_list("position", "pk"))
+    problems: list[str] = []
+    found = _zip_images_found(zipped, prompts=prompts, seeds=seeds, prompt_set=prompt_set, problems=problems)
+    problems += _coverage_problems(spec=spec, prompts=prompts, seeds=seeds, found=found)
+    if not problems:
+        problems += upload_pixels_problems(images=len(found), width=spec.width, height=spec.height)
+    if problems:
+        raise ValidationError({"file": _listed(problems)})
+    images = _images_store(zipped, found, spec=spec, prompts=prompts, latency_s=latency_s)
+    return ImageImport(images=images, prompts=len(prompts), seeds=seeds)
+
+
+def _zip_open(archive) -> zipfile.ZipFile:
     size = getattr(archive, "size", None)
     if size is not None and size > settings.EVALSITE_MAX_IMAGE_ZIP_BYTES:
         raise ValidationError({"file": [f"The zip is {size} bytes; the limit is {settings.EVALSITE_MAX_IMAGE_ZIP_BYTES} bytes."]})
     try:
-        zipped = zipfile.ZipFile(archive)
+        return zipfile.ZipFile(archive)
     except zipfile.BadZipFile:
         raise ValidationError({"file": ["The file is not a zip archive."]}) from None
-    prompts = dict(prompt_set.prompts.values_list("position", "pk"))
-    wanted = {(position, seed) for position in prompts for seed in seeds}
-    problems: list[str] = []
+
+
+def _zip_images_found(zipped, *, prompts: dict, seeds: list[int], prompt_set, problems: list[str]) -> dict[tuple[int, int], zipfile.ZipInfo]:
+    """(prompt position, seed) -> the zip's member for it, from the names alone; each misnamed,
+    unexpected, repeated or oversized member is a problem appended to ``problems``."""
     found: dict[tuple[int, int], zipfile.ZipInfo] = {}
     for info in zipped.infolist():
         path = PurePosixPath(info.filename)
@@ -131,6 +166,13 @@ def external_images_import(
             problems.append(f"{info.filename}: {info.file_size} bytes uncompressed; one image may be at most {MAX_IMAGE_BYTES} bytes.")
         else:
             found[key] = info
+    return found
+
+
+def _coverage_problems(*, spec: ModelSpec, prompts: dict, seeds: list[int], found: dict) -> list[str]:
+    """Prompt x seed images the zip lacks, and those the spec already has."""
+    problems = []
+    wanted = {(position, seed) for position in prompts for seed in seeds}
     missing = sorted(wanted - set(found))
     if missing:
         problems.append(
@@ -146,42 +188,48 @@ def external_images_import(
             f"{spec} already has {len(existing)} of these images (e.g. {min(existing)[0]}_{min(existing)[1]}); "
             "upload to a new version of the spec instead."
         )
-    decoded = {}
-    if not problems:
-        for key, info in sorted(found.items()):
+    return problems
+
+
+def _images_store(zipped, found: dict, *, spec: ModelSpec, prompts: dict, latency_s: float) -> list[Image]:
+    """Decode, check and store every found image, then write their rows; all or nothing."""
+    # One image at a time: read, decode, check, store, release. Nothing decoded is kept, so the
+    # memory an upload takes is that of its largest image, however many it holds; files already
+    # stored are deleted if a later image is refused, and rows are written only when all passed.
+    problems: list[str] = []
+    saved: list[str] = []
+    rows = []
+    try:
+        for (position, seed), info in sorted(found.items()):
             try:
                 with zipped.open(info) as member:
                     raw = member.read(MAX_IMAGE_BYTES + 1)
-            except (OSError, zipfile.BadZipFile) as error:
+            except (OSError, zipfile.BadZipFile, EOFError) as error:
                 problems.append(f"{info.filename}: cannot be read from the zip ({error.__class__.__name__}).")
                 continue
             pil_image, problem = image_decode_checked(raw, width=spec.width, height=spec.height, label=info.filename, spec_name=str(spec))
+            del raw
             if problem:
                 problems.append(problem)
-            else:
-                decoded[key] = pil_image
-    if problems:
-        raise ValidationError({"file": _listed(problems)})
-
-    saved: list[str] = []
-    try:
-        rows = []
-        for (position, seed), pil_image in sorted(decoded.items()):
-            name = storage.original_save(pil_image=pil_image)
-            saved.append(name)
-            rows.append(
-                Image(
-                    spec=spec, prompt_id=prompts[position], seed=seed, file=name, width=pil_image.width, height=pil_image.height,
-                    config_hash=spec.config_hash, latency_s=float(latency_s), batch_size=1, device="external",
-                    torch_version="", diffusers_version="",
+                continue
+            if not problems:  # once one image is refused nothing more is stored; the rest are only checked
+                saved.append(storage.original_save(pil_image=pil_image))
+                rows.append(
+                    Image(
+                        spec=spec, prompt_id=prompts[position], seed=seed, file=saved[-1], width=pil_image.width,
+                        height=pil_image.height, config_hash=spec.config_hash, latency_s=float(latency_s), batch_size=1,
+                        device="external", torch_version="", diffusers_version="",
+                    )
                 )
-            )
+            pil_image.close()
+            del pil_image
+        if problems:
+            raise ValidationError({"file": _listed(problems)})
         with transaction.atomic():
-            images = Image.objects.bulk_create(rows)
-    except Exception:
+            return Image.objects.bulk_create(rows)
+    except BaseException:
         storage.files_delete(*saved)
         raise
-    return ImageImport(images=images, prompts=len(prompts), seeds=seeds)
 
 
 def job_external_missing(*, job: GenerationJob) -> list[tuple[ModelSpec, int]]:

@@ -4,14 +4,16 @@ screener questions after the instructions, and the feedback box on the finish pa
 
 Outcomes (``Participation.Outcome``), each with its own code on the study:
 
-- ``completed``: no more pairs for them (``Study.completion_code``, as before);
+- ``completed``: no more pairs for them after answering at least one (``Study.completion_code``);
 - ``screened_out``: a screener question answered wrong (they never reach the rating page), or
   flagged for failed attention checks by the end of their session (``screened_out_code``);
 - ``no_consent``: declined the consent page (``no_consent_code``);
-- ``quota_full``: arrived when the study was full or stopped, before rating (``quota_full_code``).
+- ``quota_full``: arrived when the study was full or stopped, before rating, or found no pairs
+  left for them having answered none: the completed code is never given for no work (``quota_full_code``).
 
 An outcome is recorded once and never changed, so no later request (a finish URL with another
-outcome in it, the screener posted again) turns one code into another.
+outcome in it, the screener posted again) turns one code into another; and the same platform id
+joining again (another session, or after withdrawing) meets it again (``raters.rater_join``).
 
 MTurk: the link's ``turkSubmitTo`` must be one of ``settings.EVALSITE_MTURK_SUBMIT_HOSTS``
 (the live and sandbox hosts by default); ``assignmentId`` and ``code`` are posted to
@@ -30,6 +32,8 @@ the experiment in a window of its own).
 
 from __future__ import annotations
 
+import re
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -43,6 +47,14 @@ from .models import MAX_FEEDBACK_CHARS, MAX_SCREENER_QUESTIONS, Participation, R
 Outcome = Participation.Outcome
 
 MTURK_SUBMIT_PATH = "/mturk/externalSubmit"
+# A platform id's shape: Prolific's ids are 24 hexadecimal characters and MTurk's upper-case
+# letters and digits; letters, digits, "-" and "_" (a letter or digit first, at most 100) take
+# both and the test ids researchers make up, and nothing a spreadsheet would run as a formula.
+PLATFORM_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$")
+PLATFORM_IDS = {
+    Rater.Source.PROLIFIC: ("PROLIFIC_PID", "STUDY_ID", "SESSION_ID"),
+    Rater.Source.MTURK: ("workerId", "assignmentId", "hitId"),
+}
 MAX_SCREENER_QUESTION_CHARS = 300
 MAX_SCREENER_PROMPT_CHARS = 500
 
@@ -54,6 +66,22 @@ def outcome_code(*, study: Study, outcome: str) -> str:
         Outcome.NO_CONSENT: study.no_consent_code,
         Outcome.QUOTA_FULL: study.quota_full_code,
     }[Outcome(outcome)]
+
+
+def platform_ids_problems(*, source: str, params) -> list[str]:
+    """What is wrong with a study link's platform ids (``PLATFORM_IDS``: the participant id is
+    required, the study and session ids checked when given); empty when nothing is."""
+    problems = []
+    for number, name in enumerate(PLATFORM_IDS[source]):
+        value = params.get(name, "")
+        if not value and number:
+            continue
+        if not PLATFORM_ID.match(value):
+            shown = f" (the link has {value[:40]!r})" if value else " (the link has none)"
+            problems.append(
+                f"{name} must be 1 to 100 letters, digits, “-” or “_”, starting with a letter or digit{shown}."
+            )
+    return problems
 
 
 def mturk_submit_origin(turk_submit_to: str) -> str:
@@ -85,12 +113,18 @@ def participation_outcome_record(*, participation: Participation, outcome: str, 
     return participation.outcome
 
 
+OUT_OF_PAIRS = "the study had no pairs left for them"
+
+
 def finished_outcome(*, study: Study, participation: Participation) -> tuple[str, str]:
     """(outcome, reason) of a participant with no more pairs: screened out when flagged for
-    failed attention checks, else completed."""
-    participation.refresh_from_db(fields=["flagged", "flag_reason", "failed_checks"])
+    failed attention checks; quota full when they answered nothing (no pairs were left for them:
+    the completed code is never given for no work); else completed."""
+    participation.refresh_from_db(fields=["flagged", "flag_reason", "failed_checks", "answered"])
     if participation.flagged and participation.flag_reason == Participation.FlagReason.ATTENTION_CHECKS:
         return Outcome.SCREENED_OUT, f"failed {participation.failed_checks} attention check{'s' if participation.failed_checks != 1 else ''}"
+    if participation.answered == 0:
+        return Outcome.QUOTA_FULL, OUT_OF_PAIRS
     return Outcome.COMPLETED, ""
 
 

@@ -10,7 +10,10 @@ Rules:
   events, each gap counted at most ``ACTIVE_GAP_CAP`` (5 minutes), so a break counts as 5
   minutes, not its length.
 - **Suggested decision**: completed → approve (the reason notes a flag for self-consistency or
-  by staff, to review); screened out by failed attention checks → reject, saying how many
+  by staff, to review), but never with no counted pairs (answered pairs, attention checks and
+  repeats included as the work asked of them, with a vote not excluded by staff; a withdrawn
+  participant's answered pairs, since the withdrawal is what excluded them): then return, saying
+  so; screened out by failed attention checks → reject, saying how many
   failed; screened out by the screener → return (they never rated); no consent, the study full
   or stopped, or left before finishing → return. Staff's override (``PaymentDecision``) wins.
 - **Bonus**: ``Study.bonus_per_pair`` times the pairs answered, for a final decision of
@@ -24,7 +27,6 @@ Rules:
 
 from __future__ import annotations
 
-import csv
 import io
 from collections import defaultdict
 from datetime import timedelta
@@ -33,9 +35,10 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Count, Q
 from django.utils import timezone
 
-from . import raters
+from . import rater_reads
 from .models import Comparison, Participation, PaymentDecision, Rater, Study
 
 ACTIVE_GAP_CAP = timedelta(minutes=5)
@@ -58,9 +61,16 @@ def active_minutes(events: list) -> float:
     return round(active.total_seconds() / 60, 2)
 
 
-def suggested_decision(*, study: Study, participation: Participation) -> tuple[str, str]:
-    """(decision, reason) for one participant, from their outcome and flags."""
+def suggested_decision(*, study: Study, participation: Participation, counted_pairs: int | None = None) -> tuple[str, str]:
+    """(decision, reason) for one participant, from their outcome, flags and ``counted_pairs``
+    (see the module docstring; None: read here)."""
     outcome, answered = participation.outcome, participation.answered
+    if counted_pairs is None:
+        counted_pairs = study_counted_pairs(study=study).get(participation.rater_id, 0)
+    if outcome == Outcome.COMPLETED and counted_pairs == 0:
+        return Decision.RETURN, (
+            f"no counted pairs: {answered} answered, none with a vote that counts; review before approving"
+        )
     if outcome == Outcome.COMPLETED:
         reason = f"completed {answered} pair{'s' if answered != 1 else ''}"
         if participation.flagged:
@@ -84,6 +94,17 @@ def suggested_decision(*, study: Study, participation: Participation) -> tuple[s
     return Decision.RETURN, f"left after {answered} pair{'s' if answered != 1 else ''} without finishing (no code given)"
 
 
+def study_counted_pairs(*, study: Study) -> dict[int, int]:
+    """rater id -> answered pairs that count as work (attention checks and repeats included: they
+    were asked of the participant): with a vote not excluded by staff, or any answered pair of a
+    rater who withdrew (withdrawing is what excluded them)."""
+    answered = Comparison.objects.filter(study=study, answered_at__isnull=False)
+    counted = answered.filter(Q(votes__excluded=False) | Q(rater__withdrawn_at__isnull=False)).values("rater_id")
+    return {
+        row["rater_id"]: row["pairs"] for row in counted.annotate(pairs=Count("pk", distinct=True)).values("rater_id", "pairs")
+    }
+
+
 def study_participants(*, study: Study) -> list[dict]:
     """One row per participant of the study (``COLUMNS``), oldest first."""
     participations = list(
@@ -92,12 +113,15 @@ def study_participants(*, study: Study) -> list[dict]:
     answered_at: dict[int, list] = defaultdict(list)
     for rater_id, at in Comparison.objects.filter(study=study, answered_at__isnull=False).values_list("rater_id", "answered_at"):
         answered_at[rater_id].append(at)
-    checks = raters.study_attention_checks(study=study)
-    consistency = raters.study_self_consistency(study=study)["raters"]
+    checks = rater_reads.study_attention_checks(study=study)
+    counted_pairs = study_counted_pairs(study=study)
+    consistency = rater_reads.study_self_consistency(study=study)["raters"]
     rows = []
     for participation in participations:
         rater = participation.rater
-        suggested, suggested_reason = suggested_decision(study=study, participation=participation)
+        suggested, suggested_reason = suggested_decision(
+            study=study, participation=participation, counted_pairs=counted_pairs.get(rater.pk, 0)
+        )
         override = getattr(participation, "payment_decision", None)
         decision = override.decision if override else suggested
         bonus = (study.bonus_per_pair * participation.answered).quantize(CENT, ROUND_HALF_UP) if decision == Decision.APPROVE else Decimal("0.00")
@@ -160,8 +184,10 @@ def study_feedback(*, study: Study) -> dict:
 
 def participants_csv(*, study: Study) -> bytes:
     """The participants export as CSV (``COLUMNS``; times in UTC ISO 8601, empty where unknown)."""
+    from ratings.stats.formats import csv_writer
+
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
+    writer = csv_writer(buffer, COLUMNS)  # crowd ids and feedback are the participants' text: no formulas
     writer.writeheader()
     for row in study_participants(study=study):
         writer.writerow({key: _cell(value) for key, value in row.items()})

@@ -5,7 +5,7 @@ study with every setting and its images reused, with its own crowd links, comple
 leaderboard and exports. Its votes are rows of the pilot, so they never reach the main study's
 leaderboard, exports, API results or dashboard counts: every one of those reads one study's
 votes. Closing the pilot keeps its images (they are the main study's too). Its votes do feed
-the main study's votes-needed forecast: ``sampling.study_forecast`` draws the models' true
+the main study's votes-needed forecast: ``forecasting.study_forecast`` draws the models' true
 strengths from the pilot's votes and the main study's own, and counts only the main study's
 towards its stopping rule.
 

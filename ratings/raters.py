@@ -1,20 +1,20 @@
 """Raters: how they join a study (accounts, crowd links, the participant cap), consent,
-finish and withdraw; flags and exclusions (never a delete); and the reads about a study's raters
-(how much and how fast they vote, agreement, attention checks, self-consistency)."""
+finish and withdraw; their votes through the scheduler (``vote_submit``: a flag refreshes the
+cached results). Flags and exclusions are ``rater_flags.py``; the reads about a study's raters
+(how much and how fast they vote, agreement, attention checks, self-consistency) are
+``rater_reads.py``."""
 
 from __future__ import annotations
 
-import statistics
+import time
 import uuid
-from collections import Counter, defaultdict
-from datetime import timedelta
 
-import numpy as np
 from django.contrib.auth import get_user_model
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Q
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 
 from . import scheduler
 from .models import Comparison, Participation, Rater, Study, Vote
@@ -26,17 +26,74 @@ class StudyFull(Exception):
 
 
 class StudyBusy(StudyFull):
-    """Too many new participants joined the study in the last minute; try again shortly."""
+    """Too many joins to this study from one client address, or with one participant id, in the
+    last minute; try again shortly."""
 
 
 class ParticipantTaken(Exception):
     """A crowd participant id that already started this study in another browser."""
 
 
+class OutcomeFinal(Exception):
+    """A crowd participant id whose session in this study already ended with an outcome (or who
+    withdrew from it): they meet that outcome again, never a fresh session."""
+
+    def __init__(self, participation: Participation):
+        super().__init__("This participant id has already taken part in this study.")
+        self.participation = participation
+
+
 PARTICIPANT_TAKEN = (
     "This participant id has already started this study in another browser or session. "
     "Continue in the browser where you started, from the same study link; if you cannot, contact the researcher."
 )
+JOINS_BUSY = "Many people are joining this study from your network right now. Please wait a minute and open your study link again."
+JOINS_BUSY_ID = "This participant id has opened the study link many times in the last minute. Please wait a minute and try again."
+
+
+def crowd_id_digest(*, study_id: int, source: str, external_id: str) -> str:
+    """A keyed digest of a platform id within one study: recognises the id when it comes back
+    (also after withdrawal, when the id itself is deleted) without keeping it."""
+    return salted_hmac("ratings.crowd-id", f"{study_id}:{source}:{external_id}").hexdigest()
+
+
+def join_window() -> int:
+    """The current minute, the join throttle's window."""
+    return int(time.time() // 60)
+
+
+def join_throttle(*, study_id: int, client: str, source: str, external_id: str, per_address: int | None, per_id: int | None) -> None:
+    """Count one join of a study link from ``client`` with a platform id; raises ``StudyBusy``
+    past ``per_address`` joins from that address or ``per_id`` with that id in this minute (a
+    fixed one-minute window in the cache, shared by every web process)."""
+    window = join_window()
+    for limit, key, message in (
+        (per_address, f"ratings:joins:{study_id}:{window}:address:{client}", JOINS_BUSY),
+        (per_id, f"ratings:joins:{study_id}:{window}:id:{crowd_id_digest(study_id=study_id, source=source, external_id=external_id)}", JOINS_BUSY_ID),
+    ):
+        if limit is None:
+            continue
+        cache.add(key, 0, timeout=120)
+        try:
+            count = cache.incr(key)
+        except ValueError:  # the key expired between add and incr
+            cache.add(key, 1, timeout=120)
+            count = 1
+        if count > limit:
+            raise StudyBusy(message)
+
+
+def counted_participants(*, study: Study):
+    """The participations that count against ``max_participants``: those who consented, except
+    who withdrew before any outcome code (they have no submission and take no place). Joining
+    alone takes no place, so invented ids that never consent close nothing."""
+    return Participation.objects.filter(study=study, consented_at__isnull=False).exclude(
+        rater__withdrawn_at__isnull=False, outcome=""
+    )
+
+
+def study_full_message(study: Study) -> str:
+    return f"“{study.rater_title}” has all the participants it needs."  # shown to raters: never the study name
 
 
 def rater_invite(*, study: Study, user) -> Rater:
@@ -45,42 +102,57 @@ def rater_invite(*, study: Study, user) -> Rater:
     return rater
 
 
+def vote_submit(*, study_id: int, rater_id: int, token, answers, response_ms: int, rng=None) -> dict:
+    """A rater's answers to one served pair, through ``scheduler.vote_submit`` (the views call
+    this): a vote whose failed attention check flags the participation refreshes the study's
+    cached leaderboards at once, and the rater is never told (``flagged_now`` is not returned)."""
+    result = scheduler.vote_submit(study_id=study_id, rater_id=rater_id, token=token, answers=answers, response_ms=response_ms, rng=rng)
+    if result.pop("flagged_now", False):
+        leaderboards_invalidate(study_ids=[study_id])
+    return result
+
+
 def participation_start(
-    *, study: Study, rater: Rater, crowd_study_id: str = "", crowd_session_id: str = "", joins_per_minute: int | None = None
+    *, study: Study, rater: Rater, crowd_study_id: str = "", crowd_session_id: str = "", crowd_id_digest: str = "",
 ) -> Participation:
-    """The rater's place in the study: resumed if it exists, else started unless the study is
-    full (raises ``StudyFull``) or ``joins_per_minute`` new participants joined it in the last
-    minute (raises ``StudyBusy``)."""
+    """The rater's place in the study: resumed if it exists, else started unless the study
+    already has all the participants it needs (raises ``StudyFull``; only consented participants
+    count, see ``counted_participants``)."""
     existing = Participation.objects.filter(study=study, rater=rater).first()
     if existing is not None:
         return existing
     with transaction.atomic():
-        # The study row lock makes the participant cap exact under concurrent joins.
         locked = Study.objects.select_for_update().get(pk=study.pk)
         existing = Participation.objects.filter(study=study, rater=rater).first()
         if existing is not None:
             return existing
-        if locked.max_participants is not None and Participation.objects.filter(study=study).count() >= locked.max_participants:
-            raise StudyFull(f"“{study.rater_title}” has all the participants it needs.")  # shown to raters: never the study name
-        if joins_per_minute is not None and (
-            Participation.objects.filter(study=study, started_at__gte=timezone.now() - timedelta(minutes=1)).count() >= joins_per_minute
-        ):
-            raise StudyBusy("Many people are joining this study right now. Please wait a minute and open your study link again.")
+        if locked.max_participants is not None and counted_participants(study=study).count() >= locked.max_participants:
+            raise StudyFull(study_full_message(study))
         return Participation.objects.create(
-            study=study, rater=rater, crowd_study_id=crowd_study_id[:200], crowd_session_id=crowd_session_id[:200]
+            study=study, rater=rater, crowd_study_id=crowd_study_id[:200], crowd_session_id=crowd_session_id[:200],
+            crowd_id_digest=crowd_id_digest,
         )
 
 
 def rater_join(
     *, study: Study, source: str, external_id: str, crowd_study_id: str = "", crowd_session_id: str = "",
-    resuming_rater_id: int | None = None, joins_per_minute: int | None = None,
+    resuming_rater_id: int | None = None,
 ) -> tuple[Rater, Participation]:
     """A crowd participant arriving through a study link: one rater per platform id, one
     participation (one quota) per study. A participant id that already started the study is
     resumed only by the browser holding its cookie (``resuming_rater_id``) or by the same
-    crowd session id; anyone else holding the id gets ``ParticipantTaken``, never the identity."""
+    crowd session id; anyone else holding the id gets ``ParticipantTaken``, never the identity.
+
+    An id's outcome is final: an id that withdrew from the study, or whose session ended other
+    than completed (screened out, no consent, quota full), gets ``OutcomeFinal`` with that
+    participation: the same outcome and code again, never a fresh session."""
     if source not in (Rater.Source.PROLIFIC, Rater.Source.MTURK) or not external_id:
         raise ValidationError("A crowd participant needs a platform and a participant id.")
+    digest = crowd_id_digest(study_id=study.pk, source=source, external_id=external_id)
+    # A withdrawal deletes the id from its rater row; the digest still knows it came before.
+    withdrawn = Participation.objects.filter(study=study, crowd_id_digest=digest, rater__withdrawn_at__isnull=False).first()
+    if withdrawn is not None:
+        raise OutcomeFinal(withdrawn)
     with transaction.atomic():
         rater = Rater.objects.filter(source=source, external_id=external_id).first()
         if rater is None:
@@ -94,9 +166,12 @@ def rater_join(
         same_session = bool(crowd_session_id) and existing.crowd_session_id == crowd_session_id[:200]
         if resuming_rater_id == rater.pk or same_session:
             return rater, existing
+        if existing.outcome and existing.outcome != Participation.Outcome.COMPLETED:
+            # Not a completion code: handing the same code to whoever holds the id gives nothing away.
+            raise OutcomeFinal(existing)
         raise ParticipantTaken(PARTICIPANT_TAKEN)
     participation = participation_start(
-        study=study, rater=rater, crowd_study_id=crowd_study_id, crowd_session_id=crowd_session_id, joins_per_minute=joins_per_minute
+        study=study, rater=rater, crowd_study_id=crowd_study_id, crowd_session_id=crowd_session_id, crowd_id_digest=digest,
     )
     if participation.crowd_session_id != crowd_session_id[:200] and resuming_rater_id != rater.pk:
         raise ParticipantTaken(PARTICIPANT_TAKEN)  # a concurrent first join with another session won
@@ -104,7 +179,28 @@ def rater_join(
 
 
 def participation_consent(*, participation: Participation) -> None:
-    Participation.objects.filter(pk=participation.pk, consented_at__isnull=True).update(consented_at=timezone.now())
+    """The participant agrees to take part, and from now takes one of the study's
+    ``max_participants`` places; raises ``StudyFull`` (and records the quota-full outcome, their
+    session ending) when the places were taken meanwhile. The study row lock makes the cap exact
+    under concurrent consents."""
+    with transaction.atomic():
+        study = Study.objects.select_for_update().get(pk=participation.study_id)
+        current = Participation.objects.select_for_update().get(pk=participation.pk)
+        if current.consented_at is not None:
+            return
+        if current.outcome or current.finished_at is not None:
+            return  # their session ended already (e.g. quota full): consenting now changes nothing
+        full = study.max_participants is not None and counted_participants(study=study).count() >= study.max_participants
+        now = timezone.now()
+        if full:
+            Participation.objects.filter(pk=current.pk, outcome="").update(
+                outcome=Participation.Outcome.QUOTA_FULL, outcome_at=now, outcome_reason="the study filled up before they consented",
+                finished_at=now,
+            )
+        else:
+            Participation.objects.filter(pk=current.pk).update(consented_at=now)
+    if full:
+        raise StudyFull(study_full_message(study))
 
 
 def participation_instructed(*, participation: Participation) -> None:
@@ -126,7 +222,9 @@ def rater_withdraw(*, rater: Rater) -> None:
     data is append-only), open reservations are given back, and what identifies them (platform
     ids, account name and e-mail) and their feedback are removed; except that a participation
     which was given an outcome code keeps its platform ids (``withdrawn_crowd_id``, the crowd
-    session id), because the platform holds that submission and must still approve or return it."""
+    session id), because the platform holds that submission and must still approve or return it.
+    The participation's keyed digest of the platform id (``crowd_id_digest``, not the id) stays, so
+    the same id coming back meets this outcome again instead of a fresh session."""
     now = timezone.now()
     with transaction.atomic():
         Vote.objects.filter(comparison__rater=rater).update(excluded=True)
@@ -148,210 +246,3 @@ def rater_withdraw(*, rater: Rater) -> None:
                 user.set_unusable_password()
                 user.save()
     rater_leaderboards_invalidate(rater=rater)
-
-
-def rater_flag(*, study: Study, rater: Rater, flagged: bool = True, reason: str = "staff") -> int:
-    """Flag (or clear) a rater in one study: flagged raters are left out of that study's
-    leaderboards by default and still count in their other studies. Returns the participations
-    changed; the study's cached leaderboards are refreshed."""
-    changed = Participation.objects.filter(study=study, rater=rater).exclude(flagged=flagged).update(
-        flagged=flagged, flag_reason=reason if flagged else ""
-    )
-    leaderboards_invalidate(study_ids=[study.pk])
-    return changed
-
-
-def rater_exclude(*, study: Study, rater: Rater, excluded: bool = True) -> int:
-    """Exclude (or include again) every vote of a rater in one study; returns the votes changed.
-
-    Votes are never deleted: excluding is a flag, so any leaderboard can be recomputed."""
-    changed = Vote.objects.filter(comparison__study=study, comparison__rater=rater).exclude(excluded=excluded).update(excluded=excluded)
-    leaderboards_invalidate(study_ids=[study.pk])
-    return changed
-
-
-def raters_flag_inconsistent(*, study: Study) -> int:
-    """Flag, in this study, raters whose share of deliberate repeats answered the same way is
-    below the study's ``min_self_consistency``, once they have ``min_repeats_to_judge`` repeated
-    answers; returns the raters flagged. Nothing happens when the study sets no threshold."""
-    if study.min_self_consistency is None:
-        return 0
-    below = [
-        rater_id for rater_id, row in study_self_consistency(study=study)["raters"].items()
-        if row["repeats"] >= study.min_repeats_to_judge and row["share"] is not None and row["share"] < study.min_self_consistency
-    ]
-    changed = Participation.objects.filter(study=study, rater_id__in=below, flagged=False).update(
-        flagged=True, flag_reason=Participation.FlagReason.SELF_CONSISTENCY
-    )
-    if changed:
-        leaderboards_invalidate(study_ids=[study.pk])
-    return changed
-
-
-def votes_exclude(*, votes, excluded: bool = True) -> int:
-    """Exclude (or include again) chosen votes; returns the number changed. Never deletes. The
-    cached leaderboards of the studies they belong to are refreshed."""
-    chosen = Vote.objects.filter(pk__in=[vote.pk for vote in votes])
-    study_ids = set(chosen.values_list("comparison__study_id", flat=True))
-    changed = chosen.exclude(excluded=excluded).update(excluded=excluded)
-    leaderboards_invalidate(study_ids=study_ids)
-    return changed
-
-
-def rater_exclude_everywhere(*, rater: Rater, excluded: bool = True) -> int:
-    """Exclude (or include again) every vote of a rater, in every study; returns the votes changed."""
-    changed = Vote.objects.filter(comparison__rater=rater).exclude(excluded=excluded).update(excluded=excluded)
-    rater_leaderboards_invalidate(rater=rater)
-    return changed
-
-
-# Reads
-
-def study_raters(*, study: Study):
-    """Raters invited to the study or who answered in it."""
-    return Rater.objects.filter(Q(studies=study) | Q(comparisons__study=study)).select_related("user").distinct().order_by("pk")
-
-
-def real_comparisons(*, study: Study):
-    """The study's comparisons of two models' images: attention checks and repeats left out."""
-    return Comparison.objects.filter(study=study, attention_check__isnull=True, is_repeat=False)
-
-
-def study_attention_checks(*, study: Study) -> dict[int, tuple[int, int]]:
-    """rater id -> (answered attention checks passed, failed)."""
-    passed: Counter = Counter()
-    failed_n: Counter = Counter()
-    checks = Comparison.objects.filter(study=study, failed_check__isnull=False).values_list("rater_id", "failed_check")
-    for rater_id, failed in checks:
-        failed_n[rater_id] += bool(failed)
-        passed[rater_id] += not failed
-    return {rater_id: (passed[rater_id], failed_n[rater_id]) for rater_id in passed.keys() | failed_n.keys()}
-
-
-def _attention_accuracy(*, study: Study) -> dict[int, float]:
-    """rater id -> share of answered attention checks passed."""
-    return {rater_id: passed / (passed + failed) for rater_id, (passed, failed) in study_attention_checks(study=study).items()}
-
-
-def study_rater_table(*, study: Study) -> list[dict]:
-    """One row per rater: answered comparisons, votes, median seconds per comparison,
-    attention-check accuracy, agreement with the other raters' majority, self-consistency on
-    deliberate repeats (share answered the same way, with Krippendorff's alpha per criterion),
-    flagged in this study (and why) and excluded votes.
-
-    Agreement: over this rater's votes on a (pair of images, criterion) that at least one other
-    rater answered with a strict majority, the share that matches that majority (None if none).
-    """
-    rows = list(
-        Vote.objects.filter(comparison__in=real_comparisons(study=study)).values_list(
-            "comparison__rater_id", "comparison_id", "comparison__image_a_id", "comparison__image_b_id",
-            "criterion", "choice", "response_ms", "excluded",
-        )
-    )
-    # The picked image (or a tie), so answers are comparable whichever image was "a".
-    answers: dict[tuple, list[tuple[int, object]]] = defaultdict(list)
-    for rater_id, _, image_a, image_b, criterion, choice, _, _ in rows:
-        picked = image_a if choice == "a" else image_b if choice == "b" else "tie"
-        answers[(frozenset((image_a, image_b)), criterion)].append((rater_id, picked))
-    agree: Counter = Counter()
-    compared: Counter = Counter()
-    for entries in answers.values():
-        for rater_id, picked in entries:
-            others = Counter(p for r, p in entries if r != rater_id)
-            if not others:
-                continue
-            (top, top_n), *rest = others.most_common()
-            if rest and rest[0][1] == top_n:
-                continue
-            compared[rater_id] += 1
-            agree[rater_id] += picked == top
-    response_ms: dict[int, dict[int, int]] = defaultdict(dict)
-    votes: Counter = Counter()
-    excluded: Counter = Counter()
-    for rater_id, comparison_id, _, _, _, _, ms, is_excluded in rows:
-        response_ms[rater_id][comparison_id] = ms
-        votes[rater_id] += 1
-        excluded[rater_id] += is_excluded
-    answered = Counter(real_comparisons(study=study).filter(answered_at__isnull=False).values_list("rater_id", flat=True))
-    attention = _attention_accuracy(study=study)
-    flags = dict(Participation.objects.filter(study=study, flagged=True).values_list("rater_id", "flag_reason"))
-    consistency = study_self_consistency(study=study)["raters"]
-    table = []
-    for rater in study_raters(study=study):
-        times = list(response_ms[rater.pk].values())
-        table.append(
-            {
-                "rater": rater,
-                "id": rater.pk,
-                "name": str(rater),
-                "source": rater.source,
-                "comparisons": answered[rater.pk],
-                "votes": votes[rater.pk],
-                "median_seconds_per_vote": statistics.median(times) / 1000 if times else None,
-                "attention_accuracy": attention.get(rater.pk),
-                "agreement": agree[rater.pk] / compared[rater.pk] if compared[rater.pk] else None,
-                "flagged": rater.pk in flags,
-                "flag_reason": flags.get(rater.pk) or "",
-                "excluded_votes": excluded[rater.pk],
-                "self_consistency": consistency.get(rater.pk, {}).get("share"),
-                "repeats": consistency.get(rater.pk, {}).get("repeats", 0),
-                "self_consistency_by_criterion": consistency.get(rater.pk, {}).get("criteria", {}),
-            }
-        )
-    return table
-
-
-def study_self_consistency(*, study: Study) -> dict:
-    """Deliberate repeats against the rater's first answer to the same pair, per criterion for
-    the study ("criteria": {criterion: {repeats, same, share, alpha}}) and per rater ("raters":
-    {rater id: {"repeats", "same", "share", "criteria": {...}}}). Answers are compared by the image
-    picked (or a tie), so the side it was shown on does not matter; alpha is Krippendorff's
-    alpha with each (first, repeat) as one unit rated twice. Withdrawn raters are left out."""
-    from ratings.stats import self_consistency
-
-    criteria = study.all_criteria  # a repeat of a set comparison asks its set criteria again
-    repeats = list(
-        Vote.objects.filter(
-            comparison__study=study, comparison__is_repeat=True, comparison__repeat_of__isnull=False,
-            comparison__rater__withdrawn_at__isnull=True,
-        ).values_list(
-            "comparison__rater_id", "comparison__repeat_of_id", "criterion", "choice", "comparison__image_a_id", "comparison__image_b_id",
-        )
-    )
-    firsts = {
-        (comparison_id, criterion): (image_a if choice == "a" else image_b if choice == "b" else "tie")
-        for comparison_id, criterion, choice, image_a, image_b in Vote.objects.filter(
-            comparison_id__in={row[1] for row in repeats}
-        ).values_list("comparison_id", "criterion", "choice", "comparison__image_a_id", "comparison__image_b_id")
-    }
-    entries = [
-        (rater_id, criteria.index(criterion), firsts[(first_id, criterion)], image_a if choice == "a" else image_b if choice == "b" else "tie")
-        for rater_id, first_id, criterion, choice, image_a, image_b in repeats
-        if criterion in criteria and (first_id, criterion) in firsts
-    ]
-    rater_ids = sorted({entry[0] for entry in entries})
-    code = {rater_id: i for i, rater_id in enumerate(rater_ids)}
-    result = self_consistency(
-        [code[e[0]] for e in entries], [e[1] for e in entries],
-        np.array([str(e[2]) for e in entries], dtype=object), np.array([str(e[3]) for e in entries], dtype=object),
-        n_raters=len(rater_ids), n_criteria=len(criteria),
-    )
-
-    def cell(repeats_n, same_n, alpha) -> dict:
-        return {
-            "repeats": int(repeats_n), "same": int(same_n),
-            "share": round(same_n / repeats_n, 4) if repeats_n else None,
-            "alpha": None if not np.isfinite(alpha) else round(float(alpha), 4),
-        }
-
-    raters = {}
-    for rater_id, i in code.items():
-        total, same = int(result.repeats[i].sum()), int(result.same[i].sum())
-        raters[rater_id] = {
-            "repeats": total, "same": same, "share": round(same / total, 4) if total else None,
-            "criteria": {c: cell(result.repeats[i, k], result.same[i, k], result.alpha[i, k]) for k, c in enumerate(criteria)},
-        }
-    return {
-        "criteria": {c: cell(result.study_repeats[k], result.study_same[k], result.study_alpha[k]) for k, c in enumerate(criteria)},
-        "raters": raters,
-    }

@@ -1,20 +1,20 @@
-"""Adaptive sampling, the stopping rule and the votes-needed forecast of a study: the Django
-half of issue 13 (the rule itself is pure NumPy in ``ratings/stats/sampling.py``, the simulator
-in ``ratings/stats/forecast.py``; read their docstrings for the rule and its references).
+"""Adaptive sampling and the stopping rule of a study: the Django half of issue 13 (the rule
+itself is pure NumPy in ``ratings/stats/sampling.py``; read its docstrings for the rule and its
+references). The votes as the rule reads them are ``sampling_tables.py``'s, a stopped study's
+text, state and reopening ``stopping.py``'s, the votes-needed forecast ``forecasting.py``'s.
 
 - ``study_sampling_refresh`` turns a study's counted votes into per-criterion pair counts,
   fits Bradley-Terry, writes ``Study.pair_weights`` (adaptive studies) and checks the stopping
   rule and the vote budget. It runs in the background (``tasks.study_sampling_refresh``, and
   ``study_sampling_refresh_due`` from beat for every study with ``RATINGS_SAMPLING_REFRESH_VOTES``
   new answered comparisons), never inside a rater's request: the scheduler only reads the
-  weights (``scheduler.serving.drawn_model_pair`` and ``ratings_serve_locked`` in ``scheduler/sql/``).
+  weights (``scheduler.serving.drawn_model_pair`` and ``ratings_serve_locked.sql`` in ``scheduler/sql/``).
 - Pair order: ``stats.sampling.pair_index`` over the study's model specs sorted by id (the
   order the leaderboards use); ``PairSlot.model_pair`` holds that index.
-- A stopped study keeps its status (rating) with ``stopped_at`` and ``stop_reason`` set: no new
-  pair is served, open pairs can still be answered, then the rater gets the completion page.
-  ``study_reopen`` raises the budget and serves again.
-- The vote budget is checked by the refresh, so a study may pass it by the comparisons answered
-  between two refreshes (at most ``RATINGS_SAMPLING_REFRESH_VOTES`` plus the pairs open then).
+- The vote budget stops serving when it is reached: the scheduler serves a new pair only by taking
+  one of ``Study.budget_serves_left`` (``budget_serves_recount``: the budget less the comparisons
+  answered or open, set on opening, at every refresh and on reopening); the refresh then stops
+  the study. Only late answers to lapsed pairs can pass the budget.
 """
 
 from __future__ import annotations
@@ -22,70 +22,50 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Count
 from django.utils import timezone
 
-from . import selectors
-from .models import Comparison, Study
-from .stats import forecast as stats_forecast
+from .design import answered_comparisons, model_pair_index, refresh_votes
+from .models import Comparison, SamplingOptions, Study
+from .results.caches import leaderboards_invalidate
+from .results.units import UNIT_WORDS
+from .sampling_tables import counts_fit, study_vote_tables
 from .stats import sampling as stats_sampling
-
-CHOICE_COLUMN = {"a": 0, "b": 1, "tie": 2}
-# A forecast must answer within a second or two: it simulates at most this much.
-FORECAST_MAX_RUNS = 100
-FORECAST_MAX_MODELS = 12
-FORECAST_MAX_CRITERIA = 4
-FORECAST_MAX_BUDGET = 100_000
-FORECAST_MAX_LOOKS = 60  # refits per simulated run: look_every is raised to budget / this
-# A study stopped by a rule without a budget of its own is simulated up to this many comparisons.
-FORECAST_DEFAULT_BUDGET = 20_000
+from .stats.rules import Sampling, StopWhen
+from .versus import decided_pair_weights, study_decided_reason, study_decisions
 
 
-def design_errors(
-    *, n_models: int, sampling_rule: str, exploration: float, stop_when: str, stop_alpha: float,
-    stop_top_k: int | None, stop_width: float | None, vote_budget: int | None,
-) -> dict[str, str]:
-    """Field -> what is wrong with a study's sampling and stopping settings (empty: all fine)."""
+def design_errors(options: SamplingOptions, *, n_models: int, has_reference: bool | None = None) -> dict[str, str]:
+    """Field -> what is wrong with a study's sampling and stopping settings, the one value
+    ``options`` (empty: all fine). ``has_reference`` (None: not known here) is whether the study
+    names a reference model, which stop_when decided needs."""
+    sampling_rule, exploration, stop_when, stop_alpha = options.sampling, options.exploration, options.stop_when, options.stop_alpha
+    stop_top_k, stop_width, vote_budget, unit = options.stop_top_k, options.stop_width, options.vote_budget, options.unit
     errors = {}
-    if sampling_rule not in ("uniform", "adaptive"):
+    if unit not in stats_sampling.UNITS:
+        errors["unit"] = (f"unit is comparison (these prompts and raters), prompt (prompts like these) or prompt_rater "
+                          f"(prompts and raters like these), not '{unit}'.")
+    if sampling_rule not in (Sampling.UNIFORM, Sampling.ADAPTIVE):
         errors["sampling"] = f"Sampling is uniform or adaptive, not '{sampling_rule}'."
     if not 0 <= exploration <= 1:
         errors["exploration"] = "Give the share of uniformly served pairs, between 0 and 1 (default 0.2)."
     if stop_when not in stats_sampling.STOP_RULES:
-        errors["stop_when"] = f"stop_when is target, separated or width, not '{stop_when}'."
+        errors["stop_when"] = f"stop_when is target, separated, width or decided, not '{stop_when}'."
+    elif stop_when == StopWhen.DECIDED and has_reference is False:
+        errors["stop_when"] = ("stop_when decided stops when every model is decided against the reference, so the study needs "
+                               "a reference: name the model every other model is compared with (e.g. the teacher), or "
+                               "choose another stopping rule.")
     if not 0 < stop_alpha < 0.5:
         errors["stop_alpha"] = "Give an error level between 0 and 0.5 (exclusive), e.g. 0.05."
     if stop_top_k is not None and not 1 <= stop_top_k < max(n_models, 2):
         errors["stop_top_k"] = f"top k counts adjacent pairs from the top: between 1 and {max(n_models - 1, 1)} (the models minus one), or empty for all."
-    if stop_when == "width" and (stop_width is None or stop_width <= 0):
+    if stop_when == StopWhen.WIDTH and (stop_width is None or stop_width <= 0):
         errors["stop_width"] = "stop_when width needs stop_width, the widest interval allowed in Elo points (e.g. 50)."
     if vote_budget is not None and vote_budget < 1:
         errors["vote_budget"] = "Give the most comparisons the study may use, a positive whole number."
-    elif vote_budget is None and stop_when in ("separated", "width"):
+    elif vote_budget is None and stop_when in (StopWhen.SEPARATED, StopWhen.WIDTH, StopWhen.DECIDED):
         errors["vote_budget"] = f"stop_when {stop_when} needs a vote_budget: the most comparisons to spend if the rule is never met."
     return errors
-
-
-def refresh_votes() -> int:
-    return int(getattr(settings, "RATINGS_SAMPLING_REFRESH_VOTES", 100))
-
-
-def study_spec_ids(*, study: Study) -> list[int]:
-    """The study's models in pair-weight order: ModelSpec ids, ascending."""
-    return sorted(study.job.specs.values_list("pk", flat=True))
-
-
-def model_pair_index(*, study: Study) -> dict[tuple[int, int], int]:
-    """(spec id, spec id) in either order -> the model pair's index in ``pair_weights``."""
-    spec_ids = study_spec_ids(study=study)
-    lo, hi = stats_sampling.pair_index(len(spec_ids))
-    index = {}
-    for k, (i, j) in enumerate(zip(lo.tolist(), hi.tolist())):
-        index[(spec_ids[i], spec_ids[j])] = index[(spec_ids[j], spec_ids[i])] = k
-    return index
 
 
 def pair_slots_model_pairs_set(*, study: Study) -> int:
@@ -123,46 +103,68 @@ def pair_levels(*, study: Study, n_pairs: int) -> list[int]:
     return levels
 
 
-def answered_comparisons(*, study: Study) -> int:
-    """Answered comparisons of the study's pairs (what the budget caps): every rater's, flagged
-    ones too (they were shown and paid), not attention checks or deliberate repeats."""
+def open_comparisons(*, study: Study, now=None) -> int:
+    """Pairs of the study's slots on raters' screens now (served, not answered, not given back,
+    not lapsed): they count against the vote budget beside the answered ones."""
     return Comparison.objects.filter(
-        study=study, answered_at__isnull=False, slot__isnull=False, is_repeat=False, attention_check__isnull=True
+        study=study, answered_at__isnull=True, released_at__isnull=True, expires_at__gte=now or timezone.now(),
+        slot__isnull=False, is_repeat=False, attention_check__isnull=True,
     ).count()
 
 
-def study_pair_counts(*, study: Study) -> np.ndarray:
-    """float[C, P, 3]: per criterion and model pair (``pair_index`` order), the counted votes
-    won by the lower-id model, by the higher-id one, and ties (the leaderboards' votes)."""
-    spec_ids = study_spec_ids(study=study)
-    position = {spec_id: i for i, spec_id in enumerate(spec_ids)}
-    pair = model_pair_index(study=study)
-    criteria = {name: c for c, name in enumerate(study.criteria)}
-    counts = np.zeros((len(criteria), len(spec_ids) * (len(spec_ids) - 1) // 2, 3))
-    rows = (
-        selectors.counted_votes(study=study)
-        .values_list("comparison__image_a__spec_id", "comparison__image_b__spec_id", "criterion", "choice")
-        .annotate(n=Count("pk"))
-        .order_by()
-    )
-    for spec_a, spec_b, criterion, choice, n in rows:
-        if criterion not in criteria or spec_a == spec_b or spec_a not in position or spec_b not in position:
-            continue
-        column = CHOICE_COLUMN[choice]
-        if position[spec_a] > position[spec_b] and column < 2:
-            column = 1 - column  # image A is the higher-id model here: its win is the hi side's
-        counts[criteria[criterion], pair[(spec_a, spec_b)], column] += n
-    return counts
+@dataclass(frozen=True)
+class BudgetCount:
+    budget: int
+    answered: int
+    open: int
+
+    @property
+    def spent(self) -> bool:
+        return self.answered + self.open >= self.budget
+
+    def stop_reason(self, *, goal: str) -> str:
+        served = self.answered + self.open
+        if self.open:
+            return (f"Vote budget reached: {served} of {self.budget} comparisons served ({self.answered} answered at the stop, "
+                    f"{self.open} still open on raters' screens) before {goal}.")
+        return f"Vote budget reached: {self.answered} of {self.budget} comparisons answered before {goal}."
 
 
-def _fit(counts: np.ndarray) -> stats_sampling.Fit:
-    n_models = _models_of(counts.shape[1])
-    lo, hi = stats_sampling.pair_index(n_models)
-    return stats_sampling.fit(counts, lo, hi, n_models)
+def budget_serves_recount(*, study: Study) -> BudgetCount | None:
+    """Lock the study's row and set ``budget_serves_left``: the budget less the comparisons
+    answered or open (None without a budget). Inside a transaction: serving takes its serves
+    from this row, so none is counted twice."""
+    locked = Study.objects.select_for_update().get(pk=study.pk)
+    if locked.vote_budget is None:
+        Study.objects.filter(pk=study.pk).update(budget_serves_left=None)
+        return None
+    count = BudgetCount(budget=locked.vote_budget, answered=answered_comparisons(study=locked), open=open_comparisons(study=locked))
+    Study.objects.filter(pk=study.pk).update(budget_serves_left=max(0, count.budget - count.answered - count.open))
+    return count
 
 
-def _models_of(n_pairs: int) -> int:
-    return int(round((1 + np.sqrt(1 + 8 * n_pairs)) / 2))
+def prompt_limits(*, model_fit: stats_sampling.Fit, study: Study, top_k: int | None) -> str:
+    """A sentence naming the adjacent pairs that no budget separates with the study's prompts and
+    how many prompts would ('' when there are none, or the unit is the comparison)."""
+    result = stats_sampling.separation(model_fit, alpha=study.stop_alpha, top_k=top_k)
+    if result.floor_limited is None:
+        return ""
+    limited = result.floor_limited & ~result.separated & result.considered
+    if not limited.any():
+        return ""
+    needed = result.prompts_needed(alpha=study.stop_alpha)[limited]
+    prompts = int(np.max(result.clusters)) if result.clusters is not None else 0
+    most = "more than 100,000" if (needed < 0).any() else f"about {int(needed.max()):,}"
+    return (f"{int(limited.sum())} adjacent pair(s) cannot be separated for {UNIT_WORDS[study.unit]} with these {prompts} "
+            f"prompts at any budget: it would take {most} prompts (more prompts, not more votes).")
+
+
+def too_few_prompts_reason(*, model_fit: stats_sampling.Fit, study: Study, top_k: int | None, comparisons: int) -> str:
+    """The stop reason when every unseparated pair is limited by the prompts, not the votes."""
+    result = stats_sampling.separation(model_fit, alpha=study.stop_alpha, top_k=top_k)
+    if not bool(np.all(result.decided() | result.undecidable())) or bool(np.all(result.decided())):
+        return ""
+    return f"Undecidable with these prompts after {comparisons} comparisons: " + prompt_limits(model_fit=model_fit, study=study, top_k=top_k)
 
 
 @dataclass(frozen=True)
@@ -178,35 +180,49 @@ def study_sampling_refresh(*, study: Study) -> Refresh:
     """Fit the study's votes, write its pair weights (adaptive sampling) and stop it when its rule
     or its budget says so. For the background task and the benchmark; never a rater's request."""
     study = Study.objects.select_related("job").get(pk=study.pk)
-    if study.sampling == "adaptive":
+    if study.sampling == Sampling.ADAPTIVE:
         pair_slots_model_pairs_set(study=study)
     comparisons = answered_comparisons(study=study)
-    counts = study_pair_counts(study=study)
-    model_fit = _fit(counts)
+    tables = study_vote_tables(study=study)
+    counts = tables.counts
+    model_fit = counts_fit(counts, tables.terms(study.unit))
+    top_k = study.stop_top_k if study.stop_top_k and study.stop_top_k < model_fit.n_models else None
     weights = None
-    if study.sampling == "adaptive":
-        top_k = study.stop_top_k if study.stop_top_k and study.stop_top_k < model_fit.n_models else None
-        weights = stats_sampling.pair_weights(
-            model_fit, exploration=study.exploration, alpha=study.stop_alpha, top_k=top_k
-        ).astype(float)
+    decisions = study_decisions(study=study) if study.reference_id is not None and study.stop_when == StopWhen.DECIDED else None
+    if study.sampling == Sampling.ADAPTIVE:
+        if decisions is not None:
+            weights = decided_pair_weights(study=study, rows=decisions)
+        else:
+            weights = stats_sampling.pair_weights(
+                model_fit, exploration=study.exploration, alpha=study.stop_alpha, top_k=top_k
+            ).astype(float)
         weights = [round(float(w), 6) for w in weights]
     reason = ""
-    if counts.sum() > 0 and study.stop_when in ("separated", "width"):
-        top_k = study.stop_top_k if study.stop_top_k and study.stop_top_k < model_fit.n_models else None
+    if counts.sum() > 0 and study.stop_when in (StopWhen.SEPARATED, StopWhen.WIDTH):
         met = bool(stats_sampling.stop_reached(
             model_fit, rule=study.stop_when, alpha=study.stop_alpha, top_k=top_k, width=study.stop_width
         ))
-        if met and study.stop_when == "separated":
+        unit = UNIT_WORDS[study.unit]
+        if met and study.stop_when == StopWhen.SEPARATED:
             which = f"the top {top_k} adjacent pairs" if top_k else "every pair of adjacent models"
             reason = (f"Decided: {which} separated in every criterion at confidence {1 - study.stop_alpha:.0%} "
-                      f"(anytime-valid), after {comparisons} comparisons.")
+                      f"(anytime-valid, for {unit}), after {comparisons} comparisons.")
         elif met:
-            reason = (f"Decided: every model's interval is narrower than {study.stop_width:g} Elo points in every "
+            reason = (f"Decided: every model's interval ({unit}) is narrower than {study.stop_width:g} Elo points in every "
                       f"criterion, after {comparisons} comparisons.")
-    if not reason and study.vote_budget is not None and comparisons >= study.vote_budget:
-        reason = f"Vote budget reached: {comparisons} of {study.vote_budget} comparisons answered before the ranking was decided."
+        elif study.stop_when == StopWhen.SEPARATED:
+            reason = too_few_prompts_reason(model_fit=model_fit, study=study, top_k=top_k, comparisons=comparisons)
+    elif counts.sum() > 0 and study.stop_when == StopWhen.DECIDED:
+        reason = study_decided_reason(study=study, comparisons=comparisons, rows=decisions)
+    reason = reason[:300]
     now = timezone.now()
     with transaction.atomic():
+        stopped_by = "rule" if reason else ""
+        budget = budget_serves_recount(study=study)  # locks the study row
+        if not reason and budget is not None and budget.spent:
+            reason, stopped_by = budget.stop_reason(goal="every pair slot had its votes" if study.stop_when == StopWhen.TARGET else "the ranking was decided"), "budget"
+            limited = prompt_limits(model_fit=model_fit, study=study, top_k=top_k) if study.stop_when == StopWhen.SEPARATED and counts.sum() > 0 else ""
+            reason = f"{reason} {limited}".strip()[:300] if limited else reason
         fields = {"pair_weights_at": now, "pair_weights_votes": comparisons}
         if weights is not None:
             fields["pair_weights"] = weights
@@ -215,7 +231,11 @@ def study_sampling_refresh(*, study: Study) -> Refresh:
         updated.update(**fields)
         stopped = False
         if reason:
-            stopped = bool(updated.filter(stopped_at__isnull=True).update(stopped_at=now, stop_reason=reason))
+            stopped = bool(updated.filter(stopped_at__isnull=True).update(
+                stopped_at=now, stop_reason=reason, stopped_by=stopped_by, stop_comparisons=comparisons if stopped_by == "rule" else budget.answered,
+            ))
+    if stopped:
+        leaderboards_invalidate(study_ids=[study.pk])  # every page says it stopped, and why
     return Refresh(study_id=study.pk, comparisons=comparisons, pair_weights=weights, stopped=stopped, stop_reason=reason)
 
 
@@ -230,161 +250,13 @@ def sampling_studies():
 
 def study_sampling_refresh_due(*, every: int | None = None) -> list[int]:
     """Refresh every open adaptive or rule-stopped study with ``every`` or more answered
-    comparisons since its last refresh (or never refreshed); returns their ids. Run by beat."""
+    comparisons since its last refresh (or never refreshed), and every study whose budget has no
+    serve left (it stops, or serves again what lapsed); returns their ids. Run by beat."""
     every = every or refresh_votes()
     refreshed = []
     for study in sampling_studies():
-        if study.pair_weights_at is None or answered_comparisons(study=study) - study.pair_weights_votes >= every:
+        served_out = study.vote_budget is not None and study.budget_serves_left == 0
+        if served_out or study.pair_weights_at is None or answered_comparisons(study=study) - study.pair_weights_votes >= every:
             study_sampling_refresh(study=study)
             refreshed.append(study.pk)
     return refreshed
-
-
-def study_reopen(*, study: Study, vote_budget: int) -> Study:
-    """Serve a stopped (or budget-capped) study again with a higher budget. The new budget must
-    be above the old one and above the comparisons answered so far."""
-    with transaction.atomic():
-        locked = Study.objects.select_for_update().get(pk=study.pk)
-        answered = answered_comparisons(study=locked)
-        if locked.vote_budget is not None and vote_budget <= locked.vote_budget:
-            raise ValidationError({"vote_budget": [
-                f"Give a budget higher than the current one ({locked.vote_budget} comparisons) to reopen the study."
-            ]})
-        if vote_budget <= answered:
-            raise ValidationError({"vote_budget": [
-                f"{answered} comparisons are already answered; give a budget above that to reopen the study."
-            ]})
-        Study.objects.filter(pk=locked.pk).update(vote_budget=vote_budget, stopped_at=None, stop_reason="")
-        locked.refresh_from_db()
-        return locked
-
-
-def study_sampling_state(*, study: Study) -> dict:
-    """What the API and the dashboard say about a study's sampling and stopping."""
-    return {
-        "sampling": study.sampling,
-        "stop_when": study.stop_when,
-        "vote_budget": study.vote_budget,
-        "stopped": study.stopped_at is not None,
-        "stopped_at": study.stopped_at,
-        "stop_reason": study.stop_reason,
-        "pair_weights_at": study.pair_weights_at,
-        "pair_weights_votes": study.pair_weights_votes,
-    }
-
-
-def design_for(*, study: Study, remaining_budget: int, tie_share: float) -> stats_forecast.StudyDesign:
-    budget = max(1, min(remaining_budget, FORECAST_MAX_BUDGET))
-    n_models = len(study_spec_ids(study=study))
-    top_k = study.stop_top_k if study.stop_top_k and study.stop_top_k < n_models else None
-    return stats_forecast.StudyDesign(
-        sampling=study.sampling, stop_when=study.stop_when, alpha=study.stop_alpha, top_k=top_k,
-        width=study.stop_width, budget=budget, exploration=study.exploration,
-        look_every=max(refresh_votes(), -(-budget // FORECAST_MAX_LOOKS)), tie_share=tie_share,
-    )
-
-
-def study_forecast(*, study: Study, runs: int = 100, seed: int = 0, price_per_vote=None, crowd_size=None, seconds_per_vote=None) -> dict:
-    """Comparisons the study still needs, simulated from its votes so far (each run draws its
-    true strengths from the current fit), with cost and time where a price and a crowd are given."""
-    runs = max(1, min(runs, FORECAST_MAX_RUNS))
-    comparisons = answered_comparisons(study=study)
-    extras = {"price_per_vote": price_per_vote, "crowd_size": crowd_size, "seconds_per_vote": seconds_per_vote}
-    if study.stopped_at is not None:
-        result = stats_forecast.Forecast(median=0.0, low=0.0, high=0.0, budget_hits=0.0, runs=0).as_dict(**extras)
-        return {**result, "done": comparisons, "text": f"Stopped: {study.stop_reason}"}
-    if study.stop_when == "target":
-        slots = study.pair_slots.filter(retired=False).count()
-        left = max(0, slots * study.votes_per_pair - comparisons)
-        result = stats_forecast.Forecast(median=float(left), low=float(left), high=float(left), budget_hits=0.0, runs=0)
-        document = result.as_dict(**extras)
-        return {**document, "done": comparisons, "text": f"{left:,} more comparisons to fill every pair to its target."}
-    counts = study_pair_counts(study=study)
-    prior = pilot_pair_counts(study=study, shape=counts.shape)
-    if counts.sum() == 0 and prior is None:
-        return {"comparisons": {"median": None, "low": None, "high": None, "range": "90%"}, "budget_hits": 0.0, "runs": 0,
-                "done": comparisons, "text": "No votes yet: the forecast starts from the first refresh of votes "
-                "(before launch, POST /api/v1/forecasts/ forecasts from assumed ratings, or run a pilot)."}
-    remaining = (study.vote_budget if study.vote_budget is not None else comparisons + FORECAST_DEFAULT_BUDGET) - comparisons
-    if remaining <= 0:
-        result = stats_forecast.Forecast(median=0.0, low=0.0, high=0.0, budget_hits=1.0, runs=0).as_dict(**extras)
-        return {**result, "done": comparisons, "text": "The vote budget is used up; the next refresh stops the study."}
-    evidence = counts if prior is None else counts + prior
-    total = evidence[0].sum()
-    tie_share = float(evidence[0, :, 2].sum() / total) if study.allow_ties and total else 0.0
-    design = design_for(study=study, remaining_budget=remaining, tie_share=min(tie_share, 0.9))
-    n_models = counts.shape[1] and _models_of(counts.shape[1])
-    result = stats_forecast.forecast(design, counts=counts, prior_counts=prior, n_models=n_models, runs=runs, seed=seed)
-    document = result.as_dict(**extras)
-    text = forecast_text(document)
-    if prior is not None:
-        pilot_votes = int(prior[0].sum())
-        document["pilot_comparisons"] = pilot_votes
-        text += f" Strengths estimated with the pilot's {pilot_votes:,} comparisons too (the pilot's votes do not count towards this study's rule)."
-    return {**document, "done": comparisons, "text": text}
-
-
-def pilot_pair_counts(*, study: Study, shape: tuple) -> np.ndarray | None:
-    """The counted votes of the study's pilot (``ratings/pilots.py``) in the study's pair order,
-    for the forecast's strengths; None without a pilot, or one with no votes or other models."""
-    pilot = Study.objects.filter(pilot_of=study).select_related("job").first()
-    if pilot is None or study_spec_ids(study=pilot) != study_spec_ids(study=study) or list(pilot.criteria) != list(study.criteria):
-        return None
-    counts = study_pair_counts(study=pilot)
-    if counts.shape != tuple(shape) or counts.sum() == 0:
-        return None
-    return counts
-
-
-def forecast_text(document: dict) -> str:
-    c = document["comparisons"]
-    text = f"About {c['median']:,.0f} more comparisons, 90% range {c['low']:,.0f}–{c['high']:,.0f}"
-    if document.get("budget_hits"):
-        text += f"; {document['budget_hits']:.0%} of simulated runs hit the budget first"
-    if "cost" in document:
-        text += f"; cost about {document['cost']['median']:,.2f}"
-    if "hours" in document:
-        text += f"; about {document['hours']['median']:,.1f} hours"
-    return text + "."
-
-
-def forecast_design(
-    *, elo_rows, sampling: str, stop_when: str, vote_budget: int, exploration: float = 0.2, stop_alpha: float = 0.05,
-    stop_top_k: int | None = None, stop_width: float | None = None, allow_ties: bool = False, runs: int = 100,
-    price_per_vote=None, crowd_size=None, seconds_per_vote=None, seed: int = 0, **_unused,
-) -> dict:
-    """Before launch: comparisons a study of models with these assumed Elo ratings (one row per
-    criterion) needs under its sampling and stopping rule, simulated ``runs`` times (bounded by
-    the FORECAST_MAX_* caps the API states)."""
-    runs = max(1, min(runs, FORECAST_MAX_RUNS))
-    budget = max(1, min(vote_budget, FORECAST_MAX_BUDGET))
-    n_models = len(elo_rows[0])
-    design = stats_forecast.StudyDesign(
-        sampling=sampling, stop_when=stop_when, alpha=stop_alpha,
-        top_k=stop_top_k if stop_top_k and stop_top_k < n_models else None, width=stop_width, budget=budget,
-        exploration=exploration, look_every=max(refresh_votes(), -(-budget // FORECAST_MAX_LOOKS)),
-        tie_share=0.1 if allow_ties else 0.0,
-    )
-    result = stats_forecast.forecast(design, elo=np.asarray(elo_rows, dtype=np.float64), runs=runs, seed=seed)
-    document = result.as_dict(price_per_vote=price_per_vote, crowd_size=crowd_size, seconds_per_vote=seconds_per_vote)
-    return {**document, "text": forecast_text(document)}
-
-
-def study_sampling_summary(*, study: Study) -> dict:
-    """The staff dashboard's line: the study's rules, whether and why it stopped, and the
-    forecast (cached per refresh: computed at most once per ``pair_weights_votes``)."""
-    from django.core.cache import cache
-
-    rules = {"target": f"fills every slot to {study.votes_per_pair} comparisons", "separated": "stops when adjacent models are separated",
-             "width": f"stops when every interval is under {study.stop_width or 0:g} Elo"}[study.stop_when]
-    budget = f"budget {study.vote_budget:,} comparisons" if study.vote_budget is not None else "no budget cap"
-    stopped = study.stopped_at.timestamp() if study.stopped_at else 0
-    pilot = Study.objects.filter(pilot_of=study).first()
-    pilot_votes = answered_comparisons(study=pilot) if pilot is not None else 0  # new pilot votes change the forecast
-    key = f"ratings:forecast:{study.pk}:{study.pair_weights_votes}:{study.vote_budget}:{stopped}:{pilot_votes}"
-    text = cache.get(key)
-    if text is None:
-        text = study_forecast(study=study, runs=30)["text"]
-        cache.set(key, text, timeout=3600)
-    return {"rules": f"{study.get_sampling_display()} sampling; {rules}; {budget}", "stopped": study.stopped_at is not None,
-            "stop_reason": study.stop_reason, "forecast": text}

@@ -14,6 +14,12 @@ hide the broken or offensive ones, with a reason. A hidden image is served to no
 Showing an image again undoes this: its slots serve again (unless raters' reports retired them)
 and its retired attention checks too, once none of their images is hidden.
 
+Reported pairs (issue 25): raters' reports retire a pair only on evidence (the scheduler's
+``comparison_report``); the operations page lists every reported pair with its reports
+(``study_reported_pairs``), and serving one again (``reported_pairs_restore``) clears its reports'
+weight and puts it back unless one of its images is hidden, so no pair stays retired by reports
+for good and showing a hidden image again never keeps a reported-then-restored pair away.
+
 Crowd links (Prolific, MTurk) work only once the images were screened (``study_images_reviewed``)
 or the owner (or staff) skipped the screening on purpose (``study_images_review_skip``); both are
 recorded with who and when. Invited rater accounts are not held back: the researchers chose those
@@ -38,6 +44,7 @@ from generation.selectors import job_progress
 from . import scheduler
 from .models import AttentionCheck, Comparison, HiddenImage, PairSlot, Study
 from .results.votes import model_label
+from .slots import pair_slots_sync
 
 NOT_SCREENED = (
     "Crowd links do not work yet: the study's images have not been screened. Review them on the screening page "
@@ -136,8 +143,7 @@ def images_unhide(*, study: Study, image_ids: Iterable) -> dict:
         slots = (
             PairSlot.objects.filter(Q(image_a_id__in=ids) | Q(image_b_id__in=ids), study__in=together, retired=True)
             .exclude(image_a_id__in=still_hidden).exclude(image_b_id__in=still_hidden)
-            .annotate(reports=Count("comparisons", filter=Q(comparisons__reported_at__isnull=False)))
-            .filter(reports__lt=scheduler.REPORTS_TO_RETIRE)
+            .filter(report_retired_at__isnull=True)  # retired by reports: staff serve it again below the grid
         )
         restored = PairSlot.objects.filter(pk__in=[slot.pk for slot in slots]).update(retired=False)
         checks_restored = (
@@ -148,10 +154,75 @@ def images_unhide(*, study: Study, image_ids: Iterable) -> dict:
         added = 0
         for member in together:
             if member.status in (Study.Status.RATING, Study.Status.PAUSED):
-                added += scheduler.pair_slots_sync(study=member)
+                added += pair_slots_sync(study=member)
                 # Slots served again start below the current level: search from the bottom.
                 Study.objects.filter(pk=member.pk).update(serve_level=0)
     return {"shown": shown, "pairs_restored": restored, "pairs_added": added, "attention_checks_restored": checks_restored}
+
+
+def study_reported_pairs(*, study: Study, limit: int = 200) -> list[dict]:
+    """The study's reported pairs for the operations page, most reported first: the slot, its
+    prompt and images, reports since staff last served it again (and all), how many of those
+    come from raters whose reports count (``scheduler.voting.counted_reporters``), the reasons and
+    notes, and whether reports retired it or an image of it is hidden."""
+    from .scheduler.voting import counted_reporters
+
+    reports = (
+        Comparison.objects.filter(study=study, reported_at__isnull=False, slot__isnull=False)
+        .select_related("slot", "prompt").order_by("reported_at")
+    )
+    by_slot: dict[int, dict] = {}
+    for comparison in reports:
+        slot = comparison.slot
+        row = by_slot.setdefault(slot.pk, {
+            "slot": slot, "prompt": comparison.prompt.text, "image_a": slot.image_a_id, "image_b": slot.image_b_id,
+            "all_reports": 0, "reports": 0, "reasons": defaultdict(int), "notes": [],
+            "retired_by_reports": slot.report_retired_at is not None, "hidden": slot.retired and slot.report_retired_at is None,
+        })
+        row["all_reports"] += 1
+        if slot.reports_reviewed_at is None or comparison.reported_at > slot.reports_reviewed_at:
+            row["reports"] += 1
+            row["reasons"][comparison.report_reason] += 1
+            if comparison.report_note:
+                row["notes"].append(comparison.report_note)
+    rows = sorted(by_slot.values(), key=lambda row: (-row["retired_by_reports"], -row["reports"], row["slot"].pk))[:limit]
+    for row in rows:
+        row["counted"] = counted_reporters(study_id=study.pk, slot=row["slot"])
+        row["reasons"] = ", ".join(f"{reason} {n}" for reason, n in sorted(row["reasons"].items()))
+        row["notes"] = row["notes"][-3:]
+    return rows
+
+
+def reported_pairs_restore(*, study: Study, slot_ids: Iterable) -> dict:
+    """Staff looked at reported pairs and serve them again: their reports so far no longer count
+    towards retiring them, a pair that reports retired serves again (unless one of its images is
+    hidden: then it serves again once the image is shown); returns counts. Unknown or unreported
+    slots are refused with a ``ValidationError``, changing nothing."""
+    try:
+        ids = sorted({int(slot_id) for slot_id in slot_ids})
+    except (TypeError, ValueError):
+        raise ValidationError("Choose reported pairs of this study by their numbers.") from None
+    if not ids:
+        raise ValidationError("Choose at least one reported pair to serve again.")
+    reported = set(
+        Comparison.objects.filter(study=study, slot_id__in=ids, reported_at__isnull=False).values_list("slot_id", flat=True)
+    )
+    unknown = [slot_id for slot_id in ids if slot_id not in reported]
+    if unknown:
+        raise ValidationError(f"Not reported pairs of this study: {', '.join(map(str, unknown))}. Nothing was changed.")
+    now = timezone.now()
+    hidden = hidden_image_ids(study=study)
+    with transaction.atomic():
+        slots = PairSlot.objects.select_for_update().filter(study=study, pk__in=ids)
+        retired_by_reports = [slot.pk for slot in slots if slot.report_retired_at is not None]
+        PairSlot.objects.filter(pk__in=ids).update(reports_reviewed_at=now, report_retired_at=None)
+        restored = (
+            PairSlot.objects.filter(pk__in=retired_by_reports, retired=True)
+            .exclude(image_a_id__in=hidden).exclude(image_b_id__in=hidden).update(retired=False)
+        )
+        if restored:
+            Study.objects.filter(pk=study.pk).update(serve_level=0)  # slots served again start below the current level
+    return {"reviewed": len(ids), "pairs_restored": restored}
 
 
 def study_images_reviewed(*, study: Study, by) -> Study:

@@ -11,7 +11,7 @@ from django.utils.crypto import constant_time_compare
 
 from generation.models import DisplayCopy, Image
 
-from .models import AttentionCheck, Comparison, HiddenImage, PairSlot, Participation, Study, Vote
+from .models import AttentionCheck, Comparison, HiddenImage, PairSlot, Participation, Rater, Study, Vote
 
 
 def study_items(*, study: Study) -> dict[tuple[int, int], dict[int, int]]:
@@ -91,16 +91,6 @@ def comparison_set_image_file(*, study_id: int, rater_id: int, token, side: str,
     return copy.file.name if copy else None
 
 
-def comparison_criteria(*, study: Study, comparison: Comparison) -> list[str]:
-    """The criteria a comparison asks: the study's set criteria for one served from a set slot,
-    its (pair) criteria otherwise."""
-    if study.set_criteria and comparison.slot_id is not None and (
-        PairSlot.objects.filter(pk=comparison.slot_id, kind=PairSlot.Kind.SET).exists()
-    ):
-        return list(study.set_criteria)
-    return list(study.criteria)
-
-
 def display_copy_file(*, image_id: int, size: int) -> str | None:
     """Storage name of an image's display copy at ``size``, or None."""
     return DisplayCopy.objects.filter(image_id=image_id, size=size).values_list("file", flat=True).first()
@@ -162,6 +152,15 @@ def study_crowd_links(*, study: Study, site: str) -> dict[str, dict[str, str]]:
     """``{platform: {"url", "use"}}``: the links of ``study_links`` on ``site`` (scheme and
     host), with where each goes on its platform (the operations page and the API show both)."""
     return {platform: {"url": site.rstrip("/") + path, "use": LINK_USE[platform]} for platform, path in study_links(study=study).items()}
+
+
+def raters_invitable(*, study: Study | None = None):
+    """Raters a study can invite: live rater accounts (crowd participants arrive through the
+    study's links and are never invited), and whoever the study already invited."""
+    invitable = Rater.objects.filter(source=Rater.Source.ACCOUNT, user__isnull=False, withdrawn_at__isnull=True)
+    if study is not None and study.pk:
+        invitable = invitable | Rater.objects.filter(studies=study)
+    return invitable.select_related("user").distinct().order_by("user__username", "pk")
 
 
 def study_reports(*, study: Study) -> list[Comparison]:

@@ -1,5 +1,6 @@
 """The study team's operations page (issue 15): screening the images in a grid (hide, show
-again, mark reviewed, skip), starting the pilot, cloning, and adding a model to a draft.
+again, mark reviewed, skip), starting the pilot, cloning, adding a model to a draft, and
+reopening a study that its stopping rule or vote budget stopped (issue 26).
 
 For the study's owner, the researchers it is shared with, and staff (starting the pilot and
 skipping the screening: owner and staff). Entry points only: the rules are in
@@ -19,7 +20,8 @@ from django.urls import reverse
 from generation.models import DisplayCopy
 from generation.selectors import job_progress, spec_resolve
 
-from . import cloning, pilots, screening, selectors, studies
+from . import cloning, pilots, scheduler, screening, selectors, stopping, studies
+from .design import answered_comparisons
 from .models import HiddenImage, Study
 from .progress import studies_visible_to
 
@@ -59,8 +61,60 @@ def operations(request: HttpRequest, study_id: int) -> HttpResponse:
         # The links to hand to the crowd platforms (a pilot has its own).
         # Joined as text: the platforms' {{%PLACEHOLDERS%}} must reach them unencoded.
         "links": selectors.study_crowd_links(study=study, site=request.build_absolute_uri("/")),
+        "reported": screening.study_reported_pairs(study=study),
+        "reports_to_retire": scheduler.REPORTS_TO_RETIRE,
+        "reporter_min_answered": scheduler.voting.REPORTER_MIN_ANSWERED,
+        "stopping": _stopping(study),
     }
     return render(request, "ratings/operations.html", context)
+
+
+def _stopping(study: Study) -> dict | None:
+    """A stopped study's reason and counts, and the warning when its rule is already met."""
+    if study.stopped_at is None:
+        return None
+    return {"text": stopping.study_stop_text(study=study), "warning": stopping.study_reopen_warning(study=study),
+            "answered": answered_comparisons(study=study)}
+
+
+def _number(value: str | None, field: str, kind=float):
+    if value in (None, ""):
+        return None
+    try:
+        return kind(value)
+    except ValueError:
+        raise ValidationError({field: ["Give a number, or leave it empty to keep the current one."]}) from None
+
+
+@login_required
+def reopen(request: HttpRequest, study_id: int) -> HttpResponse:
+    """Serve a stopped study again: a budget (empty: the current one) and optionally a stricter
+    rule; says so when the rule is already met, so it would stop again at once."""
+    study = _team_study(request, study_id)
+    refused = _post_only(request, "Reopening a study")
+    if refused:
+        return refused
+    rule = {}
+    try:
+        budget = _whole_number(request.POST.get("vote_budget"), "vote_budget")
+        top_k = (request.POST.get("stop_top_k") or "").strip().lower()
+        if top_k == "all":
+            rule["stop_top_k"] = None
+        elif top_k:
+            rule["stop_top_k"] = _whole_number(top_k, "stop_top_k")
+        for field in ("stop_alpha", "stop_width"):
+            value = _number(request.POST.get(field), field)
+            if value is not None:
+                rule[field] = value
+        reopened = stopping.study_reopen(study=study, vote_budget=budget, **rule)
+    except ValidationError as error:
+        messages.error(request, f"The study was not reopened: {_error_text(error)}")
+        return redirect(_here(study))
+    messages.success(request, f"Reopened with a budget of {reopened.vote_budget:,} comparisons: new pairs are served again.")
+    warning = stopping.study_reopen_warning(study=reopened)
+    if warning:
+        messages.error(request, f"Warning: {warning}")
+    return redirect(_here(study))
 
 
 @login_required
@@ -115,6 +169,25 @@ def screening_change(request: HttpRequest, study_id: int) -> HttpResponse:
             messages.error(request, "Choose what to do: hide, unhide, review or skip. Nothing was changed.")
     except (ValidationError, studies.StudyStateError) as error:
         messages.error(request, f"Nothing was changed: {_error_text(error)}")
+    return redirect(_here(study))
+
+
+@login_required
+def reports_restore(request: HttpRequest, study_id: int) -> HttpResponse:
+    """Serve reported pairs again after looking at them (``screening.reported_pairs_restore``)."""
+    study = _team_study(request, study_id)
+    refused = _post_only(request, "Serving reported pairs again")
+    if refused:
+        return refused
+    try:
+        result = screening.reported_pairs_restore(study=study, slot_ids=request.POST.getlist("slots"))
+    except ValidationError as error:
+        messages.error(request, f"Nothing was changed: {_error_text(error)}")
+        return redirect(_here(study))
+    messages.success(
+        request, f"{result['reviewed']} reported pair(s) reviewed: their reports so far no longer count; "
+        f"{result['pairs_restored']} retired pair(s) serve again."
+    )
     return redirect(_here(study))
 
 

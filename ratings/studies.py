@@ -2,7 +2,8 @@
 for rating, pause, resume, close, share; and API access for researchers.
 
 A transition that the study's status does not allow raises ``StudyStateError`` (the API
-answers 409, the admin shows the message) and writes nothing.
+answers 409, the admin shows the message) and writes nothing. One that happens drops the study's
+cached results (``results.caches``), whose pages say its status, as flags and exclusions do.
 """
 
 from __future__ import annotations
@@ -21,11 +22,13 @@ from rest_framework.authtoken.models import Token
 from common.api import RESEARCHERS_GROUP, is_researcher
 from generation import jobs as generation_jobs
 from generation import storage, uploads
-from generation.models import DisplayCopy, ModelSpec, PromptSet
+from generation.models import DisplayCopy, GenerationJob, ModelSpec, PromptSet
 from generation.selectors import job_progress
 
-from . import images, sampling, scheduler, selectors
-from .models import ATTENTION_CHECK_KINDS, DEFAULT_CONSENT_TEXT, DEFAULT_CRITERIA, DEFAULT_RATER_TITLE, AttentionCheck, Study
+from . import images, sampling, scheduler, selectors, versus
+from .models import ATTENTION_CHECK_KINDS, AttentionCheck, CrowdOptions, SamplingOptions, Study
+from .results.caches import leaderboards_invalidate
+from .slots import pair_slots_sync
 
 # Seeds are stored as 64-bit signed integers; torch takes any of them.
 MAX_SEED = 2**63 - 1
@@ -41,118 +44,126 @@ def _locked(study: Study) -> Study:
     return Study.objects.select_for_update().select_related("job").get(pk=study.pk)
 
 
+# The settings ``study_create`` takes, by Study field name: every option of the two groups and
+# these (the API and the admin set the rest later). One left out takes the model's default:
+# defaults are declared on the model only (a group's on its columns, ``ratings/models/options.py``).
+OPTION_GROUPS = {"sampling_options": SamplingOptions, "crowd_options": CrowdOptions}
+STUDY_OPTIONS = frozenset({
+    "criteria", "set_criteria", "allow_ties", "votes_per_pair", "quota_per_rater", "consent_text", "attention_check_rate",
+    "min_seconds_per_vote", "flag_after_failed_checks", "reservation_seconds", "repeat_share", "rater_title",
+    "attention_check_kinds", "min_self_consistency", "min_repeats_to_judge", "design", "reference", "other_pairs_share",
+    "versus_margin", *(name for group in OPTION_GROUPS.values() for name in group.names()),
+})
+
+
 def study_create(
     *,
     name: str,
     specs: Iterable[ModelSpec],
     prompt_set: PromptSet,
     seeds: Sequence[int],
-    criteria: Sequence[str] = DEFAULT_CRITERIA,
-    set_criteria: Sequence[str] = (),
-    allow_ties: bool = False,
-    display_size: int = 512,
-    votes_per_pair: int = 3,
-    quota_per_rater: int = 50,
     owner=None,
-    consent_text: str = DEFAULT_CONSENT_TEXT,
-    completion_url: str = "",
-    max_participants: int | None = None,
-    attention_check_rate: float = 0.1,
-    min_seconds_per_vote: float = 3.0,
-    flag_after_failed_checks: int = 2,
-    reservation_seconds: int = 600,
-    repeat_share: float = 0.05,
-    rater_title: str = DEFAULT_RATER_TITLE,
-    attention_check_kinds: Sequence[str] = tuple(ATTENTION_CHECK_KINDS),
-    min_self_consistency: float | None = None,
-    min_repeats_to_judge: int = 6,
-    sampling_rule: str = "uniform",
-    exploration: float = 0.2,
-    stop_when: str = "target",
-    stop_alpha: float = 0.05,
-    stop_top_k: int | None = None,
-    stop_width: float | None = None,
-    vote_budget: int | None = None,
-    bonus_per_pair: Decimal | float | str = 0,
-    ask_feedback: bool = False,
+    display_size: int | None = None,
+    sampling_options: SamplingOptions | None = None,
+    crowd_options: CrowdOptions | None = None,
+    **options,
 ) -> Study:
-    specs = list(specs)
-    errors = sampling.design_errors(
-        n_models=len(specs), sampling_rule=sampling_rule, exploration=exploration, stop_when=stop_when,
-        stop_alpha=stop_alpha, stop_top_k=stop_top_k, stop_width=stop_width, vote_budget=vote_budget,
-    )
-    rater_title = rater_title.strip()
-    title_problem = rater_title_problem(rater_title=rater_title, specs=specs)
-    if title_problem:
-        errors["rater_title"] = title_problem
-    if not attention_check_kinds or set(attention_check_kinds) - set(ATTENTION_CHECK_KINDS) or len(set(attention_check_kinds)) != len(attention_check_kinds):
-        errors["attention_check_kinds"] = f"Give one or more distinct kinds among {', '.join(ATTENTION_CHECK_KINDS)}."
-    specs_error = specs_problem(specs)
-    if specs_error:
-        errors["specs"] = specs_error
-    if not seeds:
-        errors["seeds"] = "Give at least one seed."
-    elif len(seeds) > MAX_SEEDS or len(set(seeds)) != len(seeds) or not all(isinstance(s, int) and 0 <= s <= MAX_SEED for s in seeds):
-        errors["seeds"] = f"Seeds must be at most {MAX_SEEDS} distinct whole numbers from 0 to {MAX_SEED}."
-    if not criteria or len(set(criteria)) != len(criteria):
-        errors["criteria"] = "Give one or more distinct criteria."
-    set_problem = set_criteria_problem(set_criteria=set_criteria, criteria=criteria, seeds=seeds)
-    if set_problem:
-        errors["set_criteria"] = set_problem
-    for field, value in (("attention_check_rate", attention_check_rate), ("repeat_share", repeat_share)):
-        if not 0 <= value <= 1:
-            errors[field] = "Give a share between 0 and 1."
-    if min_seconds_per_vote < 0:
-        errors["min_seconds_per_vote"] = "Give zero or more seconds."
-    if min_self_consistency is not None and not 0 <= min_self_consistency <= 1:
-        errors["min_self_consistency"] = "Give a share between 0 and 1, or nothing to never flag for it."
-    if min_repeats_to_judge < 1:
-        errors["min_repeats_to_judge"] = "Judge self-consistency on at least one repeated answer."
-    if reservation_seconds < 10:
-        errors["reservation_seconds"] = "Reserve a pair for at least 10 seconds."
-    try:
-        bonus_per_pair = Decimal(str(bonus_per_pair))
-    except InvalidOperation:
-        bonus_per_pair = Decimal(-1)
-    if not bonus_per_pair.is_finite() or bonus_per_pair < 0 or bonus_per_pair >= 10_000:
-        errors["bonus_per_pair"] = "Give a bonus per pair of 0 or more, in the crowd platform's currency (e.g. 0.02)."
-    if completion_url and not completion_url.startswith(("https://", "http://")):
-        errors["completion_url"] = "Give a full http(s) address, or leave it empty to show the code on the page."
+    """Create a draft study and its generation job. ``options`` are Study settings named in
+    ``STUDY_OPTIONS`` (``sampling_rule`` for ``sampling``, whose name is a module here); a group of
+    them may come as one value instead (``sampling_options``, ``crowd_options``). One left out takes
+    the model's default, as ``display_size`` takes the job's. Every problem of the design
+    (``study_design_errors``) is raised at once as a ``ValidationError`` by field; nothing is written then."""
+    if "sampling_rule" in options:
+        options["sampling"] = options.pop("sampling_rule")
+    unknown = sorted(set(options) - STUDY_OPTIONS)
+    if unknown:
+        raise TypeError(f"study_create() got unexpected keyword arguments: {', '.join(unknown)}")
+    for group, value in (("sampling_options", sampling_options), ("crowd_options", crowd_options)):
+        if value is not None:
+            twice = sorted(set(options) & set(OPTION_GROUPS[group].names()))
+            if twice:
+                raise TypeError(f"study_create() got {', '.join(twice)} both alone and in {group}")
+            options[group] = value
+    specs, seeds = list(specs), list(seeds)
+    study = Study(name=name, owner=owner, **options)
+    study.rater_title = study.rater_title.strip()
+    errors = study_design_errors(study=study, specs=specs, seeds=seeds)
     if errors:
         raise ValidationError(errors)
+    if display_size is None:
+        display_size = GenerationJob._meta.get_field("display_size").get_default()
+    study.criteria, study.set_criteria = list(study.criteria), list(study.set_criteria)
+    study.attention_check_kinds = list(study.attention_check_kinds)
+    study.bonus_per_pair = Decimal(str(study.bonus_per_pair)).quantize(Decimal("0.0001"))
     with transaction.atomic():
-        job = generation_jobs.job_create(specs=specs, prompt_set=prompt_set, seeds=seeds, display_size=display_size)
-        return Study.objects.create(
-            name=name,
-            owner=owner,
-            job=job,
-            criteria=list(criteria),
-            set_criteria=list(set_criteria),
-            allow_ties=allow_ties,
-            votes_per_pair=votes_per_pair,
-            quota_per_rater=quota_per_rater,
-            consent_text=consent_text,
-            completion_url=completion_url,
-            max_participants=max_participants,
-            attention_check_rate=attention_check_rate,
-            min_seconds_per_vote=min_seconds_per_vote,
-            flag_after_failed_checks=flag_after_failed_checks,
-            reservation_seconds=reservation_seconds,
-            repeat_share=repeat_share,
-            rater_title=rater_title,
-            attention_check_kinds=list(attention_check_kinds),
-            min_self_consistency=min_self_consistency,
-            min_repeats_to_judge=min_repeats_to_judge,
-            sampling=sampling_rule,
-            exploration=exploration,
-            stop_when=stop_when,
-            stop_alpha=stop_alpha,
-            stop_top_k=stop_top_k,
-            stop_width=stop_width,
-            vote_budget=vote_budget,
-            bonus_per_pair=bonus_per_pair.quantize(Decimal("0.0001")),
-            ask_feedback=ask_feedback,
-        )
+        study.job = generation_jobs.job_create(specs=specs, prompt_set=prompt_set, seeds=seeds, display_size=display_size)
+        study.save(force_insert=True)
+        return study
+
+
+def study_design_errors(*, study: Study, specs: Sequence[ModelSpec], seeds: Sequence[int]) -> dict[str, str]:
+    """Field -> what is wrong with an unsaved study's design (empty: all fine): its models and
+    seeds, criteria, sampling and stopping (``sampling.design_errors``), the versus-reference
+    settings (``versus.design_errors``) and the rater side. The one check a new study passes."""
+    errors = sampling.design_errors(study.sampling_options, n_models=len(specs), has_reference=study.reference is not None)
+    errors.update(versus.design_errors(
+        specs=specs, design=study.design, reference=study.reference, other_pairs_share=study.other_pairs_share,
+        versus_margin=study.versus_margin,
+    ))
+    problems = {
+        "rater_title": rater_title_problem(rater_title=study.rater_title, specs=specs),
+        "specs": specs_problem(specs),
+        "seeds": _seeds_problem(seeds),
+        "set_criteria": set_criteria_problem(set_criteria=study.set_criteria, criteria=study.criteria, seeds=seeds),
+    }
+    errors.update({field: problem for field, problem in problems.items() if problem})
+    errors.update(_rater_side_errors(study=study))
+    errors.update(crowd_options_errors(study.crowd_options))
+    return errors
+
+
+def _seeds_problem(seeds: Sequence[int]) -> str:
+    if not seeds:
+        return "Give at least one seed."
+    if len(seeds) > MAX_SEEDS or len(set(seeds)) != len(seeds) or not all(isinstance(s, int) and 0 <= s <= MAX_SEED for s in seeds):
+        return f"Seeds must be at most {MAX_SEEDS} distinct whole numbers from 0 to {MAX_SEED}."
+    return ""
+
+
+def _rater_side_errors(*, study: Study) -> dict[str, str]:
+    """Field -> what is wrong with the criteria, attention checks, self-consistency and timing."""
+    errors = {}
+    kinds = study.attention_check_kinds
+    if not kinds or set(kinds) - set(ATTENTION_CHECK_KINDS) or len(set(kinds)) != len(kinds):
+        errors["attention_check_kinds"] = f"Give one or more distinct kinds among {', '.join(ATTENTION_CHECK_KINDS)}."
+    if not study.criteria or len(set(study.criteria)) != len(study.criteria):
+        errors["criteria"] = "Give one or more distinct criteria."
+    for field in ("attention_check_rate", "repeat_share"):
+        if not 0 <= getattr(study, field) <= 1:
+            errors[field] = "Give a share between 0 and 1."
+    if study.min_seconds_per_vote < 0:
+        errors["min_seconds_per_vote"] = "Give zero or more seconds."
+    if study.min_self_consistency is not None and not 0 <= study.min_self_consistency <= 1:
+        errors["min_self_consistency"] = "Give a share between 0 and 1, or nothing to never flag for it."
+    if study.min_repeats_to_judge < 1:
+        errors["min_repeats_to_judge"] = "Judge self-consistency on at least one repeated answer."
+    if study.reservation_seconds < 10:
+        errors["reservation_seconds"] = "Reserve a pair for at least 10 seconds."
+    return errors
+
+
+def crowd_options_errors(options: CrowdOptions) -> dict[str, str]:
+    """Field -> what is wrong with the crowd platform's settings and the pay."""
+    errors = {}
+    try:
+        bonus = Decimal(str(options.bonus_per_pair))
+    except InvalidOperation:
+        bonus = Decimal(-1)
+    if not bonus.is_finite() or bonus < 0 or bonus >= 10_000:
+        errors["bonus_per_pair"] = "Give a bonus per pair of 0 or more, in the crowd platform's currency (e.g. 0.02)."
+    if options.completion_url and not options.completion_url.startswith(("https://", "http://")):
+        errors["completion_url"] = "Give a full http(s) address, or leave it empty to show the code on the page."
+    return errors
 
 
 def set_criteria_problem(*, set_criteria: Sequence[str], criteria: Sequence[str], seeds: Sequence[int]) -> str:
@@ -244,10 +255,12 @@ def study_open(*, study: Study, rng: random.Random | None = None) -> None:
                 f"Only {progress['done']} of {progress['total']} images are made; open the study for rating when all exist."
             )
         storage.job_display_copies_ensure(job=study.job)
-        scheduler.pair_slots_sync(study=study, rng=rng)
+        pair_slots_sync(study=study, rng=rng)
         if not study.attention_checks.exists():
             attention_checks_create(study=study, rng=rng)
         Study.objects.filter(pk=study.pk).update(status=Study.Status.RATING)
+        sampling.budget_serves_recount(study=study)  # the vote budget stops serving from the first pair on
+    leaderboards_invalidate(study_ids=[study.pk])
     scheduler.planner_statistics_refresh()
 
 
@@ -260,6 +273,7 @@ def study_pause(*, study: Study) -> None:
                 f"Study '{study.name}' is {study.get_status_display().lower()}; only a generating or rating study can be paused."
             )
         Study.objects.filter(pk=study.pk).update(status=Study.Status.PAUSED)
+    leaderboards_invalidate(study_ids=[study.pk])
 
 
 def study_resume(*, study: Study) -> str:
@@ -273,7 +287,8 @@ def study_resume(*, study: Study) -> str:
         if status == Study.Status.RATING:
             storage.job_display_copies_ensure(job=study.job)
         Study.objects.filter(pk=study.pk).update(status=status)
-        return status
+    leaderboards_invalidate(study_ids=[study.pk])
+    return status
 
 
 def study_close(*, study: Study) -> None:
@@ -283,6 +298,7 @@ def study_close(*, study: Study) -> None:
         if study.status == Study.Status.CLOSED:
             raise StudyStateError(f"Study '{study.name}' is already closed.")
         Study.objects.filter(pk=study.pk).update(status=Study.Status.CLOSED)
+    leaderboards_invalidate(study_ids=[study.pk])
 
 
 def study_share(*, study: Study, users: Iterable) -> None:

@@ -5,12 +5,27 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 from pathlib import Path
 
 import pytest
 from django.conf import settings
+from rest_framework.test import APIClient
 
+from ratings import raters, studies
+
+from tests import openapi
+from tests.factories import EXTERNAL_SYSTEMS, PromptSetFactory, StudyFactory, UserFactory, external_images_zip, token_client, vote_as
 from tests.processes import CeleryWorker, RedisServer
+
+
+@pytest.fixture(scope="session", autouse=True)
+def api_responses_match_the_schema():
+    """Every /api/v1/ response a test client receives is checked against evalsite/openapi.yaml."""
+    from django.test import Client
+
+    openapi.install(Client)
+
 
 ARTIFACTS = Path(os.environ.get("EVALSITE_TEST_ARTIFACTS", Path(__file__).resolve().parent.parent / "test-artifacts"))
 
@@ -164,3 +179,69 @@ class CspBypassingBrowser:
 
     def __getattr__(self, name):
         return getattr(self._browser, name)
+
+
+# Accounts and studies the API, admin, dashboard and results tests share: researchers with
+# tokens, staff, and a study whose images exist and which has votes.
+
+
+@pytest.fixture
+def researcher(db):
+    return UserFactory(username="ada", password="ada-password")
+
+
+@pytest.fixture
+def api(researcher) -> APIClient:
+    return token_client(researcher)
+
+
+@pytest.fixture
+def other_researcher(db):
+    return UserFactory(username="grace", password="grace-password")
+
+
+@pytest.fixture
+def other_api(other_researcher) -> APIClient:
+    return token_client(other_researcher)
+
+
+@pytest.fixture
+def staff_api(db) -> APIClient:
+    client = APIClient()
+    client.force_authenticate(UserFactory(username="staff", staff=True))
+    return client
+
+
+@pytest.fixture
+def four_prompts(db):
+    return PromptSetFactory(name="Four prompts", size=4, text="a small red cube, take {i}")
+
+
+@pytest.fixture
+def draft_study(tiny_specs, four_prompts, researcher):
+    """The two fastest tiny models x 4 prompts x 1 seed: 8 images when started."""
+    return StudyFactory(name="Draft", specs=tiny_specs[:2], prompt_set=four_prompts, owner=researcher, votes_per_pair=2)
+
+
+@pytest.fixture
+def rated_study(four_prompts, researcher):
+    """Three external systems (uploaded images: no diffusers needed) x 4 prompts x 1 seed,
+    started, open, with 6 comparisons answered by each of two raters."""
+    from generation import uploads
+
+    specs = []
+    for index, (slug, name, latency) in enumerate(EXTERNAL_SYSTEMS):
+        spec = uploads.external_spec_create(name=name, slug=slug, width=64, height=64)
+        uploads.external_images_import(
+            spec=spec, prompt_set=four_prompts, seeds=[0], archive=external_images_zip(four_prompts, [0], colour=(60 * index, 30, 30)), latency_s=latency
+        )
+        specs.append(spec)
+    study = StudyFactory(name="Versus", specs=specs, prompt_set=four_prompts, owner=researcher, votes_per_pair=2, no_checks=True)
+    assert studies.study_start_generation(study=study) == 0
+    studies.study_open(study=study)
+    rng = random.Random(7)
+    for name in ("rater-1", "rater-2"):
+        rater = raters.rater_invite(study=study, user=UserFactory(username=name))
+        vote_as(study, rater, 6, rng)
+    study.refresh_from_db()
+    return study

@@ -174,16 +174,59 @@ class RatedStudyFactory(StudyWithImagesFactory):
         study.refresh_from_db()
 
 
+def database_random_seed(seed: int) -> None:
+    """Seed PostgreSQL's random() on this connection (the scheduler's SQL draws with it), so one
+    seed gives one run; nothing to do on SQLite (the ORM path draws from a Python rng)."""
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT setseed(%s)", [(seed % 1000) / 1000])
+
+
 def vote_as(study, rater, n: int, rng: random.Random, response_ms: int = 4000) -> None:
     """Answer ``n`` comparisons through the scheduler, always for the left image."""
-    from ratings import scheduler
-
     for _ in range(n):
-        comparison = scheduler.comparison_serve(study=study, rater=rater, rng=rng)
+        comparison = comparison_serve(study=study, rater=rater, rng=rng)
         assert comparison is not None, "the scheduler ran out of pairs"
-        scheduler.vote_record(
-            token=comparison.token, rater=rater, answers={c: "left" for c in study.all_criteria}, response_ms=response_ms
-        )
+        vote_record(token=comparison.token, rater=rater, answers={c: "left" for c in study.all_criteria}, response_ms=response_ms)
+
+
+def comparison_serve(*, study, rater, rng: random.Random | None = None):
+    """The rater's current comparison (a ``Comparison``), starting their participation and serving
+    one if needed, as the rating page does; None when nothing is left."""
+    from ratings import raters, scheduler
+    from ratings.models import Comparison
+
+    raters.participation_start(study=study, rater=rater)
+    result = scheduler.session_serve(study_id=study.pk, rater_id=rater.pk, rng=rng)
+    if not result.get("pairs"):
+        return None
+    return Comparison.objects.select_related("image_a", "image_b", "prompt").get(token=result["pairs"][0]["token"])
+
+
+def vote_record(*, token, rater, answers, response_ms: int):
+    """Record one answer per criterion for a comparison served to this rater, as the rating page
+    does (``raters.vote_submit``), with exceptions for what the page would show.
+
+    A second submit of the same comparison counts once; a comparison served to someone else
+    raises ``PermissionDenied`` and writes nothing; a refused vote raises ``ValidationError``.
+    """
+    from django.core.exceptions import PermissionDenied, ValidationError
+
+    from ratings import raters
+    from ratings.models import Comparison
+    from ratings.scheduler import Outcome
+
+    comparison = Comparison.objects.filter(token=token).only("study_id", "rater_id").first()
+    if comparison is None or comparison.rater_id != rater.pk:
+        raise PermissionDenied(Outcome.FORBIDDEN.message)
+    result = raters.vote_submit(study_id=comparison.study_id, rater_id=rater.pk, token=token, answers=answers, response_ms=response_ms)
+    if result["status"] == Outcome.FORBIDDEN.status:
+        raise PermissionDenied(Outcome.FORBIDDEN.message)
+    if result["status"] not in (Outcome.RECORDED.status, Outcome.DUPLICATE.status):
+        raise ValidationError(result["message"])
+    return Comparison.objects.get(token=token)
 
 
 def png_bytes(size: int, seed: int) -> bytes:
@@ -222,3 +265,35 @@ def images_add(study, specs, *, size: int) -> None:
                     latency_s=0.01, batch_size=1, device="cpu", torch_version="test", diffusers_version="test",
                 )
                 DisplayCopy.objects.create(image=image, size=size, file=display)
+
+
+def token_client(user):
+    """A REST client authenticated by the user's researcher token."""
+    from rest_framework.test import APIClient
+
+    from ratings import studies
+
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {studies.researcher_grant(user=user).key}")
+    return client
+
+
+def external_images_zip(prompt_set, seeds, size=64, colour=(200, 30, 30)):
+    import io
+    import zipfile
+
+    from PIL import Image as PILImage
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zipped:
+        for position in range(prompt_set.prompts.count()):
+            for seed in seeds:
+                png = io.BytesIO()
+                PILImage.new("RGB", (size, size), (colour[0], (colour[1] + 40 * position) % 256, seed % 256)).save(png, format="PNG")
+                zipped.writestr(f"{position}_{seed}.png", png.getvalue())
+    buffer.seek(0)
+    buffer.name = "images.zip"
+    return buffer
+
+
+EXTERNAL_SYSTEMS = [("midjourney-v6", "Midjourney v6", 9.0), ("dall-e-3", "DALL-E 3", 12.0), ("ideogram-2", "Ideogram 2", 6.0)]

@@ -3,15 +3,16 @@ workers answering a ping, each with a short timeout so a dead broker never hangs
 
 from __future__ import annotations
 
-from common.queues import DEFAULT_QUEUE, GPU_QUEUE
+from urllib.parse import urlsplit
 
-QUEUES = (GPU_QUEUE, DEFAULT_QUEUE)
+import redis
+
+from common.queues import QUEUES
+from evalsite.celery import app
 
 
 def broker_status(*, timeout: float = 0.5) -> dict:
     """``{"configured", "message", "queues": {name: depth}, "workers": [names]}``."""
-    from evalsite.celery import app
-
     broker_url = app.conf.broker_url or ""
     if app.conf.task_always_eager or not broker_url.startswith(("redis://", "rediss://")):
         return {
@@ -20,8 +21,6 @@ def broker_status(*, timeout: float = 0.5) -> dict:
             "queues": {},
             "workers": [],
         }
-    import redis
-
     status = {"configured": True, "message": "", "queues": {}, "workers": []}
     try:
         client = redis.Redis.from_url(broker_url, socket_timeout=timeout, socket_connect_timeout=timeout)
@@ -42,7 +41,5 @@ def broker_status(*, timeout: float = 0.5) -> dict:
 
 def redis_location(url: str) -> str:
     """host:port of a Redis URL, without any password."""
-    from urllib.parse import urlsplit
-
     parts = urlsplit(url)
     return f"{parts.hostname}:{parts.port or 6379}"

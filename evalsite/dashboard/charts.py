@@ -18,10 +18,12 @@ def _scale(lo: float, hi: float, start: float, end: float):
     return lambda value: start + (value - lo) / span * (end - start)
 
 
-def _svg(height: float, body: list[str], title: str, width: float = WIDTH) -> str:
+def _svg(height: float, body: list[str], title: str, width: float = WIDTH, css_class: str = "") -> str:
+    """The chart at its own size in pixels (text stays 12 px); CSS shrinks it to a narrower column."""
+    classes = f"chart {css_class}".strip()
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-label="{escape(title)}" '
-        f'viewBox="0 0 {width:.0f} {height:.0f}" width="100%" class="chart">'
+        f'viewBox="0 0 {width:.0f} {height:.0f}" width="{width:.0f}" height="{height:.0f}" class="{classes}">'
         f"<title>{escape(title)}</title>{''.join(body)}</svg>"
     )
 
@@ -72,8 +74,9 @@ def interval_chart(rows: list[dict], *, title: str = "Ratings with 95% intervals
     return _svg(y + 22, body, title, width)
 
 
-def speed_chart(points: list[dict], *, title: str = "Rating against seconds per image") -> str:
-    """Models as points: seconds per image (log scale) across, rating up."""
+def speed_chart(points: list[dict], *, title: str = "Rating against seconds per image", note: str = "") -> str:
+    """Models as points: seconds per image (log scale) across, rating up; ``note`` (e.g. that
+    the timings come from a CPU) is written above the points."""
     points = [p for p in points if p.get("rating") is not None and p.get("seconds") and p["seconds"] > 0]
     if not points:
         return _svg(30, ['<text x="10" y="20">No rated model with a measured speed yet.</text>'], title)
@@ -92,6 +95,8 @@ def speed_chart(points: list[dict], *, title: str = "Rating against seconds per 
         f'<text x="{width / 2}" y="{height - 6}" text-anchor="middle" font-size="12">seconds per image (log scale)</text>',
         f'<text x="14" y="{(top + bottom) / 2}" font-size="12" transform="rotate(-90 14 {(top + bottom) / 2})" text-anchor="middle">rating</text>',
     ]
+    if note:
+        body.append(f'<text x="{left + 6}" y="14" font-size="12" fill="#a33" class="speed-note">{escape(note)}</text>')
     for tick in range(math.floor(min(logs) - 0.2), math.ceil(max(logs) + 0.2) + 1):
         if left <= x(tick) <= width - 20:
             body.append(f'<text x="{x(tick):.1f}" y="{bottom + 18}" text-anchor="middle" font-size="12" fill="#333">{10.0**tick:g}</text>')
@@ -109,22 +114,35 @@ def speed_chart(points: list[dict], *, title: str = "Rating against seconds per 
     return _svg(height, body, title, width)
 
 
-def bar_chart(values: list[int], labels: list[str], *, title: str) -> str:
-    """Vertical bars, e.g. comparisons answered per hour; as many labels are written as fit
-    without overlapping, at a readable size."""
-    height, bottom = 150, 116
+def bar_chart(values: list[int], labels: list[str], *, title: str, css_class: str = "") -> str:
+    """Vertical bars, e.g. comparisons answered per hour, drawn at their own pixel size (the page
+    shrinks them only when its column is narrower): the title above, a count axis on the left, and
+    as many labels below as fit without overlapping, each 12 px high."""
+    width, height, left, right, top, bottom = 560, 190, 44, 12, 30, 150
     top_value = max(values + [1])
-    step = (WIDTH - 40) / max(len(values), 1)
-    every = max(1, math.ceil((max((_text_width(label) for label in labels), default=0) + 12) / step))
-    body = [f'<line x1="20" y1="{bottom}" x2="{WIDTH - 20}" y2="{bottom}" stroke="#999"/>']
+    step = (width - left - right) / max(len(values), 1)
+    every = max(1, math.ceil((max((_text_width(label) for label in labels), default=0) + 10) / step))
+    body = [
+        f'<text x="{left}" y="16" font-size="13" font-weight="600" fill="#1d2433">{escape(title)}</text>',
+        f'<line x1="{left}" y1="{bottom}" x2="{width - right}" y2="{bottom}" stroke="#999"/>',
+    ]
+    for fraction in (0.5, 1.0):  # a light grid line and a count at half and at the top
+        gy = bottom - (bottom - top) * fraction
+        count = top_value * fraction
+        body.append(f'<line x1="{left}" y1="{gy:.1f}" x2="{width - right}" y2="{gy:.1f}" stroke="#e3e6ec"/>')
+        body.append(f'<text x="{left - 6}" y="{gy + 4:.1f}" text-anchor="end" font-size="12" fill="#333" class="tick">{count:g}</text>')
+    body.append(f'<text x="{left - 6}" y="{bottom + 4}" text-anchor="end" font-size="12" fill="#333" class="tick">0</text>')
     for index, (value, label) in enumerate(zip(values, labels)):
-        bar = (bottom - 10) * value / top_value
-        bx = 20 + index * step
+        bar = (bottom - top) * value / top_value
+        bx = left + index * step
         body.append(
             f'<rect x="{bx + 1:.1f}" y="{bottom - bar:.1f}" width="{max(step - 2, 1):.1f}" height="{bar:.1f}" fill="#2b6cb0">'
             f"<title>{escape(label)}: {value}</title></rect>"
         )
         if index % every == 0:
-            body.append(f'<text x="{bx + step / 2:.1f}" y="{bottom + 16}" text-anchor="middle" font-size="12" fill="#333">{escape(label)}</text>')
-    body.append(f'<text x="{WIDTH - 20}" y="12" text-anchor="end" font-size="11" fill="#555">max {top_value}</text>')
-    return _svg(height + 10, body, title)
+            body.append(f'<line x1="{bx + step / 2:.1f}" y1="{bottom}" x2="{bx + step / 2:.1f}" y2="{bottom + 4}" stroke="#999"/>')
+            body.append(
+                f'<text x="{bx + step / 2:.1f}" y="{bottom + 18}" text-anchor="middle" font-size="12" fill="#333" class="tick">{escape(label)}</text>'
+            )
+    body.append(f'<text x="{(left + width - right) / 2:.0f}" y="{height - 4}" text-anchor="middle" font-size="12" fill="#555">hour starting</text>')
+    return _svg(height, body, title, width, css_class=css_class)

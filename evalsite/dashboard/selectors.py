@@ -9,6 +9,8 @@ from django.core.files.storage import default_storage
 from generation.models import DisplayCopy
 from generation.selectors import spec_seconds_per_image
 from ratings.results.image_exports import study_images
+from ratings.results.leaderboards import study_leaderboard
+from ratings.results.votes import model_label
 from ratings.models import Study
 
 MEDIA_CACHE_SECONDS = 60
@@ -16,18 +18,20 @@ MEDIA_CACHE_SECONDS = 60
 
 def study_leaderboard_live(*, study: Study) -> dict:
     """The study's cached Bradley-Terry leaderboard (refreshed every few hundred votes)."""
-    from ratings.results.leaderboards import study_leaderboard
-
     return study_leaderboard(study=study, method="bt")
 
 
 def study_seconds_per_image(*, study: Study) -> dict[str, float]:
     """Model (named as on the leaderboard) -> seconds per image, as the exports and plots use
     (``generation.selectors.spec_seconds_per_image``); models without a figure are left out."""
-    from ratings.results.votes import model_label
-
     speeds = {model_label(spec): spec_seconds_per_image(spec) for spec in study.job.specs.all()}
     return {name: speed[0] for name, speed in speeds.items() if speed is not None}
+
+
+def study_speed_devices(*, study: Study) -> set[str]:
+    """The devices the study's seconds per image were timed on (a GPU's name, or CPU)."""
+    speeds = (spec_seconds_per_image(spec) for spec in study.job.specs.all())
+    return {speed[1] for speed in speeds if speed is not None}
 
 
 def rating_speed_points(*, board: dict, seconds: dict[str, float]) -> list[dict]:

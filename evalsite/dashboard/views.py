@@ -12,8 +12,9 @@ from django.utils.safestring import mark_safe
 
 from evalsite.observability import alerts
 from generation.selectors import job_progress
-from ratings import payments, pilots, progress, raters, screening
-from ratings.sampling import study_sampling_summary
+from ratings import payments, pilots, progress, rater_reads, screening
+from ratings.results.plots import cpu_timing_note
+from ratings.stopping import study_sampling_summary
 from ratings.models import Study
 from ratings.selectors import study_reports
 
@@ -71,13 +72,16 @@ def _panel_context(study: Study) -> dict:
         "alerts": alerts(),
         "votes_chart": mark_safe(
             charts.bar_chart([h["comparisons"] for h in per_hour], [h["hour"].strftime("%H:00") for h in per_hour],
-                             title="Comparisons answered per hour, last 24 hours")
+                             title="Comparisons answered per hour, last 24 hours (UTC)", css_class="votes-per-hour")
         ),
+        "active_minutes": int(progress.ACTIVE_WINDOW.total_seconds() // 60),
         "votes_last_24h": sum(h["comparisons"] for h in per_hour),
-        "raters": raters.study_rater_table(study=study),
+        "raters": rater_reads.study_rater_table(study=study),
         "board": board,
         "interval_chart": mark_safe(charts.interval_chart(board["models"])),
-        "speed_chart": mark_safe(charts.speed_chart(selectors.rating_speed_points(board=board, seconds=seconds))),
+        "speed_chart": mark_safe(charts.speed_chart(
+            selectors.rating_speed_points(board=board, seconds=seconds), note=cpu_timing_note(selectors.study_speed_devices(study=study)),
+        )),
         "seconds_per_image": sorted(seconds.items()),
         "reported": study_reports(study=study)[:50],
         "participants": payments.study_feedback(study=study),

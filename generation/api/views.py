@@ -15,6 +15,7 @@ from common.api import ResearcherAPIMixin, service_errors
 
 from .. import selectors, sharing, specs, uploads
 from ..models import ModelSpec, PromptSet
+from ..presets import PRESETS
 from ..builtin_prompts import builtin_prompt_set_import
 from ..prompt_imports import prompt_set_import
 from . import serializers
@@ -30,8 +31,6 @@ class ModelSpecFilter(django_filters.FilterSet):
 
 def installed_presets():
     """Specs installed from the shipped presets (``python manage.py install_presets``)."""
-    from ..presets import PRESETS
-
     return ModelSpec.objects.filter(slug__in=[preset["slug"] for preset in PRESETS], is_external=False, owner__isnull=True)
 
 
@@ -49,7 +48,7 @@ class OwnedAPIMixin:
 
     def _share(self, request, thing, what: str):
         self._check_owner(thing, what)
-        form = serializers.ShareSerializer(data=request.data)
+        form = serializers.ShareSerializer(data=request.data, context={"shared_with": thing.shared_with.all()})
         form.is_valid(raise_exception=True)
         share = sharing.owned_unshare if form.validated_data["remove"] else sharing.owned_share
         share(thing=thing, users=form.validated_data["usernames"])
@@ -66,6 +65,10 @@ class ModelSpecViewSet(ResearcherAPIMixin, OwnedAPIMixin, mixins.CreateModelMixi
     ordering = ["slug", "version"]
 
     queryset = ModelSpec.objects.none()  # for the schema; requests use get_queryset
+
+    @property
+    def throttle_scope(self) -> str | None:
+        return "upload" if getattr(self, "action", None) == "images" else None
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
@@ -94,7 +97,7 @@ class ModelSpecViewSet(ResearcherAPIMixin, OwnedAPIMixin, mixins.CreateModelMixi
 
     def _created(self, spec):
         spec = self.get_queryset().get(pk=spec.pk)
-        return Response(serializers.ModelSpecSerializer(spec).data, status=status.HTTP_201_CREATED)
+        return Response(serializers.ModelSpecSerializer(spec, context={"request": self.request}).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(responses=serializers.ModelSpecSerializer(many=True))
     @action(detail=False, methods=["get"])
@@ -102,7 +105,7 @@ class ModelSpecViewSet(ResearcherAPIMixin, OwnedAPIMixin, mixins.CreateModelMixi
         """Specs of the real systems shipped as presets and installed on this server."""
         queryset = self.filter_queryset(installed_presets().annotate(image_count=Count("images")))
         page = self.paginate_queryset(queryset)
-        return self.get_paginated_response(serializers.ModelSpecSerializer(page, many=True).data)
+        return self.get_paginated_response(serializers.ModelSpecSerializer(page, many=True, context={"request": request}).data)
 
     @extend_schema(request=serializers.ExternalImagesUploadSerializer, responses={201: serializers.ExternalImagesReportSerializer})
     @action(detail=True, methods=["post"], parser_classes=[MultiPartParser, FormParser])
@@ -121,6 +124,29 @@ class ModelSpecViewSet(ResearcherAPIMixin, OwnedAPIMixin, mixins.CreateModelMixi
         report = {"spec": spec.pk, "prompt_set": data["prompt_set"].pk, "seeds": result.seeds, "images": len(result.images)}
         return Response(report, status=status.HTTP_201_CREATED)
 
+
+    @extend_schema(request=serializers.SpecSweepSerializer, responses={201: serializers.SpecSweepResultSerializer})
+    @action(detail=True, methods=["post"])
+    def sweep(self, request, pk=None):
+        """Make this spec's versions at several step counts (and guidance scales) in one call, each a
+        normal version of its slug with its own speed measured on a GPU worker; owner and staff only
+        (a preset is system-owned: create your own spec from it first)."""
+        spec = self.get_object()
+        self._check_owner(spec, "spec")
+        form = serializers.SpecSweepSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        data = form.validated_data
+        with service_errors():
+            made = specs.model_spec_sweep(spec=spec, steps=data["steps"], guidance_scales=data.get("guidance_scales"))
+            queued = specs.spec_speeds_queue(specs=[version for version, _ in made], runs=data["runs"], warmup=data["warmup"]) if data["measure_speed"] else 0
+        annotated = {row.pk: row for row in self.get_queryset().filter(pk__in=[version.pk for version, _ in made])}
+        versions = []
+        for version, created in made:
+            row = annotated[version.pk]
+            row.created = created
+            versions.append(row)
+        body = {"versions": serializers.SpecSweepVersionSerializer(versions, many=True).data, "speed_measurements_queued": queued}
+        return Response(body, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=serializers.ShareSerializer, responses={200: serializers.SharedWithSerializer})
     @action(detail=True, methods=["post"])
@@ -148,6 +174,10 @@ class PromptSetViewSet(ResearcherAPIMixin, OwnedAPIMixin, mixins.CreateModelMixi
 
     queryset = PromptSet.objects.none()  # for the schema; requests use get_queryset
 
+    @property
+    def throttle_scope(self) -> str | None:
+        return "upload" if getattr(self, "action", None) == "create" else None
+
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return PromptSet.objects.none()
@@ -161,7 +191,9 @@ class PromptSetViewSet(ResearcherAPIMixin, OwnedAPIMixin, mixins.CreateModelMixi
         form.is_valid(raise_exception=True)
         if "builtin" in form.validated_data:
             with service_errors():
-                result = builtin_prompt_set_import(key=form.validated_data["builtin"], name=form.validated_data.get("name", ""))
+                result = builtin_prompt_set_import(
+                    key=form.validated_data["builtin"], name=form.validated_data.get("name", ""), owner=request.user
+                )
             return self._report(result)
         upload = form.validated_data["file"]
         if upload.size > settings.EVALSITE_MAX_PROMPT_FILE_BYTES:

@@ -13,6 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
+
+from generation import conf
+from generation.pipelines import resolve_device, resolved_commit
+from generation.weights import HUB_ID
+
 logger = logging.getLogger(__name__)
 
 
@@ -62,14 +68,12 @@ def metric_get(name: str) -> Metric:
 def metric_sources(metric: Metric) -> tuple[str, str]:
     """(weights, processor): where this worker loads the metric from, as its settings say; the
     processor defaults to the weights' own."""
-    from django.conf import settings
-
-    weights = (getattr(settings, metric.setting, "") or "").strip()
+    weights = conf.metric_source(metric.setting)
     if not weights:
         raise MetricWeightsUnavailable(
             f"No weights for the {metric.label}: set {metric.setting} to a Hugging Face hub id or a local directory."
         )
-    processor = (getattr(settings, metric.processor_setting, "") or "").strip() if metric.processor_setting else ""
+    processor = conf.metric_source(metric.processor_setting) if metric.processor_setting else ""
     return weights, processor or weights
 
 
@@ -92,8 +96,6 @@ def metric_weights_available(metric: Metric) -> bool:
 
 
 def _is_local(source: str) -> bool:
-    from generation.specs import HUB_ID
-
     return not HUB_ID.match(source) or Path(source).exists()
 
 
@@ -114,8 +116,6 @@ def weights_revision(weights: str) -> str:
     """The hub snapshot commit the weights resolved to, or a local directory's fingerprint."""
     if _is_local(weights):
         return local_fingerprint(weights)
-    from generation.pipelines import resolved_commit
-
     return resolved_commit(weights)
 
 
@@ -183,10 +183,6 @@ def scorer_load(metric: Metric, *, device: str | None = None) -> Scorer:
     ``from_pretrained`` (``local_files_only`` when the hub is offline); cached per process.
     Raises MetricWeightsUnavailable, naming the setting, before anything is scored."""
     global _resident
-    from django.conf import settings
-
-    from generation.pipelines import resolve_device
-
     weights, processor_source = metric_sources(metric)
     device = device or resolve_device(settings.EVALSITE_DEVICE)
     key = (metric.name, weights, processor_source, device)

@@ -10,9 +10,10 @@ from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import transaction
 
+from generation import queueing
 from generation.models import GenerationJob, Image, ImageMetric
 
-from .scorers import metric_get, metric_sources, scorer_load
+from .scorers import METRICS, metric_get, metric_sources, scorer_load
 
 logger = logging.getLogger(__name__)
 
@@ -91,14 +92,10 @@ def job_image_ids(*, job_id: int) -> list[int]:
 def job_image_metrics_enqueue(*, job_id: int, metrics: Iterable[str] | None = None) -> list[str]:
     """Queue the metric tasks of a job's images on the gpu queue (after commit, so the worker
     finds the rows); returns the metrics queued."""
-    from generation.metric_tasks import metrics_compute_job
-
-    from .scorers import METRICS
-
     names = list(metrics) if metrics is not None else list(METRICS)
     for name in names:
         metric_get(name)
-        transaction.on_commit(lambda name=name: metrics_compute_job.delay(job_id, name))
+        transaction.on_commit(lambda name=name: queueing.metrics_compute_job_send(job_id, name))
     return names
 
 

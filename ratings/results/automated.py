@@ -21,16 +21,23 @@ from __future__ import annotations
 import logging
 
 import numpy as np
-from django.conf import settings
 from django.core.cache import cache
 from django.core.files.storage import default_storage
+from django.db import transaction
+from django.db.models import Count, Max
 from django.utils import timezone
 
-from generation.models import DisplayCopy, ImageMetric
+from generation import conf as generation_conf
 from common.queues import GPU_QUEUE
-from generation.metrics import METRICS, metric_weights_available
+from generation.metrics import (
+    METRICS, MetricWeightsUnavailable, image_embeddings_compute, image_metric_values, metric_weights_available,
+)
+from generation.models import DisplayCopy, ImageMetric
+from ratings.stats.diversity import model_diversity, pixel_diversity, vendi_score
+from ratings.stats.metric_agreement import model_metric_means, pairwise_accuracy, rank_correlation
 
-from ..models import Study
+from .. import queueing
+from ..models import CRITERION_QUESTIONS, Study
 from .image_exports import study_images
 from .votes import model_label, study_votes
 
@@ -70,7 +77,7 @@ def _metric_weights(metric: str, image_ids: list[int]) -> str | None:
     )
     if not rows:
         return None
-    current = (getattr(settings, METRICS[metric].setting, "") or "").strip()
+    current = generation_conf.metric_source(METRICS[metric].setting)
     if current in rows:
         return current
     counts = {w: ImageMetric.objects.filter(image_id__in=image_ids, metric=metric, weights=w).count() for w in rows}
@@ -79,8 +86,6 @@ def _metric_weights(metric: str, image_ids: list[int]) -> str | None:
 
 def study_metric_values(*, study: Study) -> dict[str, dict]:
     """{metric: {"weights", "values": {image id: value}}} for the metrics computed on the study's images."""
-    from generation.metrics import image_metric_values
-
     image_ids = [row[0] for row in _study_image_rows(study)]
     found = {}
     for metric in METRICS:
@@ -93,8 +98,6 @@ def study_metric_values(*, study: Study) -> dict[str, dict]:
 def study_metric_means(*, study: Study, values: dict[str, dict] | None = None, rounds: int = 1000, seed: int = 0) -> list[dict]:
     """Per metric: its label, weights, images scored, and per model the mean over prompts with a
     bootstrap interval over prompts (seeds averaged first)."""
-    from ratings.stats.metric_agreement import model_metric_means
-
     values = study_metric_values(study=study) if values is None else values
     specs = list(study.job.specs.order_by("pk"))
     index = {spec.pk: i for i, spec in enumerate(specs)}
@@ -127,8 +130,6 @@ def study_metric_agreement(
     """Per metric and criterion: pairwise accuracy on the decisive counted votes (a metric tie
     counts half; interval over prompts) and Spearman / Kendall between the metric's model means
     and the leaderboard's ratings of that criterion."""
-    from ratings.stats.metric_agreement import pairwise_accuracy, rank_correlation
-
     values = study_metric_values(study=study) if values is None else values
     if not values:
         return []
@@ -168,6 +169,15 @@ def study_metric_agreement(
 # --- diversity across seeds: computed in a task, kept in the cache -------------------------------
 
 
+# The diversity task's time limit (ratings.tasks): past it, a study's queued mark lapses.
+DIVERSITY_TASK_LIMIT_S = 3600
+
+
+def study_diversity_done(*, study_id: int) -> None:
+    """The study's diversity task ended (done or failed): a new request may queue another."""
+    cache.delete(f"{_diversity_key(study_id)}:queued")
+
+
 def _diversity_key(study_id: int) -> str:
     return f"diversity:v1:{study_id}"
 
@@ -187,10 +197,6 @@ def _decode(file_name: str, size: int) -> np.ndarray:
 def _embedding_diversity(study: Study, rows, index) -> tuple[dict | None, str]:
     """(per model's Vendi scores over prompts, a note): from the CLIP metric's image embeddings
     when its weights load on this worker; (None, why not) otherwise."""
-    from generation.metrics import MetricWeightsUnavailable, image_embeddings_compute
-
-    from ratings.stats.diversity import vendi_score
-
     try:
         ids, embeddings = image_embeddings_compute(image_ids=[row[0] for row in rows], metric="clip_score")
     except MetricWeightsUnavailable as error:
@@ -206,8 +212,6 @@ def study_diversity_compute(*, study: Study, embeddings: bool = False, rounds: i
     """Diversity across seeds per model, computed now and cached until the next compute: the pixel
     measure from the display copies (the originals where none exists), and with ``embeddings``
     the Vendi score of CLIP image embeddings (loads the metric's model: run it on the gpu queue)."""
-    from ratings.stats.diversity import model_diversity, pixel_diversity
-
     seeds = list(study.job.seeds)
     specs = list(study.job.specs.order_by("pk"))
     index = {spec.pk: i for i, spec in enumerate(specs)}
@@ -261,24 +265,26 @@ def study_diversity(*, study: Study) -> dict | None:
 def study_diversity_enqueue(*, study: Study, embeddings: bool | None = None) -> str:
     """Queue the diversity computation (after commit); the pixel measure on the default queue, the
     embedding one, which loads a model, on the gpu queue. Returns what was queued, in a sentence."""
-    from django.db import transaction
-
-    from ..tasks import study_diversity_compute as task
-
     if len(set(study.job.seeds)) < 2:
         return ONE_SEED.format(seed=study.job.seeds[0] if study.job.seeds else "none")
     if embeddings is None:
         # Settings only: whether the weights load is the worker's to find out (it notes it if not),
         # never something a web process checks on its own disk.
-        from django.conf import settings
-
-        embeddings = bool((getattr(settings, METRICS["clip_score"].setting, "") or "").strip())
-    cache.set(f"{_diversity_key(study.pk)}:queued", timezone.now().isoformat(timespec="seconds"), timeout=3600)
+        embeddings = bool(generation_conf.metric_source(METRICS["clip_score"].setting))
+    # One computation per study at a time: while one is queued or running, asking again queues
+    # nothing (the key lives until the task ends, or the task's time limit if its worker was lost).
+    queued_at = timezone.now().isoformat(timespec="seconds")
+    if not cache.add(f"{_diversity_key(study.pk)}:queued", queued_at, timeout=DIVERSITY_TASK_LIMIT_S):
+        since = cache.get(f"{_diversity_key(study.pk)}:queued") or "a moment ago"
+        return (
+            f"Diversity across seeds is already being computed for this study (asked for at {since}); nothing more was "
+            "queued. The leaderboard's automated.diversity shows it when done."
+        )
     # One task writes the result: with embeddings it runs where the model loads (gpu) and does the pixels too.
     if embeddings:
-        transaction.on_commit(lambda: task.apply_async((study.pk, True), queue=GPU_QUEUE))
+        transaction.on_commit(lambda: queueing.study_diversity_compute_send(study.pk, True, queue=GPU_QUEUE))
         return "Diversity across seeds is being computed on the gpu queue (pixels and CLIP embeddings)."
-    transaction.on_commit(lambda: task.apply_async((study.pk, False)))
+    transaction.on_commit(lambda: queueing.study_diversity_compute_send(study.pk, False))
     return (
         "Diversity across seeds is being computed on the default queue (pixels only: set "
         f"{METRICS['clip_score'].setting} for the embedding measure)."
@@ -302,8 +308,6 @@ def study_diversity_after_generation(sender=None, *, job_id: int, **kwargs) -> s
 def study_automated_fingerprint(*, study: Study) -> str:
     """Changes when a metric value of the study's images is written or its diversity recomputed:
     the key of the cached ``automated`` section."""
-    from django.db.models import Count, Max
-
     job = study.job
     metrics = ImageMetric.objects.filter(
         image__spec__in=job.specs.all(), image__prompt__prompt_set_id=job.prompt_set_id, image__seed__in=job.seeds
@@ -317,10 +321,6 @@ def study_human_diversity(*, study: Study, document: dict, diversity: dict | Non
     """Per set criterion (the raters' question about variety): each model's human rating from the
     leaderboard beside its automated diversity across seeds (every measure computed), and the rank
     correlation of each measure's model ranking with the human one."""
-    from ratings.stats.metric_agreement import rank_correlation
-
-    from ..models import CRITERION_QUESTIONS
-
     measures = (diversity or {}).get("measures") or {}
     models = sorted(model_label(spec) for spec in study.job.specs.all())
     tables = []

@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.core.cache import cache
 
 from ..models import Participation, Rater
+from .options import LeaderboardOptions
 
 #: Cached leaderboards expire: the default one after a day (the periodic task refreshes it),
 #: any other variant (method, rounds, seed, unit, breakdown) after an hour.
@@ -17,16 +18,17 @@ def _generation_key(study_id: int) -> str:
     return f"leaderboard:generation:{study_id}"
 
 
-def leaderboard_cache_key(study_id: int, method: str, rounds: int, seed: int, include_flagged: bool, resample: str = "comparison", by: str | None = None) -> str:
+def leaderboard_cache_key(study_id: int, options: LeaderboardOptions) -> str:
+    """The key of one variant of a study's leaderboard; ``options`` name their bootstrap unit
+    (``LeaderboardOptions.for_study``), so no unit is assumed here."""
+    if options.resample is None:
+        raise ValueError("A cached leaderboard's options name their bootstrap unit: use options.for_study(study).")
     # Every cached leaderboard of a study carries the study's generation: invalidating them all
     # is one increment, whatever methods and options were cached.
     generation = cache.get(_generation_key(study_id), 0)
+    o = options
     # v4: documents say mean_of, and "mean" leaves set criteria out; a v3 document is never read.
-    return f"leaderboard:v4:{study_id}:{generation}:{method}:{rounds}:{seed}:{int(include_flagged)}:{resample}:{by or '-'}"
-
-
-def is_default_variant(method, rounds, seed, include_flagged, resample, by) -> bool:
-    return (method, rounds, seed, include_flagged, resample, by) == ("bt", 1000, 0, False, "comparison", None)
+    return f"leaderboard:v4:{study_id}:{generation}:{o.method}:{o.rounds}:{o.seed}:{int(o.include_flagged)}:{o.resample}:{o.by or '-'}"
 
 
 def leaderboards_invalidate(*, study_ids) -> None:

@@ -4,16 +4,19 @@ Every export carries how it was made (method, rounds, seed, exclusions, counts, 
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 
 from django.utils import timezone
 
 from generation.selectors import spec_seconds_per_image
+from ratings.stats import render, render_latex
+from ratings.stats.formats import csv_writer, latex_escape, markdown_escape, mean_description, render_latex_pairs, render_latex_versus
 
 from ..models import Study
+from ..screening import hidden_per_model
 from . import leaderboards
+from .plots import cpu_timing_note
 from .votes import model_label, rater_pseudonym, study_votes
 
 LEADERBOARD_FORMATS = {"json": "application/json", "csv": "text/csv", "md": "text/markdown", "latex": "application/x-latex"}
@@ -30,8 +33,6 @@ def _consistency_text(name: str, cell: dict) -> str:
 
 def _mean_line(document: dict, study: Study) -> list[str]:
     """What the combined rating averages, and which criteria are rated on their own beside it."""
-    from ratings.stats.formats import mean_description
-
     if not document.get("mean_of"):
         return []
     apart = [name for name in study.set_criteria or [] if name in document["criteria"]]
@@ -64,6 +65,7 @@ def _provenance_lines(document: dict) -> list[str]:
         f"code {p['code_version']}; computed {p['computed_at']}",
         *(f"warning: {warning}" for warning in document.get("warnings", [])),
         *_design_lines(p.get("design")),
+        *_at_stop_lines(document.get("at_stop")),
         *(
             f"weights of {model}: " + ", ".join(f"{w['role']} {w['repo']}@{w['commit'] or w['revision']}" for w in weights)
             for model, weights in (p.get("weights") or {}).items()
@@ -75,11 +77,27 @@ def _design_lines(design: dict | None) -> list[str]:
     if not design:
         return []
     line = f"pairs chosen by {design['sampling']} sampling; stops on {design['stop_when']}"
+    words = [design[key] for key in ("unit_text", "stopping_rule") if design.get(key)]
     if design.get("vote_budget"):
         line += f" (budget {design['vote_budget']} comparisons)"
     if design.get("stop_reason"):
         line += f"; stopped: {design['stop_reason']}"
-    return [line, *([f"caution: {design['note']}"] if design.get("note") else [])]
+    return [line, *words, *([f"caution: {design['note']}"] if design.get("note") else [])]
+
+
+def _at_stop_lines(at_stop: dict | None) -> list[str]:
+    """The gaps at a rule's stop: fitted, bias-adjusted, anytime-valid interval."""
+    if not at_stop:
+        return []
+
+    def pair(row) -> str:
+        adjusted = "not adjusted" if row["gap_adjusted"] is None else f"adjusted {row['gap_adjusted']:+.1f}"
+        low, high = row["interval"]
+        return (f"{row['upper']} over {row['lower']} {row['gap']:+.1f} ({adjusted}, interval {low:+.1f} to {high:+.1f}"
+                f"{', separated' if row['separated'] else ''})")
+
+    return [at_stop["text"], *(f"at the stop, {criterion}: " + "; ".join(pair(row) for row in rows)
+                               for criterion, rows in at_stop["criteria"].items())]
 
 
 def _comment_safe(line: str, fmt: str) -> str:
@@ -90,18 +108,13 @@ def _comment_safe(line: str, fmt: str) -> str:
 
 def leaderboard_export(
     *, study: Study, method: str = "bt", fmt: str = "json", rounds: int = 1000, seed: int = 0,
-    include_flagged: bool = False, resample: str = "comparison", by: str | None = None,
+    include_flagged: bool = False, resample: str | None = None, by: str | None = None,
 ) -> tuple[bytes, str, str]:
     """(content, content type, file name) of the study's leaderboard in ``fmt``: the rows, the
     pairwise significance table, and with ``by`` the rows per category, under the provenance
     (which says what "mean" averages); and per model the images made and those hidden in
     screening (JSON ``hidden_images``, as the API has it; a CSV section and a Markdown table;
     LaTeX columns "images" and "hidden")."""
-    from ratings.stats import render, render_latex
-    from ratings.stats.formats import render_latex_pairs
-
-    from ..screening import hidden_per_model
-
     if fmt not in LEADERBOARD_FORMATS:
         raise ValueError(f"Unknown format '{fmt}': use one of {', '.join(LEADERBOARD_FORMATS)}.")
     document = leaderboards.study_leaderboard(
@@ -120,8 +133,10 @@ def leaderboard_export(
     if fmt == "latex":
         extra = {}
         hidden = {row["model"]: row for row in hidden_images}
+        devices = set()
         for spec in study.job.specs.all():
             speed = spec_seconds_per_image(spec)
+            devices |= {speed[1]} if speed else set()
             label = model_label(spec)
             extra[label] = {"steps": spec.steps, "s/img": f"{speed[0]:.3f}" if speed else "--"}
             if label in hidden:
@@ -130,10 +145,14 @@ def leaderboard_export(
             for row in rows:
                 extra.setdefault(row["model"], {})[name] = _latex_value(row)
         if document["models"]:
-            body = render_latex(document["models"], extra_columns=extra) + render_latex_pairs(document.get("pairs") or [])
+            body = (render_latex(document["models"], extra_columns=extra) + render_latex_pairs(document.get("pairs") or [])
+                    + render_latex_versus(document))
         else:
             body = _latex_metric_only(extra)
         body += _latex_agreement(automated.get("agreement") or [])
+        note = cpu_timing_note(devices)
+        if note:
+            body = f"% s/img: {note}.\n" + body
     else:
         body = render(document, fmt)
         if fmt == "csv":
@@ -147,20 +166,16 @@ HIDDEN_NOTE = "images per model: made for the study, and hidden in screening (ne
 
 
 def _csv_hidden(hidden_images: list[dict]) -> str:
-    from ratings.stats.formats import csv_safe
-
     out = io.StringIO()
     out.write(f"# {HIDDEN_NOTE}\n")
-    writer = csv.writer(out, lineterminator="\n")
+    writer = csv_writer(out)
     writer.writerow(["model", "images", "hidden"])
     for row in hidden_images:
-        writer.writerow([csv_safe(row["model"]), row["images"], row["hidden"]])
+        writer.writerow([row["model"], row["images"], row["hidden"]])
     return out.getvalue()
 
 
 def _markdown_hidden(hidden_images: list[dict]) -> str:
-    from ratings.stats.formats import markdown_escape
-
     lines = ["", f"{HIDDEN_NOTE[0].upper()}{HIDDEN_NOTE[1:]}.", "", "| model | images | hidden |", "| --- | ---: | ---: |"]
     lines += [f"| {markdown_escape(row['model'])} | {row['images']} | {row['hidden']} |" for row in hidden_images]
     return "\n".join(lines) + "\n"
@@ -183,12 +198,10 @@ def _automated_notes(automated: dict) -> list[str]:
 
 
 def _csv_automated(automated: dict) -> str:
-    from ratings.stats.formats import csv_safe
-
     if not automated:
         return ""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = csv_writer(out)
     for note in _automated_notes(automated):
         out.write(f"# note: {_comment_safe(note, 'csv')}\n")
     columns = _automated_columns(automated)
@@ -197,12 +210,12 @@ def _csv_automated(automated: dict) -> str:
         writer.writerow(["measure", "model", "mean", "ci_low", "ci_high", "prompts"])
         for name, rows in columns.items():
             for row in rows:
-                writer.writerow([csv_safe(name), csv_safe(row["model"]), row["mean"], row["ci_low"], row["ci_high"], row["prompts"]])
+                writer.writerow([name, row["model"], row["mean"], row["ci_low"], row["ci_high"], row["prompts"]])
     if automated.get("agreement"):
         out.write(f"# agreement with the raters: {automated['agreement_description']}\n")
         writer.writerow(AGREEMENT_FIELDS)
         for row in automated["agreement"]:
-            writer.writerow([csv_safe(str(row[k])) if isinstance(row[k], str) else row[k] for k in AGREEMENT_FIELDS])
+            writer.writerow([row[k] for k in AGREEMENT_FIELDS])
     return out.getvalue()
 
 
@@ -211,8 +224,6 @@ def _interval(row: dict) -> str:
 
 
 def _markdown_automated(automated: dict) -> str:
-    from ratings.stats.formats import markdown_escape
-
     if not automated:
         return ""
     lines = [""]
@@ -243,8 +254,6 @@ def _latex_value(row: dict) -> str:
 
 
 def _latex_text(text) -> str:
-    from ratings.stats.formats import latex_escape
-
     return latex_escape(str(text))
 
 
@@ -289,8 +298,6 @@ def votes_csv(*, study: Study, include_flagged: bool = True) -> bytes:
     in this study are included (counted = no) by default: the file is the raw record, and
     ``manage.py leaderboard --votes`` on it leaves them out as the leaderboard does. Votes that
     never count (excluded by staff, withdrawn raters, attention checks, repeats) are not here."""
-    from ratings.stats.formats import csv_safe
-
     votes = study_votes(study=study, include_flagged=include_flagged)
     arrays = votes.arrays
     flagged = int(votes.flagged.sum())
@@ -302,7 +309,10 @@ def votes_csv(*, study: Study, include_flagged: bool = True) -> bytes:
         f"(rater_status flagged, counted no){'' if include_flagged else ' and are left out of this file'}\n"
     )
     out.write("# left out of this file: votes excluded by staff, of withdrawn raters, on attention checks and deliberate repeats\n")
-    writer = csv.writer(out, lineterminator="\n")
+    out.write(f"# unit {study.unit}: {leaderboards.unit_text(study=study)}\n")
+    rule = leaderboards.stopping_rule_text(study=study)
+    out.write(f"# rule: {rule}{f' Stopped: {study.stop_reason}' if study.stop_reason else ''}\n")
+    writer = csv_writer(out)
     writer.writerow(VOTE_COLUMNS)
     outcome_to_winner = {1.0: "model_a", 0.0: "model_b", 0.5: "tie"}
     category_codes, category_names = votes.categories["category"]
@@ -310,15 +320,15 @@ def votes_csv(*, study: Study, include_flagged: bool = True) -> bytes:
     for i in range(arrays.n_votes):
         writer.writerow(
             [
-                csv_safe(arrays.model_names[arrays.model_a[i]]),
-                csv_safe(arrays.model_names[arrays.model_b[i]]),
+                arrays.model_names[arrays.model_a[i]],
+                arrays.model_names[arrays.model_b[i]],
                 outcome_to_winner[float(arrays.outcome[i])],
-                csv_safe(arrays.criterion_names[arrays.criterion[i]]),
+                arrays.criterion_names[arrays.criterion[i]],
                 int(votes.prompt_ids[i]),
                 rater_pseudonym(int(votes.rater_ids[i])),
                 f"{votes.tstamps[i].timestamp():.3f}",
-                csv_safe(category_names[category_codes[i]]),
-                csv_safe(challenge_names[challenge_codes[i]]),
+                category_names[category_codes[i]],
+                challenge_names[challenge_codes[i]],
                 "no" if votes.flagged[i] else "yes",
                 "flagged" if votes.flagged[i] else "counted",
             ]

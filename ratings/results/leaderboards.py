@@ -9,25 +9,27 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
-from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
 from generation.models import Image
+from ratings.stats import rater_agreement, results_document
+from ratings.stats.documents import design_notes
+from ratings.stats.leaderboard import mean_of_names
+from ratings.stats.resample import POPULATION
 
+from .. import conf, queueing
 from ..models import Comparison, Study, Vote
-from ..raters import raters_flag_inconsistent, study_self_consistency
-from .caches import DEFAULT_TTL, VARIANT_TTL, is_default_variant, leaderboard_cache_key
+from ..rater_reads import study_self_consistency
+from ..forecasting import study_stop_estimates
+from ..stopping import study_stop_text
+from ..versus import study_versus
+from .automated import study_automated_cached
+from .caches import DEFAULT_TTL, VARIANT_TTL, leaderboard_cache_key
+from .options import INLINE_ROUNDS, LeaderboardOptions
+from .units import stopping_rule_text, unit_text
 from .votes import StudyVotes, excluded_raters, model_label, rater_pseudonym, study_votes
-
-METHODS = ("bt", "elo", "winrate")
-RESAMPLE_UNITS = ("comparison", "prompt", "rater")
-BREAKDOWNS = ("category", "challenge")
-#: Bounds on what a request may ask for; more rounds than INLINE_ROUNDS are computed in a task.
-MAX_ROUNDS = 10000
-INLINE_ROUNDS = 2000
-MAX_SEED = 2**32 - 1
 
 
 class LeaderboardPending(Exception):
@@ -73,23 +75,14 @@ def _left_out(votes: StudyVotes, include_flagged: bool) -> dict:
     return {"votes": flagged_votes if not include_flagged else 0, "raters": len(flagged) if not include_flagged else 0, "note": note}
 
 
-def compute_study_leaderboard(
-    *, study: Study, method: str = "bt", rounds: int = 1000, seed: int = 0, include_flagged: bool = False,
-    resample: str = "comparison", by: str | None = None,
-) -> dict:
+def compute_study_leaderboard(*, study: Study, options: LeaderboardOptions | None = None, **fields) -> dict:
     """The leaderboard document (the ``leaderboard --format json --pairs`` shape, with
     ``by_category`` when ``by`` names a breakdown) with its provenance. Its "mean" rows and pairs
-    average the study's pair criteria only (``mean_of``); set criteria have rows of their own."""
-    from ratings.stats import rater_agreement, results_document
-    from ratings.stats.leaderboard import mean_of_names
-    from ratings.stats.resample import POPULATION
-
-    if method not in METHODS:
-        raise ValueError(f"Unknown method '{method}': use one of {', '.join(METHODS)}.")
-    if resample not in RESAMPLE_UNITS:
-        raise ValueError(f"Unknown resampling unit '{resample}': use one of {', '.join(RESAMPLE_UNITS)}.")
-    if by is not None and by not in BREAKDOWNS:
-        raise ValueError(f"Unknown breakdown '{by}': use one of {', '.join(BREAKDOWNS)}.")
+    average the study's pair criteria only (``mean_of``); set criteria have rows of their own.
+    ``options`` (or their fields as keyword arguments: ``method="elo"``) say which variant."""
+    options = LeaderboardOptions.given(options, fields).for_study(study)
+    method, rounds, seed, include_flagged = options.method, options.rounds, options.seed, options.include_flagged
+    resample, by = options.resample, options.by
     votes = study_votes(study=study)
     arrays = votes.counted(include_flagged=include_flagged, by=by)
     if arrays.n_votes:
@@ -97,6 +90,8 @@ def compute_study_leaderboard(
         document = results_document(
             arrays, method, rounds, seed, resample=resample, pairs=True, by_category=by is not None, mean_of=study.criteria,
         )
+        # A study with a reference: each model's win rate against it and the decision at its margin.
+        document.update(study_versus(study=study, votes=arrays, resample=resample))
         items = votes.items if include_flagged else votes.items[~votes.flagged]
         # canonical() keeps the vote order, so the items line up with the counted votes.
         agreement = {name: (None if np.isnan(alpha) else round(float(alpha), 4)) for name, alpha in rater_agreement(arrays, items).items()}
@@ -106,11 +101,17 @@ def compute_study_leaderboard(
             "criteria": study.all_criteria, "mean_of": mean_of_names(study.all_criteria, study.criteria), "models": [], "resample": resample,
             "population": POPULATION[resample], "warnings": [], "pairs": [],
         }
+        document.update(study_versus(study=study, votes=arrays, resample=resample))
         if by is not None:
             document["by_category"] = {}
         agreement = dict.fromkeys(study.all_criteria)
     if by is not None:
         document["by"] = by
+    document["unit"] = study.unit
+    document["unit_text"] = unit_text(study=study)
+    document["stopping_rule"] = stopping_rule_text(study=study)
+    if study.stopped_at is not None and study.stop_when != "target" and arrays.n_votes:
+        document["at_stop"] = study_stop_estimates(study=study)
     document["provenance"] = {
         "study": study.pk,
         "method": method,
@@ -140,28 +141,27 @@ def compute_study_leaderboard(
     return document
 
 
-#: Why a method's numbers depend on how pairs were chosen (the notes' "what stays valid").
-DESIGN_BIAS = {
-    "elo": "online Elo depends on which pairs were served: under adaptive sampling a model served mostly "
-    "against close neighbours is rated differently than under uniform sampling; Bradley-Terry is not affected",
-    "winrate": "the mean win rate depends on which opponents a model met: under adaptive sampling models meet "
-    "different opponents, so mean win rates are not comparable across models; Bradley-Terry is not affected",
-}
-
-
 def study_design(*, study: Study, method: str) -> dict:
-    """How the study chose its pairs and when it stops, and a note where ``method`` is biased under
-    that design (Bradley-Terry's likelihood does not depend on how pairs were chosen from earlier
-    votes; online Elo and mean win rates do)."""
+    """How the study chose its pairs and when it stops, and a note where ``method``'s numbers depend
+    on that design (``stats.documents.design_notes``: online Elo and mean win rates under adaptive
+    sampling; Bradley-Terry with ties counted as half a win)."""
     design = {
         "sampling": study.sampling,
+        "unit": study.unit,
+        "unit_text": unit_text(study=study),
+        "stopping_rule": stopping_rule_text(study=study),
         "stop_when": study.stop_when,
         "vote_budget": study.vote_budget,
-        "stop_reason": study.stop_reason or None,
-        "note": DESIGN_BIAS.get(method) if study.sampling == "adaptive" else None,
+        "stop_reason": study_stop_text(study=study) or None,
+        "note": "; ".join(design_notes(
+            method, adaptive=study.sampling == "adaptive", ties=study.allow_ties, versus=study.design == "versus_reference",
+        )) or None,
     }
     if study.sampling == "adaptive":
         design["exploration"] = study.exploration
+    design["design"] = study.design
+    if study.design == "versus_reference":
+        design["other_pairs_share"] = study.other_pairs_share
     return design
 
 
@@ -191,78 +191,60 @@ def votes_in_study(*, study: Study) -> int:
     return Vote.objects.filter(comparison__study=study).count()
 
 
-def check_options(*, method: str = "bt", rounds: int = 1000, seed: int = 0, resample: str = "comparison", by: str | None = None) -> None:
-    """Raise ValueError with an English message for options out of bounds."""
-    if method not in METHODS:
-        raise ValueError(f"Unknown method '{method}': use one of {', '.join(METHODS)}.")
-    if not 1 <= rounds <= MAX_ROUNDS:
-        raise ValueError(f"rounds must be a whole number from 1 to {MAX_ROUNDS}, got {rounds}.")
-    if not 0 <= seed <= MAX_SEED:
-        raise ValueError(f"seed must be a whole number from 0 to {MAX_SEED}, got {seed}.")
-    if resample not in RESAMPLE_UNITS:
-        raise ValueError(f"Unknown resampling unit '{resample}': use one of {', '.join(RESAMPLE_UNITS)}.")
-    if by is not None and by not in BREAKDOWNS:
-        raise ValueError(f"Unknown breakdown '{by}': use one of {', '.join(BREAKDOWNS)}.")
-
-
 def study_leaderboard(
-    *, study: Study, method: str = "bt", rounds: int = 1000, seed: int = 0, include_flagged: bool = False, recompute: bool = False,
-    resample: str = "comparison", by: str | None = None, in_task: bool = False,
+    *, study: Study, options: LeaderboardOptions | None = None, recompute: bool = False, in_task: bool = False, **fields,
 ) -> dict:
-    """The cached leaderboard, computed now when there is none or when asked (``recompute``).
+    """The cached leaderboard, computed now when there is none or when asked (``recompute``);
+    ``options`` (or their fields as keyword arguments: ``rounds=200``) say which variant.
 
     Between refreshes it may lag by fewer than ``LEADERBOARD_REFRESH_VOTES`` votes; its
     provenance says how many votes it counted and when. More than ``INLINE_ROUNDS`` rounds are
     computed by a task: the request raises ``LeaderboardPending`` and a later one finds it.
     """
-    check_options(method=method, rounds=rounds, seed=seed, resample=resample, by=by)
-    options = dict(method=method, rounds=rounds, seed=seed, include_flagged=include_flagged, resample=resample, by=by)
-    key = leaderboard_cache_key(study.pk, **options)
+    options = LeaderboardOptions.given(options, fields).for_study(study)  # none asked for: the study's unit
+    key = leaderboard_cache_key(study.pk, options)
     cached = None if recompute else cache.get(key)
     if cached is not None:
-        return _with_automated(cached, key=key, study=study, include_flagged=include_flagged, rounds=rounds, seed=seed)
-    if rounds > INLINE_ROUNDS and not in_task:
-        from ..tasks import leaderboard_recompute
-
+        return _with_automated(cached, key=key, study=study, options=options)
+    if options.rounds > INLINE_ROUNDS and not in_task:
         if cache.add(f"{key}:queued", 1, timeout=600):  # one task per variant at a time
-            transaction.on_commit(lambda: leaderboard_recompute.delay(study.pk, options))
+            transaction.on_commit(lambda: queueing.leaderboard_recompute_send(study.pk, options.as_dict()))
         raise LeaderboardPending(
-            f"{rounds} rounds are computed in the background (more than {INLINE_ROUNDS} take too long for a request); "
+            f"{options.rounds} rounds are computed in the background (more than {INLINE_ROUNDS} take too long for a request); "
             "ask again in a minute, without recompute."
         )
-    document = compute_study_leaderboard(study=study, **options)
+    document = compute_study_leaderboard(study=study, options=options)
     document["provenance"]["votes_in_study"] = votes_in_study(study=study)
-    cache.set(key, document, timeout=DEFAULT_TTL if is_default_variant(**options) else VARIANT_TTL)
+    cache.set(key, document, timeout=DEFAULT_TTL if options.is_default_for(study) else VARIANT_TTL)
     if in_task:
         cache.delete(f"{key}:queued")
-    return _with_automated(document, key=key, study=study, include_flagged=include_flagged, rounds=rounds, seed=seed)
+    return _with_automated(document, key=key, study=study, options=options)
 
 
-def _with_automated(document: dict, *, key: str, study: Study, include_flagged: bool, rounds: int, seed: int) -> dict:
+def _with_automated(document: dict, *, key: str, study: Study, options: LeaderboardOptions) -> dict:
     """The document with its ``automated`` section, cached beside it until a metric value or the
     diversity changes (they arrive from tasks after the ratings were cached)."""
-    from .automated import study_automated_cached
-
     document["automated"] = study_automated_cached(
         key=f"{key}:{document['provenance']['computed_at']}", study=study, document=document,
-        include_flagged=include_flagged, rounds=rounds, seed=seed, timeout=VARIANT_TTL,
+        include_flagged=options.include_flagged, rounds=options.rounds, seed=options.seed, timeout=VARIANT_TTL,
     )
     return document
 
 
 def leaderboards_refresh_stale(*, every: int | None = None) -> list[int]:
     """Recompute the default leaderboards of studies with ``every`` or more votes since their
-    cached one; returns the ids of the studies refreshed. Called by a periodic task, which also
-    applies each study's self-consistency threshold (a new flag refreshes the study at once)."""
-    every = every or settings.LEADERBOARD_REFRESH_VOTES
+    cached one; returns the ids of the studies refreshed. Called by a periodic task, after
+    ``rater_flags.raters_flag_inconsistent_due`` (a new flag drops the study's cache: refreshed at once)."""
+    every = every or conf.leaderboard_refresh_votes()
     refreshed = []
     for study in Study.objects.filter(status__in=[Study.Status.RATING, Study.Status.CLOSED]):
-        raters_flag_inconsistent(study=study)
-        cached = cache.get(leaderboard_cache_key(study.pk, "bt", 1000, 0, False))
+        cached = cache.get(leaderboard_cache_key(study.pk, LeaderboardOptions().for_study(study)))
         total = votes_in_study(study=study)
         if total == 0:
             continue
-        if cached is None or total - cached["provenance"].get("votes_in_study", 0) >= every:
+        # A stopped or closed study gets its last few votes (raters finishing open pairs) at once.
+        due = 1 if study.stopped_at is not None or study.status == Study.Status.CLOSED else every
+        if cached is None or total - cached["provenance"].get("votes_in_study", 0) >= due:
             study_leaderboard(study=study, recompute=True)
             refreshed.append(study.pk)
     return refreshed

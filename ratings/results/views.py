@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
@@ -10,14 +11,20 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllow
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 
+from generation.metrics import METRICS
 from generation.selectors import job_progress
+from ratings.stats import pair_matrix
+from ratings.stats.formats import mean_description
+from ratings.stats.leaderboard import METHOD_NAMES, METHODS
 
 from .. import payments
 from ..models import CRITERION_QUESTIONS, Study
 from ..pilots import study_role
-from ..sampling import study_sampling_summary
+from ..stopping import study_sampling_summary
 from ..screening import hidden_per_model
 from . import automated, exports, leaderboards, plots
+from .options import INLINE_ROUNDS, LeaderboardOptions
+from .report import REPORT_FORMATS, study_report
 from .votes import model_label
 
 
@@ -28,36 +35,33 @@ def _results_study(request: HttpRequest, study_id: int) -> Study:
     return study
 
 
-def _options(request: HttpRequest) -> dict:
-    """The leaderboard options of a results URL, checked (a bad one is a 400 with the reason)."""
+def _options(request: HttpRequest, study: Study) -> LeaderboardOptions:
+    """The leaderboard options of a results URL, checked (a bad one is a 400 with the reason);
+    no unit asked for: the study's."""
     try:
         rounds = int(request.GET.get("rounds", 1000))
         seed = int(request.GET.get("seed", 0))
     except ValueError:
         raise BadRequest("rounds and seed must be whole numbers.") from None
-    options = {
-        "method": request.GET.get("method", "bt"),
-        "rounds": rounds,
-        "seed": seed,
-        "resample": request.GET.get("resample", "comparison"),
-        "by": request.GET.get("by") or None,
-        "include_flagged": request.GET.get("include_flagged") in ("1", "true"),
-    }
     try:
-        leaderboards.check_options(**{k: v for k, v in options.items() if k != "include_flagged"})
+        options = LeaderboardOptions(
+            method=request.GET.get("method", "bt"), rounds=rounds, seed=seed,
+            include_flagged=request.GET.get("include_flagged") in ("1", "true"),
+            resample=request.GET.get("resample") or None, by=request.GET.get("by") or None,
+        )
     except ValueError as error:
         raise BadRequest(str(error)) from None
-    return options
+    return options.for_study(study)
 
 
-def _query(options: dict, **changes) -> str:
-    merged = {**options, **changes}
+def _query(options: LeaderboardOptions, **changes) -> str:
+    merged = replace(options, **changes)
     query = {
-        "method": merged["method"], "resample": merged["resample"],
-        **({"by": merged["by"]} if merged["by"] else {}),
-        **({"include_flagged": "1"} if merged["include_flagged"] else {}),
-        **({"rounds": merged["rounds"]} if merged["rounds"] != 1000 else {}),
-        **({"seed": merged["seed"]} if merged["seed"] else {}),
+        "method": merged.method, "resample": merged.resample,
+        **({"by": merged.by} if merged.by else {}),
+        **({"include_flagged": "1"} if merged.include_flagged else {}),
+        **({"rounds": merged.rounds} if merged.rounds != 1000 else {}),
+        **({"seed": merged.seed} if merged.seed else {}),
     }
     return urlencode(query)
 
@@ -65,8 +69,6 @@ def _query(options: dict, **changes) -> str:
 def _pair_matrices(document: dict, study_models: list[str]) -> dict:
     """Per criterion (and the mean): a model x model matrix of cells (win rate of the row over
     the column, its interval, and whether the Holm-adjusted p is below 0.05), from the pairs."""
-    from ratings.stats import pair_matrix
-
     models = sorted(set(study_models) | {p[k] for p in document.get("pairs", []) for k in ("model_a", "model_b")})
     matrices = [
         {"name": criterion, "rows": list(zip(models, pair_matrix(document.get("pairs", []), models, criterion)))}
@@ -84,14 +86,12 @@ def _criteria_shown(document: dict) -> list[str]:
 @login_required
 def leaderboard(request: HttpRequest, study_id: int) -> HttpResponse:
     study = _results_study(request, study_id)
-    options = _options(request)
+    options = _options(request, study)
     try:
-        document = leaderboards.study_leaderboard(study=study, recompute=request.GET.get("recompute") == "1", **options)
+        document = leaderboards.study_leaderboard(study=study, options=options, recompute=request.GET.get("recompute") == "1")
     except leaderboards.LeaderboardPending as pending:
         return render(request, "ratings/leaderboard.html", {"study": study, "pending": str(pending), "options": options}, status=202)
-    method = options["method"]
-    from ratings.stats.formats import mean_description
-
+    method = options.method
     def sections_of(rows):
         return [
             {
@@ -112,8 +112,8 @@ def leaderboard(request: HttpRequest, study_id: int) -> HttpResponse:
         "study": study,
         "method": method,
         "options": options,
-        "methods": [("bt", "Bradley-Terry"), ("elo", "ADD online Elo"), ("winrate", "Mean win rate")],
-        "units": [("comparison", "comparisons (these prompts and raters)"), ("prompt", "prompts (prompts like these)"), ("rater", "raters (raters like these)")],
+        "methods": [(name, METHOD_NAMES[name][:1].upper() + METHOD_NAMES[name][1:]) for name in METHODS],
+        "units": [("comparison", "comparisons (these prompts and raters)"), ("prompt", "prompts (prompts like these)"), ("rater", "raters (raters like these)"), ("prompt_rater", "prompts and raters (prompts and raters like these)")],
         "breakdowns": [("", "none"), ("category", "prompt category"), ("challenge", "prompt challenge")],
         "document": document,
         "provenance": document["provenance"],
@@ -122,13 +122,17 @@ def leaderboard(request: HttpRequest, study_id: int) -> HttpResponse:
         "pairs": _pair_matrices(document, [model_label(spec) for spec in study.job.specs.all()]),
         "progress": job_progress(job=study.job),
         "formats": list(exports.LEADERBOARD_FORMATS),
-        "plots": plots.PLOTS,
+        # The versus figures only for a study with a reference (they answer 404 otherwise).
+        "plots": [plot for plot in plots.PLOTS if plot not in plots.VERSUS_PLOTS or document.get("versus_settings")],
         "automated": document.get("automated") or {},
         "automated_columns": _automated_columns(document.get("automated") or {}),
         "query": _query(options),
-        "toggle_flagged": _query(options, include_flagged=not options["include_flagged"]),
-        # The votes-needed forecast the dashboard shows (cached per refresh of the pair weights).
-        "forecast": None if study.stopped_at else f"Forecast: {study_sampling_summary(study=study)['forecast']}",
+        "toggle_flagged": _query(options, include_flagged=not options.include_flagged),
+        # The votes-needed forecast the dashboard shows (cached per refresh of the pair weights):
+        # the live one while the study runs, the one from the votes at the stop after it stopped.
+        "sampling": study_sampling_summary(study=study),
+        "heatmap_criterion": "mean" if document.get("mean_of") else (document["criteria"] or ["mean"])[0],
+        "pairs_criteria": _criteria_shown(document),
         # Issue 15: which study this is (main or pilot) and what screening hid.
         "role": study_role(study=study),
         "hidden_per_model": [row for row in hidden_per_model(study=study) if row["hidden"]],
@@ -138,8 +142,6 @@ def leaderboard(request: HttpRequest, study_id: int) -> HttpResponse:
 
 def _automated_columns(section: dict) -> list[dict]:
     """One table per metric and diversity measure: its name, what it is, its per-model rows."""
-    from generation.metrics import METRICS
-
     columns = [
         {"name": table["label"], "description": f"{METRICS[table['metric']].formula}; weights {table['weights']}, {table['images']} images scored.", "rows": table["models"]}
         for table in section.get("metrics") or []
@@ -162,11 +164,11 @@ def diversity_compute(request: HttpRequest, study_id: int) -> HttpResponse:
 @login_required
 def leaderboard_download(request: HttpRequest, study_id: int, fmt: str) -> HttpResponse:
     study = _results_study(request, study_id)
-    options = _options(request)
-    if options["rounds"] > leaderboards.INLINE_ROUNDS:
-        raise BadRequest(f"Downloads use at most {leaderboards.INLINE_ROUNDS} rounds; ask the API for more.")
+    options = _options(request, study)
+    if options.rounds > INLINE_ROUNDS:
+        raise BadRequest(f"Downloads use at most {INLINE_ROUNDS} rounds; ask the API for more.")
     try:
-        content, content_type, filename = exports.leaderboard_export(study=study, fmt=fmt, **options)
+        content, content_type, filename = exports.leaderboard_export(study=study, fmt=fmt, **options.as_dict())
     except ValueError as error:
         raise Http404(str(error)) from None
     return _download(content, content_type, filename)
@@ -191,11 +193,11 @@ def participants_download(request: HttpRequest, study_id: int) -> HttpResponse:
 @login_required
 def plot_download(request: HttpRequest, study_id: int, plot: str, fmt: str) -> HttpResponse:
     study = _results_study(request, study_id)
-    options = _options(request)
+    options = _options(request, study)
     try:
         content, content_type, filename = plots.plot_export(
-            study=study, plot=plot, fmt=fmt, method=options["method"], criterion=request.GET.get("criterion", "mean"),
-            model=request.GET.get("model"), resample=options["resample"], include_flagged=options["include_flagged"],
+            study=study, plot=plot, fmt=fmt, method=options.method, criterion=request.GET.get("criterion", "mean"),
+            model=request.GET.get("model"), resample=options.resample, include_flagged=options.include_flagged,
         )
     except ValueError as error:
         raise Http404(str(error)) from None
@@ -203,6 +205,17 @@ def plot_download(request: HttpRequest, study_id: int, plot: str, fmt: str) -> H
     if request.GET.get("download"):
         response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
+
+
+@login_required
+def report_download(request: HttpRequest, study_id: int, fmt: str) -> HttpResponse:
+    """The study's self-contained report (``report.py``) as a download, never served as a page:
+    its HTML holds inline CSS, which the site's CSP would refuse."""
+    study = _results_study(request, study_id)
+    if fmt not in REPORT_FORMATS:
+        raise Http404(f"Unknown report format '{fmt}': use html or pdf.")
+    content, content_type, filename = study_report(study=study, fmt=fmt)
+    return _download(content, content_type, filename)
 
 
 def _download(content: bytes, content_type: str, filename: str) -> HttpResponse:

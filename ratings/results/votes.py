@@ -12,6 +12,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 from django.conf import settings
 
+from ratings.stats import VoteArrays, canonical
+
 from .. import selectors
 from ..models import Participation, Study
 
@@ -44,8 +46,6 @@ class StudyVotes:
     def counted(self, *, include_flagged: bool = False, by: str | None = None):
         """The votes a leaderboard counts, in the canonical order (``ratings.stats.canonical``),
         with ``by``'s labels as the votes' categories."""
-        from ratings.stats import canonical
-
         arrays = self.arrays
         if by is not None:
             codes, names = self.categories[by]
@@ -94,8 +94,6 @@ def study_votes(*, study: Study, include_flagged: bool = True) -> StudyVotes:
     """Every vote of the study that is not excluded, withdrawn, an attention check or a repeat,
     in vote order, in one query; ``flagged`` marks those of raters flagged in this study (left
     out unless ``include_flagged``)."""
-    from ratings.stats import VoteArrays
-
     specs = list(study.job.specs.order_by("pk"))
     index = {spec.pk: i for i, spec in enumerate(specs)}
     flag_reasons = flagged_raters(study=study)

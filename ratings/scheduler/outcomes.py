@@ -1,9 +1,8 @@
 """What a serve, vote or report can come to: one status each, with the message the rater reads
 and the HTTP code the rating page's endpoints answer with.
 
-The ORM path and the views take both from here; the PL/pgSQL functions carry the same status
-strings and messages as literals in their ``.sql`` file, and a test checks the newest file
-against this enum.
+The ORM path and the views take both from here; the PL/pgSQL functions get the statuses and
+messages rendered into their text from this enum at install time (``sql.constants``).
 """
 
 from __future__ import annotations

@@ -4,30 +4,39 @@ level, the point where the least-filled search starts."""
 from __future__ import annotations
 
 import random
+from collections.abc import Iterable
+from typing import NamedTuple
 
 from django.db import connection
 from django.db.models import Min
 
-from .. import sampling, selectors
 from ..models import PairSlot, Study
+from .rules import slot_random_key
 
 
-def pair_slots_sync(*, study: Study, rng: random.Random | None = None) -> int:
-    """Add the slots of image pairs that exist now, and with set criteria those of prompts whose
-    images exist for every seed (idempotent); returns how many were added."""
+class SlotRow(NamedTuple):
+    """One slot to serve from: two images (or two models' sets of one prompt) and, in an adaptive
+    study, the index of its model pair in ``Study.pair_weights``."""
+
+    kind: str
+    prompt_id: int
+    seed: int
+    image_a_id: int
+    image_b_id: int
+    model_pair: int | None = None
+
+
+def pair_slots_add(*, study: Study, rows: Iterable[SlotRow], rng: random.Random | None = None) -> int:
+    """Add the slots ``rows`` that the study has not yet (idempotent); returns how many were
+    added. Which rows a study serves is decided above the scheduler (``ratings/slots.py``)."""
     rng = rng or random.SystemRandom()
     before = PairSlot.objects.filter(study=study).count()
-    image_spec = {image: spec for images in selectors.study_items(study=study).values() for spec, image in images.items()}
-    model_pair = sampling.model_pair_index(study=study)  # (spec id, spec id) -> index in pair_weights
-    rows = [(PairSlot.Kind.PAIR, row) for row in selectors.study_image_pairs(study=study)]
-    if study.set_criteria:
-        rows += [(PairSlot.Kind.SET, row) for row in selectors.study_image_sets(study=study)]
     slots = [
         PairSlot(
-            study=study, prompt_id=prompt_id, seed=seed, image_a_id=a, image_b_id=b, random_key=rng.random(), kind=kind,
-            model_pair=model_pair[(image_spec[a], image_spec[b])] if study.sampling == "adaptive" else None,
+            study=study, prompt_id=row.prompt_id, seed=row.seed, image_a_id=row.image_a_id, image_b_id=row.image_b_id,
+            random_key=slot_random_key(study, row.seed, rng), kind=row.kind, model_pair=row.model_pair,
         )
-        for kind, (prompt_id, seed, a, b) in rows
+        for row in rows
     ]
     PairSlot.objects.bulk_create(slots, ignore_conflicts=True, batch_size=2000)
     added = PairSlot.objects.filter(study=study).count() - before

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from ..models import Comparison, PairSlot
 from .planning import serve_levels_lower
+from .rules import LAPSED_BATCH
 
 
 def reservations_release(comparisons, *, now) -> int:
@@ -37,7 +38,7 @@ def release_rows(rows, *, now) -> int:
     return len(rows)
 
 
-def reservations_release_lapsed(*, study_id: int, now=None, limit: int = 200) -> int:
+def reservations_release_lapsed(*, study_id: int, now=None, limit: int = LAPSED_BATCH) -> int:
     """Free the pairs of abandoned tabs: reservations past their expiry go back to the pool."""
     now = now or timezone.now()
     with transaction.atomic():

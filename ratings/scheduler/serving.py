@@ -13,13 +13,12 @@ from django.db import transaction
 from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
-from ..models import Comparison, PairSlot, Participation, Rater, Study
+from ..models import Comparison, PairSlot, Participation, Study
 from . import sql
 from .attention import attention_check_serve
 from .outcomes import Outcome
 from .reservations import reservations_release_lapsed
-
-OPEN_PAIRS = 2  # the pair on screen and the next one, whose images the page preloads (also in the .sql)
+from .rules import OPEN_PAIRS, SERVE_RETRIES, SERVE_RETRY_SECONDS, SLOT_UNCAPPED, Sampling, StopWhen, slot_random_key
 
 
 def session_serve(*, study_id: int, rater_id: int, rng: random.Random | None = None) -> dict:
@@ -29,18 +28,7 @@ def session_serve(*, study_id: int, rater_id: int, rng: random.Random | None = N
     return serve_python(study_id=study_id, rater_id=rater_id, rng=rng or random.SystemRandom())
 
 
-def comparison_serve(*, study: Study, rater: Rater, rng: random.Random | None = None) -> Comparison | None:
-    """The rater's current comparison, serving one if needed; None when nothing is left."""
-    from ..raters import participation_start  # the rater's side of the app imports this package
-
-    participation_start(study=study, rater=rater)
-    result = session_serve(study_id=study.pk, rater_id=rater.pk, rng=rng)
-    if not result.get("pairs"):
-        return None
-    return Comparison.objects.select_related("image_a", "image_b", "prompt").get(token=result["pairs"][0]["token"])
-
-
-# The ORM path: the same steps as ratings_serve_locked in the newest .sql file.
+# The ORM path: the same steps as ratings_serve_locked.sql in the newest version in sql/.
 
 def open_pairs(study_id: int, rater_id: int):
     return Comparison.objects.filter(study_id=study_id, rater_id=rater_id, answered_at__isnull=True, released_at__isnull=True)
@@ -79,6 +67,7 @@ def serve_python(*, study_id: int, rater_id: int, rng: random.Random) -> dict:
             and study.status == Study.Status.RATING
             and study.stopped_at is None
             and participation.finished_at is None
+            and budget_serves_remain(study)
         ):
             fields = dict(study_id=study_id, rater_id=rater_id, served_at=now, expires_at=now + hold)
             if not (
@@ -86,11 +75,11 @@ def serve_python(*, study_id: int, rater_id: int, rng: random.Random) -> dict:
                 or _serve_repeat(study, rater_id, rng, fields)
                 or _serve_slot(study, rater_id, rng, fields)
             ):
-                if n_open == 0 and retries < 4:
+                if n_open == 0 and retries < SERVE_RETRIES:
                     # The rest may be locked by raters being served, or given back, right now:
                     # look again shortly rather than end this rater's session.
                     retries += 1
-                    time.sleep(0.02)
+                    time.sleep(SERVE_RETRY_SECONDS)
                     continue
                 break
             n_open += 1
@@ -123,7 +112,23 @@ def slot_cap(study: Study) -> int:
     """Most reservations plus answers a slot takes: the vote target, or (for a study that its
     stopping rule or budget stops) none: a hot model pair's slots take more than the target,
     and least-filled-first within the pair keeps its prompts and seeds balanced."""
-    return study.votes_per_pair if study.stop_when == "target" else 2**31 - 1
+    return study.votes_per_pair if study.stop_when == StopWhen.TARGET else SLOT_UNCAPPED
+
+
+def budget_serves_remain(study: Study) -> bool:
+    """The vote budget lets the study serve another pair (as last read; see ``budget_serve_take``)."""
+    return study.vote_budget is None or study.budget_serves_left is None or study.budget_serves_left > 0
+
+
+def budget_serve_take(study: Study) -> bool:
+    """Take one of the serves the vote budget has left (``ratings/sampling.py`` sets them); False
+    when none is left, and then the study serves nothing more until a refresh or a reopen."""
+    if study.vote_budget is None or study.budget_serves_left is None:
+        return True
+    taken = Study.objects.filter(pk=study.pk, budget_serves_left__gt=0).update(budget_serves_left=F("budget_serves_left") - 1)
+    if not taken:
+        study.budget_serves_left = 0  # ends this serving loop without the retries meant for locked slots
+    return bool(taken)
 
 
 def drawn_model_pair(study: Study, rng: random.Random) -> int | None:
@@ -132,7 +137,7 @@ def drawn_model_pair(study: Study, rng: random.Random) -> int | None:
     The weights are written off the request path (``ratings/sampling.py``); a new sampling rule
     that serves differently changes this, ``_serve_slot`` and the slot search of the SQL."""
     weights = study.pair_weights
-    if study.sampling != "adaptive" or not isinstance(weights, list) or not weights:
+    if study.sampling != Sampling.ADAPTIVE or not isinstance(weights, list) or not weights:
         return None
     draw = rng.random() * sum(float(w) for w in weights)
     cumulative = 0.0
@@ -159,7 +164,9 @@ def _serve_slot(study: Study, rater_id: int, rng: random.Random, fields: dict) -
         slot = open_slots.exclude(Exists(seen)).order_by("filled", "random_key").first()
     if slot is None:
         return False
-    PairSlot.objects.filter(pk=slot.pk).update(filled=F("filled") + 1, random_key=rng.random())
+    if not budget_serve_take(study):
+        return False
+    PairSlot.objects.filter(pk=slot.pk).update(filled=F("filled") + 1, random_key=slot_random_key(study, slot.seed, rng))
     Comparison.objects.create(
         prompt_id=slot.prompt_id, seed=slot.seed, image_a_id=slot.image_a_id, image_b_id=slot.image_b_id,
         left_is_a=rng.random() < 0.5, slot=slot, **fields,

@@ -16,6 +16,9 @@ Leaderboards:
     breakdown(votes, group, estimator=leaderboard, **options) -> {group: result}
     results_document(votes, method, rounds, seed, *, resample, pairs, by_category) -> the command's
         and the study pages' document (rows, warnings, pairs, by_category)
+Against a reference (issue 27):
+    versus.versus_reference(votes, reference, *, unit, margin, alpha, sequential, mean_of) -> rows:
+        win rate, interval, decision (better / equivalent / non-inferior / inferior / undecided)
 Files and output:
     read_vote_file(path) -> VoteArrays (raises VoteFileError(line, column, message))
     render(document, "json" | "csv" | "md" | "latex"), render_latex(rows, extra_columns=...)
@@ -27,7 +30,8 @@ Files and output:
 from .agreement import AttentionAccuracy, SelfConsistency, attention_accuracy, krippendorff_alpha, rater_agreement, self_consistency
 from .arrays import VoteArrays, canonical, from_labels
 from .bradley_terry import bradley_terry, fit_bradley_terry
-from .formats import leaderboard_document, render, render_latex, results_document
+from .documents import leaderboard_document, results_document
+from .formats import render, render_latex
 from .leaderboard import breakdown, estimate, leaderboard, leaderboard_rows
 from .ratings import Ratings
 from .significance import PAIR_FIELDS, BinomialTests, pair_matrix, pairwise_binomial_tests, pairwise_table

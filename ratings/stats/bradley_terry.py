@@ -6,7 +6,7 @@ import numpy as np
 
 from .arrays import VoteArrays
 from .ratings import BOOTSTRAP, Ratings, nan_mean
-from .resample import HI_WINS, LO_WINS, TIES, pair_counts
+from .resample import HI_WINS, LO_WINS, TIES, few_cluster_scale, pair_counts, resampled_clusters, spread_draws
 
 #: A strength beyond this (natural units; P(win) = 1 - 1e-13) means the MLE does not exist:
 #: some model won, or lost, every comparison that links it to the rest.
@@ -44,8 +44,18 @@ def fit_bradley_terry(
     strength = np.zeros((n_tables, n_models))
     converged = np.zeros(n_tables, dtype=bool)
     # The Laplacian is singular along each connected component's constant vector, where the
-    # gradient has no component; a tiny ridge keeps the solve defined and leaves the fixed point.
-    ridge = (prior + 1e-12 * max(1.0, float(games.max(initial=0.0)))) * np.eye(n_models)
+    # gradient has no component. Without a prior, J / M (the mean of the strengths, pinned by
+    # the centring anyway) fixes the constant direction of a connected graph: a tiny ridge alone
+    # let rounding noise in the gradient, divided by the ridge, push every step along that
+    # direction, so well-connected fits never met the tolerance and were reported as having no
+    # finite MLE. A model without games keeps a unit diagonal (its gradient is zero). A graph of
+    # several components stays singular along their relative levels: its MLE is not unique, and
+    # the fit is left to report that it did not converge.
+    if prior > 0:
+        anchor = prior * np.eye(n_models)
+    else:
+        anchor = np.ones((n_models, n_models)) / n_models + 1e-12 * max(1.0, float(games.max(initial=0.0))) * np.eye(n_models)
+    unplayed_diagonal = np.where(played, 0.0, 1.0)
     todo = np.arange(n_tables)
     for _ in range(max_iter):
         r, w, n = strength[todo], wins[todo], games[todo]
@@ -55,18 +65,37 @@ def fit_bradley_terry(
         hessian = np.zeros((todo.size, n_models, n_models))
         hessian[:, lo, hi] = -curvature
         hessian[:, hi, lo] = -curvature
-        hessian[:, np.arange(n_models), np.arange(n_models)] = -hessian.sum(axis=2)
-        step = np.linalg.solve(hessian + ridge, gradient[..., None])[..., 0]
+        hessian[:, np.arange(n_models), np.arange(n_models)] = -hessian.sum(axis=2) + unplayed_diagonal[todo]
+        step = np.linalg.solve(hessian + anchor, gradient[..., None])[..., 0]
         step = np.clip(step, -_MAX_STEP, _MAX_STEP)
         strength[todo] = r + step
-        done = np.abs(step).max(axis=1) < tol
+        # Converged when the step has no component but a shift of every played model together
+        # (which the centring below removes): the likelihood does not see such a shift.
+        moved = step - nan_mean(np.where(played[todo], step, np.nan), axis=1)[:, None]
+        done = np.abs(np.where(played[todo], moved, 0.0)).max(axis=1) < tol
         diverged = np.abs(strength[todo]).max(axis=1) > _DIVERGED
         converged[todo[done & ~diverged]] = True
         todo = todo[~done & ~diverged]
         if todo.size == 0:
             break
+    if prior == 0:
+        converged &= _connected(games, lo, hi, n_models, played)
     strength = np.where(played, strength, np.nan)
     return strength - nan_mean(strength, axis=1)[:, None], converged
+
+
+def _connected(games: np.ndarray, lo, hi, n_models: int, played: np.ndarray) -> np.ndarray:
+    """bool[B]: whether the models with games form one comparison graph in each table. Counted
+    from the graph Laplacian's zero eigenvalues: one per connected group of played models, one
+    per model without games. Several groups have no unique MLE (their relative level is free)."""
+    adjacency = np.zeros((games.shape[0], n_models, n_models))
+    linked = (games > 0).astype(np.float64)
+    adjacency[:, lo, hi] = linked
+    adjacency[:, hi, lo] = linked
+    laplacian = np.eye(n_models) * adjacency.sum(axis=2)[:, :, None] - adjacency
+    eigenvalues = np.linalg.eigvalsh(laplacian)
+    groups = (eigenvalues < 1e-9).sum(axis=1) - (~played).sum(axis=1)
+    return groups <= 1
 
 
 def _table_strength(counts: np.ndarray, lo, hi, n_models, prior) -> tuple[np.ndarray, np.ndarray]:
@@ -125,16 +154,26 @@ def bradley_terry(
     (a model won or lost all its games; its rating then stops near 30 natural units from the
     rest); `unconverged_rounds` counts the bootstrap rounds where that happens.
     """
-    rng = np.random.default_rng(seed)
-    tables = pair_counts(votes, rounds, rng, resample)
-    point, point_ok = _table_strength(tables.counts, tables.lo, tables.hi, votes.n_models, prior)
+    def fit(counts):
+        return _table_strength(counts, tables.lo, tables.hi, votes.n_models, prior)
+
+    tables = pair_counts(votes, rounds, np.random.default_rng(seed), resample)
+    return bootstrap_ratings("bt", votes, tables, fit, resample, level, scale=scale, base=base, center=center, anchor=anchor)
+
+
+def bootstrap_ratings(method: str, votes: VoteArrays, tables, fit, resample: str, level: float, **on_scale) -> Ratings:
+    """`Ratings` of a strength estimator over count tables: `fit(counts float[..., P, 3]) ->
+    (strength float[..., M], converged bool[...])` on all votes and on each bootstrap draw of
+    `tables` (`resample.pair_counts`), on the Elo scale of `on_scale` (`to_elo_scale`). A
+    cluster bootstrap's draws are spread by `resample.few_cluster_scale` about the point
+    estimate (the few-cluster correction: G / (G - 1) and Student's t on G - 1)."""
+    rounds = 0 if tables.draws is None else tables.draws.shape[0]
+    point, point_ok = fit(tables.counts)
+    draws, draws_ok = fit(tables.draws) if rounds > 0 else (point[None], point_ok[None])
     if rounds > 0:
-        draws, draws_ok = _table_strength(tables.draws, tables.lo, tables.hi, votes.n_models, prior)
-    else:
-        draws, draws_ok = point[None], point_ok[None]
-    on_scale = dict(scale=scale, base=base, center=center, anchor=anchor)
+        draws = spread_draws(point, draws, few_cluster_scale(resampled_clusters(votes, resample), level))
     return Ratings(
-        method="bt",
+        method=method,
         model_names=votes.model_names,
         criterion_names=votes.criterion_names,
         rating=to_elo_scale(point, votes.model_names, **on_scale),

@@ -19,7 +19,7 @@ import numpy as np
 
 from .arrays import VoteArrays
 from .ratings import BOOTSTRAP, Ratings
-from .resample import unit_labels
+from .resample import _compact, few_cluster_scale, resampled_clusters, spread_draws, two_way_labels, unit_labels
 
 #: What the Elo interval is: votes resampled, then ordered (not the spread over orderings).
 ELO_BOOTSTRAP = BOOTSTRAP + " (votes resampled, then run in random orders)"
@@ -142,6 +142,32 @@ def _elo_bootstrap(packed, unit_start, group_start, group_units, n_criteria, n_m
     return out, squares * orderings / max(orderings - 1, 1)
 
 
+def _elo_pigeonhole(votes, order, packed, unit_start, rounds, orderings, seed, k, log_base_over_scale, initial):
+    """(mean, within) as `_elo_bootstrap` returns them, for the pigeonhole bootstrap
+    (`resample.pair_counts`, resample="prompt_rater"): each round draws prompts and raters with
+    replacement, and each comparison of prompt g and rater r enters W_g * V_r times."""
+    prompts, raters = (_compact(labels[order][unit_start[:-1]])[0] for labels in two_way_labels(votes))
+    n_prompts, n_raters = int(prompts.max()) + 1, int(raters.max()) + 1
+    rng = np.random.default_rng(seed)
+    sizes = np.diff(unit_start)
+    boot = np.zeros((rounds, votes.n_criteria, votes.n_models))
+    within = np.zeros_like(boot)
+    for r in range(rounds):
+        weight = (rng.multinomial(n_prompts, np.full(n_prompts, 1.0 / n_prompts))[prompts]
+                  * rng.multinomial(n_raters, np.full(n_raters, 1.0 / n_raters))[raters])
+        units = np.repeat(np.arange(sizes.size), weight)
+        if units.size == 0:  # no comparison drawn: the round says nothing
+            boot[r], within[r] = np.nan, 0.0
+            continue
+        votes_of = np.concatenate([np.arange(unit_start[u], unit_start[u + 1]) for u in units]) if sizes.max() > 1 else units
+        start = np.concatenate([[0], np.cumsum(sizes[units])]).astype(np.int64)
+        draws = _elo_orderings(packed[votes_of], start, votes.n_criteria, votes.n_models, orderings,
+                               np.uint64(int(rng.integers(2**63))), True, k, log_base_over_scale, initial)
+        boot[r] = draws.mean(axis=0)
+        within[r] = draws.var(axis=0, ddof=1) if orderings > 1 else 0.0
+    return boot, within
+
+
 def online_elo(
     votes: VoteArrays,
     permutations: int = 1000,
@@ -166,32 +192,23 @@ def online_elo(
 
     The interval is a bootstrap percentile interval: each of `bootstrap_rounds` rounds (default:
     permutations / 5, 200 for ADD's 1000) resamples the units (`resample`: comparisons, prompts
-    or raters) with replacement and runs `orderings_per_round` (default 5) random orderings of
-    the resample, whose mean is the round's rating; the order noise left in that mean (the
-    variance over the round's orderings / 5) is taken out of the spread between rounds (draws
-    shrunk towards their mean by sqrt(1 - noise / spread)); the central `level` of the rounds
-    is the interval. It narrows as votes grow and does not shrink with more orderings. The spread over
-    orderings (what ADD's error bars show: order dependence, not a confidence interval) is kept
-    as `Ratings.ordering_spread`. Orderings shuffle comparisons, so on every ordering all
+    or raters; prompt_rater: prompts and raters, crossed, the pigeonhole bootstrap) with
+    replacement and runs `orderings_per_round` (default 5) random orderings of the resample,
+    whose mean is the round's rating; the order noise left in that mean (the variance over the
+    round's orderings / 5) is taken out of the spread between rounds (draws shrunk towards the
+    rating by sqrt(1 - noise / spread), so an interval never sits beside its rating); the central `level` of the rounds is the interval (a
+    bootstrap over prompts or raters spread by `resample.few_cluster_scale`). It narrows as
+    votes grow and does not shrink with more orderings. The spread over orderings (what ADD's
+    error bars show: order dependence, not a confidence interval) is kept as
+    `Ratings.ordering_spread`. Orderings shuffle comparisons, so on every ordering all
     criteria see the comparisons in the same order and the combined rating is their
     per-ordering mean. shuffle=False runs the votes in the given order.
     """
     if permutations < 1:
         raise ValueError(f"permutations must be at least 1, got {permutations}")
-    order = np.argsort(votes.comparison, kind="stable")
-    unit = votes.comparison[order]
-    boundaries = np.flatnonzero(np.diff(unit)) + 1
-    unit_start = np.concatenate([[0], boundaries, [unit.size]]).astype(np.int64)
+    order, unit_start, packed = _packed_comparisons(votes)
     if seed is None:
         seed = int(np.random.default_rng().integers(2**63))
-    if max(votes.n_models, votes.n_criteria) >= 2**20:
-        raise ValueError("online_elo supports fewer than 2**20 models and criteria")
-    packed = (
-        votes.model_a
-        | votes.model_b << 20
-        | votes.criterion << 40
-        | np.rint(2.0 * votes.outcome).astype(np.int64) << 60
-    )[order]
     draws = _elo_orderings(
         packed,
         unit_start,
@@ -209,25 +226,12 @@ def online_elo(
     rounds = max(1, permutations // 5) if bootstrap_rounds is None else int(bootstrap_rounds)
     if rounds < 1 or orderings_per_round < 1:
         raise ValueError("bootstrap_rounds and orderings_per_round must be at least 1")
-    # Group the comparisons (units, in sorted comparison order) by the resampling unit.
-    group_of_unit = unit_labels(votes, resample)[order][unit_start[:-1]]
-    _, group_codes = np.unique(group_of_unit, return_inverse=True)
-    group_codes = group_codes.reshape(-1)
-    group_units = np.argsort(group_codes, kind="stable").astype(np.int64)
-    group_start = np.concatenate([[0], np.cumsum(np.bincount(group_codes))]).astype(np.int64)
-    boot, within = _elo_bootstrap(
-        packed, unit_start, group_start, group_units, votes.n_criteria, votes.n_models, rounds,
-        int(orderings_per_round), np.uint64(seed % 2**64), float(k), math.log(base) / scale, float(initial),
-    )
+    boot, within = _elo_rounds(votes, order, packed, unit_start, rounds, int(orderings_per_round), seed, resample,
+                               float(k), math.log(base) / scale, float(initial))
     if orderings_per_round > 1 and rounds > 1:
-        # A round's mean over a few orderings still carries order noise (variance within / m);
-        # take it out of the spread between rounds, so the interval is about the votes alone.
-        centre = boot.mean(axis=0)
-        between = boot.var(axis=0, ddof=1)
-        noise = within.mean(axis=0) / orderings_per_round
-        with np.errstate(invalid="ignore", divide="ignore"):
-            factor = np.sqrt(np.clip(1.0 - noise / between, 0.0, 1.0))
-        boot = centre + (boot - centre) * np.where(between > 0, factor, 1.0)
+        boot = _order_noise_removed(draws, boot, within, orderings_per_round)
+    # A bootstrap over prompts or raters: the few-cluster correction, as for the other methods.
+    boot = spread_draws(draws.mean(axis=0), boot, few_cluster_scale(resampled_clusters(votes, resample), level))
     boot[:, votes_per_model == 0] = np.nan
     return Ratings(
         method="elo",
@@ -241,3 +245,54 @@ def online_elo(
         resample=resample,
         ordering_draws=draws,
     )
+
+
+def _packed_comparisons(votes: VoteArrays) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(order, unit_start, packed): the votes sorted by comparison, where each comparison's votes
+    start, and each vote packed as `_update` reads it."""
+    order = np.argsort(votes.comparison, kind="stable")
+    unit = votes.comparison[order]
+    boundaries = np.flatnonzero(np.diff(unit)) + 1
+    unit_start = np.concatenate([[0], boundaries, [unit.size]]).astype(np.int64)
+    if max(votes.n_models, votes.n_criteria) >= 2**20:
+        raise ValueError("online_elo supports fewer than 2**20 models and criteria")
+    packed = (
+        votes.model_a
+        | votes.model_b << 20
+        | votes.criterion << 40
+        | np.rint(2.0 * votes.outcome).astype(np.int64) << 60
+    )[order]
+    return order, unit_start, packed
+
+
+def _elo_rounds(votes, order, packed, unit_start, rounds, orderings, seed, resample, k, log_base_over_scale, initial):
+    """(mean, within) float[rounds, n_criteria, n_models]: the bootstrap rounds over `resample`'s
+    units (`_elo_bootstrap`, or `_elo_pigeonhole` for prompt_rater)."""
+    if resample == "prompt_rater":
+        return _elo_pigeonhole(votes, order, packed, unit_start, rounds, orderings, seed, k, log_base_over_scale, initial)
+    # Group the comparisons (units, in sorted comparison order) by the resampling unit.
+    group_of_unit = unit_labels(votes, resample)[order][unit_start[:-1]]
+    _, group_codes = np.unique(group_of_unit, return_inverse=True)
+    group_codes = group_codes.reshape(-1)
+    group_units = np.argsort(group_codes, kind="stable").astype(np.int64)
+    group_start = np.concatenate([[0], np.cumsum(np.bincount(group_codes))]).astype(np.int64)
+    return _elo_bootstrap(
+        packed, unit_start, group_start, group_units, votes.n_criteria, votes.n_models, rounds,
+        orderings, np.uint64(seed % 2**64), k, log_base_over_scale, initial,
+    )
+
+
+def _order_noise_removed(draws, boot, within, orderings_per_round):
+    """The rounds' draws without the order noise of their few orderings.
+
+    A round's mean over a few orderings still carries order noise (variance within / m); take it
+    out of the spread between rounds, so the interval is about the votes alone. The draws shrink
+    towards the point estimate (the mean over orderings of all the votes): where the spread is
+    nearly all order noise the interval closes on the rating it is reported with, never beside
+    it (towards the rounds' own mean it sat 0.002 Elo off the rating)."""
+    centre = draws.mean(axis=0)
+    between = boot.var(axis=0, ddof=1)
+    noise = within.mean(axis=0) / orderings_per_round
+    with np.errstate(invalid="ignore", divide="ignore"):
+        factor = np.sqrt(np.clip(1.0 - noise / between, 0.0, 1.0))
+    return centre + (boot - centre) * np.where(between > 0, factor, 1.0)

@@ -1,6 +1,6 @@
 """Leaderboard documents rendered as JSON, CSV, Markdown or a LaTeX `tabular`.
 
-A document is what `leaderboard_document` returns and the `leaderboard` command prints as JSON:
+A document is what `documents.leaderboard_document` returns and the `leaderboard` command prints as JSON:
 {"method", "rounds", "seed", "interval", "criteria", "mean_of", "models": [row, ...]} with the rows
 of `leaderboard.leaderboard_rows`. The other formats show the same rows under a line that states
 method, rounds, seed and what "mean" averages.
@@ -14,13 +14,10 @@ import json
 import math
 from typing import Any, Mapping, Sequence
 
-from .leaderboard import COMBINED, METHOD_NAMES, ROW_FIELDS, leaderboard_rows, mean_of_names
-from .ratings import Ratings
-from .resample import POPULATION
+from .leaderboard import COMBINED, METHOD_NAMES, ROW_FIELDS
 from .significance import PAIR_FIELDS
+from .versus import ROW_FIELDS as VERSUS_FIELDS
 
-#: A category row resting on fewer votes than this is flagged as too few to rank.
-MIN_CATEGORY_VOTES = 20
 #: Cells a spreadsheet would run as a formula (OWASP's CSV injection list).
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -31,17 +28,6 @@ _LATEX_SPECIAL = {
 }
 
 
-def _ordering_spread_rows(ratings: Ratings, mean_of: Sequence[str] | None = None) -> list[dict[str, Any]]:
-    low, high, combined_low, combined_high = ratings.ordering_spread_of(mean_of)
-    rows = []
-    finite = lambda x: float(x) if math.isfinite(x) else None  # noqa: E731
-    for c, criterion in enumerate(ratings.criterion_names):
-        rows += [{"model": m, "criterion": criterion, "low": finite(low[c, i]), "high": finite(high[c, i])} for i, m in enumerate(ratings.model_names)]
-    if mean_of_names(ratings.criterion_names, mean_of):
-        rows += [{"model": m, "criterion": COMBINED, "low": finite(combined_low[i]), "high": finite(combined_high[i])} for i, m in enumerate(ratings.model_names)]
-    return rows
-
-
 def mean_description(mean_of: Sequence[str]) -> str:
     """'mean of prompt_adherence and image_quality': what the "mean" rows average, in words."""
     names = list(mean_of)
@@ -49,103 +35,6 @@ def mean_description(mean_of: Sequence[str]) -> str:
         return "no mean (fewer than two criteria to average)"
     listed = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
     return f"mean of {listed}"
-
-
-def leaderboard_document(ratings: Ratings, rounds: int, seed: int | None, mean_of: Sequence[str] | None = None) -> dict[str, Any]:
-    """The JSON object of the `leaderboard` command: method, rounds, seed, interval, criteria,
-    mean_of (the criteria the "mean" rows average: those of `mean_of` among the ratings'
-    criteria, or every criterion when it is None; empty when fewer than two, with no "mean" rows), models
-    (rows; rank = 1 + the models whose interval lies wholly above, for every method), resample
-    and population (the bootstrap unit and what the interval is about), and for online Elo
-    `ordering_spread` (the spread over orderings, labelled as such)."""
-    document = {
-        "method": ratings.method,
-        "rounds": rounds,
-        "seed": seed,
-        "interval": f"{ratings.level:.0%} {ratings.interval_kind}",
-        "criteria": list(ratings.criterion_names),
-        "mean_of": mean_of_names(ratings.criterion_names, mean_of),
-        "models": leaderboard_rows(ratings, mean_of),
-        "resample": ratings.resample,
-        "population": POPULATION.get(ratings.resample, ratings.resample),
-    }
-    if ratings.ordering_spread is not None:
-        document["ordering_spread"] = {
-            "what": f"central {ratings.level:.0%} spread of the rating over {rounds} orderings of all votes: "
-            "how much the order of the votes moves online Elo; not a confidence interval",
-            "rows": _ordering_spread_rows(ratings, mean_of),
-        }
-    return document
-
-
-def category_rows(rows: Sequence[Mapping[str, Any]]) -> list[str]:
-    """Warnings for a category's rows: models with too few votes to rank."""
-    thin = sorted({row["model"] for row in rows if row["votes"] < MIN_CATEGORY_VOTES})
-    if not thin:
-        return []
-    return [f"fewer than {MIN_CATEGORY_VOTES} votes for {', '.join(thin)}: too few to rank in this category"]
-
-
-def results_document(
-    votes,
-    method: str = "bt",
-    rounds: int = 1000,
-    seed: int | None = 0,
-    *,
-    resample: str = "comparison",
-    pairs: bool = True,
-    by_category: bool = False,
-    mean_of: Sequence[str] | None = None,
-    **options,
-) -> dict[str, Any]:
-    """Everything the leaderboard command and the study pages show, from one `VoteArrays`:
-    `leaderboard_document` plus `warnings` (fits without a finite MLE), `pairs`
-    (`significance.pairwise_table`: win rate, interval, binomial p, Holm p, per criterion and
-    mean) and with by_category `by_category` ({category: {"votes", "models", "warnings"}}, the
-    same rows per prompt category; needs `votes.category`). "mean" everywhere averages the
-    criteria of `mean_of` (None: every criterion, as for a plain vote file; a study passes its
-    pair criteria, so its set criteria are rated on their own but not averaged in)."""
-    from .leaderboard import breakdown, estimate
-    from .significance import pairwise_table
-
-    ratings = estimate(votes, method, rounds, seed, resample=resample, **options)
-    document = leaderboard_document(ratings, rounds, seed, mean_of)
-    document["warnings"] = fit_warnings(ratings, rounds)
-    if pairs:
-        document["pairs"] = pairwise_table(votes, rounds, seed, resample=resample, mean_of=mean_of)
-    if by_category:
-        if votes.category is None:
-            raise ValueError("a breakdown by category needs the category of each vote (a 'category' column)")
-        document["by_category"] = {}
-        for code, sub in breakdown(votes, votes.category, estimator=lambda v: v).items():
-            name = votes.category_names[code] if votes.category_names else str(code)
-            try:
-                sub_ratings = estimate(sub, method, rounds, seed, resample=resample, **options)
-            except ValueError as error:  # e.g. a prompt bootstrap over a category of one prompt
-                document["by_category"][name] = {"votes": sub.n_votes, "models": [], "warnings": [str(error)]}
-                continue
-            rows = leaderboard_rows(sub_ratings, mean_of)
-            document["by_category"][name] = {
-                "votes": sub.n_votes, "models": rows,
-                "warnings": category_rows(rows) + fit_warnings(sub_ratings, rounds),
-            }
-    return document
-
-
-def fit_warnings(ratings: Ratings, rounds: int) -> list[str]:
-    """What a reader must know about a Bradley-Terry fit that did not fully exist."""
-    warnings = []
-    if not ratings.converged:
-        warnings.append(
-            "the Bradley-Terry maximum likelihood does not exist for these votes (a model won or lost "
-            "every comparison linking it to the others); its rating is unbounded"
-        )
-    if ratings.unconverged_rounds:
-        warnings.append(
-            f"{ratings.unconverged_rounds} of {rounds} bootstrap rounds have no finite Bradley-Terry "
-            "maximum likelihood; the intervals are unreliable"
-        )
-    return warnings
 
 
 def describe(document: Mapping[str, Any]) -> str:
@@ -180,9 +69,43 @@ def csv_safe(value: Any) -> Any:
     return value
 
 
+class _SafeWriter:
+    """``csv.writer`` whose every text cell goes through ``csv_safe``."""
+
+    def __init__(self, out):
+        self._writer = csv.writer(out, lineterminator="\n")
+
+    def writerow(self, row) -> None:
+        self._writer.writerow([csv_safe(value) for value in row])
+
+    def writerows(self, rows) -> None:
+        for row in rows:
+            self.writerow(row)
+
+
+class _SafeDictWriter(csv.DictWriter):
+    """``csv.DictWriter`` whose every text cell goes through ``csv_safe``."""
+
+    def writerow(self, rowdict):
+        return super().writerow({key: csv_safe(value) for key, value in rowdict.items()})
+
+    def writerows(self, rowdicts):
+        for row in rowdicts:
+            self.writerow(row)
+
+
+def csv_writer(out, fieldnames: Sequence[str] | None = None):
+    """The one CSV writer of every export (leaderboards, votes, participants): a ``csv.writer``
+    (rows as lists), or with ``fieldnames`` a ``csv.DictWriter``, on ``out`` with "\n" line
+    ends, that neutralises every text cell a spreadsheet would run as a formula (``csv_safe``)."""
+    if fieldnames is None:
+        return _SafeWriter(out)
+    return _SafeDictWriter(out, fieldnames=fieldnames, lineterminator="\n")
+
+
 def _csv_rows(writer, rows) -> None:
     for row in rows:
-        writer.writerow({key: csv_safe(value) for key, value in row.items()})
+        writer.writerow(row)
 
 
 def render_csv(document: Mapping[str, Any]) -> str:
@@ -190,18 +113,25 @@ def render_csv(document: Mapping[str, Any]) -> str:
     category, each after a `#` line saying what follows."""
     out = io.StringIO()
     out.write(f"# {describe(document)}\n")
-    writer = csv.DictWriter(out, fieldnames=ROW_FIELDS, lineterminator="\n")
+    writer = csv_writer(out, ROW_FIELDS)
     writer.writeheader()
     _csv_rows(writer, document["models"])
     if document.get("pairs"):
         out.write("# pairwise significance: win rate of model_a over model_b (ties half) with its interval; "
                   "exact binomial p on decisive votes; Holm-adjusted over the pairs of each criterion\n")
-        writer = csv.DictWriter(out, fieldnames=PAIR_FIELDS, lineterminator="\n")
+        writer = csv_writer(out, PAIR_FIELDS)
         writer.writeheader()
         _csv_rows(writer, document["pairs"])
+    if document.get("versus_settings"):
+        settings = document["versus_settings"]
+        out.write(f"# against {settings['reference']} at margin {settings['margin']:g}, alpha {settings['alpha']:g}, "
+                  f"unit {settings['unit']}: {settings['decisions']}\n")
+        writer = csv.DictWriter(out, fieldnames=VERSUS_FIELDS, lineterminator="\n")
+        writer.writeheader()
+        _csv_rows(writer, document["versus"])
     if document.get("by_category"):
         out.write("# by prompt category\n")
-        writer = csv.DictWriter(out, fieldnames=("category", *ROW_FIELDS), lineterminator="\n")
+        writer = csv_writer(out, ("category", *ROW_FIELDS))
         writer.writeheader()
         for category, part in document["by_category"].items():
             _csv_rows(writer, [{"category": category, **row} for row in part["models"]])
@@ -209,13 +139,24 @@ def render_csv(document: Mapping[str, Any]) -> str:
 
 
 def markdown_escape(text: Any) -> str:
-    """Table-cell text with HTML and Markdown's own characters neutralised."""
+    """Table-cell text with HTML and Markdown's own characters neutralised, except inside code
+    spans (`manage.py compute_metrics`): Markdown shows those as they are, backslashes included,
+    so only a table's | (GitHub's tables allow \\| inside code) and HTML's <, > and & are escaped there."""
     import html
+    import re
 
-    escaped = html.escape(str(text), quote=False)
-    for ch in "\\`*_[]|":
-        escaped = escaped.replace(ch, "\\" + ch)
-    return escaped
+    def plain(part: str) -> str:
+        escaped = html.escape(part, quote=False)
+        for ch in "\\`*_[]|":
+            escaped = escaped.replace(ch, "\\" + ch)
+        return escaped
+
+    out, position = [], 0
+    for span in re.finditer(r"`[^`\n]+`", str(text)):
+        # No raw HTML anywhere in the file, code spans included (a model may be named `<script>`).
+        out += [plain(str(text)[position:span.start()]), html.escape(span.group(0), quote=False).replace("|", "\\|")]
+        position = span.end()
+    return "".join([*out, plain(str(text)[position:])])
 
 
 def render_markdown(document: Mapping[str, Any]) -> str:
@@ -249,6 +190,21 @@ def render_markdown(document: Mapping[str, Any]) -> str:
                 f"| {pair['wins_a']} | {pair['wins_b']} | {pair['ties']} | {_number(pair['win_rate'], 3)} "
                 f"| [{_number(pair['ci_low'], 3)}, {_number(pair['ci_high'], 3)}] | {pair['p_value']:.3g} "
                 f"| {pair['p_holm']:.3g}{' *' if pair['significant'] else ''} |"
+            )
+    if document.get("versus_settings"):
+        settings = document["versus_settings"]
+        lines += [
+            "",
+            f"Against {markdown_escape(settings['reference'])} at margin {settings['margin']:g}, alpha {settings['alpha']:g}, "
+            f"unit {settings['unit']} ({markdown_escape(settings['interval'])}): {markdown_escape(settings['decisions'])}.",
+            "",
+            "| model | criterion | win rate | interval | decision | votes |",
+            "| --- | --- | ---: | --- | --- | ---: |",
+        ]
+        for row in document["versus"]:
+            lines.append(
+                f"| {markdown_escape(row['model'])} | {markdown_escape(row['criterion'])} | {_number(row['win_rate'], 3)} "
+                f"| [{_number(row['low'], 3)}, {_number(row['high'], 3)}] | {row['decision']} | {row['votes']} |"
             )
     for category, part in (document.get("by_category") or {}).items():
         lines += ["", f"Category {markdown_escape(category)} ({part['votes']} votes)", ""]
@@ -341,6 +297,26 @@ def render_latex_pairs(pairs: Sequence[Mapping[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def render_latex_versus(document: Mapping[str, Any]) -> str:
+    """The versus table as a `tabular`: win rate against the reference with its interval and the decision."""
+    settings = document.get("versus_settings")
+    if not settings:
+        return ""
+    lines = [
+        f"% against {settings['reference']} at margin {settings['margin']:g}, alpha {settings['alpha']:g}, unit {settings['unit']}",
+        "\\begin{tabular}{llcl}",
+        "\\toprule",
+        f"model & criterion & win rate vs {latex_escape(settings['reference'])} & decision \\\\",
+        "\\midrule",
+    ]
+    for row in document["versus"]:
+        rate = "--" if row["win_rate"] is None else f"{row['win_rate']:.3f}"
+        interval = "" if row["low"] is None else f" [{row['low']:.3f}, {row['high']:.3f}]"
+        lines.append(f"{latex_escape(row['model'])} & {latex_escape(row['criterion'])} & {rate}{interval} & {row['decision']} \\\\")
+    lines += ["\\bottomrule", "\\end{tabular}"]
+    return "\n".join(lines) + "\n"
+
+
 def render(document: Mapping[str, Any], output_format: str) -> str:
     """The document in one of FORMATS."""
     if output_format == "json":
@@ -350,5 +326,6 @@ def render(document: Mapping[str, Any], output_format: str) -> str:
     if output_format == "md":
         return render_markdown(document)
     if output_format == "latex":
-        return render_latex(document["models"], header=describe(document)) + render_latex_pairs(document.get("pairs") or [])
+        return (render_latex(document["models"], header=describe(document)) + render_latex_pairs(document.get("pairs") or [])
+                + render_latex_versus(document))
     raise ValueError(f"format must be one of {FORMATS}, got {output_format!r}")

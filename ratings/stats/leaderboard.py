@@ -11,8 +11,10 @@ from .bradley_terry import bradley_terry
 from .ratings import Ratings, combined_criteria, interval_ranks
 from .win_rates import win_rates
 
-METHODS = ("bt", "elo", "winrate")
-METHOD_NAMES = {"bt": "Bradley-Terry", "elo": "online Elo", "winrate": "mean win rate"}
+METHODS = ("bt", "davidson", "elo", "winrate")
+METHOD_NAMES = {
+    "bt": "Bradley-Terry", "davidson": "Bradley-Terry with Davidson ties", "elo": "online Elo", "winrate": "mean win rate",
+}
 #: The criterion name of the combined rating (the mean over the pair criteria, `mean_of`).
 COMBINED = "mean"
 ROW_FIELDS = ("model", "criterion", "rating", "ci_low", "ci_high", "rank", "votes")
@@ -29,7 +31,8 @@ def estimate(
     resample: str = "comparison",
     level: float = 0.95,
 ) -> Ratings:
-    """`Ratings` by `method`: "bt" (`bradley_terry`, `rounds` bootstrap rounds, `anchor`),
+    """`Ratings` by `method`: "bt" (`bradley_terry`, `rounds` bootstrap rounds, `anchor`; a tie
+    half a win, Chatbot Arena's convention), "davidson" (`davidson.davidson`: a tie its own outcome),
     "elo" (`online_elo`, `rounds` orderings) or "winrate" (`win_rates`' mean win rate, `ties`).
     `resample` ("comparison", "prompt" or "rater") is the bootstrap's unit for every method
     (Elo: votes resampled, then ordered)."""
@@ -39,6 +42,10 @@ def estimate(
         raise ValueError("no votes to rate")
     if method == "bt":
         return bradley_terry(votes, rounds, seed, resample=resample, anchor=anchor, level=level)
+    if method == "davidson":
+        from .davidson import davidson
+
+        return davidson(votes, rounds, seed, resample=resample, anchor=anchor, level=level)
     if method == "winrate":
         return win_rates(votes, rounds, seed, ties=ties, resample=resample, level=level).mean
     from .elo import online_elo  # numba: imported only when Elo is asked for

@@ -6,6 +6,13 @@ votes we resample *patterns*:
 
 - A resampling unit is a comparison (one shown pair; its votes on all criteria move together)
   or, for a cluster bootstrap, a cluster (a prompt: all its comparisons move together).
+- Prompts and raters are crossed (every rater sees many prompts, every prompt many raters), so
+  neither one-way bootstrap sees both sources of variation. ``prompt_rater`` is Owen's pigeonhole
+  (product) bootstrap ("The pigeonhole bootstrap", Annals of Applied Statistics 2007): each round
+  draws the prompts with replacement and, independently, the raters with replacement; a vote of
+  prompt g and rater r then counts W_g * V_r times (W, V the draws' multiplicities). Its variance
+  is mildly conservative (Owen: the vote-level noise is counted up to three times), never below
+  either one-way bootstrap's in expectation.
 - Units with identical content (same pair, same answer on every criterion) are one pattern with
   a multiplicity. Drawing K units with replacement from K units and counting how often each
   pattern came up is a Multinomial(K, multiplicity / K) draw over patterns, exactly (the units
@@ -29,20 +36,26 @@ from .arrays import VoteArrays
 LO_WINS, HI_WINS, TIES = 0, 1, 2
 #: Resampling units: "comparison" (a shown pair, its votes on all criteria together), "prompt"
 #: (every comparison about one prompt: `votes.cluster`), "rater" (every comparison by one rater:
-#: `votes.rater`); "cluster" is the older name of "prompt".
-RESAMPLE_UNITS = ("comparison", "prompt", "rater", "cluster")
+#: `votes.rater`), "prompt_rater" (prompts and raters both, crossed: the pigeonhole bootstrap);
+#: "cluster" is the older name of "prompt".
+RESAMPLE_UNITS = ("comparison", "prompt", "rater", "prompt_rater", "cluster")
 #: What population an interval from each unit speaks about.
 POPULATION = {
     "comparison": "these prompts and these raters (votes resampled; prompts and raters held fixed)",
     "prompt": "prompts like these (prompts resampled with all their votes; raters held fixed)",
     "rater": "raters like these (raters resampled with all their votes; prompts held fixed)",
+    "prompt_rater": "prompts and raters like these (prompts and raters both resampled, crossed: the pigeonhole bootstrap)",
 }
 
 
 def unit_labels(votes: VoteArrays, resample: str) -> np.ndarray:
-    """The label of each vote's resampling unit (comparison, prompt or rater)."""
+    """The label of each vote's resampling unit (comparison, prompt or rater; prompt_rater has
+    no single label: `two_way_labels`)."""
     if resample not in RESAMPLE_UNITS:
-        raise ValueError(f"resample must be one of {', '.join(RESAMPLE_UNITS[:3])}, got {resample!r}")
+        raise ValueError(f"resample must be one of {', '.join(RESAMPLE_UNITS[:4])}, got {resample!r}")
+    if resample == "prompt_rater":
+        raise ValueError("resampling prompts and raters together (prompt_rater) draws two units at once: "
+                         "use two_way_labels")
     if resample == "comparison":
         return votes.comparison
     labels = votes.rater if resample == "rater" else votes.cluster
@@ -50,6 +63,48 @@ def unit_labels(votes: VoteArrays, resample: str) -> np.ndarray:
         what = "votes.rater (the rater of each vote)" if resample == "rater" else "votes.cluster (the prompt of each vote)"
         raise ValueError(f"resample={resample!r} needs {what}")
     return labels
+def two_way_labels(votes: VoteArrays) -> tuple[np.ndarray, np.ndarray]:
+    """(prompt, rater) labels of each vote, for the pigeonhole bootstrap."""
+    missing = [what for what, labels in (("votes.cluster (the prompt of each vote)", votes.cluster),
+                                         ("votes.rater (the rater of each vote)", votes.rater)) if labels is None]
+    if missing:
+        raise ValueError(f"resample='prompt_rater' needs {' and '.join(missing)}")
+    return votes.cluster, votes.rater
+
+
+def resampled_clusters(votes: VoteArrays, resample: str) -> int | None:
+    """The clusters a cluster bootstrap resamples (prompts, raters; for prompt_rater the fewer of
+    the two), None for the comparison bootstrap."""
+    if resample == "comparison":
+        return None
+    if resample == "prompt_rater":
+        return int(min(np.unique(labels).size for labels in two_way_labels(votes)))
+    return int(np.unique(unit_labels(votes, resample)).size)
+
+
+def few_cluster_scale(clusters: int | None, level: float = 0.95) -> float:
+    """The factor by which a cluster bootstrap's draws are spread about the point estimate so that
+    its percentile interval does not come out too narrow with few clusters: sqrt(G / (G - 1)) (the
+    small-cluster correction of the sandwich, which the bootstrap's variance lacks) times the
+    Student-t quantile with G - 1 degrees of freedom over the normal one (Cameron & Miller, "A
+    Practitioner's Guide to Cluster-Robust Inference", J. Human Resources 2015, section VI). 1.0
+    for the comparison bootstrap; about 1.12 for 16 prompts, 1.01 for 200. Measured on the
+    sampling benchmark (16 prompts, adjacent gaps 115-180 Elo): a plain prompt bootstrap covered
+    the population strengths 90%, short of its 95%."""
+    if clusters is None:
+        return 1.0
+    from scipy.stats import norm, t as student
+
+    g = max(int(clusters), 2)
+    tail = 0.5 + level / 2.0
+    return float(np.sqrt(g / (g - 1.0)) * student.ppf(tail, g - 1) / norm.ppf(tail))
+
+
+def spread_draws(point: np.ndarray, draws: np.ndarray, scale: float) -> np.ndarray:
+    """Bootstrap draws (float[R, ...]) moved ``scale`` times as far from the point estimate."""
+    return draws if scale == 1.0 else point + scale * (draws - point)
+
+
 #: Bound on round-chunk x entries held at once when summing draws into cells.
 _CHUNK_ELEMENTS = 1 << 23
 
@@ -154,8 +209,11 @@ def pair_counts(
 
     resample="comparison" draws comparisons with replacement (a vote-level bootstrap when each
     vote is its own comparison); "prompt" (or "cluster") draws `votes.cluster` groups, "rater"
-    draws `votes.rater` groups: a cluster bootstrap, each drawn group bringing all its votes."""
-    unit = unit_labels(votes, resample)
+    draws `votes.rater` groups: a cluster bootstrap, each drawn group bringing all its votes;
+    "prompt_rater" draws prompts and raters independently (the pigeonhole bootstrap, see module)."""
+    unit = None if resample == "prompt_rater" else unit_labels(votes, resample)
+    if resample == "prompt_rater":
+        two_way_labels(votes)
     lo, hi, vote_pair, category = vote_cells(votes)
     n_criteria, n_pairs = votes.n_criteria, lo.size
     n_cells = n_criteria * n_pairs * 3
@@ -164,6 +222,10 @@ def pair_counts(
     shape = (n_criteria, n_pairs, 3)
     if rounds <= 0:
         return PairCounts(lo, hi, votes.n_models, counts.reshape(shape))
+    rng = rng if rng is not None else np.random.default_rng()
+    if resample == "prompt_rater":
+        draws = _pigeonhole_draws(votes, cell, n_cells, rounds, rng)
+        return PairCounts(lo, hi, votes.n_models, counts.reshape(shape), draws.reshape((rounds, *shape)))
     if resample != "comparison":
         units, k = _compact(unit)
         patterns = _generic_patterns(units, k, cell, n_cells)
@@ -173,7 +235,30 @@ def pair_counts(
         if patterns is None:
             patterns = _generic_patterns(units, k, cell, n_cells)
     entry_pattern, entry_cell, entry_weight, multiplicity = patterns
-    rng = rng if rng is not None else np.random.default_rng()
     drawn = rng.multinomial(k, multiplicity / k, size=rounds).astype(np.float64)
     draws = _sum_into_cells(drawn, entry_pattern, entry_cell, entry_weight, n_cells)
     return PairCounts(lo, hi, votes.n_models, counts.reshape(shape), draws.reshape((rounds, *shape)))
+
+
+def _pigeonhole_draws(votes: VoteArrays, cell: np.ndarray, n_cells: int, rounds: int, rng: np.random.Generator) -> np.ndarray:
+    """float[R, n_cells]: the pigeonhole bootstrap's counts: per round, prompt multiplicities W
+    (G prompts drawn from G) and rater multiplicities V (K from K); each (prompt, rater, cell)
+    entry's votes count W_g * V_r times."""
+    prompts, raters = (_compact(labels)[0] for labels in two_way_labels(votes))
+    n_prompts, n_raters = int(prompts.max()) + 1, int(raters.max()) + 1
+    keys, entry_votes = np.unique((prompts * n_raters + raters) * n_cells + cell, return_counts=True)
+    entry_cell = keys % n_cells
+    entry_prompt, entry_rater = (keys // n_cells) // n_raters, (keys // n_cells) % n_raters
+    prompt_draws = rng.multinomial(n_prompts, np.full(n_prompts, 1.0 / n_prompts), size=rounds).astype(np.float64)
+    rater_draws = rng.multinomial(n_raters, np.full(n_raters, 1.0 / n_raters), size=rounds).astype(np.float64)
+    order = np.argsort(entry_cell, kind="stable")
+    entry_cell, entry_prompt, entry_rater = entry_cell[order], entry_prompt[order], entry_rater[order]
+    entry_votes = entry_votes[order].astype(np.float64)
+    cells, starts = np.unique(entry_cell, return_index=True)
+    out = np.zeros((rounds, n_cells))
+    chunk = max(1, _CHUNK_ELEMENTS // max(1, entry_cell.size))
+    for first in range(0, rounds, chunk):
+        block = slice(first, first + chunk)
+        contributions = prompt_draws[block][:, entry_prompt] * rater_draws[block][:, entry_rater] * entry_votes
+        out[block, cells] = np.add.reduceat(contributions, starts, axis=1)
+    return out

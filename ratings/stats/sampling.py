@@ -36,6 +36,37 @@ settled pairs drop out), with Chatbot Arena's per-vote information gain (Chiang 
 section 5) as the measure of a vote's value. A share `exploration` (default 0.2) of votes is
 spread uniformly over all pairs, so every pair keeps getting votes and a wrong early fit cannot
 starve the pair that would correct it.
+
+The inference unit (issue 24). A study's conclusions are about a unit: `comparison` (these
+prompts and raters: each comparison independent, the model-based covariance above), `prompt`
+(prompts like these) or `prompt_rater` (prompts and raters like these). Prompts are not
+exchangeable comparisons: a model that wins on portraits loses on text, so votes on one prompt
+share its deviation, and a rule that treats them as independent stops on evidence about the
+prompts served, not about the population they were drawn from. Under `prompt` the covariance of
+the strengths is the cluster-robust sandwich (Liang & Zeger 1986; Cameron & Miller, "A
+Practitioner's Guide to Cluster-Robust Inference", J. Human Resources 2015)
+
+    V = H^-1 (G / (G - 1)) sum_g S_g S_g' H^-1,    S_g = sum over the votes of prompt g of (y - p) (e_a - e_b)
+
+(H the penalised Fisher information, G the prompts with votes; G / (G - 1) the small-cluster
+correction), and under `prompt_rater` the two-way version of Cameron, Gelbach & Miller ("Robust
+inference with multiway clustering", JBES 2011): V_prompt + V_rater - V_(prompt x rater), its
+negative eigenvalues set to zero. A contrast's variance is never below the model-based one (a
+sandwich from few clusters is biased down), and its z is moved to the normal scale through
+Student's t, the usual few-cluster correction (Cameron & Miller, section VI), with G - 1 degrees
+of freedom (fewest clusters of a two-way term) for the part of the variance the clusters add
+beyond the model-based one, by Satterthwaite's approximation (`effective_df`): a study whose
+prompts do not differ pays no few-cluster penalty. Plugged into the same normal-mixture boundary,
+this is an asymptotic confidence sequence in the sense of Waudby-Smith, Arnold, Wu & Ramdas,
+"Time-uniform central limit theory and asymptotic confidence sequences" (Annals of Statistics
+2024): the boundary of the Gaussian case with an estimated variance, valid as the information
+grows.
+
+With a fixed set of G prompts the prompt part of the variance does not shrink with more votes:
+se(d) has a floor, estimated as the prompt-clustered minus the per-vote sandwich variance of the
+difference (the per-vote one, not the model's: a tie scored 1/2 varies less than the model says). When
+|d| / floor stays under the boundary at the floor's information, no budget separates the pair for
+the population (`Separation.floor_limited`), and `prompts_needed` says how many prompts would.
 """
 
 from __future__ import annotations
@@ -45,6 +76,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from .bradley_terry import fit_bradley_terry
+from .rules import StopWhen, Unit, names
+from .sandwich import (
+    contrast_covariance, difference_variance, effective_df, fisher_information, robust_covariance, t_to_z, vote_information,
+    vote_meat,
+)
 
 #: Elo points per natural unit of Bradley-Terry strength (base 10, scale 400).
 ELO_PER_UNIT = 400.0 / np.log(10.0)
@@ -54,7 +90,9 @@ PRIOR = 0.01
 TAU = 0.3
 #: Smallest gap (natural units, 5 Elo) used when estimating how much information a pair needs.
 MIN_GAP = 5.0 / ELO_PER_UNIT
-STOP_RULES = ("target", "separated", "width")
+STOP_RULES = names(StopWhen)
+#: What a study's conclusions are about (see the module's docstring).
+UNITS = names(Unit)
 
 
 def pair_index(n_models: int) -> tuple[np.ndarray, np.ndarray]:
@@ -67,22 +105,41 @@ def pair_index(n_models: int) -> tuple[np.ndarray, np.ndarray]:
 class Fit:
     """Bradley-Terry fits of a batch of count tables.
 
-    strength: float[..., M] natural units, mean 0; covariance: float[..., M, M];
-    lo, hi: the pairs the counts are over (int[P]); games: float[..., P] (None: unknown)."""
+    strength: float[..., M] natural units, mean 0; covariance: float[..., M, M] (model-based);
+    lo, hi: the pairs the counts are over (int[P]); games: float[..., P] (None: unknown);
+    robust: float[..., M, M], the cluster-robust covariance on the study's unit (None: the unit
+    is the comparison); clusters: float[...], the clusters of the fewest-cluster term (its
+    degrees of freedom are clusters - 1)."""
 
     strength: np.ndarray
     covariance: np.ndarray
     lo: np.ndarray
     hi: np.ndarray
     games: np.ndarray | None = None
+    robust: np.ndarray | None = None
+    clusters: np.ndarray | None = None
+    per_vote: np.ndarray | None = None  # float[..., M, M]: the sandwich with every vote its own cluster
+
+    def take(self, index) -> "Fit":
+        """The fits at ``index`` of the first lead axis."""
+        pick = lambda array: None if array is None else array[index]  # noqa: E731
+        return Fit(self.strength[index], self.covariance[index], self.lo, self.hi, pick(self.games), pick(self.robust),
+                   pick(self.clusters), pick(self.per_vote))
 
     @property
     def n_models(self) -> int:
         return self.strength.shape[-1]
 
 
-def fit(counts: np.ndarray, lo: np.ndarray, hi: np.ndarray, n_models: int, *, prior: float = PRIOR) -> Fit:
-    """Penalised Bradley-Terry fits of count tables float[..., P, 3] (lo wins, hi wins, ties)."""
+def fit(
+    counts: np.ndarray, lo: np.ndarray, hi: np.ndarray, n_models: int, *, prior: float = PRIOR,
+    clustered: tuple = (),
+) -> Fit:
+    """Penalised Bradley-Terry fits of count tables float[..., P, 3] (lo wins, hi wins, ties).
+
+    clustered: the terms of a cluster-robust covariance, each (cluster counts float[..., G, P, 3]
+    with the lead of ``counts``, sign): ((prompt, +1),) for the prompt unit; ((prompt, +1),
+    (rater, +1), (prompt x rater cell, -1)) for prompt_rater (``unit_terms`` makes them)."""
     counts = np.asarray(counts, dtype=np.float64)
     lead = counts.shape[:-2]
     flat = counts.reshape(-1, *counts.shape[-2:])
@@ -92,40 +149,65 @@ def fit(counts: np.ndarray, lo: np.ndarray, hi: np.ndarray, n_models: int, *, pr
     strength = np.nan_to_num(strength)  # a model without games sits at the prior's mean
     information = fisher_information(strength, games, lo, hi, n_models) + prior * np.eye(n_models)
     covariance = np.linalg.inv(information)
+    strength = strength.reshape(*lead, n_models)
+    covariance = covariance.reshape(*lead, n_models, n_models)
+    robust, clusters, per_vote = None, None, None
+    if clustered:
+        robust, clusters = robust_covariance(strength, covariance, clustered, lo, hi)
+        # The same sandwich with each vote its own cluster: what the votes' own scatter gives
+        # (smaller than the model's where ties, scored 1/2, are common); the clusters' excess
+        # over it is the prompts' part.
+        per_vote = covariance @ vote_meat(strength, counts.reshape(*lead, lo.size, 3), lo, hi) @ covariance
     return Fit(
-        strength=strength.reshape(*lead, n_models),
-        covariance=covariance.reshape(*lead, n_models, n_models),
+        strength=strength,
+        covariance=covariance,
         lo=lo,
         hi=hi,
         games=games.reshape(*lead, lo.size),
+        robust=robust,
+        clusters=clusters,
+        per_vote=per_vote,
     )
 
 
-def vote_information(strength: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    """Fisher information of one vote on each pair, p (1 - p): float[..., P]."""
-    p = 1.0 / (1.0 + np.exp(strength[..., hi] - strength[..., lo]))
-    return p * (1.0 - p)
+def unit_terms(unit: str, prompt_counts=None, rater_counts=None, cell_counts=None) -> tuple:
+    """The ``clustered`` terms of ``fit`` for a study's unit (comparison: none)."""
+    if unit not in UNITS:
+        raise ValueError(f"unit must be one of {', '.join(UNITS)}, got {unit!r}")
+    if unit == Unit.COMPARISON:
+        return ()
+    if prompt_counts is None:
+        raise ValueError(f"the {unit} unit needs the votes' counts per prompt")
+    if unit == Unit.PROMPT:
+        return ((prompt_counts, 1.0),)
+    if rater_counts is None:
+        raise ValueError("the prompt_rater unit needs counts per prompt and per rater")
+    if cell_counts is None:  # the (prompt, rater) cells unknown: subtract the per-vote meat (conservative)
+        cell_counts = prompt_counts.sum(axis=-3)
+    return ((prompt_counts, 1.0), (rater_counts, 1.0), (cell_counts, -1.0))
 
 
-def fisher_information(strength, games, lo, hi, n_models) -> np.ndarray:
-    """The Bradley-Terry Fisher information (a weighted graph Laplacian): float[..., M, M]."""
-    weight = games * vote_information(strength, lo, hi)
-    lead = weight.shape[:-1]
-    information = np.zeros((*lead, n_models, n_models))
-    information[..., lo, hi] = -weight
-    information[..., hi, lo] = -weight
-    diagonal = np.arange(n_models)
-    information[..., diagonal, diagonal] = -information.sum(axis=-1)
-    return information
-
-
-def difference_variance(covariance: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:
-    """Var(r_i - r_j) for index arrays i, j (broadcast over the leading axes)."""
-    ii = np.take_along_axis(np.diagonal(covariance, axis1=-2, axis2=-1), i, axis=-1)
-    jj = np.take_along_axis(np.diagonal(covariance, axis1=-2, axis2=-1), j, axis=-1)
-    rows = np.take_along_axis(covariance, i[..., :, None], axis=-2)  # [..., K, M]
-    ij = np.take_along_axis(rows, j[..., :, None], axis=-1)[..., 0]
-    return np.maximum(ii + jj - 2.0 * ij, 1e-300)
+def cluster_tables(
+    model_a: np.ndarray, model_b: np.ndarray, outcome: np.ndarray, criterion: np.ndarray, cluster: np.ndarray,
+    *, n_models: int, n_criteria: int,
+) -> np.ndarray:
+    """float[C, G, P, 3]: per criterion, cluster (labels renumbered) and model pair (``pair_index``
+    order), the votes won by the lower-index model, by the higher one, and ties. outcome is 1 when
+    model_a won, 0 when model_b did, 0.5 for a tie."""
+    model_a, model_b = np.asarray(model_a, dtype=np.int64), np.asarray(model_b, dtype=np.int64)
+    low, high = np.minimum(model_a, model_b), np.maximum(model_a, model_b)
+    keep = low != high
+    lo, _ = pair_index(n_models)
+    # Index of pair (low, high) in the upper-triangle order.
+    pair = (low * (2 * n_models - low - 1)) // 2 + (high - low - 1)
+    score_low = np.where(model_a == low, outcome, 1.0 - outcome)
+    category = np.where(score_low == 1.0, 0, np.where(score_low == 0.0, 1, 2))
+    _, cluster = np.unique(np.asarray(cluster), return_inverse=True)
+    cluster = cluster.reshape(-1)
+    n_clusters = int(cluster.max()) + 1 if cluster.size else 0
+    cell = ((np.asarray(criterion)[keep] * n_clusters + cluster[keep]) * lo.size + pair[keep]) * 3 + category[keep]
+    tables = np.bincount(cell, minlength=n_criteria * n_clusters * lo.size * 3).astype(np.float64)
+    return tables.reshape(n_criteria, n_clusters, lo.size, 3)
 
 
 def boundary(information: np.ndarray, *, alpha: float, tau: float = TAU) -> np.ndarray:
@@ -154,33 +236,92 @@ class Separation:
     separated: np.ndarray
     considered: np.ndarray
     half_width: np.ndarray
+    floor: np.ndarray | None = None  # float[..., M-1]: the variance of d no budget goes below (prompt part)
+    floor_limited: np.ndarray | None = None  # bool[..., M-1]: no budget separates the pair with these prompts
+    gap: np.ndarray | None = None  # float[..., M-1]: the fitted difference of each adjacent pair
+    clusters: np.ndarray | None = None  # float[...]: prompts (fewest clusters) behind the robust variance
 
     def decided(self) -> np.ndarray:
         """bool[...]: every considered adjacent pair separated (over the last axis)."""
         return (self.separated | ~self.considered).all(axis=-1)
 
+    def undecidable(self) -> np.ndarray:
+        """bool[...]: some considered pair is unseparated and every such pair is limited by the
+        prompts (no budget separates it with these prompts)."""
+        if self.floor_limited is None:
+            return np.zeros(self.separated.shape[:-1], dtype=bool)
+        open_pairs = ~self.separated & self.considered
+        return open_pairs.any(axis=-1) & (self.floor_limited | ~open_pairs).all(axis=-1)
+
+    def prompts_needed(self, *, alpha: float, tau: float = TAU) -> np.ndarray:
+        """int[..., M-1]: prompts each adjacent pair needs to be separable (0: these suffice)."""
+        if self.floor is None:
+            return np.zeros(self.separated.shape, dtype=np.int64)
+        return prompts_needed(self.gap, self.floor, self.clusters, alpha=alpha, tau=tau)
+
+
+def model_variance(model_fit: Fit) -> np.ndarray:
+    """float[..., M]: each model's variance about the models' mean on the fit's unit."""
+    variance = np.diagonal(contrast_covariance(model_fit.covariance), axis1=-2, axis2=-1)
+    if model_fit.robust is not None:
+        variance = np.maximum(variance, np.diagonal(contrast_covariance(model_fit.robust), axis1=-2, axis2=-1))
+    return np.maximum(variance, 1e-300)
+
+
+def prompts_needed(gap, floor, clusters, *, alpha: float, tau: float = TAU, most: int = 100_000) -> np.ndarray:
+    """int[..., K]: prompts that would let a pair of gap |d| (natural units) be separated at some
+    budget, when its floor variance with ``clusters`` (float[...]) prompts is ``floor`` (the floor
+    scales as 1 / prompts); 0 where these prompts suffice, -1 beyond ``most``."""
+    gap = np.abs(np.asarray(gap, dtype=np.float64))
+    floor = np.asarray(floor, dtype=np.float64)
+    clusters = np.asarray(clusters, dtype=np.float64)[..., None] * np.ones_like(gap)
+    needed = np.full(gap.shape, -1, dtype=np.int64)
+    for g in np.unique(np.round(np.geomspace(2, most, 300)))[::-1]:
+        info = g / np.maximum(floor * clusters, 1e-300)
+        z = t_to_z(gap * np.sqrt(info), g - 1.0)
+        needed = np.where(z >= boundary(info, alpha=alpha, tau=tau), int(g), needed)
+    return np.where((needed >= 0) & (needed <= clusters), 0, needed)
+
 
 def separation(model_fit: Fit, *, alpha: float = 0.05, top_k: int | None = None, tau: float = TAU) -> Separation:
-    """Which adjacent pairs of each fitted ranking are separated at anytime-valid level alpha."""
+    """Which adjacent pairs of each fitted ranking are separated at anytime-valid level alpha, on
+    the fit's unit (the robust covariance where the fit has one: see the module)."""
     strength, covariance = model_fit.strength, model_fit.covariance
     n_models = strength.shape[-1]
     order = np.argsort(-strength, axis=-1, kind="stable")
     upper, lower = order[..., :-1], order[..., 1:]
-    variance = difference_variance(covariance, upper, lower)
-    information = 1.0 / variance
+    model_based = difference_variance(covariance, upper, lower)
+    variance = model_based
+    floor = floor_limited = None
     gap = np.take_along_axis(strength, upper, axis=-1) - np.take_along_axis(strength, lower, axis=-1)
-    z = gap * np.sqrt(information)
+    df = None
+    if model_fit.robust is not None:
+        robust = difference_variance(model_fit.robust, upper, lower)
+        per_vote = difference_variance(model_fit.per_vote, upper, lower)
+        variance = np.maximum(robust, model_based)
+        df = effective_df(variance, robust - per_vote, model_fit.clusters)
+    information = 1.0 / variance
+    z = t_to_z(gap * np.sqrt(information), df)
     threshold = boundary(information, alpha=alpha, tau=tau)
+    if model_fit.robust is not None:
+        # The prompt part of Var(d): what is left when votes are unlimited. A pair whose gap cannot
+        # cross the boundary even there is limited by the prompts, not the budget (module).
+        floor = np.maximum(robust - per_vote, 1e-300)
+        floor_z = t_to_z(np.abs(gap) / np.sqrt(floor), np.maximum(model_fit.clusters - 1.0, 1.0)[..., None])
+        floor_limited = (floor_z < boundary(1.0 / floor, alpha=alpha, tau=tau)) & (per_vote < 0.25 * floor)
     considered = np.ones(upper.shape, dtype=bool)
     if top_k is not None:
         if not 1 <= top_k < n_models:
             raise ValueError(f"top_k must be between 1 and {n_models - 1} (the number of models minus one), got {top_k}")
         considered[..., top_k:] = False
-    model_variance = np.maximum(np.diagonal(covariance, axis1=-2, axis2=-1), 1e-300)
-    half_width = np.sqrt(model_variance) * boundary(1.0 / model_variance, alpha=alpha, tau=tau) * ELO_PER_UNIT
+    # Each model's interval about the models' mean: the constant direction removed (the prior's
+    # variance along it is no information about any model).
+    variances = model_variance(model_fit)
+    half_width = np.sqrt(variances) * boundary(1.0 / variances, alpha=alpha, tau=tau) * ELO_PER_UNIT
     return Separation(
         order=order, upper=upper, lower=lower, z=z, threshold=threshold, information=information,
         separated=z >= threshold, considered=considered, half_width=half_width,
+        floor=floor, floor_limited=floor_limited, gap=gap, clusters=model_fit.clusters,
     )
 
 
@@ -189,9 +330,9 @@ def stop_reached(model_fit: Fit, *, rule: str, alpha: float = 0.05, top_k: int |
     required): `separated` when every considered adjacent pair is separated in every criterion,
     `width` when every model's interval (anytime-valid, Elo points) is narrower than `width`."""
     result = separation(model_fit, alpha=alpha, top_k=top_k)
-    if rule == "separated":
+    if rule == StopWhen.SEPARATED:
         per_criterion = result.decided()
-    elif rule == "width":
+    elif rule == StopWhen.WIDTH:
         if width is None or width <= 0:
             raise ValueError("the width rule needs a positive width in Elo points")
         per_criterion = (2.0 * result.half_width < width).all(axis=-1)
@@ -224,7 +365,10 @@ def pair_weights(
         MIN_GAP,
     )
     needed = (result.threshold / gap) ** 2
-    remaining = np.where(result.separated | ~result.considered, 0.0, np.maximum(needed - result.information, 0.0))
+    settled = result.separated | ~result.considered
+    if result.floor_limited is not None:
+        settled = settled | result.floor_limited  # more votes would not separate it: more prompts would
+    remaining = np.where(settled, 0.0, np.maximum(needed - result.information, 0.0))
     # Information one vote on pair (a, b) adds about each adjacent difference: [..., C, K, P].
     contrast = np.zeros((*result.upper.shape, strength.shape[-1]))
     np.put_along_axis(contrast, result.upper[..., None], 1.0, axis=-1)

@@ -9,7 +9,7 @@ import numpy as np
 
 from .arrays import VoteArrays
 from .ratings import BOOTSTRAP, Ratings, combined_criteria, nan_mean, nan_percentiles
-from .resample import HI_WINS, LO_WINS, TIES, PairCounts, pair_counts
+from .resample import HI_WINS, LO_WINS, TIES, PairCounts, few_cluster_scale, pair_counts, resampled_clusters, spread_draws
 
 TIE_RULES = ("half", "exclude")
 
@@ -64,7 +64,8 @@ def win_rates(
     Protocol: the win-rate matrices of the ADD / LADD user studies; a tie counts half a win
     (ties="half", default) or is left out (ties="exclude"). `rounds` (default 1000) bootstrap
     rounds resample comparisons, or prompts / raters (resample="prompt" | "rater", a cluster bootstrap) with
-    replacement, the same draw for all criteria; intervals are central `level` percentiles.
+    replacement, the same draw for all criteria; intervals are central `level` percentiles (a
+    cluster bootstrap's draws spread by `resample.few_cluster_scale`: few clusters).
     A model's mean win rate averages its win rates against the models it met (0 to 1).
     `mean_low`, `mean_high` are the interval of the matrix averaged over the criteria of `mean_of`
     (None: every criterion; a study passes its pair criteria, leaving its set criteria out).
@@ -74,6 +75,9 @@ def win_rates(
     args = (tables.lo, tables.hi, votes.n_models, ties)
     matrix = win_rate_matrix(tables.counts, *args)
     matrix_draws = win_rate_matrix(tables.draws, *args) if rounds > 0 else matrix[None]
+    if rounds > 0:  # a cluster bootstrap's few-cluster correction (`resample.few_cluster_scale`), kept within [0, 1]
+        scale = few_cluster_scale(resampled_clusters(votes, resample), level)
+        matrix_draws = np.clip(spread_draws(matrix, matrix_draws, scale), 0.0, 1.0) if scale != 1.0 else matrix_draws
     low, high = nan_percentiles(matrix_draws, level)
     mean = Ratings(
         method="winrate",

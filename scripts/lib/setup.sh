@@ -1,5 +1,6 @@
 # Shared by scripts/demo and scripts/test: a virtual environment in .venv with the project
-# installed, made on first use and refreshed when pyproject.toml changes.
+# installed at the versions requirements/lock.txt pins, made on first use and refreshed when
+# pyproject.toml or the lock changes.
 
 PYTHON_BIN="${PYTHON:-python3.11}"
 VENV=".venv"
@@ -18,13 +19,13 @@ ensure_venv() {
     extras="${extras:-gpu}"
     local stamp="$VENV/.installed-${extras//,/-}"
     local want
-    want="$(sha256sum pyproject.toml | cut -d' ' -f1)"
+    want="$(cat pyproject.toml requirements/lock.txt | sha256sum | cut -d' ' -f1)"
     if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
         echo "==> Installing evalsite and its dependencies into $VENV (a few minutes the first time)"
         "$VENV/bin/python" -m pip install --quiet --upgrade pip
         # torch first and alone: the pinned release is the CPU wheel the machine holds on disk.
-        "$VENV/bin/python" -m pip install --quiet "torch==2.13.0"
-        "$VENV/bin/python" -m pip install --quiet -e ".[$extras]"
+        "$VENV/bin/python" -m pip install --quiet -c requirements/lock.txt "torch==2.13.0"
+        "$VENV/bin/python" -m pip install --quiet -c requirements/lock.txt -e ".[$extras]"
         echo "$want" > "$stamp"
     fi
 }

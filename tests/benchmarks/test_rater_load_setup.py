@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 def rater_load():
-    spec = importlib.util.spec_from_file_location("rater_load", ROOT / "benchmarks" / "rater_load.py")
+    spec = importlib.util.spec_from_file_location("rater_load_wrk", ROOT / "benchmarks" / "rater_load_wrk.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

@@ -123,8 +123,36 @@ def test_a_rater_closes_the_tab_and_resumes_in_a_fresh_browser(live_server, brow
     page.wait_for_selector("#vote-form")
     assert page.inner_text("#progress") == "Pair 3 of 6"
     assert page.input_value("#token") == on_screen_token
-    # On a phone the two images are stacked.
+    # On a phone the two images sit side by side within the screen's width (issue 26: the prompt,
+    # both images and the questions with the least scrolling), left one on the left.
     left, right = page.locator("#left-image").bounding_box(), page.locator("#right-image").bounding_box()
-    assert right["y"] >= left["y"] + left["height"] - 1 and abs(left["x"] - right["x"]) < 2
+    assert abs(left["y"] - right["y"]) < 2 and left["x"] + left["width"] <= right["x"] + 1
+    assert right["x"] + right["width"] <= PHONE["width"] + 1
     page.screenshot(path=str(artifacts_dir / "rate-phone.png"), full_page=True)
     assert Participation.objects.get().answered == 2
+
+
+def test_skipping_past_the_allowance_says_so_and_keeps_the_pair_on_screen(live_server, browser, make_study):
+    """Issue 25: skips are bounded; the page says why in plain words and the pair stays to be answered."""
+    from ratings.scheduler.voting import reports_allowed
+
+    study = make_study(display_size=128, attention_check_rate=0, repeat_share=0, quota_per_rater=6)
+    page = browser.new_context(viewport=DESKTOP).new_page()
+    join_by_keyboard(page, live_server, study, "skipper00000000000000001")
+    for _ in range(reports_allowed(study)):
+        token = page.input_value("#token")
+        page.click("#report-toggle")
+        page.click("#report-submit")
+        page.wait_for_function(f"document.getElementById('token').value !== '{token}'")
+    token = page.input_value("#token")
+    page.click("#report-toggle")
+    page.click("#report-submit")
+    page.wait_for_selector("#message:not([hidden])")
+    assert "as many as it allows" in page.inner_text("#message")
+    assert page.input_value("#token") == token and Comparison.objects.get(token=token).reported_at is None
+    page.evaluate("document.activeElement.blur()")  # keys pressed in the skip form are the form's own
+    page.keyboard.press("1")
+    page.keyboard.press("3")
+    page.keyboard.press("Enter")
+    page.wait_for_function(f"document.getElementById('token').value !== '{token}'")
+    assert Vote.objects.filter(comparison__token=token).exists()

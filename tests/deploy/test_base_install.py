@@ -17,7 +17,7 @@ GPU_ONLY = ["torch", "diffusers", "transformers", "accelerate", "peft"]
 
 
 def base_venv() -> Path:
-    key = hashlib.sha256(str(ROOT).encode() + (ROOT / "pyproject.toml").read_bytes()).hexdigest()[:16]
+    key = hashlib.sha256(str(ROOT).encode() + (ROOT / "pyproject.toml").read_bytes() + (ROOT / "requirements" / "lock.txt").read_bytes()).hexdigest()[:16]
     venv = Path(tempfile.gettempdir()) / f"evalsite-base-venv-{key}"
     stamp = venv / ".installed"
     if stamp.exists():
@@ -25,7 +25,7 @@ def base_venv() -> Path:
     python = f"python{sys.version_info.major}.{sys.version_info.minor}"
     subprocess.run([python, "-m", "venv", "--clear", str(venv)], check=True, timeout=120)
     result = subprocess.run(
-        [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-e", str(ROOT)],
+        [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-c", str(ROOT / "requirements" / "lock.txt"), "-e", str(ROOT)],
         capture_output=True, text=True, timeout=900,
     )
     assert result.returncode == 0, f"pip install -e . (base dependencies) failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"

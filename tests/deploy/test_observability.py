@@ -72,6 +72,26 @@ client.get("/healthz/")
     assert all(line.startswith("{") for line in result.stderr.splitlines() if line.strip()), "every line is JSON"
 
 
+def test_a_worker_process_logs_through_the_projects_logging_with_crowd_ids_redacted(tmp_path):
+    """Celery sets up a worker's logging with its own handlers unless a setup_logging receiver
+    does it: ours applies the project's LOGGING, so a task's log line is redacted like a request's."""
+    code = """
+import logging
+from celery.utils.log import get_task_logger
+from evalsite.celery import app
+app.log.setup(loglevel="INFO")  # what `celery worker` calls at start
+get_task_logger("ratings.tasks").warning("a task saw /join/?PROLIFIC_PID=5e9d8c7b6a5f4e3d2c1b0a97&STUDY_ID=s1")
+"""
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "evalsite.settings", "EVALSITE_LOG_FORMAT": "json", "EVALSITE_DATA_DIR": str(tmp_path)}
+    env.pop("REDIS_URL", None)
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    output = result.stdout + result.stderr
+    assert "5e9d8c7b6a5f4e3d2c1b0a97" not in output, output
+    lines = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+    assert [line["message"] for line in lines if line["logger"] == "ratings.tasks"] == ["a task saw /join/?PROLIFIC_PID=[redacted]&STUDY_ID=[redacted]"], output
+
+
 @pytest.mark.slow
 def test_a_worker_serves_its_metrics_on_its_own_port(tmp_path, transactional_db):
     from tests.processes import CeleryWorker, RedisServer
@@ -81,7 +101,7 @@ def test_a_worker_serves_its_metrics_on_its_own_port(tmp_path, transactional_db)
     port = free_port()
     worker = CeleryWorker(
         broker_url=redis_server.url, database_url=worker_database_url(), data_dir=str(tmp_path), queues="default",
-        log_path=tmp_path / "worker.log", extra_env={"EVALSITE_WORKER_METRICS_PORT": str(port)},
+        log_path=tmp_path / "worker.log", extra_env={"EVALSITE_WORKER_METRICS_PORT": str(port), "EVALSITE_LOG_FORMAT": "json"},
     )
     try:
         worker.start()
@@ -90,6 +110,9 @@ def test_a_worker_serves_its_metrics_on_its_own_port(tmp_path, transactional_db)
         assert "evalsite_queue_oldest_wait_seconds" in body
         for name in ["evalsite_images_generated", "evalsite_seconds_per_image", "evalsite_batch_failures", "evalsite_batch_retries", "evalsite_queue_wait_seconds"]:
             assert f"# TYPE {name}" in body, name
+        # The worker logs through the project's LOGGING (its filters redact crowd ids), not Celery's handlers.
+        logged = [json.loads(line) for line in worker.log().splitlines() if line.startswith("{")]
+        assert any(line["message"].endswith("ready.") and line["logger"].startswith("celery") for line in logged), worker.log()[-3000:]
     finally:
         worker.stop()
         redis_server.stop()
@@ -97,8 +120,8 @@ def test_a_worker_serves_its_metrics_on_its_own_port(tmp_path, transactional_db)
 
 def _get(url: str) -> str | None:
     try:
-        response = requests.get(url, timeout=2)
-    except requests.ConnectionError:
+        response = requests.get(url, timeout=5)
+    except (requests.ConnectionError, requests.Timeout):  # not up yet, or slow on a loaded machine
         return None
     return response.text if response.ok else None
 

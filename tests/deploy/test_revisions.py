@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 
 from generation import jobs, pipelines, specs
 from generation.models import GenerationBatch, Image, ModelSpec
-from generation.specs import config_hash, spec_config
+from generation.configs import config_hash, spec_config
 
 
 def fake_commit(repo_id: str) -> str:

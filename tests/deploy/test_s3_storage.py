@@ -37,12 +37,12 @@ def s3_server(tmp_path_factory):
 
     def ready():
         try:
-            return requests.get(url, timeout=1).status_code < 500
-        except requests.ConnectionError:
+            return requests.get(url, timeout=5).status_code < 500
+        except (requests.ConnectionError, requests.Timeout):  # not listening yet, or slow to answer its first request on a loaded machine
             return False
 
     try:
-        wait_for(ready, 30, "moto's S3 server", interval=0.2)
+        wait_for(ready, 60, "moto's S3 server", interval=0.2)
         yield url
     finally:
         process.terminate()

@@ -1,5 +1,5 @@
 """The steps of a worker crash mid-batch, shared by the local-storage test
-(tests/generation/test_worker_crash.py) and the S3 one (tests/deploy/test_s3_storage.py): real
+(tests/reliability/test_worker_crash.py) and the S3 one (tests/deploy/test_s3_storage.py): real
 Celery workers on a private Redis, a job slow enough to be caught mid-batch, a SIGKILL while its
 second batch runs, and a new worker with beat that finishes the job."""
 

@@ -1,5 +1,5 @@
 """The prompt sets that ship with the project: PartiPrompts with its licence, imported by
-`manage.py import_prompts --builtin partiprompts` (the API: tests/api/test_builtin_prompt_sets.py)."""
+`manage.py import_prompts --builtin partiprompts` (the API: tests/generation/api/test_views_builtin_prompt_sets.py)."""
 
 from __future__ import annotations
 

@@ -89,7 +89,7 @@ def test_out_of_memory_halves_the_batch_and_the_images_match_those_made_alone(ti
     from django.core.files.storage import default_storage
     from PIL import Image as PILImage
 
-    from generation.specs import spec_config
+    from generation.configs import spec_config
 
     config = spec_config(spec)
     pipe = pipelines.resident_pipeline(config, spec.config_hash, "cpu")

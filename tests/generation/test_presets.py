@@ -3,10 +3,10 @@ that resolve offline to tiny weights of the same pipeline class, and makes an im
 
 import pytest
 
-from generation import pipelines, specs
+from generation import configs, pipelines, specs
 from generation.models import ModelSpec
 from generation.presets import PRESETS
-from generation.specs import spec_config, validate_config
+from generation.configs import spec_config, validate_config
 from tests.generation.fake_hub import REPOSITORIES, preset_repositories
 
 # The published settings, restated here so a typo in presets.py cannot pass unnoticed.
@@ -28,7 +28,7 @@ EXPECTED = {
 def test_presets_state_the_published_settings_and_their_sources():
     assert {p["slug"] for p in PRESETS} == set(EXPECTED)
     for preset in PRESETS:
-        config = {**specs.SPEC_DEFAULTS, **preset["config"]}
+        config = {**configs.SPEC_DEFAULTS, **preset["config"]}
         validate_config(config)
         assert (config["pipeline_class"], config["scheduler_class"], config["steps"], config["guidance_scale"], config["width"]) == EXPECTED[preset["slug"]]
         assert "https://" in preset["source"], preset["slug"]

@@ -11,7 +11,7 @@ from PIL import Image as PILImage
 
 from generation import jobs, pipelines, specs
 from generation.models import Image
-from generation.specs import spec_config
+from generation.configs import spec_config
 
 
 def test_family_has_a_turbo_an_lcm_and_a_cfg_baseline():

@@ -86,7 +86,9 @@ def test_declining_consent_sends_the_no_consent_code_and_keeps_only_the_platform
 
 def test_a_full_study_sends_the_quota_full_code(make_study):
     study = make_study(attention_check_rate=0, repeat_share=0, max_participants=1, completion_url=PROLIFIC)
-    assert RaterSession(RecordingClient(), study).join_prolific("first").status_code == 302
+    first = RaterSession(RecordingClient(), study)
+    assert first.join_prolific("first").status_code == 302
+    first.start()  # consenting takes the place (joining alone takes none)
     assert code_of(RaterSession(RecordingClient(), study).join_prolific("second")) == study.quota_full_code
     Study.objects.filter(pk=study.pk).update(completion_url="")
     page = RaterSession(RecordingClient(), study).join_prolific("third")

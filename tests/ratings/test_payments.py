@@ -9,7 +9,7 @@ import pytest
 from django.test import Client
 from rest_framework.test import APIClient
 
-from ratings import payments, raters, studies
+from ratings import payments, rater_reads, studies
 from ratings.models import Participation, PaymentDecision
 from tests.factories import UserFactory
 from tests.ratings.rater_client import RaterSession, RecordingClient
@@ -151,4 +151,4 @@ def test_the_api_lists_participants_and_exports_them_as_csv_for_the_studys_resea
     assert exported.content == payments.participants_csv(study=study)
     for path in ("participants/", "export/participants/"):
         assert clients["eve"].get(f"/api/v1/studies/{study.pk}/{path}").status_code == 404
-    assert raters.study_attention_checks(study=study) == {}
+    assert rater_reads.study_attention_checks(study=study) == {}

@@ -12,7 +12,7 @@ from django.test import Client
 from rest_framework.test import APIClient
 
 from generation.models import Image
-from ratings import pilots, raters, sampling, studies
+from ratings import forecasting, pilots, raters, studies
 from ratings.models import Comparison, Study
 from ratings.results.exports import votes_csv
 from ratings.results.leaderboards import study_leaderboard
@@ -98,10 +98,10 @@ def test_the_pages_say_which_is_which_and_link_each_other(make_study, team):
 
 def test_the_main_studys_forecast_takes_strengths_from_the_pilot(make_study, team):
     study = _main(make_study, team["owner"], stop_when="separated", vote_budget=500)
-    before = sampling.study_forecast(study=study, runs=10)
+    before = forecasting.study_forecast(study=study, runs=10)
     assert before["text"].startswith("No votes yet") and "run a pilot" in before["text"]
     _pilot_with_votes(study, team["owner"], votes=10)
-    after = sampling.study_forecast(study=study, runs=10)
+    after = forecasting.study_forecast(study=study, runs=10)
     assert after["comparisons"]["median"] is not None and after["pilot_comparisons"] == 20
     assert "the pilot's 20 comparisons" in after["text"] and after["done"] == 0
 

@@ -1,21 +1,20 @@
-"""Raters (ratings/raters.py): their statistics in a study (agreement with the others,
+"""Raters (ratings/rater_reads.py, ratings/rater_flags.py): their statistics in a study (agreement with the others,
 self-consistency on deliberate repeats) and the flags those set."""
 
 from __future__ import annotations
 
 import pytest
 
-from ratings import raters
+from ratings import rater_flags, rater_reads
 from ratings.models import Comparison, Participation
 from ratings.results import leaderboards
-from tests.api.conftest import four_prompts, rated_study, researcher  # noqa: F401  (fixtures)
 from tests.ratings.scheduler.steps import crowd_rater, current, serve, vote as submit
 
 
 def test_agreement_is_the_share_of_votes_matching_the_others_majority(rated_study):
     # Both raters always picked the left image; where they saw the same pair, they agree
     # exactly when their left images were the same one.
-    table = {row["name"]: row for row in raters.study_rater_table(study=rated_study)}
+    table = {row["name"]: row for row in rater_reads.study_rater_table(study=rated_study)}
     # Answered ones only: the rater side keeps the next pair reserved (unanswered) for each rater.
     comparisons = list(Comparison.objects.filter(study=rated_study, answered_at__isnull=False).select_related("rater__user"))
     shared = {}
@@ -44,17 +43,17 @@ def test_self_consistency_per_rater_and_study_and_the_study_threshold_flags(make
             result = submit(study, rater, comparison.token, {c: side for c in study.criteria})
     repeats = Comparison.objects.filter(study=study, is_repeat=True, answered_at__isnull=False)
     assert repeats.filter(rater=steady).exists() and repeats.filter(rater=fickle).exists()
-    consistency = raters.study_self_consistency(study=study)
+    consistency = rater_reads.study_self_consistency(study=study)
     assert consistency["raters"][steady.pk]["share"] == 1.0 and consistency["raters"][fickle.pk]["share"] == 0.0
     n = consistency["raters"][steady.pk]["repeats"] + consistency["raters"][fickle.pk]["repeats"]
     assert sum(cell["repeats"] for cell in consistency["criteria"].values()) == n
     assert consistency["criteria"]["prompt_adherence"]["share"] == pytest.approx(0.5, abs=0.2)
-    table = {row["id"]: row for row in raters.study_rater_table(study=study)}
+    table = {row["id"]: row for row in rater_reads.study_rater_table(study=study)}
     assert table[fickle.pk]["self_consistency"] == 0.0 and table[steady.pk]["self_consistency"] == 1.0
     assert consistency["raters"][fickle.pk]["repeats"] >= 4  # enough to judge (min_repeats_to_judge=4)
-    assert raters.raters_flag_inconsistent(study=study) == 1
+    assert rater_flags.raters_flag_inconsistent(study=study) == 1
     assert Participation.objects.get(study=study, rater=fickle).flag_reason == "self_consistency"
     assert not Participation.objects.get(study=study, rater=steady).flagged
-    assert raters.raters_flag_inconsistent(study=study) == 0  # already flagged
+    assert rater_flags.raters_flag_inconsistent(study=study) == 0  # already flagged
     board = leaderboards.compute_study_leaderboard(study=study, method="winrate", rounds=20)
     assert board["provenance"]["self_consistency"] == consistency["criteria"]

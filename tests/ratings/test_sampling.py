@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from django.core.exceptions import ValidationError
 
-from ratings import sampling, scheduler
+from ratings import design, forecasting, sampling, sampling_tables, scheduler, stopping
 from ratings.raters import rater_join
 from ratings.studies import study_create
 from ratings.models import PairSlot, Rater, Study
@@ -25,11 +25,12 @@ from tests.ratings.rater_client import RaterSession, RecordingClient
 pytestmark = pytest.mark.django_db
 
 ROOT = Path(__file__).resolve().parents[2]
-_spec = importlib.util.spec_from_file_location("sampling_benchmark", ROOT / "benchmarks" / "sampling.py")
+_spec = importlib.util.spec_from_file_location("sampling_serving_benchmark", ROOT / "benchmarks" / "sampling_serving.py")
 benchmark = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(benchmark)
 
-RULE_STUDY = dict(attention_check_rate=0, repeat_share=0, stop_when="separated", vote_budget=100_000, quota_per_rater=1000)
+# The comparison unit: these tests check the per-comparison rule (the prompt unit has its own below).
+RULE_STUDY = dict(attention_check_rate=0, repeat_share=0, stop_when="separated", vote_budget=100_000, quota_per_rater=1000, unit="comparison")
 
 
 def join(study, name: str) -> int:
@@ -44,7 +45,7 @@ def test_slots_know_their_model_pair_in_pair_weight_order(make_study):
     assert not PairSlot.objects.filter(study=study, model_pair__isnull=False).exists()
     Study.objects.filter(pk=study.pk).update(sampling="adaptive")
     sampling.study_sampling_refresh(study=study)
-    spec_ids = sampling.study_spec_ids(study=study)
+    spec_ids = design.study_spec_ids(study=study)
     lo, hi = stats_sampling.pair_index(len(spec_ids))
     for slot in PairSlot.objects.filter(study=study).select_related("image_a", "image_b"):
         k = slot.model_pair
@@ -63,7 +64,7 @@ def crowd_votes(study, n: int, *, elo, seed: int = 0, refresh_every: int | None 
             break
         recorded += status == "recorded"
         if refresh_every and recorded % refresh_every == 0 and status == "recorded":
-            refreshes.append((sampling.study_pair_counts(study=study), sampling.study_sampling_refresh(study=study)))
+            refreshes.append((sampling_tables.study_vote_tables(study=study).counts, sampling.study_sampling_refresh(study=study)))
             if refreshes[-1][1].stopped:
                 break
     return crowd, refreshes
@@ -81,8 +82,8 @@ def test_the_refresh_writes_weights_off_the_request_path_with_the_exploration_fl
     assert refresh.comparisons == study.pair_weights_votes == 300 and study.pair_weights_at is not None
     assert weights.shape == (6,) and abs(weights.sum() - 1) < 1e-4
     assert weights.min() >= 0.2 / 6 - 1e-5  # the exploration floor
-    spec_ids = sampling.study_spec_ids(study=study)
-    pair = sampling.model_pair_index(study=study)
+    spec_ids = design.study_spec_ids(study=study)
+    pair = design.model_pair_index(study=study)
     close, settled = pair[(spec_ids[2], spec_ids[3])], pair[(spec_ids[0], spec_ids[3])]
     assert weights[close] > 0.4 and weights[settled] < 0.1, weights
     # Where each pair's search starts: its least-filled open slot at the refresh.
@@ -109,6 +110,33 @@ def test_the_rule_stops_a_separated_study_and_not_before(make_study, hot_path):
     assert scheduler.session_serve(study_id=study.pk, rater_id=join(study, "late"))["pairs"] == []
 
 
+def test_a_prompt_unit_study_refits_with_each_vote_s_prompt_and_stops_saying_for_what(make_study, hot_path):
+    """Issue 24: the refresh reads the votes with their prompts (results.votes.study_votes), fits
+    the prompt-clustered covariance, and the stop reason names the unit."""
+    study = make_study(n_models=3, n_prompts=8, seeds=(0, 1), sampling_rule="adaptive",
+                       **{**RULE_STUDY, "unit": "prompt", "vote_budget": 5000})
+    _, refreshes = crowd_votes(study, 5000, elo=[[0, 300, 600]] * 2, refresh_every=50)
+    study.refresh_from_db()
+    assert study.stop_reason.startswith("Decided") and "for prompts like these" in study.stop_reason, study.stop_reason
+    tables = sampling_tables.study_vote_tables(study=study)
+    assert tables.prompts.shape[:2] == (2, 8) and np.array_equal(tables.prompts.sum(axis=1), sampling_tables.study_vote_tables(study=study).counts)
+    lo, hi = stats_sampling.pair_index(3)
+    model_fit = stats_sampling.fit(tables.counts, lo, hi, 3, clustered=tables.terms("prompt"))
+    assert model_fit.robust is not None and (model_fit.clusters == 8).all()
+    assert bool(stats_sampling.stop_reached(model_fit, rule="separated"))
+
+
+def test_a_study_whose_prompts_cannot_separate_a_pair_stops_saying_more_prompts_not_more_votes(make_study):
+    study = make_study(n_models=3, n_prompts=5, seeds=(0, 1), sampling_rule="adaptive",
+                       **{**RULE_STUDY, "unit": "prompt", "vote_budget": 20_000})
+    crowd = benchmark.SimulatedCrowd(study, list(study.job.specs.order_by("pk")), seed=3, elo=[[0, 20, 400]] * 2, prompt_sd=150.0)
+    _, refreshes = crowd_votes(study, 20_000, elo=None, refresh_every=100, crowd=crowd)
+    study.refresh_from_db()
+    assert study.stop_reason.startswith("Undecidable with these prompts"), study.stop_reason
+    assert "more prompts, not more votes" in study.stop_reason and refreshes[-1][1].comparisons < 20_000
+    assert stopping.study_sampling_state(study=study)["stop_reason"] == study.stop_reason
+
+
 def test_close_models_are_not_declared_separated(make_study):
     study = make_study(n_models=3, n_prompts=8, seeds=(0, 1), sampling_rule="adaptive", **{**RULE_STUDY, "vote_budget": 5000})
     _, refreshes = crowd_votes(study, 400, elo=[[0, 5, 10]] * 2, refresh_every=50)
@@ -117,16 +145,27 @@ def test_close_models_are_not_declared_separated(make_study):
     assert study.stopped_at is None
 
 
-def test_the_budget_stops_the_study_the_rater_mid_pair_gets_the_code_and_a_higher_budget_reopens(make_study, hot_path):
+def test_the_budget_stops_serving_when_reached_the_rater_mid_pair_gets_the_code_and_a_higher_budget_reopens(make_study, hot_path):
+    from ratings import tasks
+
     study = make_study(n_models=3, n_prompts=8, seeds=(0, 1), sampling_rule="adaptive", **{**RULE_STUDY, "vote_budget": 60})
     session = RaterSession(RecordingClient(), study)
     session.join_prolific("MIDPAIR")
     session.start()
     assert len(session.state["pairs"]) == 2  # this rater has two open pairs
     _, refreshes = crowd_votes(study, 200, elo=[[0, 1, 2]] * 2, refresh_every=30)
+    # Serving stopped when the budget was reached, not one refresh later: the crowd got the 58
+    # pairs the budget left beside the two open on the first rater's screen, then nothing.
+    assert design.answered_comparisons(study=study) == 58 and sampling.open_comparisons(study=study) == 2
+    assert scheduler.session_serve(study_id=study.pk, rater_id=join(study, "served-out"))["pairs"] == []
+    # Beat refreshes a study with no serve left at once (not after 100 more votes): it stops.
+    assert study.pk in tasks.study_sampling_refresh_due()
     study.refresh_from_db()
-    assert study.stopped_at is not None and study.stop_reason.startswith("Vote budget reached: 60 of 60"), study.stop_reason
-    assert refreshes[-1][1].stopped
+    assert study.stopped_at is not None and study.stopped_by == "budget" and study.stop_comparisons == 58
+    assert study.stop_reason == (
+        "Vote budget reached: 60 of 60 comparisons served (58 answered at the stop, 2 still open on raters' screens) "
+        "before the ranking was decided."
+    ), study.stop_reason
     # The rater mid-pair answers both open pairs (counted), then is sent to the finish page.
     first = session.vote().json()
     assert first["status"] == "recorded" and len(first["pairs"]) == 1
@@ -138,18 +177,48 @@ def test_the_budget_stops_the_study_the_rater_mid_pair_gets_the_code_and_a_highe
     late = RaterSession(RecordingClient(), study).join_prolific("LATECOMER")
     assert late.status_code == 409 and "has the answers it needs" in late.content.decode()
     assert study.completion_code not in late.content.decode()
-    # The progress says why it stopped.
-    progress = sampling.study_sampling_state(study=study)
-    assert progress["stopped"] and "budget" in progress["stop_reason"]
-    # Reopening needs a higher budget; with one, new raters are served again.
-    with pytest.raises(ValidationError, match="higher than the current one"):
-        sampling.study_reopen(study=study, vote_budget=60)
+    # The progress says why it stopped, with the count at the stop and the final count.
+    state = stopping.study_sampling_state(study=study)
+    assert state["stopped"] and state["stopped_by"] == "budget"
+    assert (state["comparisons_at_stop"], state["comparisons_final"]) == (58, 60)
+    assert state["stop_text"].endswith("58 comparisons answered at the stop, 60 in all (raters finished the pairs they had open).")
+    # Reopening needs a budget of at least the current one and above the answered comparisons.
+    with pytest.raises(ValidationError, match="at least the current one"):
+        stopping.study_reopen(study=study, vote_budget=50)
     with pytest.raises(ValidationError, match="already answered"):
-        sampling.study_reopen(study=study, vote_budget=61)
-    sampling.study_reopen(study=study, vote_budget=500)
+        stopping.study_reopen(study=study, vote_budget=60)
+    stopping.study_reopen(study=study, vote_budget=500)
     study.refresh_from_db()
-    assert study.stopped_at is None and study.stop_reason == "" and study.vote_budget == 500
+    assert study.stopped_at is None and study.stop_reason == "" and study.vote_budget == 500 and study.stopped_by == ""
+    assert study.budget_serves_left == 440
     assert len(scheduler.session_serve(study_id=study.pk, rater_id=join(study, "after-reopen"))["pairs"]) == 2
+    study.refresh_from_db()
+    assert study.budget_serves_left == 438
+
+
+@pytest.mark.parametrize("budget", [1, 7, 25])
+def test_the_budget_overshoot_is_bounded_by_late_answers_only(make_study, hot_path, budget):
+    """However many raters are served at once, no more pairs are served than the budget allows
+    (answered plus open); the study stops with answered == budget once they are answered."""
+    study = make_study(n_models=3, n_prompts=6, seeds=(0, 1), **{**RULE_STUDY, "stop_when": "target", "vote_budget": budget})
+    study.refresh_from_db()
+    assert study.budget_serves_left == budget  # set on opening: no refresh needed before the cap holds
+    raters = [join(study, f"crowd-{n}") for n in range(12)]
+    open_pairs = {rater: scheduler.session_serve(study_id=study.pk, rater_id=rater)["pairs"] for rater in raters}
+    assert sum(len(pairs) for pairs in open_pairs.values()) == min(budget, 24)
+    while any(open_pairs.values()):
+        for rater, pairs in open_pairs.items():
+            if pairs:
+                result = scheduler.vote_submit(study_id=study.pk, rater_id=rater, token=pairs[0]["token"],
+                                               answers={"prompt_adherence": "left", "image_quality": "right"}, response_ms=4000)
+                assert result["status"] == "recorded", result
+                open_pairs[rater] = result["pairs"]
+        assert design.answered_comparisons(study=study) + sampling.open_comparisons(study=study) <= budget
+    assert design.answered_comparisons(study=study) == budget
+    refresh = sampling.study_sampling_refresh(study=study)
+    study.refresh_from_db()
+    assert refresh.stopped and study.stop_comparisons == budget
+    assert study.stop_reason.startswith(f"Vote budget reached: {budget} of {budget} comparisons answered before every pair slot had its votes")
 
 
 def test_the_beat_task_refreshes_only_studies_with_enough_new_votes(make_study, settings):
@@ -186,20 +255,27 @@ def test_study_create_refuses_bad_sampling_settings_with_reasons(prompt_set):
 
 
 def test_the_benchmark_runs_at_a_tiny_size(tmp_path):
-    """Not timed: it runs end to end (SQLite, the ORM path) and prints its JSON summary last."""
+    """Not timed: it runs end to end (the statistics of one configuration, and the real serving on
+    SQLite, the ORM path) and prints its JSON summary last, with every field the issue names."""
     env = {"PATH": "/usr/bin:/bin", "TRANSFORMERS_VERBOSITY": "error", "EVALSITE_DATA_DIR": str(tmp_path),
            "DATABASE_URL": f"sqlite:///{tmp_path / 'bench.sqlite3'}"}
     result = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "sampling.py"), "--seeds", "1", "--budget", "120", "--prompts", "2",
-         "--refresh-every", "40"],
+        [sys.executable, str(ROOT / "benchmarks" / "sampling.py"), "--runs", "3", "--configs", "homogeneous-8", "--bias-runs", "1",
+         "--bias-sims", "3", "--real-seeds", "1", "--real-budget", "120", "--prompts", "2", "--refresh-every", "40"],
         capture_output=True, text=True, timeout=600, env=env, cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     document = json.loads(result.stdout.strip().splitlines()[-1])
-    assert set(document) >= {"runs", "uniform_votes", "adaptive_votes", "ratio", "uniform_wrong_order", "adaptive_wrong_order",
-                             "budget_hits", "serve_ms_uniform", "serve_ms_adaptive"}
-    assert document["runs"] == 1 and document["budget_hits"] == {"uniform": 1, "adaptive": 1}
-    assert 120 <= document["uniform_votes"] <= 160 and 120 <= document["adaptive_votes"] <= 160
+    assert set(document) == {"homogeneous-8", "real_serving"}
+    assert set(document["homogeneous-8"]) >= {
+        "runs", "uniform_votes", "adaptive_votes", "ratio", "uniform_wrong_order", "adaptive_wrong_order", "runs_with_wrong_pair",
+        "budget_hits", "coverage_at_stop", "close_gap_bias", "forecast_median_ratio", "forecast_range_coverage",
+        "serve_ms_uniform", "serve_ms_adaptive",
+    }
+    assert document["homogeneous-8"]["runs"] == 3 and document["homogeneous-8"]["serve_ms_adaptive"] > 0
+    real = document["real_serving"]
+    assert real["runs"] == 1 and real["budget_hits"] == {"uniform": 1, "adaptive": 1}
+    assert 120 <= real["uniform_votes"] <= 160 and 120 <= real["adaptive_votes"] <= 160
 
 
 def test_the_admin_checks_sampling_settings_as_the_api_does(make_study):
@@ -233,3 +309,13 @@ def test_a_real_worker_refreshes_the_weights_and_stops_the_study_on_its_budget(c
     assert len(study.pair_weights) == 3 and study.pair_weights_votes == 30
     assert study.stopped_at is not None and study.stop_reason.startswith("Vote budget reached: 30 of 30")
     assert "ratings.study_sampling_refresh_due" in celery_worker.log()
+
+
+def test_a_forecast_under_an_hour_says_minutes():
+    document = {"comparisons": {"median": 120, "low": 80, "high": 200, "range": "90%"}, "budget_hits": 0.0,
+                "hours": {"median": 0.25, "low": 0.1, "high": 0.4}}
+    assert forecasting.forecast_text(document).endswith("; about 15 minutes.")
+    document["hours"]["median"] = 0.001
+    assert forecasting.forecast_text(document).endswith("; about 1 minute.")
+    document["hours"]["median"] = 2.5
+    assert forecasting.forecast_text(document).endswith("; about 2.5 hours.")

@@ -10,10 +10,11 @@ import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q
 from django.test import Client
+from django.utils import timezone
 
 from ratings import raters, scheduler, screening, studies
 from ratings.models import AttentionCheck, Comparison, HiddenImage, PairSlot, Study
-from tests.factories import StudyWithImagesFactory, UserFactory
+from tests.factories import StudyWithImagesFactory, UserFactory, comparison_serve, vote_record
 from tests.ratings.rater_client import RaterSession, RecordingClient
 from tests.ratings.scheduler.steps import crowd_rater, current, serve, vote
 
@@ -31,10 +32,10 @@ def _serve_everything(study, *, raters_count: int, start: int = 0) -> None:
     for index in range(start, start + raters_count):
         rater = raters.rater_invite(study=study, user=UserFactory(username=f"scan-{study.pk}-{index}"))
         while True:
-            comparison = scheduler.comparison_serve(study=study, rater=rater, rng=rng)
+            comparison = comparison_serve(study=study, rater=rater, rng=rng)
             if comparison is None:
                 break
-            answered = scheduler.vote_record(
+            answered = vote_record(
                 token=comparison.token, rater=rater, answers={c: "left" for c in study.criteria}, response_ms=4000
             )
             assert answered.answered_at is not None  # vote_record raises on any refusal
@@ -72,7 +73,7 @@ def test_hiding_after_opening_retires_the_pairs_and_lets_a_pair_on_screen_be_ans
     study = make_study(n_models=3, n_prompts=4, seeds=(0, 1), attention_check_rate=0, repeat_share=0, quota_per_rater=40, votes_per_pair=2)
     staff = UserFactory(username="staff", staff=True)
     first = raters.rater_invite(study=study, user=UserFactory(username="first"))
-    on_screen = scheduler.comparison_serve(study=study, rater=first, rng=random.Random(2))
+    on_screen = comparison_serve(study=study, rater=first, rng=random.Random(2))
     target = on_screen.image_a_id
     before_hiding = Comparison.objects.filter(study=study).order_by("-pk").values_list("pk", flat=True).first()
 
@@ -80,7 +81,7 @@ def test_hiding_after_opening_retires_the_pairs_and_lets_a_pair_on_screen_be_ans
     assert result["pairs_retired"] == 2 and result["open_pairs"] >= 1
     assert PairSlot.objects.filter(study=study, retired=True).count() == 2
     # Already on the rater's screen: still answerable, and counted.
-    answer = scheduler.vote_record(token=on_screen.token, rater=first, answers={c: "left" for c in study.criteria}, response_ms=4000)
+    answer = vote_record(token=on_screen.token, rater=first, answers={c: "left" for c in study.criteria}, response_ms=4000)
     assert answer.answered_at is not None and answer.votes.count() == len(study.criteria)
 
     _serve_everything(study, raters_count=4)
@@ -218,21 +219,39 @@ def test_the_screening_is_done_only_once_every_image_exists(make_study):
     assert Study.objects.get(pk=study.pk).images_reviewed_at is None
 
 
-def test_showing_an_image_again_restores_its_pairs_but_not_those_raters_reported(make_study):
+def test_showing_an_image_again_restores_its_pairs_but_not_those_reports_retired_until_staff_serve_them_again(make_study):
     study = make_study(n_models=3, n_prompts=3, attention_check_rate=0, repeat_share=0)
     target = _image(study, spec_index=1, position=1)
-    screening.images_hide(study=study, image_ids=[target], reason="broken")
-    reported = PairSlot.objects.filter(study=study, image_b_id=target).first() or PairSlot.objects.filter(study=study, image_a_id=target).first()
-    for name in ("r1", "r2"):  # reports on the slot, as raters would have made before the hide
+    slots = list(PairSlot.objects.filter(Q(image_a_id=target) | Q(image_b_id=target), study=study).order_by("pk"))
+    assert len(slots) == 2
+    reported = slots[0]
+    for name in ("r1", "r2", "r3"):  # reports that retired the slot before the hide, as the scheduler does
         rater = raters.rater_invite(study=study, user=UserFactory(username=name))
         Comparison.objects.create(
             study=study, rater=rater, prompt_id=reported.prompt_id, seed=reported.seed, image_a_id=reported.image_a_id,
-            image_b_id=reported.image_b_id, left_is_a=True, slot=reported, reported_at=reported.study.created_at, report_reason="broken",
+            image_b_id=reported.image_b_id, left_is_a=True, slot=reported, reported_at=timezone.now(), report_reason="broken",
         )
+    PairSlot.objects.filter(pk=reported.pk).update(retired=True, report_retired_at=timezone.now())
+    screening.images_hide(study=study, image_ids=[target], reason="broken")
     result = screening.images_unhide(study=study, image_ids=[target])
     assert result == {"shown": 1, "pairs_restored": 1, "pairs_added": 0, "attention_checks_restored": 0}
     assert PairSlot.objects.get(pk=reported.pk).retired
     assert not HiddenImage.objects.filter(study=study).exists()
+    (row,) = screening.study_reported_pairs(study=study)
+    assert (row["slot"].pk, row["reports"], row["retired_by_reports"], row["reasons"]) == (reported.pk, 3, True, "broken 3")
+
+    # Staff look at it and serve it again: its reports stop counting; hidden meanwhile, it waits for its image.
+    screening.images_hide(study=study, image_ids=[target], reason="broken")
+    assert screening.reported_pairs_restore(study=study, slot_ids=[reported.pk]) == {"reviewed": 1, "pairs_restored": 0}
+    assert PairSlot.objects.get(pk=reported.pk).retired
+    screening.images_unhide(study=study, image_ids=[target])
+    restored = PairSlot.objects.get(pk=reported.pk)
+    assert not restored.retired and restored.report_retired_at is None and restored.reports_reviewed_at is not None
+    (row,) = screening.study_reported_pairs(study=study)
+    assert (row["reports"], row["all_reports"], row["retired_by_reports"]) == (0, 3, False)
+    for bad in ([], ["x"], [slots[1].pk]):
+        with pytest.raises(ValidationError):
+            screening.reported_pairs_restore(study=study, slot_ids=bad)
 
 
 def test_images_hidden_before_opening_get_their_pairs_when_shown_again_after(make_study):

@@ -143,9 +143,32 @@ def test_opening_a_study_with_a_set_criterion_makes_one_set_slot_per_prompt_and_
         assert slot.seed == 7 and slot.image_a.seed == slot.image_b.seed == 7  # the study's first seed, as listed
         assert slot.image_a.spec_id < slot.image_b.spec_id and slot.image_a.prompt_id == slot.image_b.prompt_id == slot.prompt_id
     # Idempotent: opening made them once; syncing again adds nothing.
-    from ratings import scheduler
+    from ratings.slots import pair_slots_sync
 
-    assert scheduler.pair_slots_sync(study=study) == 0
+    assert pair_slots_sync(study=study) == 0
     # Attention checks stay pairs: they know the pair criteria only.
     checks = list(AttentionCheck.objects.filter(study=study))
     assert checks and all(set(check.criteria) <= set(study.criteria) for check in checks)
+
+
+def test_study_create_takes_every_setting_left_out_from_the_model(make_study):
+    """Issue 23: a study option's default is declared once, on the model."""
+    study = make_study(n_models=2, n_prompts=2)
+    specs = list(study.job.specs.all())
+    made = studies.study_create(name="defaults", specs=specs, prompt_set=study.job.prompt_set, seeds=[0])
+    made.refresh_from_db()
+    for option in sorted(studies.STUDY_OPTIONS):
+        field = Study._meta.get_field(option)
+        assert getattr(made, field.attname) == field.get_default(), option
+    assert made.job.display_size == made.job._meta.get_field("display_size").get_default()
+    with pytest.raises(TypeError, match="status"):
+        studies.study_create(name="x", specs=specs, prompt_set=study.job.prompt_set, seeds=[0], status=Study.Status.RATING)
+
+
+def test_study_design_errors_names_every_problem_of_an_unsaved_study(make_study):
+    study = make_study(n_models=2, n_prompts=2)
+    specs = list(study.job.specs.all())
+    unsaved = Study(name="x", stop_when="separated", exploration=2, attention_check_kinds=[], repeat_share=-1)
+    errors = studies.study_design_errors(study=unsaved, specs=specs[:1], seeds=[1, 1])
+    assert set(errors) == {"vote_budget", "exploration", "attention_check_kinds", "repeat_share", "specs", "seeds"}
+    assert studies.study_design_errors(study=Study(name="x"), specs=specs, seeds=[0]) == {}

@@ -9,10 +9,10 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 from django.test import Client
 
-from ratings import raters, scheduler
+from ratings import raters
 from ratings.models import Comparison, Participation, Rater, Vote
 from tests.ratings.rater_client import RaterSession, RecordingClient, study_link
-from tests.factories import UserFactory
+from tests.factories import UserFactory, comparison_serve
 
 pytestmark = pytest.mark.django_db
 
@@ -82,7 +82,7 @@ def test_plain_form_post_without_javascript_records_the_vote_too(client, study):
 
 def test_another_raters_pair_gets_403_and_its_images_404_and_an_uninvited_account_403(client, study):
     other = login_rater(Client(), study, "other")
-    theirs = scheduler.comparison_serve(study=study, rater=other)
+    theirs = comparison_serve(study=study, rater=other)
     login_rater(client, study)
     session = RaterSession(client, study)
     session.start()
@@ -162,11 +162,29 @@ def test_mturk_preview_creates_nothing_and_an_accepted_assignment_joins(study, c
 
 def test_participant_cap_refuses_new_participants_but_lets_joined_ones_resume(make_study):
     study = make_study(max_participants=1, attention_check_rate=0, repeat_share=0)
-    assert RaterSession(RecordingClient(), study).join_prolific("first").status_code == 302
+    first = RaterSession(RecordingClient(), study)
+    assert first.join_prolific("first").status_code == 302
+    first.start()  # a place is taken on consent
     full = RaterSession(RecordingClient(), study).join_prolific("second")
     assert full.status_code == 409 and "This study is full" in full.content.decode()
     assert RaterSession(RecordingClient(), study).join_prolific("first").status_code == 302
     assert Participation.objects.count() == 1
+
+
+def test_a_joined_participant_who_has_not_consented_takes_no_place(make_study):
+    study = make_study(max_participants=1, attention_check_rate=0, repeat_share=0)
+    early = RaterSession(RecordingClient(), study)
+    assert early.join_prolific("early").status_code == 302
+    early.open()  # the consent page, not yet answered
+    second = RaterSession(RecordingClient(), study)
+    assert second.join_prolific("second").status_code == 302
+    second.start()
+    assert second.state["pairs"]
+    # The early one consents after the place went: the study-full outcome and its page.
+    refused = early.post_form(f"/rate/{study.pk}/consent/", {"answer": "agree"})
+    assert refused.status_code == 409 and "This study is full" in refused.content.decode()
+    assert study.quota_full_code in refused.content.decode()
+    assert Participation.objects.get(rater__external_id="early").outcome == "quota_full"
 
 
 def test_finishing_redirects_to_the_completion_url_with_the_code(make_study):
@@ -309,7 +327,7 @@ def test_a_set_image_is_only_for_the_rater_it_was_served_to_and_only_for_sets(ma
     study = make_study(n_models=2, n_prompts=2, seeds=(1, 2), set_criteria=["diversity"], attention_check_rate=0, repeat_share=0)
     other = login_rater(Client(), study, "other")
     PairSlot.objects.filter(study=study, kind="pair").update(retired=True)
-    theirs = scheduler.comparison_serve(study=study, rater=other)
+    theirs = comparison_serve(study=study, rater=other)
     assert theirs.slot.kind == "set"
     PairSlot.objects.filter(study=study, kind="pair").update(retired=False)
     PairSlot.objects.filter(study=study, kind="set").update(retired=True)
@@ -334,3 +352,24 @@ def test_a_set_vote_by_plain_form_post_records_the_set_answer(client, make_study
     response = client.post(f"/rate/{study.pk}/vote/", {"token": session.token, "diversity": "right", "response_ms": "2300"})
     assert response.status_code == 302
     assert list(Vote.objects.filter(comparison__token=session.token).values_list("criterion", flat=True)) == ["diversity"]
+
+
+def test_head_on_an_image_answers_as_get_with_the_same_headers_and_no_body(study):
+    session = RaterSession(RecordingClient(), study)
+    login_rater(session.client, study)
+    session.start()
+    urls = [f"/rate/{study.pk}/image/{session.token}/{side}/" for side in ("left", "right")]
+    urls += [f"/rate/{study.pk}/example/{kind}/" for kind in ("clear", "degraded")]
+    for url in urls:
+        got = session.client.get(url)
+        head = session.client.head(url)
+        assert got.status_code == 200 and head.status_code == 200, (url, head.status_code)
+        assert head.content == b"" and len(got.content) == int(got["Content-Length"]) > 0
+        # Size-blinding: HEAD tells exactly what GET tells, the byte length included.
+        same = {name: value for name, value in head.headers.items() if name != "X-Request-ID"}  # new per request
+        assert same == {name: value for name, value in got.headers.items() if name != "X-Request-ID"}, url
+        assert "Content-Length" in same
+    other = RaterSession(RecordingClient(), study)
+    login_rater(other.client, study, name="other")
+    other.start()
+    assert other.client.head(urls[0]).status_code == 404  # someone else's pair, as for GET

@@ -73,8 +73,7 @@ def routes():
 
 def concrete(route: str, values: dict) -> str:
     path = route.replace("^", "").replace("$", "")
-    path = re.sub(r"\(\?P<pk>[^)]*\)", values["pk"], path)
-    path = re.sub(r"\(\?P<rater_id>[^)]*\)", values["rater_id"], path)
+    path = re.sub(r"\(\?P<(\w+)>[^)]*\)", lambda m: values[m.group(1)], path)  # the router's regex groups
     path = re.sub(r"<(?:\w+:)?(\w+)>", lambda m: values[m.group(1)], path)
     return "/" + path
 
@@ -320,7 +319,7 @@ def test_the_ownership_migration_gives_existing_rows_their_first_studys_owner_or
     from generation import specs
     from generation.models import ModelSpec
 
-    migration = importlib.import_module("ratings.migrations.0007_spec_and_prompt_set_owners")
+    migration = importlib.import_module("ratings.migrations.0001_squashed_0022_sched_split_sql")  # 0007_spec_and_prompt_set_owners, squashed
     ada = UserFactory(username="ada")
     make = dict(weights="org/model", pipeline_class="StableDiffusionPipeline", steps=1)
     v1 = specs.model_spec_create(name="A", slug="ada-model", **make)

@@ -13,7 +13,7 @@ import pytest
 
 from generation.models import ModelSpec, Prompt, PromptSet
 from ratings.models import Study
-from tests.api.conftest import token_client
+from tests.factories import token_client
 from tests.factories import PromptSetFactory, StudyFactory, UserFactory
 
 BAD = Path(__file__).resolve().parents[1] / "data" / "bad"

@@ -10,7 +10,6 @@ import time
 import pytest
 
 from ratings.models import Vote
-from tests.api.conftest import four_prompts, rated_study, researcher  # noqa: F401  (fixtures)
 from tests.ratings.rater_client import study_link
 from tests.factories import UserFactory
 

@@ -18,7 +18,8 @@ pytestmark = pytest.mark.slow
 RATERS = 32
 
 
-def test_32_raters_with_double_submits_store_exactly_the_acknowledged_votes(transactional_db, live_server, make_study):
+def test_32_raters_with_double_submits_store_exactly_the_acknowledged_votes(transactional_db, live_server, make_study, settings):
+    settings.EVALSITE_JOINS_PER_ADDRESS_PER_MINUTE = RATERS  # every rater joins from 127.0.0.1
     # 3 models x 8 prompts = 24 slots x 2 votes = 48 slot votes, for 32 raters wanting 5 each.
     study = make_study(n_models=3, n_prompts=8, votes_per_pair=2, quota_per_rater=5)
     raters = [HttpRater(live_server.url, study, f"load{i}") for i in range(RATERS)]

@@ -137,15 +137,26 @@ def test_a_second_join_with_a_victims_pid_cannot_withdraw_vote_or_read_as_them(m
     assert Participation.objects.get(study=study).answered == 2
 
 
-def test_new_participants_per_minute_are_bounded(make_study, settings):
-    settings.EVALSITE_JOINS_PER_MINUTE = 3
+def test_joins_are_bounded_per_client_address_and_per_participant_id(make_study, settings, monkeypatch):
+    settings.EVALSITE_JOINS_PER_ADDRESS_PER_MINUTE = 3
+    settings.EVALSITE_JOINS_PER_ID_PER_MINUTE = 2
+    monkeypatch.setattr(raters, "join_window", lambda: 1)  # one minute throughout: the test cannot straddle two
     study = make_study(n_models=2, n_prompts=2)
-    statuses = [RaterSession(RecordingClient(), study).join_prolific(f"crowd{i:04d}", "S", f"SESSION{i}").status_code for i in range(5)]
+
+    def join(pid, address, session="S1"):
+        return RaterSession(RecordingClient(REMOTE_ADDR=address), study).join_prolific(pid, "S", session)
+
+    statuses = [join(f"crowd{i:04d}", "203.0.113.7", f"SESSION{i}").status_code for i in range(5)]
     assert statuses == [302, 302, 302, 429, 429]
+    assert "from your network" in join("crowd0099", "203.0.113.7").content.decode()
     assert Participation.objects.filter(study=study).count() == 3
-    # A minute later the study takes new participants again.
-    Participation.objects.filter(study=study).update(started_at=timezone.now() - timedelta(seconds=61))
-    assert RaterSession(RecordingClient(), study).join_prolific("crowd9999", "S", "SESSION9").status_code == 302
+    # Another address is not held back by the first one's joins.
+    assert join("crowd9999", "198.51.100.9", "SESSION9").status_code == 302
+    # One id opened again and again, from addresses of its own: bounded too.
+    assert [join("again0001", f"192.0.2.{n}", "SESSIONX").status_code for n in range(1, 4)] == [302, 302, 429]
+    # The next minute takes joins again.
+    monkeypatch.setattr(raters, "join_window", lambda: 2)
+    assert join("crowd0005", "203.0.113.7", "SESSION5").status_code == 302
 
 
 @pytest.mark.parametrize("status", [Study.Status.PAUSED, Study.Status.CLOSED])

@@ -6,14 +6,15 @@ from generation.models import ModelSpec
 
 class Command(BaseCommand):
     help = (
-        "Measure each spec's batch-1 latency on this machine's device: load, warm-up calls, then N timed calls "
-        "(CUDA synchronized); stores the median and the 10th/90th percentiles for the speed-vs-rating plot."
+        "Measure each spec's batch-1 latency in steady state on this machine's device: load, warm-up calls (more "
+        "than asked while calls still get faster), then N timed calls (CUDA synchronized); stores the median and the "
+        "10th/90th percentiles for the speed-vs-rating plot."
     )
 
     def add_arguments(self, parser):
         parser.add_argument("slugs", nargs="*", help="Spec slugs (latest version of each); default: every spec.")
         parser.add_argument("--runs", type=int, default=10, help="Timed runs per spec (default 10).")
-        parser.add_argument("--warmup", type=int, default=2, help="Untimed warm-up runs per spec (default 2).")
+        parser.add_argument("--warmup", type=int, default=2, help="At least this many untimed warm-up runs per spec (default 2; more while calls still get over 10%% faster).")
         parser.add_argument("--device", default=None, help="torch device (default EVALSITE_DEVICE).")
 
     def handle(self, *args, **options):

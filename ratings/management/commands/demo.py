@@ -8,7 +8,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.db import connection
 
-from ratings.demo import demo_generate, demo_prepare
+from ratings.demo import demo_generate, demo_prepare, demo_speeds_measure
 
 
 class Command(BaseCommand):
@@ -50,6 +50,7 @@ class Command(BaseCommand):
             )
         )
         if options["no_serve"]:
+            self._measure(study.pk)
             return
         generation = threading.Thread(target=self._generate, args=(study.pk,), name="demo-generation", daemon=True)
         generation.start()
@@ -64,10 +65,21 @@ class Command(BaseCommand):
                 os._exit(0)
             raise
 
+    def _measure(self, study_id: int) -> None:
+        try:
+            measured = demo_speeds_measure(study_id=study_id)
+        except Exception as error:  # the study works without it: the plot falls back to the in-batch estimate
+            print(f"Measuring the demo models' speed failed: {error!r}; the speed plot shows the in-batch estimate instead.",
+                  file=sys.stderr, flush=True)
+            return
+        if measured:
+            self.stdout.write(_measured_line(measured))
+
     def _generate(self, study_id: int) -> None:
         try:
             progress = demo_generate(study_id=study_id)
             self.stdout.write(f"Demo ready: {progress['done']} of {progress['total']} images generated; the study is open for rating.")
+            self._measure(study_id)
         except Exception as error:  # the server keeps running; say what went wrong
             print(f"Generating the demo's images failed: {error!r}. Stop the demo and run ./scripts/demo again.", file=sys.stderr, flush=True)
             raise
@@ -75,14 +87,20 @@ class Command(BaseCommand):
             connection.close()
 
 
+def _measured_line(measured) -> str:
+    speeds = ", ".join(f"{m.spec.slug} {m.median_s:.3f} s" for m in measured)
+    return f"Measured each model's seconds per image for the speed plot (batch 1, steady state, on {measured[0].device.upper()}): {speeds}."
+
+
 def quiet_console() -> None:
     """Keep the demo's console to what a user can act on: no progress bars of writing the tiny
     weights, no log line per in-process task, no notices from libraries about their own
     defaults (kombu's broker host, diffusers' renamed ``torch_dtype``, matplotlib's first-run
-    font cache), no development-server notice."""
+    font cache), no development-server notice, and one line per request: runserver logs each
+    (``django.server``), so the site's own request line (``evalsite.request``) stays out."""
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # read when huggingface_hub is first imported
     # The demo is local by design; the README's deployment section says what serves production.
     os.environ.setdefault("DJANGO_RUNSERVER_HIDE_WARNING", "true")
-    for name in ("celery.app.trace", "kombu.connection", "matplotlib", "matplotlib.font_manager"):
+    for name in ("celery.app.trace", "kombu.connection", "matplotlib", "matplotlib.font_manager", "evalsite.request"):
         logging.getLogger(name).setLevel(logging.ERROR)
     warnings.filterwarnings("ignore", message=r"`torch_dtype` is deprecated", category=FutureWarning)

@@ -1,5 +1,5 @@
-"""`python manage.py leaderboard --votes FILE.csv [--method bt|elo|winrate] [--rounds 1000]
-[--seed 0] [--criterion NAME] [--format json|csv|md|latex]`: a thin wrapper over
+"""`python manage.py leaderboard --votes FILE.csv [--method bt|davidson|elo|winrate] [--rounds 1000]
+[--seed 0] [--criterion NAME] [--versus SLUG --margin 0.05] [--format json|csv|md|latex]`: a thin wrapper over
 `ratings.stats.cli`, which holds all the logic and runs without Django too
 (`python -m ratings.stats.cli`). A bad file exits with status 2, its line and column on stderr.
 """

@@ -26,8 +26,9 @@ from rest_framework.test import APIClient
 from generation.metrics import METRICS
 from generation.models import DisplayCopy, Image, ImageMetric, ModelSpec
 from generation.prompts import prompt_set_create
-from ratings import raters, scheduler, studies
+from ratings import raters, studies
 from ratings.results import automated, exports, leaderboards, plots
+from tests.factories import comparison_serve, vote_record
 
 MODELS = ("same", "wobble", "noise")
 SIZE = 48
@@ -108,13 +109,13 @@ def _vote(study, quality: dict[int, float], n_raters: int = 2) -> None:
     rng = random.Random(11)
     for r in range(n_raters):
         rater = raters.rater_invite(study=study, user=get_user_model().objects.create_user(f"rater{r}", password="pw"))
-        while (comparison := scheduler.comparison_serve(study=study, rater=rater)) is not None:
+        while (comparison := comparison_serve(study=study, rater=rater)) is not None:
             a_better = quality[comparison.image_a_id] > quality[comparison.image_b_id]
             answers = {}
             for criterion in study.criteria:
                 chose_a = a_better if rng.random() < RATER_CONSISTENCY else not a_better
                 answers[criterion] = "left" if chose_a == comparison.left_is_a else "right"
-            scheduler.vote_record(token=comparison.token, rater=rater, answers=answers, response_ms=800)
+            vote_record(token=comparison.token, rater=rater, answers=answers, response_ms=800)
 
 
 @pytest.fixture
@@ -372,12 +373,12 @@ def test_the_raters_answer_about_variety_stands_beside_the_automated_diversity(d
     _score(study, quality)
     level = {spec.pk: MODELS.index(spec.slug.removeprefix("model-")) for spec in study.job.specs.all()}
     rater = raters.rater_invite(study=study, user=get_user_model().objects.create_user("set-rater", password="pw"))
-    while (comparison := scheduler.comparison_serve(study=study, rater=rater)) is not None:
+    while (comparison := comparison_serve(study=study, rater=rater)) is not None:
         a_varied = level[comparison.image_a.spec_id] > level[comparison.image_b.spec_id]
         a_better = quality[comparison.image_a_id] > quality[comparison.image_b_id]
         side = lambda a_wins: "left" if a_wins == comparison.left_is_a else "right"  # noqa: E731
         answers = {"diversity": side(a_varied), "prompt_adherence": side(a_better), "image_quality": side(a_better)}
-        scheduler.vote_record(token=comparison.token, rater=rater, answers=answers, response_ms=800)
+        vote_record(token=comparison.token, rater=rater, answers=answers, response_ms=800)
     automated.study_diversity_compute(study=study, rounds=200)
     document = leaderboards.study_leaderboard(study=study, method="winrate", rounds=200, recompute=True)
     (table,) = document["automated"]["human_diversity"]
@@ -391,7 +392,8 @@ def test_the_raters_answer_about_variety_stands_beside_the_automated_diversity(d
     client.force_login(staff)
     page = client.get(f"/studies/{study.pk}/leaderboard/?method=winrate&rounds=200").content.decode()
     assert 'class="human-diversity" data-criterion="diversity"' in page and "Diversity (pixel)" in page
-    plot = f"/studies/{study.pk}/plots/diversity.svg?method=winrate&amp;resample=comparison&amp;rounds=200&criterion=diversity"
+    # The page's interval unit is the study's (issue 24): prompt for a new study.
+    plot = f"/studies/{study.pk}/plots/diversity.svg?method=winrate&amp;resample=prompt&amp;rounds=200&criterion=diversity"
     assert plot in page
     svg = client.get(plot.replace("&amp;", "&"))
     assert svg.status_code == 200 and b"rating (diversity)" in svg.content

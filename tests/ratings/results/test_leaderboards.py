@@ -6,12 +6,12 @@ import json
 
 import pytest
 
-from ratings import raters, scheduler, studies
+from ratings import rater_flags, raters, scheduler, studies
 from ratings.results import caches, exports, leaderboards, plots
 from ratings.results.votes import model_label
 from ratings.models import Participation, Rater
 from ratings.stats import read_vote_file
-from tests.factories import RatedStudyFactory, StudyFactory, StudyWithImagesFactory, UserFactory
+from tests.factories import RatedStudyFactory, StudyFactory, StudyWithImagesFactory, UserFactory, comparison_serve, vote_record
 
 
 @pytest.fixture
@@ -24,12 +24,12 @@ def voted_study(tiny_specs, prompt_set, django_capture_on_commit_callbacks):
     turbo = tiny_specs[0].pk
     for name, contrary in (("r1", False), ("r2", False), ("flagged", True)):
         rater = raters.rater_invite(study=study, user=UserFactory(username=name))
-        while (comparison := scheduler.comparison_serve(study=study, rater=rater)) is not None:
+        while (comparison := comparison_serve(study=study, rater=rater)) is not None:
             a_side, b_side = ("left", "right") if comparison.left_is_a else ("right", "left")
             turbo_side = a_side if comparison.image_a.spec_id == turbo else b_side if comparison.image_b.spec_id == turbo else a_side
             other_side = b_side if turbo_side == a_side else a_side
             adherence, quality = (turbo_side, other_side) if not contrary else (other_side, turbo_side)
-            scheduler.vote_record(token=comparison.token, rater=rater, answers={"prompt_adherence": adherence, "image_quality": quality}, response_ms=800)
+            vote_record(token=comparison.token, rater=rater, answers={"prompt_adherence": adherence, "image_quality": quality}, response_ms=800)
     Participation.objects.filter(study=study, rater__user__username="flagged").update(flagged=True, flag_reason="staff")
     return study
 
@@ -70,11 +70,11 @@ def test_flagging_excluding_or_withdrawing_a_rater_drops_the_cached_leaderboards
     cached = leaderboards.study_leaderboard(study=voted_study, method="winrate", rounds=50)
     assert cached["provenance"]["votes"] == 2 * 24 * 2
     r1 = Rater.objects.get(user__username="r1")
-    raters.rater_flag(study=voted_study, rater=r1)  # not a recompute: the cached one is gone
+    rater_flags.rater_flag(study=voted_study, rater=r1)  # not a recompute: the cached one is gone
     assert leaderboards.study_leaderboard(study=voted_study, method="winrate", rounds=50)["provenance"]["votes"] == 24 * 2
-    raters.rater_flag(study=voted_study, rater=r1, flagged=False)
+    rater_flags.rater_flag(study=voted_study, rater=r1, flagged=False)
     assert leaderboards.study_leaderboard(study=voted_study, method="winrate", rounds=50)["provenance"]["votes"] == 2 * 24 * 2
-    raters.rater_exclude(study=voted_study, rater=r1)
+    rater_flags.rater_exclude(study=voted_study, rater=r1)
     assert leaderboards.study_leaderboard(study=voted_study, method="winrate", rounds=50)["provenance"]["votes"] == 24 * 2
     raters.rater_withdraw(rater=Rater.objects.get(user__username="r2"))
     assert leaderboards.study_leaderboard(study=voted_study, method="winrate", rounds=50)["provenance"]["votes"] == 0
@@ -121,7 +121,10 @@ def test_leaderboard_exports_and_plots_carry_how_they_were_made(voted_study):
             assert "method bt; rounds 100; seed 0" in text and "excluded raters: r_" in text, fmt
         if fmt == "latex":
             assert "\\begin{tabular}" in text and "steps" in text and "s/img" in text
-    for plot in plots.PLOTS:
+    for plot in plots.VERSUS_PLOTS:  # drawn only for a study with a reference; this one has none
+        with pytest.raises(ValueError, match="for a study with a reference model"):
+            plots.plot_export(study=voted_study, plot=plot, fmt="png")
+    for plot in set(plots.PLOTS) - set(plots.VERSUS_PLOTS):
         png, content_type, _ = plots.plot_export(study=voted_study, plot=plot, fmt="png")
         assert content_type == "image/png" and png.startswith(b"\x89PNG"), plot
         svg, content_type, _ = plots.plot_export(study=voted_study, plot=plot, fmt="svg")
@@ -196,103 +199,10 @@ def test_separated_votes_carry_a_warning_on_the_page_and_in_exports(make_study, 
 
 def _vote_everything(study, rater, pick_a=True):
     """The rater answers every pair: image A on both criteria (or B)."""
-    while (comparison := scheduler.comparison_serve(study=study, rater=rater)) is not None:
+    while (comparison := comparison_serve(study=study, rater=rater)) is not None:
         a_side, b_side = ("left", "right") if comparison.left_is_a else ("right", "left")
         side = a_side if pick_a else b_side
-        scheduler.vote_record(token=comparison.token, rater=rater, answers={"prompt_adherence": side, "image_quality": side}, response_ms=800)
-
-
-def _views(study, client):
-    """The vote counts every cached view and download shows: the leaderboard by each method, the
-    CSV and Markdown downloads, and the staff page."""
-    import re
-
-    counts = {method: leaderboards.study_leaderboard(study=study, method=method, rounds=40)["provenance"]["votes"] for method in ("bt", "elo", "winrate")}
-    for fmt in ("csv", "md"):
-        text = client.get(f"/studies/{study.pk}/leaderboard.{fmt}?method=winrate&rounds=40").content.decode()
-        counts[fmt] = int(re.search(r"(?m)^(?:# |<!-- )votes (\d+) in", text).group(1))
-    page = client.get(f"/studies/{study.pk}/leaderboard/?rounds=40").content.decode()
-    counts["page"] = int(re.search(r"Counted: (\d+) votes", page).group(1))
-    return set(counts.values())
-
-
-@pytest.mark.django_db
-def test_every_change_of_what_counts_refreshes_every_cached_view(make_study, client):
-    """Flag, unflag, exclude, include, exclude votes in the admin, withdraw: after each, every
-    cached view and download shows the new count (the automatic flag: the next test)."""
-    from ratings.models import Vote
-
-    study = make_study(n_models=3, n_prompts=2, attention_check_rate=0, repeat_share=0)
-    client.force_login(UserFactory(username="staff", superuser=True))
-    voters = []
-    for name in ("one", "two", "three"):
-        rater = raters.rater_invite(study=study, user=UserFactory(username=name))
-        _vote_everything(study, rater)
-        voters.append(rater)
-    per_rater = 6 * 2
-    assert _views(study, client) == {3 * per_rater}
-    one, two, three = voters
-    raters.rater_flag(study=study, rater=one)
-    assert _views(study, client) == {2 * per_rater}
-    raters.rater_flag(study=study, rater=one, flagged=False)
-    assert _views(study, client) == {3 * per_rater}
-    raters.rater_exclude(study=study, rater=two)
-    assert _views(study, client) == {2 * per_rater}
-    raters.rater_exclude(study=study, rater=two, excluded=False)
-    assert _views(study, client) == {3 * per_rater}
-    vote = Vote.objects.filter(comparison__rater=one).first()
-    response = client.post("/admin/ratings/vote/", {"action": "exclude_selected", "_selected_action": [str(vote.pk)]}, follow=True)
-    assert "1 vote excluded (kept, never deleted)." in response.content.decode()
-    assert _views(study, client) == {3 * per_rater - 1}
-    raters.rater_withdraw(rater=three)
-    assert _views(study, client) == {2 * per_rater - 1}
-
-
-@pytest.mark.django_db
-def test_automatic_flagging_refreshes_the_leaderboard_at_once(make_study, client, hot_path):
-    from tests.ratings.scheduler.steps import crowd_rater, current, serve, vote as submit
-
-    study = make_study(n_models=3, n_prompts=6, attention_check_rate=0.4, repeat_share=0, flag_after_failed_checks=1)
-    client.force_login(UserFactory(username="staff", staff=True))
-    rater = crowd_rater(study, "careless")
-    result, normal_votes = serve(study, rater), 0
-    while result["pairs"]:
-        comparison = current(result)
-        a_side, b_side = ("left", "right") if comparison.left_is_a else ("right", "left")
-        if comparison.attention_check_id is not None and normal_votes >= 1:
-            assert _views(study, client) == {normal_votes * 2}  # cached, with the rater's votes
-            result = submit(study, rater, comparison.token, {c: b_side for c in study.criteria})
-            assert result["status"] == "recorded" and "flagged_now" not in result  # nothing tells the rater
-            assert Participation.objects.get(study=study, rater=rater).flagged
-            assert _views(study, client) == {0}
-            return
-        result = submit(study, rater, comparison.token, {c: a_side for c in study.criteria})  # passes a check
-        normal_votes += comparison.attention_check_id is None
-    pytest.fail("no attention check came after an ordinary pair; the automatic flag was not exercised")
-
-
-@pytest.mark.django_db
-def test_a_rater_flagged_in_one_study_still_counts_in_another(make_study, hot_path):
-    first = make_study(n_models=2, n_prompts=2, attention_check_rate=0, repeat_share=0)
-    # The same models, prompts and images in a second study.
-    second = StudyWithImagesFactory(
-        name="Second", specs=list(first.job.specs.order_by("pk")), prompt_set=first.job.prompt_set, images=False, no_checks=True
-    )
-    user = UserFactory(username="crowd")
-    rater = raters.rater_invite(study=first, user=user)
-    raters.rater_invite(study=second, user=user)
-    for study in (first, second):
-        _vote_everything(study, rater)
-    before = [leaderboards.study_leaderboard(study=s, method="winrate", rounds=20)["provenance"]["votes"] for s in (first, second)]
-    assert before == [4, 4]
-    raters.rater_flag(study=first, rater=rater)
-    after = [leaderboards.study_leaderboard(study=s, method="winrate", rounds=20)["provenance"]["votes"] for s in (first, second)]
-    assert after == [0, 4]
-    first_board = leaderboards.study_leaderboard(study=first, method="winrate", rounds=20)
-    assert first_board["provenance"]["left_out"]["note"].startswith("All 4 votes were left out: every rater who voted is flagged in this study")
-
-    assert {row["id"]: row["flagged"] for row in raters.study_rater_table(study=second)} == {rater.pk: False}
-    assert {row["id"]: row["flagged"] for row in raters.study_rater_table(study=first)} == {rater.pk: True}
+        vote_record(token=comparison.token, rater=rater, answers={"prompt_adherence": side, "image_quality": side}, response_ms=800)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -322,7 +232,7 @@ def test_plots_survive_dollar_signs_and_ratings_outside_their_interval(voted_stu
     ModelSpec.objects.filter(pk=voted_study.job.specs.order_by("pk")[0].pk).update(slug="cost-$5-$model")
     caches.leaderboards_invalidate(study_ids=[voted_study.pk])
     for method in ("elo", "bt"):
-        for plot in plots.PLOTS:
+        for plot in set(plots.PLOTS) - set(plots.VERSUS_PLOTS):  # no reference in this study
             content, content_type, _ = plots.plot_export(study=voted_study, plot=plot, fmt="png", method=method)
             assert content.startswith(b"\x89PNG"), (method, plot)
     row = {"rating": 10.0, "ci_low": 11.0, "ci_high": 12.0}
@@ -366,6 +276,21 @@ def test_the_design_and_the_weights_behind_the_images_are_in_every_result(make_s
     page = client.get(f"/studies/{study.pk}/leaderboard/?method=bt&rounds=40&recompute=1").content.decode()
     assert "Pairs were chosen by adaptive sampling" in page and 'id="design-caution"' not in page
 
+    # A study that allows ties: Bradley-Terry's half-win convention depends on the design and every
+    # result says so; the Davidson tie model does not, and says nothing.
+    Study.objects.filter(pk=study.pk).update(allow_ties=True)
+    study.refresh_from_db()
+    for method, warned in (("bt", True), ("davidson", False)):
+        note = leaderboards.study_leaderboard(study=study, method=method, rounds=40, recompute=True)["provenance"]["design"]["note"]
+        assert ("ties count as half a win" in (note or "")) is warned
+        for fmt in ("md", "csv", "json", "latex"):
+            content = exports.leaderboard_export(study=study, method=method, fmt=fmt, rounds=40)[0].decode()
+            assert ("ties count as half a win" in content) is warned, fmt
+    page = client.get(f"/studies/{study.pk}/leaderboard/?method=bt&rounds=40&recompute=1").content.decode()
+    assert 'id="design-caution"' in page and "Davidson tie model" in page
+    page = client.get(f"/studies/{study.pk}/leaderboard/?method=davidson&rounds=40&recompute=1").content.decode()
+    assert 'id="design-caution"' not in page and "ties count as half a win" not in page and "Davidson ties" in page
+
 
 @pytest.mark.django_db(transaction=True)
 def test_win_rates_count_each_models_votes_per_criterion(tiny_specs, prompt_set, django_capture_on_commit_callbacks):
@@ -375,7 +300,7 @@ def test_win_rates_count_each_models_votes_per_criterion(tiny_specs, prompt_set,
     studies.study_open(study=study)
     rater = raters.rater_invite(study=study, user=UserFactory())
     slug_of = {spec.pk: spec.slug for spec in study.job.specs.all()}
-    while (comparison := scheduler.comparison_serve(study=study, rater=rater)) is not None:
+    while (comparison := comparison_serve(study=study, rater=rater)) is not None:
         slug_a, slug_b = slug_of[comparison.image_a.spec_id], slug_of[comparison.image_b.spec_id]
         side = {"a": "left" if comparison.left_is_a else "right", "b": "right" if comparison.left_is_a else "left"}
         # The turbo model always wins on adherence and always loses on quality; LCM beats the baseline on both.
@@ -386,7 +311,7 @@ def test_win_rates_count_each_models_votes_per_criterion(tiny_specs, prompt_set,
         else:
             lcm = "a" if slug_a == "tiny-lcm-4step" else "b"
             answers = {"prompt_adherence": side[lcm], "image_quality": side[lcm]}
-        scheduler.vote_record(token=comparison.token, rater=rater, answers=answers, response_ms=1000)
+        vote_record(token=comparison.token, rater=rater, answers=answers, response_ms=1000)
     board = leaderboards.compute_study_leaderboard(study=study, method="winrate", rounds=20)
     adherence = {row["model"]: (row["votes"], row["rating"]) for row in board["models"] if row["criterion"] == "prompt_adherence"}
     quality = {row["model"]: (row["votes"], row["rating"]) for row in board["models"] if row["criterion"] == "image_quality"}
@@ -403,10 +328,10 @@ def test_set_votes_rate_the_models_under_their_own_criterion_in_every_method(mak
 
     study = make_study(n_models=3, n_prompts=3, seeds=(1, 2), set_criteria=["diversity"], votes_per_pair=1, attention_check_rate=0, repeat_share=0, quota_per_rater=100)
     rater = raters.rater_invite(study=study, user=UserFactory())
-    while (comparison := scheduler.comparison_serve(study=study, rater=rater)) is not None:
+    while (comparison := comparison_serve(study=study, rater=rater)) is not None:
         a, b = ("left", "right") if comparison.left_is_a else ("right", "left")  # A is the lower-id model
         answers = {"diversity": a, "prompt_adherence": b, "image_quality": b}
-        scheduler.vote_record(token=comparison.token, rater=rater, answers=answers, response_ms=1000)
+        vote_record(token=comparison.token, rater=rater, answers=answers, response_ms=1000)
     assert Vote.objects.filter(criterion="diversity").count() == 3 * 3  # prompts x model pairs
     labels = [model_label(spec) for spec in study.job.specs.order_by("pk")]
     board = leaderboards.compute_study_leaderboard(study=study, method=method, rounds=50)
@@ -425,3 +350,34 @@ def test_set_votes_rate_the_models_under_their_own_criterion_in_every_method(mak
     assert 'data-criterion="diversity"' in html and "Which set of images is more varied?" in html
     assert 'class="matrix pairs" data-criterion="diversity"' in html
     assert 'class="human-diversity" data-criterion="diversity"' in html
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_speed_plots_say_when_the_timings_come_from_a_cpu(voted_study, client):
+    from generation.models import SpeedMeasurement
+
+    specs = list(voted_study.job.specs.order_by("pk"))
+
+    def measured(spec, device, gpu_name=""):
+        SpeedMeasurement.objects.create(
+            spec=spec, device=device, gpu_name=gpu_name, runs=3, warmup_runs=2, median_s=0.1 * (spec.steps or 1), p10_s=0.05,
+            p90_s=0.5, height=64, width=64, torch_version="t", diffusers_version="d",
+        )
+
+    for spec in specs:
+        measured(spec, "cuda", "NVIDIA A100")
+    assert plots.cpu_timing_note(["NVIDIA A100"]) == ""
+    svg, _, _ = plots.plot_export(study=voted_study, plot="speed", fmt="svg")
+    assert b"Timed on a CPU" not in svg and b"NVIDIA A100" in svg
+    assert "Timed on a CPU" not in exports.leaderboard_export(study=voted_study, method="bt", fmt="latex", rounds=100)[0].decode()
+    client.force_login(UserFactory(username="speed-staff", staff=True))
+    assert "Timed on a CPU" not in client.get(f"/dashboard/studies/{voted_study.pk}/panel/").content.decode()
+    measured(specs[0], "cpu")  # the newest measurement counts: one model now timed on a CPU
+    assert plots.cpu_timing_note(["CPU", "NVIDIA A100"]).startswith("Timed on a CPU")
+    assert plots.cpu_timing_note(["CPU, in-batch estimate"]).startswith("Timed on a CPU")
+    svg, _, _ = plots.plot_export(study=voted_study, plot="speed", fmt="svg")
+    assert b"Timed on a CPU" in svg
+    panel = client.get(f"/dashboard/studies/{voted_study.pk}/panel/").content.decode()
+    assert 'class="speed-note">Timed on a CPU: not the GPU seconds a paper reports' in panel
+    latex = exports.leaderboard_export(study=voted_study, method="bt", fmt="latex", rounds=100)[0].decode()
+    assert "% s/img: Timed on a CPU: not the GPU seconds a paper reports" in latex

@@ -15,8 +15,9 @@ def serve(study, rater):
 
 
 def vote(study, rater, token, answers=None, response_ms=1500):
+    """As the rating page votes: through ``raters.vote_submit`` (a flag refreshes the caches)."""
     answers = answers or {"prompt_adherence": "left", "image_quality": "right"}
-    return scheduler.vote_submit(study_id=study.pk, rater_id=rater.pk, token=token, answers=answers, response_ms=response_ms)
+    return raters.vote_submit(study_id=study.pk, rater_id=rater.pk, token=token, answers=answers, response_ms=response_ms)
 
 
 def current(result):

@@ -8,6 +8,7 @@ from django.core.files.storage import default_storage
 
 from ratings import scheduler
 from ratings.models import AttentionCheck, PairSlot
+from ratings.slots import pair_slots_sync
 from tests.ratings.scheduler.steps import crowd_rater, serve, current, rate_until_done
 
 pytestmark = pytest.mark.django_db
@@ -29,7 +30,7 @@ def test_study_open_makes_one_slot_per_model_pair_prompt_and_seed_and_attention_
         else:
             assert check.decoy_image.prompt_id != check.prompt_id and check.decoy_image.spec_id == check.image.spec_id
             assert check.criteria == ["prompt_adherence"]
-    assert scheduler.pair_slots_sync(study=study) == 0  # idempotent
+    assert pair_slots_sync(study=study) == 0  # idempotent
 
 
 def test_a_level_left_above_a_slot_is_lowered_by_the_periodic_repair(make_study):
@@ -51,7 +52,7 @@ def test_slots_added_after_voting_began_are_served_first(make_study, hot_path):
     rate_until_done(study, crowd_rater(study, "p1"))  # all 7 slots once
     serve(study, crowd_rater(study, "p2"))  # and two of them twice
     assert sorted(PairSlot.objects.values_list("filled", flat=True)) == [1, 1, 1, 1, 1, 2, 2]
-    assert scheduler.pair_slots_sync(study=study) == 1  # the images exist now
+    assert pair_slots_sync(study=study) == 1  # the images exist now
     added = PairSlot.objects.get(study=study, image_a_id=late_images[0], image_b_id=late_images[1])
     newcomer = crowd_rater(study, "p3")
     assert current(serve(study, newcomer)).slot_id == added.pk

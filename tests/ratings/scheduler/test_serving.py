@@ -133,6 +133,28 @@ def test_adaptive_serving_follows_the_weights_on_both_paths(make_study, hot_path
 
 
 
+@pytest.mark.parametrize("unit", ["prompt", "comparison"])
+def test_adaptive_serving_on_the_prompt_unit_spreads_a_pair_over_every_prompt_before_repeating_one(make_study, hot_path, unit):
+    """Issue 24: the prompt unit spreads a model pair's votes over as many prompts as possible
+    (each prompt's second seed only after every prompt's first); the comparison unit does not
+    promise it (its order among equally filled slots is random)."""
+    study = make_study(n_models=2, n_prompts=8, seeds=(0, 1), sampling_rule="adaptive", **{**RULE_STUDY, "unit": unit})
+    Study.objects.filter(pk=study.pk).update(pair_weights=[1.0])
+    repeats_before_all = []
+    for trial in range(3):
+        # Eight raters, one serve each (two open pairs): 16 serves of the study's 16 slots.
+        for i in range(8):
+            scheduler.session_serve(study_id=study.pk, rater_id=join(study, f"s{trial}-{i}"))
+        prompts = list(Comparison.objects.filter(study=study, slot__isnull=False).order_by("pk").values_list("prompt_id", flat=True))
+        first_eight = prompts[-16:-8]
+        repeats_before_all.append(len(first_eight) - len(set(first_eight)))
+        assert len(prompts) == 16 * (trial + 1)
+    if unit == "prompt":
+        assert repeats_before_all == [0, 0, 0]  # the first 8 serves of each round: 8 distinct prompts
+    else:
+        assert sum(repeats_before_all) > 0  # random order among equals: some prompt comes twice early
+
+
 def test_uniform_serving_is_unchanged_by_weights(make_study, hot_path):
     study = make_study(n_models=3, n_prompts=4, seeds=(0,), **RULE_STUDY)
     Study.objects.filter(pk=study.pk).update(pair_weights=[1.0, 0.0, 0.0])  # ignored: sampling is uniform
