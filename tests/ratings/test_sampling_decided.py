@@ -83,7 +83,7 @@ def test_decided_needs_a_reference_said_in_plain_words(db):
 def test_adaptive_weights_serve_the_undecided_model_s_reference_pair_more(hot_path):
     study, teacher, specs = decided_study(sampling_rule="adaptive", exploration=0.2, quota_per_rater=20)
     # Spec 0 far better (decided soon); spec 2 and spec 3 close to the teacher (undecided).
-    crowd, _ = crowd_votes(study, 600, elo=[[500, 0, 5, -5]] * 2, refresh_every=600)
+    crowd, _ = crowd_votes(study, 300, elo=[[500, 0, 5, -5]] * 2, refresh_every=300)
     study.refresh_from_db()
     index = design.model_pair_index(study=study)
     weights = study.pair_weights
@@ -93,7 +93,7 @@ def test_adaptive_weights_serve_the_undecided_model_s_reference_pair_more(hot_pa
     assert weights[decided_pair] == pytest.approx(0.2 / 3, abs=1e-5)
     assert all(weights[k] == pytest.approx(0.2 / 3 + 0.8 / 2, abs=1e-5) for k in open_pairs)
     before = Comparison.objects.filter(study=study).count()
-    crowd_votes(study, 600, elo=None, crowd=crowd)  # no refresh: the weights above serve
+    crowd_votes(study, 300, elo=None, crowd=crowd)  # no refresh: the weights above serve
     served = Counter(
         frozenset(pair) for pair in Comparison.objects.filter(study=study).order_by("pk")[before:].values_list("image_a__spec_id", "image_b__spec_id")
     )
