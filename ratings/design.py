@@ -14,7 +14,6 @@ FORECAST_MAX_RUNS = 100
 FORECAST_MAX_MODELS = 12
 FORECAST_MAX_CRITERIA = 4
 FORECAST_MAX_BUDGET = 100_000
-FORECAST_MAX_LOOKS = 60  # the decided forecast (ratings/versus.py) refits at most this often per run: look_every is raised to budget / this
 # A study stopped by a rule without a budget of its own is simulated up to this many comparisons.
 FORECAST_DEFAULT_BUDGET = 20_000
 

@@ -35,7 +35,7 @@ import hashlib
 
 import numpy as np
 
-from .design import FORECAST_DEFAULT_BUDGET, FORECAST_MAX_BUDGET, FORECAST_MAX_LOOKS, answered_comparisons, forecast_unit, model_pair_index, refresh_votes, study_spec_ids
+from .design import FORECAST_DEFAULT_BUDGET, FORECAST_MAX_BUDGET, answered_comparisons, forecast_unit, model_pair_index, refresh_votes, study_spec_ids
 from .models import Study
 from .stats.rules import Design, StopWhen, Unit, names
 
@@ -239,9 +239,8 @@ def study_decided_forecast(*, study: Study, runs: int = 50, seed: int = 0) -> di
         rates = np.where(counts.sum(axis=1) > 0, wins.sum(axis=1) / counts.sum(axis=1), ASSUMED_WIN_RATE)
     budget = (study.vote_budget - done) if study.vote_budget is not None else FORECAST_DEFAULT_BUDGET
     budget = max(1, min(budget, FORECAST_MAX_BUDGET))
-    look_every = max(refresh_votes(), -(-budget // FORECAST_MAX_LOOKS))
-    result = simulate_decided(
-        rates, margin=study.versus_margin, alpha=study.stop_alpha, look_every=look_every, budget=budget, sampling=study.sampling,
+    result = simulate_decided(  # refitted as often as the study is: every refresh_votes() comparisons
+        rates, margin=study.versus_margin, alpha=study.stop_alpha, look_every=refresh_votes(), budget=budget, sampling=study.sampling,
         exploration=study.exploration, unit=unit, prompts=n_prompts, runs=runs, seed=seed, start=(wins, counts),
     )
     now = {row.model for row in study_decisions(study=study)} - set(study_undecided(study=study))
@@ -281,7 +280,7 @@ def decided_design_forecast(*, elo_rows, reference: int, margin: float, alpha: f
     rates = 1.0 / (1.0 + np.exp(-(elo[others] - elo[reference]) / ELO_PER_UNIT))
     spread = 0.0 if unit == Unit.COMPARISON else (prompt_spread or 0.0) / ELO_PER_UNIT
     result = simulate_decided(
-        rates, margin=margin, alpha=alpha, look_every=max(refresh_votes(), -(-budget // FORECAST_MAX_LOOKS)), budget=budget,
+        rates, margin=margin, alpha=alpha, look_every=refresh_votes(), budget=budget,
         sampling=sampling, exploration=exploration, unit=unit, prompts=prompts, prompt_sd=spread, runs=runs, seed=seed,
     )
     names = [f"model {i}" for i in others]

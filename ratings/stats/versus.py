@@ -327,43 +327,49 @@ def simulate_decided(
     n_prompts = max(2, int(prompts or 50))
     look_every, budget = max(1, int(look_every)), max(1, int(budget))
     rng = np.random.default_rng(seed)
+    # Every run at once, look by look: arrays [A, M, G] over the A runs still going (a run's rows
+    # are dropped when it stops; ``running`` holds their run numbers).
+    effect = rng.normal(0.0, prompt_sd, size=(runs, n_models, n_prompts)) if prompt_sd > 0 else np.zeros((runs, n_models, n_prompts))
+    logit = np.log(p / (1 - p))
+    chance = 1.0 / (1.0 + np.exp(-(logit[None, :, None] + effect)))  # [A, M, G]
+    wins, votes = np.zeros((runs, n_models, n_prompts)), np.zeros((runs, n_models, n_prompts))
+    if start is not None:
+        wins[:, :, : start[0].shape[1]] += start[0][None, :, :n_prompts]
+        votes[:, :, : start[1].shape[1]] += start[1][None, :, :n_prompts]
     first = np.full((runs, n_models), budget, dtype=np.int64)
     stop = np.full(runs, budget, dtype=np.int64)
     final = np.full((runs, n_models), DECISIONS[-1], dtype=object)
-    hit = np.ones(runs, dtype=bool)
     claimed = np.zeros((runs, n_models, len(DECISIONS) - 1), dtype=bool)
-    logit = np.log(p / (1 - p))
-    for run in range(runs):
-        effect = rng.normal(0.0, prompt_sd, size=(n_prompts, n_models)) if prompt_sd > 0 else np.zeros((n_prompts, n_models))
-        chance = 1.0 / (1.0 + np.exp(-(logit[None, :] + effect)))  # [G, M]
-        wins, votes = np.zeros((n_models, n_prompts)), np.zeros((n_models, n_prompts))
-        if start is not None:
-            wins[:, : start[0].shape[1]] += start[0][:, :n_prompts]
-            votes[:, : start[1].shape[1]] += start[1][:, :n_prompts]
-        undecided = np.ones(n_models, dtype=bool)
-        done = 0
-        while done < budget:
-            size = min(look_every, budget - done)
-            share = np.full(n_models, 1.0 / n_models)
-            if sampling == Sampling.ADAPTIVE and undecided.any():
-                share = exploration / n_models + (1.0 - exploration) * undecided / undecided.sum()
-            model = np.minimum(np.searchsorted(np.cumsum(share), rng.random(size) * share.sum()), n_models - 1)
-            prompt = rng.integers(n_prompts, size=size)
-            won = rng.random(size) < chance[prompt, model]
-            flat = model * n_prompts + prompt
-            votes += np.bincount(flat, minlength=votes.size).reshape(votes.shape)
-            wins += np.bincount(flat, weights=won, minlength=votes.size).reshape(votes.shape)
-            done += size
-            decisions = _sim_decisions(wins, votes, unit=unit, margin=margin, alpha=alpha, tau=tau)
-            undecided = decisions == DECISIONS[-1]
-            claimed[run] |= decisions[:, None] == np.array(DECISIONS[:-1])[None, :]
-            newly = ~undecided & (first[run] == budget)
-            first[run, newly] = done
-            if not undecided.any():
-                stop[run], hit[run] = done, False
-                break
-        stop[run] = done if hit[run] else stop[run]
-        final[run] = decisions
+    undecided = np.ones((runs, n_models), dtype=bool)
+    running = np.arange(runs)
+    done = 0
+    while done < budget and running.size:
+        size, active = min(look_every, budget - done), running.size
+        share = np.full((active, n_models), 1.0 / n_models)
+        if sampling == Sampling.ADAPTIVE:
+            count = undecided.sum(axis=1, keepdims=True)
+            share = np.where(count > 0, exploration / n_models + (1.0 - exploration) * undecided / np.maximum(count, 1), share)
+        bounds = np.cumsum(share, axis=1)
+        draw = rng.random((active, size)) * bounds[:, -1:]
+        model = np.minimum((draw[:, :, None] >= bounds[:, None, :]).sum(axis=2), n_models - 1)  # [A, size]
+        prompt = rng.integers(n_prompts, size=(active, size))
+        won = rng.random((active, size)) < chance[np.arange(active)[:, None], model, prompt]
+        flat = ((np.arange(active)[:, None] * n_models + model) * n_prompts + prompt).ravel()
+        votes += np.bincount(flat, minlength=votes.size).reshape(votes.shape)
+        wins += np.bincount(flat, weights=won.ravel(), minlength=votes.size).reshape(votes.shape)
+        done += size
+        decisions = _sim_decisions(wins, votes, unit=unit, margin=margin, alpha=alpha, tau=tau)  # [A, M]
+        final[running] = decisions
+        undecided = decisions == DECISIONS[-1]
+        claimed[running] |= decisions[:, :, None] == np.array(DECISIONS[:-1])[None, None, :]
+        first[running] = np.where(~undecided & (first[running] == budget), done, first[running])
+        stopped = ~undecided.any(axis=1)
+        if stopped.any():
+            stop[running[stopped]] = done
+            keep = ~stopped
+            running, undecided, wins, votes, chance = running[keep], undecided[keep], wins[keep], votes[keep], chance[keep]
+    hit = np.zeros(runs, dtype=bool)
+    hit[running] = True  # still running when the budget ran out
     first = np.where(final == DECISIONS[-1], budget, first)  # decided at a look then undecided again: not decided
     return VersusSimulation(first_decided=first, stop=stop, decisions=final.astype(str), budget_hit=hit, claimed=claimed)
 
@@ -371,17 +377,17 @@ def simulate_decided(
 def _sim_decisions(wins, votes, *, unit: str, margin: float, alpha: float, tau: float) -> np.ndarray:
     """The anytime-valid decision of each model from its wins and votes per prompt, as
     ``versus_reference`` computes it (a comparison unit, or clustered by prompt)."""
-    n = votes.sum(axis=1)
-    s = wins.sum(axis=1)
+    n = votes.sum(axis=-1)
+    s = wins.sum(axis=-1)
     with np.errstate(invalid="ignore", divide="ignore"):
         rate = s / n
         if unit == Unit.COMPARISON:
             variance = rate * (1 - rate) / n * n / (n - 1)  # sum of squared influences, G / (G - 1)
             clusters = n
         else:
-            influence = (wins - rate[:, None] * votes) / n[:, None]
-            clusters = (votes > 0).sum(axis=1)
-            variance = (influence**2).sum(axis=1) * clusters / (clusters - 1)
+            influence = (wins - rate[..., None] * votes) / n[..., None]
+            clusters = (votes > 0).sum(axis=-1)
+            variance = (influence**2).sum(axis=-1) * clusters / (clusters - 1)
         width = sequential_half_width(np.sqrt(np.maximum(variance, 0.0)), alpha=alpha, tau=tau)
         low, high = np.maximum(0.0, rate - width), np.minimum(1.0, rate + width)
     bad = (n < MIN_VOTES) | ~np.isfinite(variance) | ((clusters < MIN_CLUSTERS) if unit != Unit.COMPARISON else False)

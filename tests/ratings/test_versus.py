@@ -224,3 +224,21 @@ def test_the_leaderboard_exports_carry_the_decision_table(db):
         assert marker in body, (fmt, body[-1500:])
     winrate = exports.leaderboard_export(study=study, method="winrate", fmt="json", rounds=20)[0].decode()
     assert "in a versus-reference study" in winrate
+
+
+def test_the_decided_forecast_looks_as_often_as_the_study_refreshes_whatever_the_budget(settings):
+    """A decided study reads its decisions at every background refresh (every
+    RATINGS_SAMPLING_REFRESH_VOTES comparisons), so its forecast must too: a budget far above what
+    the study needs changes nothing. (It once looked every budget / 60 comparisons: every 1,000 at
+    a budget of 60,000, forecasting several times the comparisons a study looking every 100 stops at.)"""
+    from ratings.versus import decided_design_forecast
+
+    settings.RATINGS_SAMPLING_REFRESH_VOTES = 100
+    options = dict(elo_rows=[[0, 200, 30, -200]], reference=0, margin=0.05, alpha=0.05, sampling="adaptive", exploration=0.2,
+                   unit="comparison", prompts=50, prompt_spread=None, runs=50, seed=3)
+    small, large = (decided_design_forecast(budget=budget, **options) for budget in (3_000, 60_000))
+    assert small["budget_hits"] == large["budget_hits"] == 0
+    assert small["comparisons"] == large["comparisons"] and small["versus"] == large["versus"]
+    assert large["comparisons"]["high"] < 1_000, large["comparisons"]
+    settings.RATINGS_SAMPLING_REFRESH_VOTES = 500  # a slower refresh: the forecast stops later with it
+    assert decided_design_forecast(budget=60_000, **options)["comparisons"]["median"] > large["comparisons"]["median"]
