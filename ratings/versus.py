@@ -204,12 +204,36 @@ def decided_pair_weights(*, study: Study, rows=None) -> list[float]:
 ASSUMED_WIN_RATE = 0.5
 
 
+def decided_prompt_spread(*, study: Study, unit: str, seed: int = 0) -> tuple[float, str]:
+    """How much each model's win rate against the reference varies across prompts (standard
+    deviation on the logit scale) for the decided forecast to simulate, and the words that say
+    what it assumed: on the prompt unit, a model's strength spread estimated from the study's
+    votes per prompt (else its pilot's; ``stats.spread.calibrated_prompt_spread``, the BT
+    forecast's estimate), doubled in variance for a difference of two models; else none."""
+    from .sampling_tables import models_of, pilot_vote_tables, study_vote_tables
+    from .stats.sampling import ELO_PER_UNIT
+    from .stats.spread import calibrated_prompt_spread
+
+    if unit == Unit.COMPARISON:
+        return 0.0, "prompts not varying (the study's unit is the comparison)"
+    tables = study_vote_tables(study=study)
+    n_models = models_of(tables.counts.shape[1])
+    estimate, source = calibrated_prompt_spread(tables.prompts, n_models, seed=seed), "its votes"
+    if estimate is None:
+        pilot = pilot_vote_tables(study=study, shape=tables.counts.shape)
+        estimate, source = (calibrated_prompt_spread(pilot.prompts, n_models, seed=seed), "its pilot's votes") if pilot else (None, "")
+    if estimate is None:
+        return 0.0, "prompts not varying (too few prompts with votes to estimate how much they do)"
+    return float(np.sqrt(2.0) * estimate.sd), (
+        f"each model's strength varying by about {estimate.sd * ELO_PER_UNIT:.0f} Elo across prompts (estimated from {source})")
+
+
 def study_decided_forecast(*, study: Study, runs: int = 50, seed: int = 0) -> dict:
     """Comparisons a ``stop_when = decided`` study still needs, overall and per model, simulated
     (``stats.versus.simulate_decided``) from its votes so far with the study's design: its unit,
     prompts, margin, alpha, sampling and refresh cadence, up to its remaining budget. Each model's
     win rate is its estimate so far (``ASSUMED_WIN_RATE`` without votes: a draft study before
-    launch); the prompts' spread is not simulated (said in the text)."""
+    launch); on the prompt unit the prompts' spread from its votes (``decided_prompt_spread``, said in the text)."""
     from .results.votes import model_label, study_votes
     from .stats.versus import simulate_decided
 
@@ -239,9 +263,10 @@ def study_decided_forecast(*, study: Study, runs: int = 50, seed: int = 0) -> di
         rates = np.where(counts.sum(axis=1) > 0, wins.sum(axis=1) / counts.sum(axis=1), ASSUMED_WIN_RATE)
     budget = (study.vote_budget - done) if study.vote_budget is not None else FORECAST_DEFAULT_BUDGET
     budget = max(1, min(budget, FORECAST_MAX_BUDGET))
+    prompt_sd, prompts_text = decided_prompt_spread(study=study, unit=unit, seed=seed)
     result = simulate_decided(  # refitted as often as the study is: every refresh_votes() comparisons
         rates, margin=study.versus_margin, alpha=study.stop_alpha, look_every=refresh_votes(), budget=budget, sampling=study.sampling,
-        exploration=study.exploration, unit=unit, prompts=n_prompts, runs=runs, seed=seed, start=(wins, counts),
+        exploration=study.exploration, unit=unit, prompts=n_prompts, prompt_sd=prompt_sd, runs=runs, seed=seed, start=(wins, counts),
     )
     now = {row.model for row in study_decisions(study=study)} - set(study_undecided(study=study))
     per_model = result.per_model(others)
@@ -256,7 +281,7 @@ def study_decided_forecast(*, study: Study, runs: int = 50, seed: int = 0) -> di
     if overall["budget_hits"]:
         text += f"; {overall['budget_hits']:.0%} of simulated runs hit the budget first"
     text += (f". Per model: " + "; ".join(f"{row['model']} about {row['median']:,} ({row['low']:,}–{row['high']:,})" for row in per_model)
-             + ". Simulated with each model's win rate so far, prompts not varying")
+             + f". Simulated with each model's win rate so far, {prompts_text}")
     if assumed:
         text += f"; assumed win rate {ASSUMED_WIN_RATE:g} for {', '.join(assumed)} (no votes yet)"
     return {
@@ -278,7 +303,8 @@ def decided_design_forecast(*, elo_rows, reference: int, margin: float, alpha: f
     elo = np.asarray(elo_rows, dtype=np.float64).mean(axis=0)
     others = [i for i in range(elo.size) if i != reference]
     rates = 1.0 / (1.0 + np.exp(-(elo[others] - elo[reference]) / ELO_PER_UNIT))
-    spread = 0.0 if unit == Unit.COMPARISON else (prompt_spread or 0.0) / ELO_PER_UNIT
+    # A model's strength varies by prompt_spread: its difference from the reference by sqrt(2) times that.
+    spread = 0.0 if unit == Unit.COMPARISON else np.sqrt(2.0) * (prompt_spread or 0.0) / ELO_PER_UNIT
     result = simulate_decided(
         rates, margin=margin, alpha=alpha, look_every=refresh_votes(), budget=budget,
         sampling=sampling, exploration=exploration, unit=unit, prompts=prompts, prompt_sd=spread, runs=runs, seed=seed,

@@ -5,6 +5,7 @@ pairs the votes, on both hot paths; the results' decision table is the anytime-v
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 
 import numpy as np
@@ -16,7 +17,7 @@ from ratings.models import Comparison, SamplingOptions
 from ratings.results.votes import model_label
 from ratings.stats.versus import versus_reference
 from tests.factories import ModelSpecFactory, PromptSetFactory, StudyWithImagesFactory
-from tests.ratings.test_sampling import crowd_votes
+from tests.ratings.test_sampling import benchmark, crowd_votes
 
 pytestmark = pytest.mark.django_db
 
@@ -24,8 +25,8 @@ DECIDED = dict(attention_check_rate=0, repeat_share=0, stop_when="decided", vote
                unit="comparison", design="versus_reference")
 
 
-def decided_study(*, n_models=4, n_prompts=6, **settings):
-    specs = [ModelSpecFactory(name=f"Student {i}", steps=i + 1) for i in range(n_models)]
+def decided_study(*, n_models=4, n_prompts=6, prefix="Student", **settings):
+    specs = [ModelSpecFactory(name=f"{prefix} {i}", steps=i + 1) for i in range(n_models)]
     teacher = specs[1]
     study = StudyWithImagesFactory(
         name="Decided study", specs=specs, prompt_set=PromptSetFactory(name="Decided prompts", size=n_prompts), seeds=(0, 1),
@@ -116,6 +117,32 @@ def test_the_forecast_predicts_comparisons_to_decide_each_model_before_launch_an
     assert far["win_rate"] > 0.8 and abs(close["win_rate"] - 0.5) < 0.15
     assert during["done"] == 300 and during["comparisons"]["low"] <= during["comparisons"]["median"] <= during["comparisons"]["high"]
     assert f"every model is decided against {model_label(teacher)}" in during["text"]
+
+
+def spread_said(text: str) -> float:
+    said = re.search(r"varying by about (\d+) Elo across prompts \(estimated from its votes\)", text)
+    assert said, text
+    return float(said.group(1))
+
+
+def test_the_decided_forecast_on_the_prompt_unit_simulates_the_prompt_spread_of_the_votes(db):
+    # Students whose advantage over the teacher varies by prompt (150 Elo), and the same without.
+    elo = [[300, 0, 40, -300]] * 2
+    spreads = {}
+    for sd in (150, 0):
+        study, teacher, specs = decided_study(sampling_rule="uniform", unit="prompt", n_prompts=16, vote_budget=50_000, prefix=f"Spread {sd}")
+        crowd = benchmark.SimulatedCrowd(study, list(study.job.specs.order_by("pk")), seed=2, elo=elo, prompt_sd=sd)
+        for _ in range(900):
+            assert crowd.vote() == "recorded"
+        forecast = forecasting.study_forecast(study=study, runs=30)
+        spreads[sd] = (spread_said(forecast["text"]), forecast["comparisons"]["median"])
+    # Measured 159 and 39 Elo; the estimate from 900 votes on 16 prompts is noisy (a spread of 0
+    # reads up to about 80), so the bounds are loose and the two must lie far apart.
+    assert 90 < spreads[150][0] < 300 and spreads[0][0] < 100 and spreads[150][0] > spreads[0][0] + 60, spreads
+    assert spreads[150][1] > spreads[0][1], spreads  # a spread across prompts takes more comparisons to decide
+    # On the comparison unit nothing is simulated across prompts, and the text says why.
+    study, *_ = decided_study(sampling_rule="uniform", unit="comparison", prefix="Per comparison")
+    assert "prompts not varying (the study's unit is the comparison)" in forecasting.study_forecast(study=study, runs=5)["text"]
 
 
 def test_the_study_forecast_api_answers_with_the_per_model_part(db):

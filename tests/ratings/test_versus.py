@@ -101,7 +101,9 @@ def test_a_kept_share_of_other_pairs_is_served_and_stays_the_same_when_slots_are
         for p in study.job.prompt_set.prompts.values_list("pk", flat=True) for s in (0, 1, 2)
         for i, a in enumerate(students) for b in students[i + 1:]
     )
-    assert len(other_slots) == expected_other and 0.2 * 180 < expected_other < 0.4 * 180  # 3 other pairs x 60
+    # About 30% of 3 other pairs x 60: the draws hash the rows' ids, so the count is binomial
+    # (mean 54, sd 6; 36 was seen once), bounded here six standard deviations out.
+    assert len(other_slots) == expected_other and 0.1 * 180 < expected_other < 0.5 * 180
     assert pair_slots_sync(study=study, rng=random.Random(1)) == 0  # the same slots, however often synced
     from ratings.progress import study_progress
 
