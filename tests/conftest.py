@@ -4,6 +4,7 @@ Celery worker processes, and the common rows (made by tests/factories.py)."""
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import random
 from pathlib import Path
@@ -17,6 +18,16 @@ from ratings import raters, studies
 from tests import openapi
 from tests.factories import EXTERNAL_SYSTEMS, PromptSetFactory, StudyFactory, UserFactory, external_images_zip, token_client, vote_as
 from tests.processes import CeleryWorker, RedisServer
+
+
+def pytest_runtest_setup(item):
+    """Before each test: collect the last test's garbage, then freeze what is left (torch,
+    diffusers, Django and the session's fixtures) out of the cyclic collector, whose full passes
+    over that heap made ORM-heavy tests late in the suite 20-30% slower (measured: the decided
+    adaptive-weights test 25 s after the generation tests, 19-21 s frozen). Objects still free
+    by reference counting as before; only cycles through frozen objects are never collected."""
+    gc.collect()
+    gc.freeze()
 
 
 @pytest.fixture(scope="session", autouse=True)
